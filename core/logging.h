@@ -25,6 +25,11 @@ class LogMessage {
   std::ostringstream stream_;
 };
 
+// Turns a stream expression into void, so both arms of HPO_LOG's ?: have one type.
+struct LogVoidify {
+  void operator&(std::ostream&) {}
+};
+
 }  // namespace hpo::core
 
 #define HPO_LOG_LEVEL_DEBUG ::hpo::core::LogLevel::kDebug
@@ -32,9 +37,11 @@ class LogMessage {
 #define HPO_LOG_LEVEL_WARNING ::hpo::core::LogLevel::kWarning
 #define HPO_LOG_LEVEL_ERROR ::hpo::core::LogLevel::kError
 
-#define HPO_LOG(level)                                           \
-  if (HPO_LOG_LEVEL_##level < ::hpo::core::MinLogLevel()) {      \
-  } else                                                         \
-    ::hpo::core::LogMessage(HPO_LOG_LEVEL_##level, __FILE__, __LINE__).stream()
+// `cond ? (void)0 : Voidify() & stream` keeps HPO_LOG safe inside an unbraced if/else.
+#define HPO_LOG(level)                                                            \
+  (HPO_LOG_LEVEL_##level < ::hpo::core::MinLogLevel())                            \
+      ? (void)0                                                                   \
+      : ::hpo::core::LogVoidify() &                                               \
+            ::hpo::core::LogMessage(HPO_LOG_LEVEL_##level, __FILE__, __LINE__).stream()
 
 #endif  // HPO_CORE_LOGGING_H_
