@@ -1,0 +1,72 @@
+#include "server/coordinator_server.h"
+
+#include "absl/strings/str_cat.h"
+#include "core/logging.h"
+#include "core/status_macros.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
+#include "grpcpp/support/time.h"
+#include "storage/sqlite_storage.h"
+
+namespace hpo::server {
+
+absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
+    const CoordinatorServerOptions& options) {
+  if (options.db_path.empty()) return absl::InvalidArgumentError("--db: missing");
+  std::unique_ptr<CoordinatorServer> s(new CoordinatorServer());
+  storage::SqliteStorage::Options db;
+  db.path = options.db_path;
+  auto storage = storage::SqliteStorage::Create(db);
+  if (!storage.ok()) {
+    return core::Annotate(storage.status(), absl::StrCat("opening ", options.db_path));
+  }
+  s->storage_ = std::move(storage).value();
+  HPO_ASSIGN_OR_RETURN(s->coordinator_, Coordinator::Create(s->storage_.get(), options.coordinator));
+  s->study_service_ = std::make_unique<StudyServiceImpl>(s->coordinator_.get());
+  s->worker_service_ = std::make_unique<WorkerServiceImpl>(s->coordinator_.get());
+
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &s->port_);
+  builder.RegisterService(s->study_service_.get());
+  builder.RegisterService(s->worker_service_.get());
+  s->server_ = builder.BuildAndStart();
+  if (s->server_ == nullptr || s->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen,
+                                               " (address in use or malformed?)"));
+  }
+  if (options.reap_interval > absl::ZeroDuration()) {
+    s->reaper_ = std::thread([srv = s.get(), interval = options.reap_interval] {
+      srv->ReapLoop(interval);
+    });
+  }
+  HPO_LOG(INFO) << "coordinator listening on port " << s->port_ << ", db " << options.db_path;
+  return s;
+}
+
+CoordinatorServer::~CoordinatorServer() { Shutdown(absl::ZeroDuration()); }
+
+std::string CoordinatorServer::local_address() const { return absl::StrCat("127.0.0.1:", port_); }
+
+void CoordinatorServer::ReapLoop(absl::Duration interval) {
+  while (!stopping_.WaitForNotificationWithTimeout(interval)) {
+    auto lost = coordinator_->ExpireLeases();
+    if (!lost.ok() && !absl::IsUnavailable(lost.status())) {
+      HPO_LOG(ERROR) << "expiring leases: " << lost.status();
+    }
+  }
+}
+
+void CoordinatorServer::Shutdown(absl::Duration grace) {
+  absl::MutexLock lock(&shutdown_mu_);
+  if (stopped_.HasBeenNotified()) return;
+  stopping_.Notify();
+  if (reaper_.joinable()) reaper_.join();
+  // Wake long polls and watches first, so the server's drain does not wait on them.
+  coordinator_->Shutdown();
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  stopped_.Notify();
+}
+
+void CoordinatorServer::Wait() { stopped_.WaitForNotification(); }
+
+}  // namespace hpo::server

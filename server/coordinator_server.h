@@ -1,0 +1,64 @@
+// A running coordinator: SQLite storage, the Coordinator core, both gRPC services on one port,
+// and a reaper thread that expires leases. Used by hpo-coordinator, `hpo run` and the tests.
+#ifndef HPO_SERVER_COORDINATOR_SERVER_H_
+#define HPO_SERVER_COORDINATOR_SERVER_H_
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
+#include "grpcpp/server.h"
+#include "server/coordinator.h"
+#include "server/study_service_impl.h"
+#include "server/worker_service_impl.h"
+#include "storage/storage.h"
+
+namespace hpo::server {
+
+struct CoordinatorServerOptions {
+  std::string listen = "0.0.0.0:50051";  // port 0 picks a free port
+  std::string db_path;                   // SQLite file (":memory:" for tests)
+  CoordinatorOptions coordinator;
+  // How often the reaper looks for expired leases; zero disables the reaper (tests with a fake
+  // clock call Coordinator::ExpireLeases themselves).
+  absl::Duration reap_interval = absl::Milliseconds(500);
+};
+
+// Thread-safe.
+class CoordinatorServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<CoordinatorServer>> Start(
+      const CoordinatorServerOptions& options);
+  ~CoordinatorServer();
+
+  // The bound port (useful with port 0) and "127.0.0.1:port" for local clients.
+  int port() const { return port_; }
+  std::string local_address() const;
+  Coordinator* coordinator() { return coordinator_.get(); }
+
+  // Stops serving: in-flight calls get `grace` to finish. Idempotent.
+  void Shutdown(absl::Duration grace = absl::Seconds(2));
+  // Blocks until Shutdown has been called and finished.
+  void Wait();
+
+ private:
+  CoordinatorServer() = default;
+  void ReapLoop(absl::Duration interval);
+
+  std::unique_ptr<storage::Storage> storage_;
+  std::unique_ptr<Coordinator> coordinator_;
+  std::unique_ptr<StudyServiceImpl> study_service_;
+  std::unique_ptr<WorkerServiceImpl> worker_service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::thread reaper_;
+  absl::Notification stopping_;
+  absl::Notification stopped_;
+  absl::Mutex shutdown_mu_;
+};
+
+}  // namespace hpo::server
+
+#endif  // HPO_SERVER_COORDINATOR_SERVER_H_

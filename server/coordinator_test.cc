@@ -1,0 +1,420 @@
+#include "server/coordinator.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "core/study_spec.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "storage/sqlite_storage.h"
+
+namespace hpo::server {
+namespace {
+
+using ::testing::HasSubstr;
+using hpo::v1::StudySpec;
+using hpo::v1::Trial;
+
+StudySpec Spec(const std::string& name, int max_trials, int max_parallel, int max_retries = 0,
+               const std::string& extra = "") {
+  auto spec = core::ParseStudyYaml(absl::StrCat(R"(
+name: )", name, R"(
+objective: {metric: value, direction: minimize}
+optimizer: {name: random, seed: 7}
+budget: {max_trials: )", max_trials, ", max_parallel: ", max_parallel,
+                                                ", max_retries: ", max_retries, R"(}
+space:
+  x: {type: float, low: -5, high: 5}
+  k: {type: categorical, choices: [a, b]}
+task: {builtin: branin}
+)", extra));
+  EXPECT_TRUE(spec.ok()) << spec.status();
+  return *spec;
+}
+
+class CoordinatorTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(":memory:"); }
+
+  void Open(const std::string& path) {
+    coordinator_.reset();
+    storage::SqliteStorage::Options o;
+    o.path = path;
+    auto s = storage::SqliteStorage::Create(o);
+    ASSERT_TRUE(s.ok()) << s.status();
+    storage_ = std::move(s).value();
+    CoordinatorOptions options;
+    options.lease_timeout = absl::Seconds(10);
+    options.clock = &clock_;
+    auto c = Coordinator::Create(storage_.get(), options);
+    ASSERT_TRUE(c.ok()) << c.status();
+    coordinator_ = std::move(c).value();
+  }
+
+  Trial Acquire(const std::string& worker = "w1") {
+    auto r = coordinator_->AcquireTrial(worker, absl::ZeroDuration());
+    EXPECT_TRUE(r.ok()) << r.status();
+    EXPECT_TRUE(r->found());
+    return r->trial();
+  }
+
+  bool NothingToAcquire(const std::string& worker = "w1") {
+    auto r = coordinator_->AcquireTrial(worker, absl::ZeroDuration());
+    return r.ok() && !r->found();
+  }
+
+  absl::StatusOr<Trial> Complete(const Trial& t, double value, const std::string& worker = "w1",
+                                 const std::string& request_id = "") {
+    hpo::v1::CompleteTrialRequest req;
+    req.set_worker_id(worker);
+    req.set_trial_id(t.id());
+    req.set_request_id(request_id.empty() ? absl::StrCat("req-", t.id()) : request_id);
+    req.set_state(hpo::v1::COMPLETED);
+    (*req.mutable_final_metrics())["value"] = value;
+    return coordinator_->CompleteTrial(req);
+  }
+
+  absl::StatusOr<hpo::v1::ReportProgressResponse> Report(const Trial& t, int64_t step,
+                                                         double value,
+                                                         const std::string& worker = "w1") {
+    hpo::v1::ReportProgressRequest req;
+    req.set_worker_id(worker);
+    req.set_trial_id(t.id());
+    req.mutable_measurement()->set_step(step);
+    (*req.mutable_measurement()->mutable_metrics())["value"] = value;
+    return coordinator_->ReportProgress(req);
+  }
+
+  core::FakeClock clock_;
+  std::unique_ptr<storage::SqliteStorage> storage_;
+  std::unique_ptr<Coordinator> coordinator_;
+};
+
+TEST_F(CoordinatorTest, CreateGetAndDuplicate) {
+  auto s = coordinator_->CreateStudy(Spec("s1", 5, 2));
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->state(), hpo::v1::STUDY_RUNNING);
+  EXPECT_GT(s->id(), 0);
+  auto again = coordinator_->CreateStudy(Spec("s1", 5, 2));
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists);
+  auto missing = coordinator_->GetStudy("nope");
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(missing.status().message(), HasSubstr("no study named 'nope'"));
+  EXPECT_EQ(coordinator_->ListStudies().size(), 1u);
+}
+
+TEST_F(CoordinatorTest, UnknownOptimizerAndStopperAreRejectedByName) {
+  StudySpec spec = Spec("s1", 5, 2);
+  spec.mutable_optimizer()->set_name("bogus");
+  auto s = coordinator_->CreateStudy(spec);
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.status().message(), "optimizer.name: unknown optimizer 'bogus' (known: random)");
+  spec = Spec("s1", 5, 2);
+  spec.mutable_early_stopping()->set_name("hyperband9");
+  s = coordinator_->CreateStudy(spec);
+  EXPECT_EQ(s.status().message(),
+            "early_stopping.name: unknown stopper 'hyperband9' (known: median, none)");
+  EXPECT_TRUE(coordinator_->ListStudies().empty());
+}
+
+TEST_F(CoordinatorTest, MaxParallelCapsRunningTrials) {
+  ASSERT_TRUE(coordinator_->CreateStudy(Spec("s1", 10, 2)).ok());
+  Trial a = Acquire();
+  Trial b = Acquire();
+  EXPECT_NE(a.id(), b.id());
+  EXPECT_EQ(a.number(), 0);
+  EXPECT_EQ(b.number(), 1);
+  EXPECT_TRUE(NothingToAcquire());
+  ASSERT_TRUE(Complete(a, 1.0).ok());
+  Trial c = Acquire();
+  EXPECT_EQ(c.number(), 2);
+}
+
+TEST_F(CoordinatorTest, StudyCompletesAtBudgetWithBestTrial) {
+  ASSERT_TRUE(coordinator_->CreateStudy(Spec("s1", 3, 3)).ok());
+  Trial a = Acquire(), b = Acquire(), c = Acquire();
+  EXPECT_TRUE(NothingToAcquire());
+  ASSERT_TRUE(Complete(a, 3.0).ok());
+  ASSERT_TRUE(Complete(b, -1.5).ok());
+  EXPECT_EQ(coordinator_->GetStudy("s1")->state(), hpo::v1::STUDY_RUNNING);
+  ASSERT_TRUE(Complete(c, 2.0).ok());
+  auto study = coordinator_->GetStudy("s1");
+  EXPECT_EQ(study->state(), hpo::v1::STUDY_COMPLETED);
+  EXPECT_EQ(study->counts().completed(), 3);
+  auto best = coordinator_->GetBestTrial("s1");
+  ASSERT_TRUE(best.ok());
+  EXPECT_EQ(best->id(), b.id());
+  EXPECT_DOUBLE_EQ(best->value(), -1.5);
+  EXPECT_TRUE(NothingToAcquire());
+}
+
+TEST_F(CoordinatorTest, NoBestTrialBeforeAnyCompletes) {
+  ASSERT_TRUE(coordinator_->CreateStudy(Spec("s1", 3, 3)).ok());
+  EXPECT_EQ(coordinator_->GetBestTrial("s1").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(CoordinatorTest, ExpiredLeaseBecomesLostAndIsRetriedWithSameParams) {
+  ASSERT_TRUE(coordinator_->CreateStudy(Spec("s1", 1, 1, /*max_retries=*/1)).ok());
+  Trial first = Acquire("w1");
+  clock_.Advance(absl::Seconds(11));
+  EXPECT_EQ(*coordinator_->ExpireLeases(), 1);
+  auto lost = coordinator_->GetTrial(first.id());
+  EXPECT_EQ(lost->state(), hpo::v1::LOST);
+  EXPECT_THAT(lost->failure_reason(), HasSubstr("lease expired"));
+
+  Trial retry = Acquire("w2");
+  EXPECT_NE(retry.id(), first.id());
+  EXPECT_EQ(retry.number(), first.number());
+  EXPECT_EQ(retry.attempt(), 1);
+  EXPECT_EQ(retry.params().DebugString(), first.params().DebugString());
+
+  // The first worker lost its lease: its late result is refused.
+  auto late = Complete(first, 0.5, "w1");
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kFailedPrecondition);
+
+  // Out of retries: the number is finished for good and the study ends.
+  clock_.Advance(absl::Seconds(11));
+  EXPECT_EQ(*coordinator_->ExpireLeases(), 1);
+  auto study = coordinator_->GetStudy("s1");
+  EXPECT_EQ(study->counts().lost(), 2);
+  EXPECT_EQ(study->state(), hpo::v1::STUDY_COMPLETED);
+}
+
+TEST_F(CoordinatorTest, ReportsAndHeartbeatsExtendTheLease) {
+  ASSERT_TRUE(coordinator_->CreateStudy(Spec("s1", 2, 2)).ok());
+  Trial a = Acquire(), b = Acquire();
+  clock_.Advance(absl::Seconds(8));
+  ASSERT_TRUE(Report(a, 1, 0.5).ok());
+  hpo::v1::HeartbeatRequest hb;
+  hb.set_worker_id("w1");
+  hb.add_running_trial_ids(b.id());
+  hb.add_running_trial_ids(9999);
+  auto hbr = coordinator_->Heartbeat(hb);
+  ASSERT_TRUE(hbr.ok());
+  ASSERT_EQ(hbr->stop_trial_ids_size(), 1);
+  EXPECT_EQ(hbr->stop_trial_ids(0), 9999);
+  clock_.Advance(absl::Seconds(8));
+  EXPECT_EQ(*coordinator_->ExpireLeases(), 0);
+  clock_.Advance(absl::Seconds(3));
+  EXPECT_EQ(*coordinator_->ExpireLeases(), 2);
+}
+
+TEST_F(CoordinatorTest, OnlyTheLeaseHolderMayReportOrComplete) {
+  ASSERT_TRUE(coordinator_->CreateStudy(Spec("s1", 2, 2)).ok());
+  Trial a = Acquire("w1");
+  auto r = Report(a, 1, 0.5, "intruder");
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(r.status().message(), HasSubstr("not leased to worker 'intruder'"));
+  EXPECT_EQ(Complete(a, 1.0, "intruder").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  hpo::v1::ReportProgressRequest unknown;
+  unknown.set_worker_id("w1");
+  unknown.set_trial_id(12345);
+  EXPECT_EQ(coordinator_->ReportProgress(unknown).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(CoordinatorTest, RepeatedCompletionIsAnsweredNotReapplied) {
+  ASSERT_TRUE(coordinator_->CreateStudy(Spec("s1", 2, 2)).ok());
+  Trial a = Acquire();
+  auto first = Complete(a, 1.25, "w1", "r-1");
+  ASSERT_TRUE(first.ok());
+  auto again = Complete(a, 9.0, "w1", "r-1");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_DOUBLE_EQ(again->value(), 1.25);
+  EXPECT_EQ(coordinator_->GetStudy("s1")->counts().completed(), 1);
+  auto other = Complete(a, 9.0, "w1", "r-2");
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(CoordinatorTest, CompletionWithoutObjectiveOrWithNaNFails) {
+  ASSERT_TRUE(coordinator_->CreateStudy(Spec("s1", 2, 2)).ok());
+  Trial a = Acquire(), b = Acquire();
+  auto nan = Complete(a, std::nan(""));
+  ASSERT_TRUE(nan.ok());
+  EXPECT_EQ(nan->state(), hpo::v1::FAILED);
+  EXPECT_EQ(nan->failure_reason(), "objective 'value' is NaN");
+  hpo::v1::CompleteTrialRequest req;
+  req.set_worker_id("w1");
+  req.set_trial_id(b.id());
+  req.set_request_id("x");
+  req.set_state(hpo::v1::COMPLETED);
+  (*req.mutable_final_metrics())["loss"] = 1;
+  auto missing = coordinator_->CompleteTrial(req);
+  ASSERT_TRUE(missing.ok());
+  EXPECT_EQ(missing->state(), hpo::v1::FAILED);
+  EXPECT_EQ(missing->failure_reason(), "no metric 'value' in the final metrics");
+}
+
+TEST_F(CoordinatorTest, StudiesAreServedFairly) {
+  ASSERT_TRUE(coordinator_->CreateStudy(Spec("s1", 50, 10)).ok());
+  ASSERT_TRUE(coordinator_->CreateStudy(Spec("s2", 50, 10)).ok());
+  ASSERT_TRUE(coordinator_->CreateStudy(Spec("s3", 50, 10)).ok());
+  std::map<int64_t, int> per_study;
+  for (int i = 0; i < 9; ++i) per_study[Acquire().study_id()]++;
+  ASSERT_EQ(per_study.size(), 3u);
+  for (const auto& [id, n] : per_study) EXPECT_EQ(n, 3) << "study " << id;
+}
+
+TEST_F(CoordinatorTest, EnqueuedTrialRunsFirstWithItsParams) {
+  ASSERT_TRUE(coordinator_->CreateStudy(Spec("s1", 5, 1)).ok());
+  hpo::v1::ParamMap params;
+  (*params.mutable_values())["x"].set_float_value(1.5);
+  (*params.mutable_values())["k"].set_string_value("b");
+  auto queued = coordinator_->EnqueueTrial("s1", params);
+  ASSERT_TRUE(queued.ok()) << queued.status();
+  EXPECT_EQ(queued->state(), hpo::v1::PENDING);
+  EXPECT_TRUE(queued->enqueued());
+  Trial t = Acquire();
+  EXPECT_EQ(t.id(), queued->id());
+  EXPECT_DOUBLE_EQ(t.params().values().at("x").float_value(), 1.5);
+
+  (*params.mutable_values())["x"].set_float_value(7);
+  auto bad = coordinator_->EnqueueTrial("s1", params);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status().message(), HasSubstr("params.x"));
+}
+
+TEST_F(CoordinatorTest, StopStudyFailsPendingAndStopsRunning) {
+  ASSERT_TRUE(coordinator_->CreateStudy(Spec("s1", 5, 1)).ok());
+  Trial running = Acquire();
+  hpo::v1::ParamMap params;
+  (*params.mutable_values())["x"].set_float_value(0);
+  (*params.mutable_values())["k"].set_string_value("a");
+  auto queued = coordinator_->EnqueueTrial("s1", params);
+  ASSERT_TRUE(queued.ok());
+  auto stopped = coordinator_->StopStudy("s1");
+  ASSERT_TRUE(stopped.ok());
+  EXPECT_EQ(stopped->state(), hpo::v1::STUDY_STOPPED);
+  EXPECT_EQ(coordinator_->GetTrial(queued->id())->state(), hpo::v1::FAILED);
+  auto r = Report(running, 1, 0.1);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->decision(), hpo::v1::STOP);
+  EXPECT_TRUE(NothingToAcquire());
+  EXPECT_EQ(coordinator_->StopStudy("s1").status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(CoordinatorTest, ListTrialsPagesAndFilters) {
+  ASSERT_TRUE(coordinator_->CreateStudy(Spec("s1", 5, 5)).ok());
+  std::vector<Trial> ts;
+  for (int i = 0; i < 5; ++i) ts.push_back(Acquire());
+  ASSERT_TRUE(Complete(ts[1], 1).ok());
+  ASSERT_TRUE(Complete(ts[3], 1).ok());
+  auto page = coordinator_->ListTrials("s1", hpo::v1::TRIAL_STATE_UNSPECIFIED, 2, "");
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->trials.size(), 2u);
+  EXPECT_EQ(page->trials[0].id(), ts[0].id());
+  auto page2 = coordinator_->ListTrials("s1", hpo::v1::TRIAL_STATE_UNSPECIFIED, 2,
+                                        page->next_page_token);
+  ASSERT_EQ(page2->trials.size(), 2u);
+  EXPECT_EQ(page2->trials[0].id(), ts[2].id());
+  auto page3 = coordinator_->ListTrials("s1", hpo::v1::TRIAL_STATE_UNSPECIFIED, 2,
+                                        page2->next_page_token);
+  ASSERT_EQ(page3->trials.size(), 1u);
+  EXPECT_TRUE(page3->next_page_token.empty());
+  auto done = coordinator_->ListTrials("s1", hpo::v1::COMPLETED, 0, "");
+  ASSERT_EQ(done->trials.size(), 2u);
+  EXPECT_EQ(done->trials[1].id(), ts[3].id());
+  EXPECT_EQ(coordinator_->ListTrials("s1", hpo::v1::COMPLETED, 0, "abc").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(CoordinatorTest, MedianRuleStopsAWorseTrial) {
+  ASSERT_TRUE(coordinator_
+                  ->CreateStudy(Spec("s1", 10, 10, 0,
+                                     "early_stopping: {name: median, options: {min_trials: 3}}\n"))
+                  .ok());
+  for (double v : {1.0, 2.0, 3.0}) {
+    Trial t = Acquire();
+    auto r = Report(t, 1, v);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->decision(), hpo::v1::CONTINUE);  // fewer than 3 completed trials so far
+    ASSERT_TRUE(Complete(t, v).ok());
+  }
+  Trial good = Acquire();
+  EXPECT_EQ(Report(good, 1, 1.5)->decision(), hpo::v1::CONTINUE);
+  Trial bad = Acquire();
+  EXPECT_EQ(Report(bad, 1, 2.5)->decision(), hpo::v1::STOP);
+  hpo::v1::CompleteTrialRequest req;
+  req.set_worker_id("w1");
+  req.set_trial_id(bad.id());
+  req.set_request_id("p");
+  req.set_state(hpo::v1::PRUNED);
+  auto pruned = coordinator_->CompleteTrial(req);
+  ASSERT_TRUE(pruned.ok());
+  EXPECT_EQ(pruned->state(), hpo::v1::PRUNED);
+  EXPECT_DOUBLE_EQ(pruned->value(), 2.5);
+  EXPECT_EQ(coordinator_->GetTrial(bad.id())->measurements_size(), 1);
+}
+
+TEST_F(CoordinatorTest, RestartOnTheSameFileResumes) {
+  char dir[] = "/tmp/hpo-coord-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string path = absl::StrCat(dir, "/db.sqlite");
+  Open(path);
+  ASSERT_TRUE(coordinator_->CreateStudy(Spec("s1", 4, 2)).ok());
+  Trial a = Acquire(), b = Acquire();
+  ASSERT_TRUE(Complete(a, 1.0).ok());
+  ASSERT_TRUE(Report(b, 3, 0.7).ok());
+
+  Open(path);  // a new coordinator on the same file
+  auto study = coordinator_->GetStudy("s1");
+  ASSERT_TRUE(study.ok());
+  EXPECT_EQ(study->counts().completed(), 1);
+  EXPECT_EQ(study->counts().running(), 1);
+  EXPECT_EQ(coordinator_->GetTrial(b.id())->measurements_size(), 1);
+  // The running trial kept its lease and its worker can finish it.
+  ASSERT_TRUE(Complete(b, 0.5).ok());
+  Trial c = Acquire(), d = Acquire();
+  EXPECT_EQ(c.number(), 2);
+  EXPECT_EQ(d.number(), 3);
+  EXPECT_TRUE(NothingToAcquire());
+  ASSERT_TRUE(Complete(c, 1).ok());
+  ASSERT_TRUE(Complete(d, 1).ok());
+  EXPECT_EQ(coordinator_->GetStudy("s1")->state(), hpo::v1::STUDY_COMPLETED);
+  coordinator_.reset();
+  storage_.reset();
+  std::system(absl::StrCat("rm -rf ", dir).c_str());
+}
+
+TEST_F(CoordinatorTest, LongPollWakesWhenAStudyArrives) {
+  absl::StatusOr<hpo::v1::AcquireTrialResponse> result;
+  std::thread waiter(
+      [&] { result = coordinator_->AcquireTrial("w1", absl::Seconds(20)); });
+  ASSERT_TRUE(coordinator_->CreateStudy(Spec("s1", 1, 1)).ok());
+  waiter.join();
+  ASSERT_TRUE(result.ok());
+  EXPECT_TRUE(result->found());
+}
+
+TEST_F(CoordinatorTest, ShutdownReleasesLongPolls) {
+  absl::StatusOr<hpo::v1::AcquireTrialResponse> result;
+  std::thread waiter([&] { result = coordinator_->AcquireTrial("w1", absl::Seconds(20)); });
+  coordinator_->Shutdown();
+  waiter.join();
+  // Either it saw the shutdown, or it returned empty-handed before it began.
+  if (!result.ok()) EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(coordinator_->GetStudy("s1").status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST_F(CoordinatorTest, WatchSeesSnapshotUpdatesAndEnd) {
+  ASSERT_TRUE(coordinator_->CreateStudy(Spec("s1", 1, 1)).ok());
+  auto watch = coordinator_->Watch("s1");
+  ASSERT_TRUE(watch.ok());
+  Trial t = Acquire();
+  ASSERT_TRUE(Complete(t, 0.25).ok());
+  std::vector<hpo::v1::StudyEvent::Kind> kinds;
+  hpo::v1::StudyEvent e;
+  while ((*watch)->Next(&e, absl::Now() + absl::Seconds(5))) kinds.push_back(e.kind());
+  EXPECT_THAT(kinds, ::testing::ElementsAre(hpo::v1::StudyEvent::SNAPSHOT,
+                                            hpo::v1::StudyEvent::TRIAL_UPDATED,
+                                            hpo::v1::StudyEvent::TRIAL_UPDATED,
+                                            hpo::v1::StudyEvent::STUDY_ENDED));
+  EXPECT_EQ(e.study().state(), hpo::v1::STUDY_COMPLETED);
+  EXPECT_DOUBLE_EQ(e.study().best_trial().value(), 0.25);
+}
+
+}  // namespace
+}  // namespace hpo::server

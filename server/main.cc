@@ -1,0 +1,68 @@
+// hpo-coordinator: serves StudyService and WorkerService over one SQLite file.
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "core/logging.h"
+#include "server/coordinator_server.h"
+
+namespace {
+
+absl::Notification* g_signalled = nullptr;
+
+void HandleSignal(int) {
+  // Only async-signal-safe work here: a watcher thread does the shutdown.
+  if (g_signalled != nullptr && !g_signalled->HasBeenNotified()) g_signalled->Notify();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"hpo-coordinator: schedules trials to hpo-worker daemons and stores everything in SQLite"};
+  std::string listen = "0.0.0.0:50051";
+  std::string db;
+  double lease_s = 30;
+  double heartbeat_s = 5;
+  app.add_option("--listen", listen, "address to serve on (host:port; port 0 picks one)")
+      ->capture_default_str();
+  app.add_option("--db", db, "SQLite file holding every study and trial")->required();
+  app.add_option("--lease-timeout-s", lease_s,
+                 "a running trial whose worker is silent this long becomes LOST")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--heartbeat-s", heartbeat_s, "how often workers heartbeat")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  CLI11_PARSE(app, argc, argv);
+
+  hpo::server::CoordinatorServerOptions options;
+  options.listen = listen;
+  options.db_path = db;
+  options.coordinator.lease_timeout = absl::Seconds(lease_s);
+  options.coordinator.heartbeat_interval = absl::Seconds(std::min(heartbeat_s, lease_s / 3));
+  options.reap_interval = std::min(absl::Milliseconds(500), options.coordinator.lease_timeout / 4);
+
+  absl::Notification signalled;
+  g_signalled = &signalled;
+  std::signal(SIGINT, HandleSignal);
+  std::signal(SIGTERM, HandleSignal);
+
+  auto server = hpo::server::CoordinatorServer::Start(options);
+  if (!server.ok()) {
+    std::cerr << "hpo-coordinator: " << server.status().message() << "\n";
+    return 1;
+  }
+  // Tells scripts which port was bound when --listen ended in :0.
+  std::cout << "listening on port " << (*server)->port() << std::endl;
+  std::thread watcher([&] {
+    signalled.WaitForNotification();
+    HPO_LOG(INFO) << "signal received, shutting down";
+    (*server)->Shutdown();
+  });
+  (*server)->Wait();
+  if (!signalled.HasBeenNotified()) signalled.Notify();
+  watcher.join();
+  return 0;
+}

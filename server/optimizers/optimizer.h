@@ -1,0 +1,42 @@
+// The optimizer seam: proposes parameters for new trials from the study's history.
+#ifndef HPO_SERVER_OPTIMIZERS_OPTIMIZER_H_
+#define HPO_SERVER_OPTIMIZERS_OPTIMIZER_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "hpo/v1/hpo.pb.h"
+#include "server/study_view.h"
+
+namespace hpo::server {
+
+// Suggest is a pure function of (options, seed, history, numbers): the same inputs give the same
+// proposals. Implementations are thread-compatible: the coordinator calls one instance from one
+// thread at a time.
+class Optimizer {
+ public:
+  virtual ~Optimizer() = default;
+
+  // Proposes parameters for the trials numbered `numbers` (one proposal each, in order). The
+  // history in `view` includes running and pending trials, so parallel proposals can differ.
+  virtual absl::StatusOr<std::vector<hpo::v1::ParamMap>> Suggest(
+      const StudyView& view, const std::vector<int>& numbers) = 0;
+};
+
+using OptimizerFactory = std::function<absl::StatusOr<std::unique_ptr<Optimizer>>(
+    const hpo::v1::OptimizerSpec& spec, const hpo::v1::SearchSpace& space)>;
+
+// Builds the optimizer a study names. INVALID_ARGUMENT "optimizer.name: unknown optimizer 'x'
+// (known: random)" for a name not in the registry, or the factory's error for bad options.
+absl::StatusOr<std::unique_ptr<Optimizer>> MakeOptimizer(const hpo::v1::OptimizerSpec& spec,
+                                                         const hpo::v1::SearchSpace& space);
+
+// Names in the registry, sorted.
+std::vector<std::string> OptimizerNames();
+
+}  // namespace hpo::server
+
+#endif  // HPO_SERVER_OPTIMIZERS_OPTIMIZER_H_

@@ -1,0 +1,38 @@
+// The table of optimizers a study can name. New optimizers add one line here.
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "server/optimizers/optimizer.h"
+#include "server/optimizers/random_optimizer.h"
+
+namespace hpo::server {
+namespace {
+
+const std::map<std::string, OptimizerFactory>& Registry() {
+  static const auto* registry = new std::map<std::string, OptimizerFactory>{
+      {"random", &RandomOptimizer::Create},
+  };
+  return *registry;
+}
+
+}  // namespace
+
+std::vector<std::string> OptimizerNames() {
+  std::vector<std::string> names;
+  for (const auto& [name, factory] : Registry()) names.push_back(name);
+  return names;
+}
+
+absl::StatusOr<std::unique_ptr<Optimizer>> MakeOptimizer(const hpo::v1::OptimizerSpec& spec,
+                                                         const hpo::v1::SearchSpace& space) {
+  auto it = Registry().find(spec.name());
+  if (it == Registry().end()) {
+    return absl::InvalidArgumentError(absl::StrCat("optimizer.name: unknown optimizer '",
+                                                   spec.name(), "' (known: ",
+                                                   absl::StrJoin(OptimizerNames(), ", "), ")"));
+  }
+  return it->second(spec, space);
+}
+
+}  // namespace hpo::server

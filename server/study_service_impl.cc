@@ -1,0 +1,93 @@
+#include "server/study_service_impl.h"
+
+#include "absl/time/clock.h"
+#include "proto/status_convert.h"
+
+namespace hpo::server {
+namespace {
+
+using rpc::ToGrpcStatus;
+
+// Copies a StatusOr's value into the response, or returns its error.
+template <typename T>
+grpc::Status Reply(absl::StatusOr<T> result, T* response) {
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  *response = std::move(result).value();
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
+grpc::Status StudyServiceImpl::CreateStudy(grpc::ServerContext*,
+                                           const hpo::v1::CreateStudyRequest* request,
+                                           hpo::v1::Study* response) {
+  return Reply(coordinator_->CreateStudy(request->spec()), response);
+}
+
+grpc::Status StudyServiceImpl::GetStudy(grpc::ServerContext*,
+                                        const hpo::v1::GetStudyRequest* request,
+                                        hpo::v1::Study* response) {
+  return Reply(coordinator_->GetStudy(request->name()), response);
+}
+
+grpc::Status StudyServiceImpl::ListStudies(grpc::ServerContext*,
+                                           const hpo::v1::ListStudiesRequest*,
+                                           hpo::v1::ListStudiesResponse* response) {
+  for (auto& s : coordinator_->ListStudies()) *response->add_studies() = std::move(s);
+  return grpc::Status::OK;
+}
+
+grpc::Status StudyServiceImpl::StopStudy(grpc::ServerContext*,
+                                         const hpo::v1::StopStudyRequest* request,
+                                         hpo::v1::Study* response) {
+  return Reply(coordinator_->StopStudy(request->name()), response);
+}
+
+grpc::Status StudyServiceImpl::ListTrials(grpc::ServerContext*,
+                                          const hpo::v1::ListTrialsRequest* request,
+                                          hpo::v1::ListTrialsResponse* response) {
+  auto page = coordinator_->ListTrials(request->study_name(), request->state(),
+                                       request->page_size(), request->page_token());
+  if (!page.ok()) return ToGrpcStatus(page.status());
+  for (auto& t : page->trials) *response->add_trials() = std::move(t);
+  response->set_next_page_token(page->next_page_token);
+  return grpc::Status::OK;
+}
+
+grpc::Status StudyServiceImpl::GetTrial(grpc::ServerContext*,
+                                        const hpo::v1::GetTrialRequest* request,
+                                        hpo::v1::Trial* response) {
+  return Reply(coordinator_->GetTrial(request->trial_id()), response);
+}
+
+grpc::Status StudyServiceImpl::EnqueueTrial(grpc::ServerContext*,
+                                            const hpo::v1::EnqueueTrialRequest* request,
+                                            hpo::v1::Trial* response) {
+  return Reply(coordinator_->EnqueueTrial(request->study_name(), request->params()), response);
+}
+
+grpc::Status StudyServiceImpl::GetBestTrial(grpc::ServerContext*,
+                                            const hpo::v1::GetBestTrialRequest* request,
+                                            hpo::v1::Trial* response) {
+  return Reply(coordinator_->GetBestTrial(request->study_name()), response);
+}
+
+grpc::Status StudyServiceImpl::WatchStudy(grpc::ServerContext* context,
+                                          const hpo::v1::WatchStudyRequest* request,
+                                          grpc::ServerWriter<hpo::v1::StudyEvent>* writer) {
+  auto watch = coordinator_->Watch(request->study_name());
+  if (!watch.ok()) return ToGrpcStatus(watch.status());
+  hpo::v1::StudyEvent event;
+  while (!context->IsCancelled()) {
+    // Wake up now and then to notice a client that went away.
+    if (!(*watch)->Next(&event, absl::Now() + absl::Milliseconds(500))) {
+      if ((*watch)->closed()) break;
+      continue;
+    }
+    if (!writer->Write(event)) break;
+    if (event.kind() == hpo::v1::StudyEvent::STUDY_ENDED) break;
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace hpo::server
