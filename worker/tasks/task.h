@@ -1,0 +1,92 @@
+// Tasks: functions to optimize, each with its natural search space and a known
+// optimum. The same code runs in-process (hpo bench) and as the `hpo-task`
+// executable under a worker.
+#ifndef HPO_WORKER_TASKS_TASK_H_
+#define HPO_WORKER_TASKS_TASK_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "core/metric_line.h"
+#include "hpo/v1/hpo.pb.h"
+
+namespace hpo::worker::tasks {
+
+// Receives a task's intermediate results. Implementations state their own
+// thread-safety; a task calls Report from the thread that runs Evaluate.
+class Reporter {
+ public:
+  virtual ~Reporter() = default;
+  // Returns false when the caller wants the task to stop now.
+  virtual bool Report(const core::MetricLine& line) = 0;
+};
+
+// A Reporter that forwards to a function. Thread-safe if the function is.
+class CallbackReporter final : public Reporter {
+ public:
+  explicit CallbackReporter(std::function<bool(const core::MetricLine&)> fn)
+      : fn_(std::move(fn)) {}
+  bool Report(const core::MetricLine& line) override { return fn_(line); }
+
+ private:
+  std::function<bool(const core::MetricLine&)> fn_;
+};
+
+struct TaskOptions {
+  int steps = 1;    // length of the learning curve (fidelity), >= 1
+  int step_ms = 0;  // sleep between steps, to imitate training time
+};
+
+// A function to minimize. Implementations are immutable after construction:
+// thread-safe.
+class Task {
+ public:
+  virtual ~Task() = default;
+
+  virtual std::string name() const = 0;
+  // The task's natural search space.
+  virtual hpo::v1::SearchSpace space() const = 0;
+  // The known optimal (minimal) value, and one assignment that reaches it.
+  virtual double optimum() const = 0;
+  virtual hpo::v1::ParamMap optimum_params() const = 0;
+
+  // Evaluates `params` (checked against space(): INVALID_ARGUMENT from
+  // core::ValidateParams), reporting a learning curve to `reporter`: for step t
+  // in 1..steps the metric "value" equals
+  //   f(x) + (|f(x)| + 1) * (steps - t) / (steps * t)
+  // so the last step (marked final) is f(x) exactly. Sleeps options.step_ms
+  // between steps. Returns f(x); CANCELLED when the reporter asks to stop;
+  // INVALID_ARGUMENT for steps < 1 or step_ms < 0.
+  virtual absl::StatusOr<double> Evaluate(const hpo::v1::ParamMap& params,
+                                          const TaskOptions& options,
+                                          Reporter& reporter) const = 0;
+};
+
+// A task defined by a closed-form function; Evaluate draws the synthetic
+// learning curve. Thread-safe.
+class SyntheticTask : public Task {
+ public:
+  absl::StatusOr<double> Evaluate(const hpo::v1::ParamMap& params,
+                                  const TaskOptions& options,
+                                  Reporter& reporter) const final;
+
+  // f(x) for params that passed core::ValidateParams and core::NormalizeParams.
+  virtual double Value(const hpo::v1::ParamMap& params) const = 0;
+};
+
+// The metric every built-in task reports.
+inline constexpr absl::string_view kValueMetric = "value";
+
+// Names of the built-in tasks, sorted.
+std::vector<std::string> TaskNames();
+
+// A built-in task by name; NOT_FOUND listing the known names otherwise.
+absl::StatusOr<std::unique_ptr<Task>> MakeTask(absl::string_view name);
+
+}  // namespace hpo::worker::tasks
+
+#endif  // HPO_WORKER_TASKS_TASK_H_

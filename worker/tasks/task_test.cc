@@ -1,0 +1,217 @@
+#include "worker/tasks/task.h"
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "core/search_space.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "worker/tasks/synthetic_tasks.h"
+
+namespace hpo::worker::tasks {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// Records every reported line; asks to stop after `stop_after` lines when it is
+// >= 0.
+class RecordingReporter final : public Reporter {
+ public:
+  explicit RecordingReporter(int stop_after = -1) : stop_after_(stop_after) {}
+  bool Report(const core::MetricLine& line) override {
+    lines.push_back(line);
+    return stop_after_ < 0 || static_cast<int>(lines.size()) < stop_after_;
+  }
+  std::vector<core::MetricLine> lines;
+
+ private:
+  int stop_after_;
+};
+
+hpo::v1::ParamMap Floats(
+    const std::vector<std::pair<std::string, double>>& values) {
+  hpo::v1::ParamMap p;
+  for (const auto& [name, v] : values)
+    (*p.mutable_values())[name].set_float_value(v);
+  return p;
+}
+
+TaskOptions Options(int steps, int step_ms) {
+  TaskOptions o;
+  o.steps = steps;
+  o.step_ms = step_ms;
+  return o;
+}
+
+double EvalOnce(const Task& task, const hpo::v1::ParamMap& params) {
+  RecordingReporter reporter;
+  absl::StatusOr<double> v = task.Evaluate(params, TaskOptions{}, reporter);
+  EXPECT_TRUE(v.ok()) << v.status();
+  return v.ok() ? *v : NAN;
+}
+
+TEST(TaskRegistryTest, NamesAreSortedAndEachMakes) {
+  EXPECT_THAT(TaskNames(),
+              ElementsAre("branin", "hartmann6", "mixed", "rosenbrock"));
+  for (const std::string& name : TaskNames()) {
+    absl::StatusOr<std::unique_ptr<Task>> task = MakeTask(name);
+    ASSERT_TRUE(task.ok()) << task.status();
+    EXPECT_EQ((*task)->name(), name);
+  }
+}
+
+TEST(TaskRegistryTest, UnknownNameListsKnownNames) {
+  absl::StatusOr<std::unique_ptr<Task>> task = MakeTask("nope");
+  EXPECT_EQ(task.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(task.status().message(),
+              HasSubstr("unknown task 'nope'; known tasks: branin, hartmann6, "
+                        "mixed, rosenbrock"));
+}
+
+TEST(TaskTest, OptimumParamsReachTheOptimum) {
+  for (const std::string& name : TaskNames()) {
+    SCOPED_TRACE(name);
+    std::unique_ptr<Task> task = *MakeTask(name);
+    EXPECT_NEAR(EvalOnce(*task, task->optimum_params()), task->optimum(), 1e-4);
+  }
+}
+
+TEST(TaskTest, BraninHasThreeMinima) {
+  std::unique_ptr<Task> task = MakeBranin();
+  EXPECT_NEAR(EvalOnce(*task, Floats({{"x1", -M_PI}, {"x2", 12.275}})),
+              0.397887, 1e-5);
+  EXPECT_NEAR(EvalOnce(*task, Floats({{"x1", M_PI}, {"x2", 2.275}})), 0.397887,
+              1e-5);
+  EXPECT_NEAR(EvalOnce(*task, Floats({{"x1", 9.42478}, {"x2", 2.475}})),
+              0.397887, 1e-5);
+}
+
+TEST(TaskTest, HandCheckedValues) {
+  // Branin(0, 0) = 36 + 10 (1 - 1/(8 pi)) + 10.
+  EXPECT_NEAR(EvalOnce(*MakeBranin(), Floats({{"x1", 0}, {"x2", 0}})),
+              36 + 10 * (1 - 1 / (8 * M_PI)) + 10, 1e-9);
+  EXPECT_NEAR(EvalOnce(*MakeRosenbrock(),
+                       Floats({{"x1", 0}, {"x2", 0}, {"x3", 0}, {"x4", 0}})),
+              3.0, 1e-12);
+  EXPECT_NEAR(EvalOnce(*MakeRosenbrock(),
+                       Floats({{"x1", 2}, {"x2", 2}, {"x3", 2}, {"x4", 2}})),
+              1203.0, 1e-9);
+  // Reference values computed independently in Python.
+  EXPECT_NEAR(EvalOnce(*MakeHartmann6(), Floats({{"x1", 0},
+                                                 {"x2", 0},
+                                                 {"x3", 0},
+                                                 {"x4", 0},
+                                                 {"x5", 0},
+                                                 {"x6", 0}})),
+              -0.00508911288366444, 1e-12);
+  EXPECT_NEAR(EvalOnce(*MakeHartmann6(), Floats({{"x1", 0.5},
+                                                 {"x2", 0.5},
+                                                 {"x3", 0.5},
+                                                 {"x4", 0.5},
+                                                 {"x5", 0.5},
+                                                 {"x6", 0.5}})),
+              -0.5053149917022333, 1e-12);
+}
+
+TEST(TaskTest, MixedValues) {
+  std::unique_ptr<Task> task = MakeMixed();
+  hpo::v1::ParamMap p = Floats({{"x", 0}});
+  (*p.mutable_values())["n"].set_int_value(1);
+  (*p.mutable_values())["kind"].set_string_value("a");
+  EXPECT_NEAR(EvalOnce(*task, p), 1 + 0.4 + 1.0, 1e-12);
+
+  p = Floats({{"x", 3}});
+  (*p.mutable_values())["n"].set_int_value(5);
+  (*p.mutable_values())["kind"].set_string_value("c");
+  EXPECT_NEAR(EvalOnce(*task, p), 4 + 0.4 + 0.5, 1e-12);
+
+  // An int parameter given as an integral float is accepted.
+  p = Floats({{"x", 1}, {"n", 3}, {"y", 0.8}});
+  (*p.mutable_values())["kind"].set_string_value("b");
+  EXPECT_NEAR(EvalOnce(*task, p), 4 * 0.25, 1e-12);
+}
+
+TEST(TaskTest, LearningCurveEndsAtTheValue) {
+  std::unique_ptr<Task> task = MakeBranin();
+  const hpo::v1::ParamMap p = Floats({{"x1", 0}, {"x2", 0}});
+  const double f = EvalOnce(*task, p);
+  RecordingReporter reporter;
+  absl::StatusOr<double> v = task->Evaluate(p, Options(4, 0), reporter);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(*v, f);
+  ASSERT_EQ(reporter.lines.size(), 4u);
+  for (int t = 1; t <= 4; ++t) {
+    const core::MetricLine& line = reporter.lines[t - 1];
+    EXPECT_EQ(line.step, t);
+    EXPECT_EQ(line.final, t == 4);
+    EXPECT_NEAR(line.metrics.at("value"),
+                f + (std::fabs(f) + 1) * (4.0 - t) / (4.0 * t), 1e-9);
+  }
+  EXPECT_EQ(reporter.lines.back().metrics.at("value"), f);
+  // The curve decreases towards f.
+  EXPECT_GT(reporter.lines[0].metrics.at("value"),
+            reporter.lines[1].metrics.at("value"));
+}
+
+TEST(TaskTest, StepMsSleepsBetweenSteps) {
+  RecordingReporter reporter;
+  const absl::Time start = absl::Now();
+  ASSERT_TRUE(
+      MakeBranin()
+          ->Evaluate(Floats({{"x1", 0}, {"x2", 0}}), Options(3, 20), reporter)
+          .ok());
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(40));
+}
+
+TEST(TaskTest, ReporterFalseStops) {
+  RecordingReporter reporter(/*stop_after=*/2);
+  absl::StatusOr<double> v = MakeBranin()->Evaluate(
+      Floats({{"x1", 0}, {"x2", 0}}), Options(10, 0), reporter);
+  EXPECT_EQ(v.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_THAT(v.status().message(), HasSubstr("stopped at step 2"));
+  EXPECT_EQ(reporter.lines.size(), 2u);
+}
+
+TEST(TaskTest, BadParamsAreRejected) {
+  RecordingReporter reporter;
+  std::unique_ptr<Task> task = MakeBranin();
+  absl::StatusOr<double> v =
+      task->Evaluate(Floats({{"x1", 11}, {"x2", 0}}), {}, reporter);
+  EXPECT_EQ(v.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(v.status().message(), HasSubstr("x1"));
+
+  v = task->Evaluate(Floats({{"x1", 0}}), {}, reporter);
+  EXPECT_EQ(v.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(v.status().message(), HasSubstr("x2"));
+
+  v = task->Evaluate(Floats({{"x1", 0}, {"x2", 0}, {"zz", 1}}), {}, reporter);
+  EXPECT_EQ(v.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(v.status().message(), HasSubstr("zz"));
+
+  // y is inactive unless kind == b.
+  hpo::v1::ParamMap p = Floats({{"x", 1}, {"y", 0.3}});
+  (*p.mutable_values())["n"].set_int_value(3);
+  (*p.mutable_values())["kind"].set_string_value("a");
+  v = MakeMixed()->Evaluate(p, {}, reporter);
+  EXPECT_EQ(v.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(v.status().message(), HasSubstr("y"));
+
+  v = task->Evaluate(Floats({{"x1", 0}, {"x2", 0}}), Options(0, 0), reporter);
+  EXPECT_EQ(v.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(v.status().message(), "steps must be >= 1, got 0");
+  EXPECT_TRUE(reporter.lines.empty());
+}
+
+TEST(TaskTest, SpacesAreValid) {
+  for (const std::string& name : TaskNames()) {
+    SCOPED_TRACE(name);
+    EXPECT_TRUE(core::ValidateSearchSpace((*MakeTask(name))->space()).ok());
+  }
+}
+
+}  // namespace
+}  // namespace hpo::worker::tasks
