@@ -97,9 +97,9 @@ static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSqliteSchemaVersi
 constexpr char kStudyColumns[] = "id, spec, state, create_time_ms, end_time_ms";
 
 // Columns read by ReadTrial, in its order.
-#define HPO_TRIAL_COLUMNS                                                                      \
-  "t.id, t.study_id, t.number, t.attempt, t.state, t.params, t.has_value, t.value, "           \
-  "t.final_metrics, t.worker_id, t.lease_expire_ms, t.failure_reason, t.create_time_ms, "      \
+#define HPO_TRIAL_COLUMNS                                                                 \
+  "t.id, t.study_id, t.number, t.attempt, t.state, t.params, t.has_value, t.value, "      \
+  "t.final_metrics, t.worker_id, t.lease_expire_ms, t.failure_reason, t.create_time_ms, " \
   "t.start_time_ms, t.end_time_ms, t.enqueued, t.complete_request_id, t.last_step"
 constexpr int kTrialColumnCount = 18;
 
@@ -224,8 +224,7 @@ absl::StatusOr<Study> ReadStudy(const Statement& stmt) {
 }
 
 // Reads step, time_ms, metrics of the current row, starting at `first`.
-absl::StatusOr<Measurement> ReadMeasurement(const Statement& stmt, int first,
-                                            int64_t trial_id) {
+absl::StatusOr<Measurement> ReadMeasurement(const Statement& stmt, int first, int64_t trial_id) {
   Measurement m;
   if (!m.ParseFromString(stmt.ColumnBlob(first + 2))) {
     return absl::InternalError(absl::StrCat("corrupt measurement of trial ", trial_id));
@@ -258,9 +257,9 @@ SqliteStorage::~SqliteStorage() {
 absl::StatusOr<std::unique_ptr<SqliteStorage>> SqliteStorage::Create(const Options& options) {
   sqlite3* db = nullptr;
   // NOMUTEX: the connection is serialized by mu_, so SQLite's own per-connection mutex is waste.
-  int rc = sqlite3_open_v2(options.path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(options.path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     absl::Status status = SqliteStatus(rc, db, absl::StrCat("open \"", options.path, "\""));
     sqlite3_close(db);
@@ -277,28 +276,27 @@ absl::StatusOr<std::unique_ptr<SqliteStorage>> SqliteStorage::Create(const Optio
 
 absl::Status SqliteStorage::Configure(const Options& options) {
   sqlite3_extended_result_codes(db_, 1);
-  HPO_RETURN_IF_ERROR(
-      SqliteStatus(sqlite3_busy_timeout(db_, std::max(0, options.busy_timeout_ms)), db_,
-                   "busy_timeout"));
+  HPO_RETURN_IF_ERROR(SqliteStatus(sqlite3_busy_timeout(db_, std::max(0, options.busy_timeout_ms)),
+                                   db_, "busy_timeout"));
   if (!IsMemoryPath(path_)) {
     HPO_ASSIGN_OR_RETURN(auto stmt, Statement::Prepare(db_, "PRAGMA journal_mode=WAL"));
     HPO_ASSIGN_OR_RETURN(bool row, stmt->Step());
     std::string mode = row ? stmt->ColumnText(0) : std::string();
     if (mode != "wal") {
-      return absl::InternalError(absl::StrCat("cannot put \"", path_,
-                                              "\" in WAL mode; journal_mode is \"", mode, "\""));
+      return absl::InternalError(
+          absl::StrCat("cannot put \"", path_, "\" in WAL mode; journal_mode is \"", mode, "\""));
     }
   }
-  HPO_RETURN_IF_ERROR(ExecSql(db_, options.synchronous_full ? "PRAGMA synchronous=FULL"
-                                                            : "PRAGMA synchronous=NORMAL"));
+  HPO_RETURN_IF_ERROR(ExecSql(
+      db_, options.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
   HPO_RETURN_IF_ERROR(ExecSql(db_, "PRAGMA foreign_keys=ON"));
   return absl::OkStatus();
 }
 
 absl::StatusOr<int> SqliteStorage::SchemaVersionLocked() {
-  HPO_ASSIGN_OR_RETURN(auto stmt,
-                       Statement::Prepare(db_, "SELECT COALESCE(MAX(version), 0) FROM "
-                                               "schema_version"));
+  HPO_ASSIGN_OR_RETURN(auto stmt, Statement::Prepare(db_,
+                                                     "SELECT COALESCE(MAX(version), 0) FROM "
+                                                     "schema_version"));
   HPO_ASSIGN_OR_RETURN(bool row, stmt->Step());
   if (!row) return absl::InternalError("schema_version: no result");
   return static_cast<int>(stmt->ColumnInt64(0));
@@ -315,9 +313,8 @@ absl::Status SqliteStorage::Migrate() {
                               "version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)"));
   auto newer_error = [&](int found) {
     return absl::FailedPreconditionError(
-        absl::StrCat("database \"", path_, "\" has schema version ", found,
-                     ", newer than version ", kSqliteSchemaVersion,
-                     " known to this build; upgrade hpo"));
+        absl::StrCat("database \"", path_, "\" has schema version ", found, ", newer than version ",
+                     kSqliteSchemaVersion, " known to this build; upgrade hpo"));
   };
   HPO_ASSIGN_OR_RETURN(int version, SchemaVersionLocked());
   if (version > kSqliteSchemaVersion) return newer_error(version);
@@ -328,8 +325,8 @@ absl::Status SqliteStorage::Migrate() {
     HPO_ASSIGN_OR_RETURN(version, SchemaVersionLocked());
     if (version > kSqliteSchemaVersion) return newer_error(version);
     if (migration.version <= version) continue;
-    HPO_RETURN_IF_ERROR(core::Annotate(ExecSql(db_, migration.sql),
-                                       absl::StrCat("migration ", migration.version)));
+    HPO_RETURN_IF_ERROR(
+        core::Annotate(ExecSql(db_, migration.sql), absl::StrCat("migration ", migration.version)));
     HPO_ASSIGN_OR_RETURN(
         auto insert,
         Statement::Prepare(db_, "INSERT INTO schema_version (version, applied_ms) VALUES (?, ?)"));
@@ -369,9 +366,8 @@ absl::StatusOr<Study> SqliteStorage::CreateStudy(const StudySpec& spec, int64_t 
 
 absl::StatusOr<Study> SqliteStorage::GetStudy(absl::string_view name) {
   absl::MutexLock lock(&mu_);
-  HPO_ASSIGN_OR_RETURN(auto stmt,
-                       cache_.Get(absl::StrCat("SELECT ", kStudyColumns,
-                                               " FROM studies WHERE name = ?")));
+  HPO_ASSIGN_OR_RETURN(auto stmt, cache_.Get(absl::StrCat("SELECT ", kStudyColumns,
+                                                          " FROM studies WHERE name = ?")));
   stmt->BindText(1, name);
   HPO_ASSIGN_OR_RETURN(bool row, stmt->Step());
   if (!row) return absl::NotFoundError(absl::StrCat("study \"", name, "\" not found"));
@@ -380,9 +376,8 @@ absl::StatusOr<Study> SqliteStorage::GetStudy(absl::string_view name) {
 
 absl::StatusOr<Study> SqliteStorage::GetStudyById(int64_t study_id) {
   absl::MutexLock lock(&mu_);
-  HPO_ASSIGN_OR_RETURN(auto stmt,
-                       cache_.Get(absl::StrCat("SELECT ", kStudyColumns,
-                                               " FROM studies WHERE id = ?")));
+  HPO_ASSIGN_OR_RETURN(
+      auto stmt, cache_.Get(absl::StrCat("SELECT ", kStudyColumns, " FROM studies WHERE id = ?")));
   stmt->BindInt64(1, study_id);
   HPO_ASSIGN_OR_RETURN(bool row, stmt->Step());
   if (!row) return absl::NotFoundError(absl::StrCat("study ", study_id, " not found"));
@@ -391,9 +386,8 @@ absl::StatusOr<Study> SqliteStorage::GetStudyById(int64_t study_id) {
 
 absl::StatusOr<std::vector<Study>> SqliteStorage::ListStudies() {
   absl::MutexLock lock(&mu_);
-  HPO_ASSIGN_OR_RETURN(auto stmt,
-                       cache_.Get(absl::StrCat("SELECT ", kStudyColumns,
-                                               " FROM studies ORDER BY id")));
+  HPO_ASSIGN_OR_RETURN(
+      auto stmt, cache_.Get(absl::StrCat("SELECT ", kStudyColumns, " FROM studies ORDER BY id")));
   std::vector<Study> studies;
   while (true) {
     HPO_ASSIGN_OR_RETURN(bool row, stmt->Step());
@@ -407,8 +401,8 @@ absl::StatusOr<std::vector<Study>> SqliteStorage::ListStudies() {
 absl::Status SqliteStorage::UpdateStudyState(int64_t study_id, hpo::v1::StudyState state,
                                              int64_t end_time_ms) {
   absl::MutexLock lock(&mu_);
-  HPO_ASSIGN_OR_RETURN(
-      auto stmt, cache_.Get("UPDATE studies SET state = ?, end_time_ms = ? WHERE id = ?"));
+  HPO_ASSIGN_OR_RETURN(auto stmt,
+                       cache_.Get("UPDATE studies SET state = ?, end_time_ms = ? WHERE id = ?"));
   stmt->BindInt64(1, state);
   stmt->BindInt64(2, end_time_ms);
   stmt->BindInt64(3, study_id);
@@ -525,12 +519,11 @@ absl::StatusOr<std::vector<Trial>> SqliteStorage::ListTrials(int64_t study_id,
   }
   const bool any_state = state == hpo::v1::TRIAL_STATE_UNSPECIFIED;
   HPO_ASSIGN_OR_RETURN(
-      auto stmt,
-      cache_.Get(any_state ? "SELECT " HPO_TRIAL_COLUMNS " FROM trials t "
-                             "WHERE t.study_id = ?1 AND t.id > ?2 ORDER BY t.id LIMIT ?3"
-                           : "SELECT " HPO_TRIAL_COLUMNS " FROM trials t "
-                             "WHERE t.study_id = ?1 AND t.state = ?4 AND t.id > ?2 "
-                             "ORDER BY t.id LIMIT ?3"));
+      auto stmt, cache_.Get(any_state ? "SELECT " HPO_TRIAL_COLUMNS " FROM trials t "
+                                        "WHERE t.study_id = ?1 AND t.id > ?2 ORDER BY t.id LIMIT ?3"
+                                      : "SELECT " HPO_TRIAL_COLUMNS " FROM trials t "
+                                        "WHERE t.study_id = ?1 AND t.state = ?4 AND t.id > ?2 "
+                                        "ORDER BY t.id LIMIT ?3"));
   stmt->BindInt64(1, study_id);
   stmt->BindInt64(2, after_id);
   stmt->BindInt64(3, limit > 0 ? limit : -1);  // a negative LIMIT means no limit
@@ -607,8 +600,8 @@ absl::StatusOr<std::map<int64_t, std::vector<Measurement>>> SqliteStorage::ListS
 absl::Status SqliteStorage::UpsertWorker(const WorkerRecord& worker) {
   for (const std::string& gpu : worker.gpus) {
     if (gpu.empty() || gpu.find(',') != std::string::npos) {
-      return absl::InvalidArgumentError(absl::StrCat("worker \"", worker.id, "\": GPU name \"",
-                                                     gpu, "\" is empty or contains ','"));
+      return absl::InvalidArgumentError(absl::StrCat("worker \"", worker.id, "\": GPU name \"", gpu,
+                                                     "\" is empty or contains ','"));
     }
   }
   absl::MutexLock lock(&mu_);

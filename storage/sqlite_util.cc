@@ -12,7 +12,7 @@ absl::Status SqliteStatus(int rc, sqlite3* db, absl::string_view context) {
   // The connection's message is more specific ("UNIQUE constraint failed: studies.name"), but only
   // if it still describes this error.
   const char* detail = (db != nullptr && sqlite3_extended_errcode(db) == rc) ? sqlite3_errmsg(db)
-                                                                              : sqlite3_errstr(rc);
+                                                                             : sqlite3_errstr(rc);
   std::string message = absl::StrCat(context, ": ", detail, " (sqlite code ", rc, ")");
   switch (rc & 0xff) {
     case SQLITE_BUSY:
@@ -50,8 +50,8 @@ Statement::~Statement() { sqlite3_finalize(stmt_); }
 
 void Statement::NoteBind(int rc, int index) {
   if (rc != SQLITE_OK && bind_status_.ok()) {
-    bind_status_ = SqliteStatus(rc, db_, absl::StrCat("bind parameter ", index, " of \"",
-                                                      sqlite3_sql(stmt_), "\""));
+    bind_status_ = SqliteStatus(
+        rc, db_, absl::StrCat("bind parameter ", index, " of \"", sqlite3_sql(stmt_), "\""));
   }
 }
 
@@ -64,9 +64,9 @@ void Statement::BindDouble(int index, double value) {
 }
 
 void Statement::BindText(int index, absl::string_view value) {
-  NoteBind(sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT,
-                               SQLITE_UTF8),
-           index);
+  NoteBind(
+      sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8),
+      index);
 }
 
 void Statement::BindBlob(int index, absl::string_view value) {

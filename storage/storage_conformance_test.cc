@@ -14,8 +14,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/util/message_differencer.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "storage/sqlite_storage.h"
 #include "storage/storage.h"
@@ -24,12 +24,12 @@ namespace hpo::storage {
 namespace {
 
 using ::google::protobuf::util::MessageDifferencer;
-using ::testing::HasSubstr;
-using ::testing::SizeIs;
 using hpo::v1::Measurement;
 using hpo::v1::Study;
 using hpo::v1::StudySpec;
 using hpo::v1::Trial;
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
 
 struct Backend {
   std::string name;
@@ -229,8 +229,9 @@ TEST_P(StorageConformanceTest, TrialRoundTripsEveryField) {
   expected.set_last_step(-1);
   auto got = storage_->GetTrial(inserted->id(), /*with_measurements=*/false);
   ASSERT_TRUE(got.ok()) << got.status();
-  EXPECT_TRUE(MessageDifferencer::Equals(*got, expected))
-      << "got:\n" << got->DebugString() << "expected:\n" << expected.DebugString();
+  EXPECT_TRUE(MessageDifferencer::Equals(*got, expected)) << "got:\n"
+                                                          << got->DebugString() << "expected:\n"
+                                                          << expected.DebugString();
 
   // Update rewrites every column.
   Trial changed = expected;
@@ -251,8 +252,9 @@ TEST_P(StorageConformanceTest, TrialRoundTripsEveryField) {
   ASSERT_TRUE(storage_->UpdateTrial(changed).ok());
   got = storage_->GetTrial(inserted->id(), false);
   ASSERT_TRUE(got.ok()) << got.status();
-  EXPECT_TRUE(MessageDifferencer::Equals(*got, changed))
-      << "got:\n" << got->DebugString() << "expected:\n" << changed.DebugString();
+  EXPECT_TRUE(MessageDifferencer::Equals(*got, changed)) << "got:\n"
+                                                         << got->DebugString() << "expected:\n"
+                                                         << changed.DebugString();
 }
 
 TEST_P(StorageConformanceTest, NanAndInfiniteValuesRoundTrip) {
