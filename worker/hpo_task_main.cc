@@ -1,0 +1,223 @@
+// hpo-task: runs one built-in task as a process and prints its learning curve
+// as metric lines.
+//
+//   hpo-task NAME --x1=0.5 --x2=3 [--steps=N] [--step_ms=M]
+//   hpo-task NAME --param x1=0.5 --param=x2=3
+//   HPO_PARAMS='{"x1": 0.5, "x2": 3}' hpo-task NAME
+//   hpo-task --list
+//
+// Exit status: 0 when the task ran, 2 on bad input (message on stderr), 1
+// otherwise.
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
+#include "core/metric_line.h"
+#include "core/search_space.h"
+#include "core/status_macros.h"
+#include "nlohmann/json.hpp"
+#include "worker/tasks/task.h"
+
+namespace hpo::worker {
+namespace {
+
+constexpr int kBadInput = 2;
+
+struct Invocation {
+  bool list = false;
+  std::string task;
+  tasks::TaskOptions options;
+  std::vector<std::pair<std::string, std::string>>
+      params;  // name, text, in order given
+};
+
+absl::Status ParseIntFlag(absl::string_view name, absl::string_view text,
+                          int min, int* out) {
+  if (!absl::SimpleAtoi(text, out) || *out < min) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--", name, ": expected an integer >= ", min, ", got '", text, "'"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Invocation> ParseArgs(int argc, char** argv) {
+  Invocation inv;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  for (size_t i = 0; i < args.size(); ++i) {
+    absl::string_view arg = args[i];
+    if (arg == "--list") {
+      inv.list = true;
+      continue;
+    }
+    if (arg == "--help" || arg == "-h") {
+      return absl::InvalidArgumentError(
+          "usage: hpo-task NAME --PARAM=VALUE... [--steps=N] [--step_ms=M] | "
+          "hpo-task --list");
+    }
+    if (!absl::ConsumePrefix(&arg, "--")) {
+      if (!inv.task.empty()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "unexpected argument '", arg, "' (the task is '", inv.task, "')"));
+      }
+      inv.task = std::string(arg);
+      continue;
+    }
+    // --name=value or --name value.
+    std::string name, value;
+    if (size_t eq = arg.find('='); eq != absl::string_view::npos) {
+      name = std::string(arg.substr(0, eq));
+      value = std::string(arg.substr(eq + 1));
+    } else {
+      name = std::string(arg);
+      if (i + 1 >= args.size()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--", name, ": missing value"));
+      }
+      value = args[++i];
+    }
+    if (name.empty())
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad flag '", args[i], "'"));
+    if (name == "steps") {
+      HPO_RETURN_IF_ERROR(ParseIntFlag(name, value, 1, &inv.options.steps));
+    } else if (name == "step_ms" || name == "step-ms") {
+      HPO_RETURN_IF_ERROR(ParseIntFlag(name, value, 0, &inv.options.step_ms));
+    } else if (name == "param") {
+      const size_t eq = value.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--param: expected NAME=VALUE, got '", value, "'"));
+      }
+      inv.params.emplace_back(value.substr(0, eq), value.substr(eq + 1));
+    } else {
+      inv.params.emplace_back(name, value);
+    }
+  }
+  if (!inv.list && inv.task.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("missing task name; known tasks: ",
+                     absl::StrJoin(tasks::TaskNames(), ", ")));
+  }
+  return inv;
+}
+
+const hpo::v1::ParamSpec* FindOrNull(const hpo::v1::SearchSpace& space,
+                                     const std::string& name) {
+  return core::FindParam(space, name);
+}
+
+absl::Status UnknownParam(const tasks::Task& task, const std::string& name) {
+  const hpo::v1::SearchSpace space = task.space();
+  std::vector<std::string> names;
+  for (const hpo::v1::ParamSpec& p : space.params()) names.push_back(p.name());
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown parameter '", name, "' for task ", task.name(),
+                   "; parameters: ", absl::StrJoin(names, ", ")));
+}
+
+absl::StatusOr<hpo::v1::ParamMap> ParamsFromFlags(
+    const tasks::Task& task,
+    const std::vector<std::pair<std::string, std::string>>& flags) {
+  const hpo::v1::SearchSpace space = task.space();
+  hpo::v1::ParamMap params;
+  for (const auto& [name, text] : flags) {
+    const hpo::v1::ParamSpec* spec = FindOrNull(space, name);
+    if (spec == nullptr) return UnknownParam(task, name);
+    HPO_ASSIGN_OR_RETURN(hpo::v1::ParamValue value,
+                         core::ParseValue(*spec, text));
+    (*params.mutable_values())[name] = value;
+  }
+  return params;
+}
+
+absl::StatusOr<hpo::v1::ParamMap> ParamsFromJson(const tasks::Task& task,
+                                                 const char* text) {
+  nlohmann::json json =
+      nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded() || !json.is_object()) {
+    return absl::InvalidArgumentError("HPO_PARAMS: not a JSON object");
+  }
+  const hpo::v1::SearchSpace space = task.space();
+  hpo::v1::ParamMap params;
+  for (const auto& [name, v] : json.items()) {
+    const hpo::v1::ParamSpec* spec = FindOrNull(space, name);
+    if (spec == nullptr)
+      return core::Annotate(UnknownParam(task, name), "HPO_PARAMS");
+    hpo::v1::ParamValue value;
+    if (spec->has_float_domain() && v.is_number()) {
+      value.set_float_value(v.get<double>());
+    } else if (spec->has_int_domain() && v.is_number_integer()) {
+      value.set_int_value(v.get<int64_t>());
+    } else if (v.is_string() || v.is_number() || v.is_boolean()) {
+      HPO_ASSIGN_OR_RETURN(
+          value, core::ParseValue(
+                     *spec, v.is_string() ? v.get<std::string>() : v.dump()));
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "HPO_PARAMS: parameter '", name, "' has a non-scalar value"));
+    }
+    (*params.mutable_values())[name] = value;
+  }
+  return params;
+}
+
+int Run(int argc, char** argv) {
+  absl::StatusOr<Invocation> inv = ParseArgs(argc, argv);
+  if (!inv.ok()) {
+    std::cerr << "hpo-task: " << inv.status().message() << "\n";
+    return kBadInput;
+  }
+  if (inv->list) {
+    for (const std::string& name : tasks::TaskNames())
+      std::cout << name << "\n";
+    return 0;
+  }
+  absl::StatusOr<std::unique_ptr<tasks::Task>> task =
+      tasks::MakeTask(inv->task);
+  if (!task.ok()) {
+    std::cerr << "hpo-task: " << task.status().message() << "\n";
+    return kBadInput;
+  }
+  absl::StatusOr<hpo::v1::ParamMap> params;
+  const char* env = std::getenv("HPO_PARAMS");
+  if (inv->params.empty() && env != nullptr) {
+    params = ParamsFromJson(**task, env);
+  } else {
+    params = ParamsFromFlags(**task, inv->params);
+  }
+  if (!params.ok()) {
+    std::cerr << "hpo-task: " << params.status().message() << "\n";
+    return kBadInput;
+  }
+
+  tasks::CallbackReporter reporter([](const core::MetricLine& line) {
+    const std::string text = core::FormatMetricLine(line) + "\n";
+    return std::fwrite(text.data(), 1, text.size(), stdout) == text.size() &&
+           std::fflush(stdout) == 0;
+  });
+  absl::StatusOr<double> value =
+      (*task)->Evaluate(*params, inv->options, reporter);
+  if (!value.ok()) {
+    std::cerr << "hpo-task: " << value.status().message() << "\n";
+    return value.status().code() == absl::StatusCode::kInvalidArgument
+               ? kBadInput
+               : 1;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace hpo::worker
+
+int main(int argc, char** argv) { return hpo::worker::Run(argc, argv); }
