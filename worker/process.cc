@@ -1,0 +1,314 @@
+#include "worker/process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+
+extern char** environ;
+
+namespace hpo::worker {
+namespace {
+
+constexpr size_t kMaxLine = 1 << 20;
+
+// What the child writes to the status pipe when it fails before exec succeeds.
+struct ChildError {
+  int stage;  // kStageChdir or kStageExec
+  int err;
+};
+constexpr int kStageChdir = 1;
+constexpr int kStageExec = 2;
+
+absl::Status ErrnoStatus(int err, std::string message) {
+  absl::StatusCode code = absl::StatusCode::kFailedPrecondition;
+  if (err == ENOENT || err == ENOTDIR) code = absl::StatusCode::kNotFound;
+  if (err == EACCES || err == EPERM) code = absl::StatusCode::kPermissionDenied;
+  return absl::Status(code, absl::StrCat(message, ": ", std::strerror(err)));
+}
+
+void CloseIfOpen(int fd) {
+  if (fd >= 0) ::close(fd);
+}
+
+// Finds `name` like execvp would; the path, or an errno value.
+std::pair<std::string, int> ResolveProgram(const std::string& name,
+                                           const std::string& path_env) {
+  if (name.find('/') != std::string::npos) return {name, 0};
+  int err = ENOENT;
+  for (absl::string_view dir : absl::StrSplit(path_env, ':')) {
+    std::string candidate = absl::StrCat(dir.empty() ? "." : dir, "/", name);
+    struct stat st;
+    if (::stat(candidate.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (::access(candidate.c_str(), X_OK) == 0) return {candidate, 0};
+    err = EACCES;
+  }
+  return {"", err};
+}
+
+int MillisUntil(absl::Time deadline) {
+  if (deadline == absl::InfiniteFuture()) return -1;
+  const absl::Duration left = deadline - absl::Now();
+  if (left <= absl::ZeroDuration()) return 0;
+  const int64_t ms =
+      absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1)));
+  return ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
+}
+
+}  // namespace
+
+std::string DescribeExit(int exit) {
+  if (exit >= 0) return absl::StrCat("exit code ", exit);
+  return absl::StrCat("killed by signal ", -exit);
+}
+
+absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(
+    const SpawnOptions& options) {
+  if (options.argv.empty() || options.argv[0].empty()) {
+    return absl::InvalidArgumentError("cannot run an empty command");
+  }
+  // Everything the child needs is built before fork: after it, only
+  // async-signal-safe calls.
+  std::map<std::string, std::string> env_map;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    absl::string_view kv(*e);
+    const size_t eq = kv.find('=');
+    if (eq == absl::string_view::npos) continue;
+    env_map.emplace(std::string(kv.substr(0, eq)),
+                    std::string(kv.substr(eq + 1)));
+  }
+  for (const auto& [k, v] : options.env) env_map[k] = v;
+  std::vector<std::string> env_strings;
+  for (const auto& [k, v] : env_map)
+    env_strings.push_back(absl::StrCat(k, "=", v));
+  std::vector<char*> envp;
+  for (std::string& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> argv_strings = options.argv;
+  std::vector<char*> argv;
+  for (std::string& s : argv_strings) argv.push_back(s.data());
+  argv.push_back(nullptr);
+
+  auto path_it = env_map.find("PATH");
+  auto [program, resolve_err] =
+      ResolveProgram(options.argv[0], path_it != env_map.end()
+                                          ? path_it->second
+                                          : "/usr/local/bin:/usr/bin:/bin");
+  if (resolve_err != 0) {
+    return ErrnoStatus(resolve_err,
+                       absl::StrCat("cannot run '", options.argv[0], "'"));
+  }
+
+  int log_fd = -1;
+  if (!options.log_path.empty()) {
+    log_fd = ::open(options.log_path.c_str(),
+                    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (log_fd < 0) {
+      return ErrnoStatus(
+          errno, absl::StrCat("cannot open log file '", options.log_path, "'"));
+    }
+  }
+  const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  int out_pipe[2] = {-1, -1}, status_pipe[2] = {-1, -1};
+  const int event_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE);
+  if (devnull < 0 || event_fd < 0 || ::pipe2(out_pipe, O_CLOEXEC) != 0 ||
+      ::pipe2(status_pipe, O_CLOEXEC) != 0) {
+    const int err = errno;
+    for (int fd : {log_fd, devnull, event_fd, out_pipe[0], out_pipe[1],
+                   status_pipe[0], status_pipe[1]}) {
+      CloseIfOpen(fd);
+    }
+    return ErrnoStatus(err, "cannot set up the child's pipes");
+  }
+
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    // Child.
+    ::setpgid(0, 0);
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    struct sigaction dfl;
+    std::memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) {
+      if (sig != SIGKILL && sig != SIGSTOP) ::sigaction(sig, &dfl, nullptr);
+    }
+    ::dup2(devnull, STDIN_FILENO);
+    ::dup2(out_pipe[1], STDOUT_FILENO);
+    if (log_fd >= 0) ::dup2(log_fd, STDERR_FILENO);
+    ChildError error{0, 0};
+    if (!options.workdir.empty() && ::chdir(options.workdir.c_str()) != 0) {
+      error = {kStageChdir, errno};
+    } else {
+      ::execve(program.c_str(), argv.data(), envp.data());
+      error = {kStageExec, errno};
+    }
+    ssize_t ignored = ::write(status_pipe[1], &error, sizeof(error));
+    (void)ignored;
+    ::_exit(127);
+  }
+  const int fork_err = errno;
+  for (int fd : {log_fd, devnull, out_pipe[1], status_pipe[1]}) CloseIfOpen(fd);
+  if (pid < 0) {
+    for (int fd : {event_fd, out_pipe[0], status_pipe[0]}) CloseIfOpen(fd);
+    return ErrnoStatus(fork_err, "cannot fork");
+  }
+  ::setpgid(pid, pid);  // also in the child; whichever runs first wins the race
+
+  // The status pipe closes on a successful exec, or carries the child's error.
+  ChildError error{0, 0};
+  ssize_t n;
+  do {
+    n = ::read(status_pipe[0], &error, sizeof(error));
+  } while (n < 0 && errno == EINTR);
+  ::close(status_pipe[0]);
+  if (n > 0) {
+    int status;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    ::close(out_pipe[0]);
+    ::close(event_fd);
+    if (error.stage == kStageChdir) {
+      return ErrnoStatus(error.err, absl::StrCat("cannot change to directory '",
+                                                 options.workdir, "'"));
+    }
+    return ErrnoStatus(error.err,
+                       absl::StrCat("cannot run '", options.argv[0], "'"));
+  }
+  const int pid_fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (pid_fd >= 0) ::fcntl(pid_fd, F_SETFD, FD_CLOEXEC);
+  return std::unique_ptr<ChildProcess>(
+      new ChildProcess(pid, out_pipe[0], event_fd, pid_fd));
+}
+
+ChildProcess::ChildProcess(pid_t pid, int stdout_fd, int event_fd, int pid_fd)
+    : pid_(pid), stdout_fd_(stdout_fd), event_fd_(event_fd), pid_fd_(pid_fd) {}
+
+ChildProcess::~ChildProcess() {
+  if (!exit_.has_value()) {
+    ::kill(-pid_, SIGKILL);
+    ::kill(pid_, SIGKILL);
+    int status;
+    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  ::close(stdout_fd_);
+  ::close(event_fd_);
+  CloseIfOpen(pid_fd_);
+}
+
+absl::StatusOr<std::optional<std::string>> ChildProcess::ReadLine(
+    absl::Time deadline) {
+  while (true) {
+    const size_t nl = buffer_.find('\n');
+    if (nl != std::string::npos || buffer_.size() >= kMaxLine ||
+        (eof_ && !buffer_.empty())) {
+      const size_t len =
+          nl != std::string::npos ? nl : std::min(buffer_.size(), kMaxLine);
+      std::string line = buffer_.substr(0, len);
+      buffer_.erase(0, nl != std::string::npos ? nl + 1 : len);
+      return std::optional<std::string>(std::move(line));
+    }
+    if (eof_) return std::optional<std::string>();
+
+    struct pollfd fds[2] = {{event_fd_, POLLIN, 0}, {stdout_fd_, POLLIN, 0}};
+    const int ready = ::poll(fds, 2, MillisUntil(deadline));
+    if (ready < 0) {
+      if (errno == EINTR) continue;
+      return absl::InternalError(absl::StrCat("poll: ", std::strerror(errno)));
+    }
+    if (fds[0].revents & POLLIN) {
+      uint64_t value;
+      if (::read(event_fd_, &value, sizeof(value)) == sizeof(value)) {
+        return absl::AbortedError("interrupted");
+      }
+    }
+    if (fds[1].revents != 0) {
+      char chunk[8192];
+      const ssize_t n = ::read(stdout_fd_, chunk, sizeof(chunk));
+      if (n < 0) {
+        if (errno == EINTR || errno == EAGAIN) continue;
+        return absl::InternalError(
+            absl::StrCat("reading the child's stdout: ", std::strerror(errno)));
+      }
+      if (n == 0) {
+        eof_ = true;
+      } else {
+        buffer_.append(chunk, static_cast<size_t>(n));
+      }
+      continue;
+    }
+    if (ready == 0 || absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(
+          "no line from the child before the deadline");
+    }
+  }
+}
+
+void ChildProcess::Interrupt() {
+  const uint64_t one = 1;
+  ssize_t ignored = ::write(event_fd_, &one, sizeof(one));
+  (void)ignored;
+}
+
+bool ChildProcess::Exited() {
+  siginfo_t info;
+  std::memset(&info, 0, sizeof(info));
+  if (::waitid(P_PID, pid_, &info, WEXITED | WNOHANG | WNOWAIT) != 0)
+    return errno == ECHILD;
+  return info.si_pid == pid_;
+}
+
+void ChildProcess::Terminate(absl::Duration grace) {
+  if (exit_.has_value()) return;
+  ::kill(-pid_, SIGTERM);
+  const absl::Time deadline = absl::Now() + grace;
+  while (!Exited()) {
+    const int ms = MillisUntil(deadline);
+    if (ms == 0) break;
+    if (pid_fd_ >= 0) {
+      struct pollfd fd = {pid_fd_, POLLIN, 0};
+      ::poll(&fd, 1, ms);
+    } else {
+      absl::SleepFor(std::min(absl::Milliseconds(5), absl::Milliseconds(ms)));
+    }
+  }
+  // The leader is at most a zombie here (not reaped), so its pid still names
+  // this group.
+  ::kill(-pid_, SIGKILL);
+}
+
+absl::StatusOr<int> ChildProcess::Wait() {
+  if (exit_.has_value()) return *exit_;
+  int status;
+  while (::waitpid(pid_, &status, 0) < 0) {
+    if (errno != EINTR) {
+      return absl::InternalError(
+          absl::StrCat("waitpid(", pid_, "): ", std::strerror(errno)));
+    }
+  }
+  exit_ = WIFSIGNALED(status) ? -WTERMSIG(status) : WEXITSTATUS(status);
+  return *exit_;
+}
+
+}  // namespace hpo::worker

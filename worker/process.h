@@ -1,0 +1,99 @@
+// A child process in its own process group, with its stdout read line by line.
+#ifndef HPO_WORKER_PROCESS_H_
+#define HPO_WORKER_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace hpo::worker {
+
+struct SpawnOptions {
+  // argv[0] is looked up in PATH (the child's PATH when `env` sets one) unless
+  // it has a '/'.
+  std::vector<std::string> argv;
+  // Added to (and overriding) the environment the child inherits from this
+  // process.
+  std::map<std::string, std::string> env;
+  // The child's working directory; empty = this process's.
+  std::string workdir;
+  // The child's stderr is appended to this file (created if missing); empty =
+  // inherit ours.
+  std::string log_path;
+};
+
+// A spawned child. It runs in a new process group (its pid is the group id),
+// gets SIGKILL when the thread that spawned it exits (PR_SET_PDEATHSIG), reads
+// stdin from /dev/null, writes stdout to a pipe read by ReadLine, and starts
+// with default signal dispositions and an empty signal mask. The destructor
+// kills the group with SIGKILL and reaps the child if Wait() has not.
+//
+// Thread-safety: ReadLine, Terminate and Wait must be called from one thread at
+// a time (the owner); pid() and Interrupt() may be called from any thread.
+class ChildProcess {
+ public:
+  // Starts the child. INVALID_ARGUMENT for an empty argv; NOT_FOUND /
+  // PERMISSION_DENIED / FAILED_PRECONDITION with a message like "cannot run
+  // 'foo': No such file or directory" when the program cannot be executed,
+  // "cannot open log file '...': ..." and "cannot change to directory '...':
+  // ..." for the other setup failures.
+  static absl::StatusOr<std::unique_ptr<ChildProcess>> Spawn(
+      const SpawnOptions& options);
+
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+
+  // The next line of the child's stdout without its '\n'; std::nullopt at end
+  // of file (a last line without '\n' is returned before that).
+  // DEADLINE_EXCEEDED when no full line arrived by `deadline`; ABORTED when
+  // Interrupt() was called (each Interrupt ends one ReadLine, even one that
+  // starts later). Lines longer than 1 MiB are split.
+  absl::StatusOr<std::optional<std::string>> ReadLine(absl::Time deadline);
+
+  // Makes a ReadLine in progress (or the next one) return ABORTED. Thread-safe,
+  // never blocks.
+  void Interrupt();
+
+  // SIGTERM to the process group; waits up to `grace` for the child to exit,
+  // then SIGKILL to the group (which also removes anything left in the group).
+  // Does not reap: call Wait() after. Does nothing once Wait() has returned.
+  void Terminate(absl::Duration grace);
+
+  // Waits for the child to exit and reaps it (later calls return the same
+  // value). The result is the exit code (0..255) when it exited, or minus the
+  // signal number when a signal killed it
+  // (-9 for SIGKILL). INTERNAL if waitpid fails.
+  absl::StatusOr<int> Wait();
+
+ private:
+  ChildProcess(pid_t pid, int stdout_fd, int event_fd, int pid_fd);
+  // True when the child has exited (not reaped). Never blocks.
+  bool Exited();
+
+  const pid_t pid_;
+  const int stdout_fd_;
+  const int event_fd_;  // eventfd written by Interrupt()
+  const int pid_fd_;    // pidfd of the child, or -1 when the kernel has none
+  std::string buffer_;
+  bool eof_ = false;
+  std::optional<int> exit_;  // set by Wait
+};
+
+// "exit code 3", "killed by signal 9" for a value returned by
+// ChildProcess::Wait.
+std::string DescribeExit(int exit);
+
+}  // namespace hpo::worker
+
+#endif  // HPO_WORKER_PROCESS_H_

@@ -1,0 +1,268 @@
+#include "worker/process.h"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace hpo::worker {
+namespace {
+
+using ::testing::HasSubstr;
+
+absl::Time Soon() { return absl::Now() + absl::Seconds(5); }
+
+std::unique_ptr<ChildProcess> SpawnSh(const std::string& script,
+                                      SpawnOptions options = {}) {
+  options.argv = {"/bin/sh", "-c", script};
+  absl::StatusOr<std::unique_ptr<ChildProcess>> child =
+      ChildProcess::Spawn(options);
+  EXPECT_TRUE(child.ok()) << child.status();
+  return child.ok() ? std::move(*child) : nullptr;
+}
+
+std::optional<std::string> Line(ChildProcess& child) {
+  absl::StatusOr<std::optional<std::string>> line = child.ReadLine(Soon());
+  EXPECT_TRUE(line.ok()) << line.status();
+  return line.ok() ? *line : std::optional<std::string>("<error>");
+}
+
+std::string MakeTempDir() {
+  std::string base = ::testing::TempDir();
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  std::string tmpl = base + "/process_test.XXXXXX";
+  EXPECT_NE(::mkdtemp(tmpl.data()), nullptr);
+  return tmpl;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST(ChildProcessTest, ReadsLinesThenEof) {
+  auto child =
+      SpawnSh("echo first; echo; echo 'third line'; printf 'no newline'");
+  ASSERT_NE(child, nullptr);
+  EXPECT_GT(child->pid(), 0);
+  EXPECT_EQ(Line(*child), "first");
+  EXPECT_EQ(Line(*child), "");
+  EXPECT_EQ(Line(*child), "third line");
+  EXPECT_EQ(Line(*child), "no newline");
+  EXPECT_EQ(Line(*child), std::nullopt);
+  EXPECT_EQ(Line(*child), std::nullopt);
+  EXPECT_EQ(child->Wait().value(), 0);
+  EXPECT_EQ(child->Wait().value(), 0);  // cached
+}
+
+TEST(ChildProcessTest, ExitCodesAndSignals) {
+  auto child = SpawnSh("exit 3");
+  EXPECT_EQ(Line(*child), std::nullopt);
+  EXPECT_EQ(child->Wait().value(), 3);
+  EXPECT_EQ(DescribeExit(3), "exit code 3");
+
+  child = SpawnSh("kill -9 $$");
+  EXPECT_EQ(child->Wait().value(), -9);
+  EXPECT_EQ(DescribeExit(-9), "killed by signal 9");
+}
+
+TEST(ChildProcessTest, EnvironmentIsInheritedAndExtended) {
+  ::setenv("HPO_PROCESS_TEST_INHERITED", "from-parent", 1);
+  ::setenv("HPO_PROCESS_TEST_OVERRIDDEN", "old", 1);
+  SpawnOptions options;
+  options.env = {{"HPO_PROCESS_TEST_ADDED", "a b=c"},
+                 {"HPO_PROCESS_TEST_OVERRIDDEN", "new"}};
+  auto child = SpawnSh(
+      "echo \"$HPO_PROCESS_TEST_INHERITED\"; echo \"$HPO_PROCESS_TEST_ADDED\"; "
+      "echo \"$HPO_PROCESS_TEST_OVERRIDDEN\"",
+      options);
+  EXPECT_EQ(Line(*child), "from-parent");
+  EXPECT_EQ(Line(*child), "a b=c");
+  EXPECT_EQ(Line(*child), "new");
+  EXPECT_EQ(Line(*child), std::nullopt);
+  EXPECT_EQ(child->Wait().value(), 0);
+}
+
+TEST(ChildProcessTest, ProgramIsFoundInPathAndArgvPassed) {
+  SpawnOptions options;
+  options.argv = {"echo", "a", "b c"};
+  auto child = ChildProcess::Spawn(options);
+  ASSERT_TRUE(child.ok()) << child.status();
+  EXPECT_EQ(Line(**child), "a b c");
+  EXPECT_EQ((*child)->Wait().value(), 0);
+}
+
+TEST(ChildProcessTest, WorkdirAndLogFile) {
+  const std::string dir = MakeTempDir();
+  SpawnOptions options;
+  options.workdir = dir;
+  options.log_path = dir + "/trial.log";
+  auto child = SpawnSh("pwd; echo to-stderr >&2", options);
+  EXPECT_EQ(Line(*child), dir);
+  EXPECT_EQ(Line(*child), std::nullopt);
+  EXPECT_EQ(child->Wait().value(), 0);
+  child = SpawnSh("echo again >&2", options);
+  EXPECT_EQ(child->Wait().value(), 0);
+  EXPECT_EQ(ReadFile(dir + "/trial.log"), "to-stderr\nagain\n");
+}
+
+TEST(ChildProcessTest, ExecFailureIsReported) {
+  SpawnOptions options;
+  options.argv = {"/nonexistent/foo"};
+  auto child = ChildProcess::Spawn(options);
+  EXPECT_EQ(child.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(child.status().message(),
+            "cannot run '/nonexistent/foo': No such file or directory");
+
+  options.argv = {"hpo-no-such-program"};
+  child = ChildProcess::Spawn(options);
+  EXPECT_EQ(child.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(child.status().message(),
+            "cannot run 'hpo-no-such-program': No such file or directory");
+
+  const std::string dir = MakeTempDir();
+  const std::string script = dir + "/not-executable";
+  std::ofstream(script) << "#!/bin/sh\necho hi\n";
+  options.argv = {script};
+  child = ChildProcess::Spawn(options);
+  EXPECT_EQ(child.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(child.status().message(),
+            "cannot run '" + script + "': Permission denied");
+
+  // Fails in the child, at execve: reported through the status pipe.
+  const std::string garbage = dir + "/garbage";
+  std::ofstream(garbage) << "\x7f\x01\x02 not a program";
+  ASSERT_EQ(::chmod(garbage.c_str(), 0755), 0);
+  options.argv = {garbage};
+  child = ChildProcess::Spawn(options);
+  EXPECT_EQ(child.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(child.status().message(),
+            "cannot run '" + garbage + "': Exec format error");
+
+  options.argv = {"/bin/true"};
+  options.workdir = dir + "/missing";
+  child = ChildProcess::Spawn(options);
+  EXPECT_EQ(child.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(child.status().message(),
+            "cannot change to directory '" + dir +
+                "/missing': No such file or directory");
+
+  options = {};
+  options.argv = {"/bin/true"};
+  options.log_path = dir + "/missing/log";
+  child = ChildProcess::Spawn(options);
+  EXPECT_EQ(child.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(child.status().message(), HasSubstr("cannot open log file"));
+
+  options = {};
+  child = ChildProcess::Spawn(options);
+  EXPECT_EQ(child.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ChildProcessTest, ReadLineDeadline) {
+  auto child = SpawnSh("echo ready; exec sleep 30");
+  EXPECT_EQ(Line(*child), "ready");
+  const absl::Time start = absl::Now();
+  auto line = child->ReadLine(start + absl::Milliseconds(50));
+  EXPECT_EQ(line.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(50));
+  child->Terminate(absl::Seconds(5));
+  EXPECT_EQ(child->Wait().value(), -SIGTERM);
+}
+
+TEST(ChildProcessTest, InterruptEndsOneReadLine) {
+  auto child = SpawnSh("exec sleep 30");
+  child->Interrupt();  // before the read: the next ReadLine returns at once
+  EXPECT_EQ(child->ReadLine(absl::InfiniteFuture()).status().code(),
+            absl::StatusCode::kAborted);
+  EXPECT_EQ(child->ReadLine(absl::Now()).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+
+  std::thread interrupter([&] { child->Interrupt(); });
+  EXPECT_EQ(child->ReadLine(absl::InfiniteFuture()).status().code(),
+            absl::StatusCode::kAborted);
+  interrupter.join();
+}
+
+TEST(ChildProcessTest, TerminateKillsAChildThatIgnoresSigterm) {
+  auto child =
+      SpawnSh("trap '' TERM; echo ready; while :; do sleep 0.05; done");
+  EXPECT_EQ(Line(*child), "ready");
+  const absl::Time start = absl::Now();
+  child->Terminate(absl::Milliseconds(200));
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(200));
+  EXPECT_EQ(child->Wait().value(), -SIGKILL);
+  EXPECT_EQ(Line(*child), std::nullopt);
+}
+
+TEST(ChildProcessTest, TerminateReturnsEarlyWhenTheChildExits) {
+  auto child = SpawnSh("echo ready; exec sleep 30");
+  EXPECT_EQ(Line(*child), "ready");
+  const absl::Time start = absl::Now();
+  child->Terminate(absl::Seconds(20));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+  EXPECT_EQ(child->Wait().value(), -SIGTERM);
+}
+
+TEST(ChildProcessTest, TerminateKillsTheWholeGroup) {
+  // Become the reaper of orphans so the grandchild's end is observable here.
+  ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  auto child = SpawnSh("trap '' TERM; sleep 30 & echo $!; wait");
+  std::optional<std::string> line = Line(*child);
+  pid_t grandchild = 0;
+  ASSERT_TRUE(line.has_value() && absl::SimpleAtoi(*line, &grandchild))
+      << *line;
+  EXPECT_EQ(::getpgid(grandchild), child->pid());
+  child->Terminate(absl::Milliseconds(100));
+  EXPECT_EQ(child->Wait().value(), -SIGKILL);
+  int status = 0;
+  ASSERT_EQ(::waitpid(grandchild, &status, 0),
+            grandchild);  // blocks until it is gone
+  EXPECT_TRUE(WIFSIGNALED(status));
+  EXPECT_EQ(WTERMSIG(status), SIGKILL);
+  ::prctl(PR_SET_CHILD_SUBREAPER, 0);
+}
+
+TEST(ChildProcessTest, ChildStartsWithDefaultSignals) {
+  sigset_t term, old;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  ASSERT_EQ(::pthread_sigmask(SIG_BLOCK, &term, &old), 0);
+  auto child = SpawnSh("echo ready; exec sleep 30");
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  EXPECT_EQ(Line(*child), "ready");
+  child->Terminate(absl::Seconds(20));
+  EXPECT_EQ(child->Wait().value(), -SIGTERM);
+}
+
+TEST(ChildProcessTest, DestructorKillsAndReaps) {
+  pid_t pid;
+  {
+    auto child = SpawnSh("echo ready; exec sleep 30");
+    EXPECT_EQ(Line(*child), "ready");
+    pid = child->pid();
+  }
+  EXPECT_EQ(::kill(pid, 0), -1);
+  EXPECT_EQ(errno, ESRCH);
+}
+
+}  // namespace
+}  // namespace hpo::worker
