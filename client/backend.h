@@ -1,0 +1,49 @@
+// What the CLI talks to: a coordinator over gRPC, or an embedded one over a SQLite file.
+#ifndef HPO_CLIENT_BACKEND_H_
+#define HPO_CLIENT_BACKEND_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "hpo/v1/hpo.pb.h"
+
+namespace hpo::client {
+
+// The StudyService calls, whatever carries them. Implementations are thread-safe.
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual absl::StatusOr<hpo::v1::Study> CreateStudy(const hpo::v1::StudySpec& spec) = 0;
+  virtual absl::StatusOr<hpo::v1::Study> GetStudy(const std::string& name) = 0;
+  virtual absl::StatusOr<hpo::v1::ListStudiesResponse> ListStudies() = 0;
+  virtual absl::StatusOr<hpo::v1::Study> StopStudy(const std::string& name) = 0;
+  virtual absl::StatusOr<hpo::v1::ListTrialsResponse> ListTrials(
+      const hpo::v1::ListTrialsRequest& request) = 0;
+  virtual absl::StatusOr<hpo::v1::Trial> GetTrial(int64_t trial_id) = 0;
+  virtual absl::StatusOr<hpo::v1::Trial> EnqueueTrial(const std::string& study,
+                                                      const hpo::v1::ParamMap& params) = 0;
+  virtual absl::StatusOr<hpo::v1::Trial> GetBestTrial(const std::string& study) = 0;
+  // Calls `on_event` for each event until the study ends (OK), `on_event` returns false (OK),
+  // or the stream breaks (its error).
+  virtual absl::Status Watch(const std::string& study,
+                             const std::function<bool(const hpo::v1::StudyEvent&)>& on_event) = 0;
+
+  // Every trial of a study (all pages), optionally of one state.
+  absl::StatusOr<std::vector<hpo::v1::Trial>> AllTrials(const std::string& study,
+                                                        hpo::v1::TrialState state);
+};
+
+// A coordinator at `address` (host:port). UNAVAILABLE naming the address when it cannot be
+// reached within `connect_timeout`.
+absl::StatusOr<std::unique_ptr<Backend>> ConnectGrpc(const std::string& address,
+                                                     absl::Duration connect_timeout);
+
+// An embedded coordinator over a SQLite file, no server needed. NOT_FOUND when the file does not
+// exist and `create` is false.
+absl::StatusOr<std::unique_ptr<Backend>> OpenLocal(const std::string& db_path, bool create);
+
+}  // namespace hpo::client
+
+#endif  // HPO_CLIENT_BACKEND_H_

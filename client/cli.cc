@@ -1,0 +1,212 @@
+#include "client/cli.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "client/backend.h"
+#include "client/format.h"
+#include "client/run_command.h"
+#include "core/search_space.h"
+#include "core/study_spec.h"
+#include "core/trial_states.h"
+
+namespace hpo::client {
+namespace {
+
+struct Target {
+  std::string coordinator;
+  std::string db;
+};
+
+std::string DefaultCoordinator() {
+  const char* env = std::getenv("HPO_COORDINATOR");
+  return env != nullptr && *env != '\0' ? env : "localhost:50051";
+}
+
+absl::StatusOr<std::unique_ptr<Backend>> Open(const Target& target, bool create_db = false) {
+  if (!target.db.empty()) return OpenLocal(target.db, create_db);
+  return ConnectGrpc(target.coordinator, absl::Seconds(3));
+}
+
+// Prints the error the way every command does, and gives the exit code.
+int Fail(std::ostream& err, const absl::Status& status) {
+  err << "hpo: " << status.message() << "\n";
+  return 1;
+}
+
+}  // namespace
+
+int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
+  CLI::App app{"hpo: hyperparameter optimization service client"};
+  app.require_subcommand(1);
+  app.fallthrough();
+  Target target;
+  target.coordinator = DefaultCoordinator();
+  app.add_option("--coordinator", target.coordinator,
+                 "coordinator address (default $HPO_COORDINATOR, else localhost:50051)");
+  app.add_option("--db", target.db, "read and write a SQLite file directly, no coordinator");
+
+  // ---- hpo run
+  RunOptions run_options;
+  auto* run = app.add_subcommand("run", "run a study to its budget with local workers");
+  run->add_option("file", run_options.study_file, "study file (YAML)")->required();
+  run->add_option("--workers", run_options.workers, "local workers, one trial each")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
+  run->add_option("--db", run_options.db_path, "SQLite file that keeps the history")
+      ->capture_default_str();
+  run->add_option("--lease-timeout-s", run_options.lease_timeout_s,
+                  "seconds of worker silence before a trial is LOST")
+      ->capture_default_str();
+
+  // ---- hpo study ...
+  auto* study = app.add_subcommand("study", "create, list, show and stop studies");
+  study->require_subcommand(1);
+  std::string study_file, study_name;
+  auto* create = study->add_subcommand("create", "create a study from a YAML file");
+  create->add_option("-f,--file", study_file, "study file")->required();
+  auto* list = study->add_subcommand("list", "list studies");
+  auto* show = study->add_subcommand("show", "show a study, its progress and best trial");
+  show->add_option("name", study_name)->required();
+  auto* stop = study->add_subcommand("stop", "stop a study: no new trials, running ones stop");
+  stop->add_option("name", study_name)->required();
+
+  // ---- hpo trials / best / enqueue / watch
+  std::string state_text, format = "table";
+  auto* trials = app.add_subcommand("trials", "list a study's trials");
+  trials->add_option("name", study_name)->required();
+  trials->add_option("--state", state_text, "only trials in this state");
+  trials->add_option("--format", format)->check(CLI::IsMember({"table", "json", "csv"}));
+  auto* best = app.add_subcommand("best", "show a study's best trial");
+  best->add_option("name", study_name)->required();
+  best->add_option("--format", format)->check(CLI::IsMember({"table", "json"}));
+  std::vector<std::string> params;
+  auto* enqueue = app.add_subcommand("enqueue", "queue a trial with given parameters");
+  enqueue->add_option("name", study_name)->required();
+  enqueue->add_option("--param", params, "name=value (repeat for each parameter)")->required();
+  auto* watch = app.add_subcommand("watch", "follow a study's progress until it ends");
+  watch->add_option("name", study_name)->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e, out, err) == 0 ? 0 : 2;
+  }
+
+  if (*run) return RunStudy(run_options, out, err);
+
+  if (*create) {
+    auto spec = core::LoadStudyFile(study_file);
+    if (!spec.ok()) return Fail(err, spec.status());
+    auto backend = Open(target, /*create_db=*/true);
+    if (!backend.ok()) return Fail(err, backend.status());
+    auto s = (*backend)->CreateStudy(*spec);
+    if (!s.ok()) return Fail(err, s.status());
+    out << "created study " << s->spec().name() << " (id " << s->id() << ")\n";
+    return 0;
+  }
+
+  auto backend = Open(target);
+  if (!backend.ok()) return Fail(err, backend.status());
+  Backend& b = **backend;
+
+  if (*list) {
+    auto studies = b.ListStudies();
+    if (!studies.ok()) return Fail(err, studies.status());
+    out << StudiesTable({studies->studies().begin(), studies->studies().end()});
+    return 0;
+  }
+  if (*show) {
+    auto s = b.GetStudy(study_name);
+    if (!s.ok()) return Fail(err, s.status());
+    out << StudyDetails(*s);
+    return 0;
+  }
+  if (*stop) {
+    auto s = b.StopStudy(study_name);
+    if (!s.ok()) return Fail(err, s.status());
+    out << "stopped study " << study_name << "\n" << ProgressLine(*s) << "\n";
+    return 0;
+  }
+  if (*trials) {
+    hpo::v1::TrialState state = hpo::v1::TRIAL_STATE_UNSPECIFIED;
+    if (!state_text.empty()) {
+      auto parsed = core::ParseTrialState(state_text);
+      if (!parsed.ok()) return Fail(err, parsed.status());
+      state = *parsed;
+    }
+    auto s = b.GetStudy(study_name);
+    if (!s.ok()) return Fail(err, s.status());
+    auto all = b.AllTrials(study_name, state);
+    if (!all.ok()) return Fail(err, all.status());
+    if (format == "json") {
+      out << TrialsJson(*all);
+    } else if (format == "csv") {
+      out << TrialsCsv(s->spec(), *all);
+    } else {
+      out << TrialsTable(s->spec(), *all);
+    }
+    return 0;
+  }
+  if (*best) {
+    auto s = b.GetStudy(study_name);
+    if (!s.ok()) return Fail(err, s.status());
+    auto t = b.GetBestTrial(study_name);
+    if (!t.ok()) return Fail(err, t.status());
+    out << (format == "json" ? TrialJson(*t) : BestTrialText(s->spec(), *t));
+    return 0;
+  }
+  if (*enqueue) {
+    auto s = b.GetStudy(study_name);
+    if (!s.ok()) return Fail(err, s.status());
+    hpo::v1::ParamMap map;
+    for (const std::string& p : params) {
+      std::pair<std::string, std::string> kv = absl::StrSplit(p, absl::MaxSplits('=', 1));
+      if (p.find('=') == std::string::npos || kv.first.empty()) {
+        return Fail(err, absl::InvalidArgumentError(
+                             absl::StrCat("--param '", p, "': expected name=value")));
+      }
+      const auto* spec = core::FindParam(s->spec().space(), kv.first);
+      if (spec == nullptr) {
+        return Fail(err, absl::InvalidArgumentError(absl::StrCat(
+                             "--param ", kv.first, ": study '", study_name,
+                             "' has no such parameter")));
+      }
+      auto value = core::ParseValue(*spec, kv.second);
+      if (!value.ok()) return Fail(err, value.status());
+      (*map.mutable_values())[kv.first] = *value;
+    }
+    auto t = b.EnqueueTrial(study_name, map);
+    if (!t.ok()) return Fail(err, t.status());
+    out << "enqueued trial #" << t->number() << " (id " << t->id() << ")\n";
+    return 0;
+  }
+  if (*watch) {
+    const bool tty = ::isatty(STDOUT_FILENO) && &out == &std::cout;
+    std::string last;
+    absl::Status s = b.Watch(study_name, [&](const hpo::v1::StudyEvent& e) {
+      std::string line = ProgressLine(e.study());
+      if (line != last) {
+        out << (tty ? "\r" : "") << line << (tty ? "" : "\n") << std::flush;
+        last = line;
+      }
+      if (e.kind() == hpo::v1::StudyEvent::STUDY_ENDED) {
+        out << (tty ? "\n" : "") << "study " << study_name << " "
+            << core::StudyStateName(e.study().state()) << "\n";
+      }
+      return true;
+    });
+    if (!s.ok()) return Fail(err, s);
+    return 0;
+  }
+  return 2;
+}
+
+}  // namespace hpo::client

@@ -1,0 +1,32 @@
+// Text, JSON and CSV renderings of studies and trials for the CLI. Pure functions, thread-safe.
+#ifndef HPO_CLIENT_FORMAT_H_
+#define HPO_CLIENT_FORMAT_H_
+
+#include <string>
+#include <vector>
+
+#include "hpo/v1/hpo.pb.h"
+
+namespace hpo::client {
+
+std::string FormatNumber(double v);  // shortest text that reads back the same, at most 10 digits
+
+// One row per trial: ID, NUMBER, ATTEMPT, STATE, VALUE, one column per parameter, STEP, REASON.
+std::string TrialsTable(const hpo::v1::StudySpec& spec, const std::vector<hpo::v1::Trial>& trials);
+// A JSON array; each trial an object with id, number, attempt, state, value (null when none),
+// params, metrics, worker, failure_reason, start_time_ms, end_time_ms.
+std::string TrialsJson(const std::vector<hpo::v1::Trial>& trials);
+std::string TrialJson(const hpo::v1::Trial& trial);
+// Header then one line per trial: id,number,attempt,state,value,<params in space order>,reason.
+std::string TrialsCsv(const hpo::v1::StudySpec& spec, const std::vector<hpo::v1::Trial>& trials);
+
+std::string StudiesTable(const std::vector<hpo::v1::Study>& studies);
+std::string StudyDetails(const hpo::v1::Study& study);
+// "[ 37/60] running 4, completed 35, pruned 0, failed 2, lost 0; best 0.3991 (trial #17)"
+std::string ProgressLine(const hpo::v1::Study& study);
+// "best trial #17 (id 42): value 0.3991\n  x1 = 3.14\n  x2 = 2.27\n"
+std::string BestTrialText(const hpo::v1::StudySpec& spec, const hpo::v1::Trial& trial);
+
+}  // namespace hpo::client
+
+#endif  // HPO_CLIENT_FORMAT_H_

@@ -1,0 +1,111 @@
+// Backend over a coordinator's StudyService.
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "client/backend.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/support/time.h"
+#include "hpo/v1/hpo.grpc.pb.h"
+#include "proto/status_convert.h"
+
+namespace hpo::client {
+namespace {
+
+constexpr absl::Duration kCallTimeout = absl::Seconds(30);
+
+// Thread-safe: gRPC stubs are.
+class GrpcBackend final : public Backend {
+ public:
+  GrpcBackend(std::string address, std::shared_ptr<grpc::Channel> channel)
+      : address_(std::move(address)), stub_(hpo::v1::StudyService::NewStub(channel)) {}
+
+  absl::StatusOr<hpo::v1::Study> CreateStudy(const hpo::v1::StudySpec& spec) override {
+    hpo::v1::CreateStudyRequest req;
+    *req.mutable_spec() = spec;
+    return Call(&Stub::CreateStudy, req, hpo::v1::Study());
+  }
+  absl::StatusOr<hpo::v1::Study> GetStudy(const std::string& name) override {
+    hpo::v1::GetStudyRequest req;
+    req.set_name(name);
+    return Call(&Stub::GetStudy, req, hpo::v1::Study());
+  }
+  absl::StatusOr<hpo::v1::ListStudiesResponse> ListStudies() override {
+    return Call(&Stub::ListStudies, hpo::v1::ListStudiesRequest(),
+                hpo::v1::ListStudiesResponse());
+  }
+  absl::StatusOr<hpo::v1::Study> StopStudy(const std::string& name) override {
+    hpo::v1::StopStudyRequest req;
+    req.set_name(name);
+    return Call(&Stub::StopStudy, req, hpo::v1::Study());
+  }
+  absl::StatusOr<hpo::v1::ListTrialsResponse> ListTrials(
+      const hpo::v1::ListTrialsRequest& request) override {
+    return Call(&Stub::ListTrials, request, hpo::v1::ListTrialsResponse());
+  }
+  absl::StatusOr<hpo::v1::Trial> GetTrial(int64_t trial_id) override {
+    hpo::v1::GetTrialRequest req;
+    req.set_trial_id(trial_id);
+    return Call(&Stub::GetTrial, req, hpo::v1::Trial());
+  }
+  absl::StatusOr<hpo::v1::Trial> EnqueueTrial(const std::string& study,
+                                              const hpo::v1::ParamMap& params) override {
+    hpo::v1::EnqueueTrialRequest req;
+    req.set_study_name(study);
+    *req.mutable_params() = params;
+    return Call(&Stub::EnqueueTrial, req, hpo::v1::Trial());
+  }
+  absl::StatusOr<hpo::v1::Trial> GetBestTrial(const std::string& study) override {
+    hpo::v1::GetBestTrialRequest req;
+    req.set_study_name(study);
+    return Call(&Stub::GetBestTrial, req, hpo::v1::Trial());
+  }
+  absl::Status Watch(const std::string& study,
+                     const std::function<bool(const hpo::v1::StudyEvent&)>& on_event) override {
+    grpc::ClientContext context;
+    hpo::v1::WatchStudyRequest req;
+    req.set_study_name(study);
+    auto reader = stub_->WatchStudy(&context, req);
+    hpo::v1::StudyEvent event;
+    while (reader->Read(&event)) {
+      if (!on_event(event)) {
+        context.TryCancel();
+        reader->Finish();
+        return absl::OkStatus();
+      }
+    }
+    return rpc::FromGrpcStatus(reader->Finish(), address_);
+  }
+
+ private:
+  using Stub = hpo::v1::StudyService::Stub;
+
+  template <typename Req, typename Resp>
+  absl::StatusOr<Resp> Call(grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
+                            const Req& request, Resp response) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + kCallTimeout));
+    grpc::Status s = (stub_.get()->*method)(&context, request, &response);
+    if (!s.ok()) return rpc::FromGrpcStatus(s, address_);
+    return response;
+  }
+
+  const std::string address_;
+  std::unique_ptr<Stub> stub_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Backend>> ConnectGrpc(const std::string& address,
+                                                     absl::Duration connect_timeout) {
+  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  if (!channel->WaitForConnected(absl::ToChronoTime(absl::Now() + connect_timeout))) {
+    return absl::UnavailableError(absl::StrCat("cannot reach coordinator at ", address,
+                                               " (is hpo-coordinator running there? set "
+                                               "--coordinator or $HPO_COORDINATOR)"));
+  }
+  return std::unique_ptr<Backend>(new GrpcBackend(address, std::move(channel)));
+}
+
+}  // namespace hpo::client

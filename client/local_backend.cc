@@ -1,0 +1,91 @@
+// Backend over an embedded Coordinator on a SQLite file: no server, no network.
+#include <sys/stat.h>
+
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "client/backend.h"
+#include "core/status_macros.h"
+#include "server/coordinator.h"
+#include "storage/sqlite_storage.h"
+
+namespace hpo::client {
+namespace {
+
+// Thread-safe: the coordinator is.
+class LocalBackend final : public Backend {
+ public:
+  LocalBackend(std::unique_ptr<storage::Storage> storage,
+               std::unique_ptr<server::Coordinator> coordinator)
+      : storage_(std::move(storage)), coordinator_(std::move(coordinator)) {}
+  ~LocalBackend() override { coordinator_.reset(); }
+
+  absl::StatusOr<hpo::v1::Study> CreateStudy(const hpo::v1::StudySpec& spec) override {
+    return coordinator_->CreateStudy(spec);
+  }
+  absl::StatusOr<hpo::v1::Study> GetStudy(const std::string& name) override {
+    return coordinator_->GetStudy(name);
+  }
+  absl::StatusOr<hpo::v1::ListStudiesResponse> ListStudies() override {
+    hpo::v1::ListStudiesResponse out;
+    for (auto& s : coordinator_->ListStudies()) *out.add_studies() = std::move(s);
+    return out;
+  }
+  absl::StatusOr<hpo::v1::Study> StopStudy(const std::string& name) override {
+    return coordinator_->StopStudy(name);
+  }
+  absl::StatusOr<hpo::v1::ListTrialsResponse> ListTrials(
+      const hpo::v1::ListTrialsRequest& request) override {
+    HPO_ASSIGN_OR_RETURN(auto page,
+                         coordinator_->ListTrials(request.study_name(), request.state(),
+                                                  request.page_size(), request.page_token()));
+    hpo::v1::ListTrialsResponse out;
+    for (auto& t : page.trials) *out.add_trials() = std::move(t);
+    out.set_next_page_token(page.next_page_token);
+    return out;
+  }
+  absl::StatusOr<hpo::v1::Trial> GetTrial(int64_t trial_id) override {
+    return coordinator_->GetTrial(trial_id);
+  }
+  absl::StatusOr<hpo::v1::Trial> EnqueueTrial(const std::string& study,
+                                              const hpo::v1::ParamMap& params) override {
+    return coordinator_->EnqueueTrial(study, params);
+  }
+  absl::StatusOr<hpo::v1::Trial> GetBestTrial(const std::string& study) override {
+    return coordinator_->GetBestTrial(study);
+  }
+  absl::Status Watch(const std::string& study,
+                     const std::function<bool(const hpo::v1::StudyEvent&)>& on_event) override {
+    HPO_ASSIGN_OR_RETURN(auto watch, coordinator_->Watch(study));
+    hpo::v1::StudyEvent event;
+    while (!watch->closed()) {
+      if (!watch->Next(&event, absl::Now() + absl::Seconds(1))) continue;
+      if (!on_event(event)) break;
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  std::unique_ptr<storage::Storage> storage_;
+  std::unique_ptr<server::Coordinator> coordinator_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Backend>> OpenLocal(const std::string& db_path, bool create) {
+  struct stat st;
+  if (!create && ::stat(db_path.c_str(), &st) != 0) {
+    return absl::NotFoundError(absl::StrCat("no database file at ", db_path));
+  }
+  storage::SqliteStorage::Options options;
+  options.path = db_path;
+  auto storage = storage::SqliteStorage::Create(options);
+  if (!storage.ok()) return core::Annotate(storage.status(), absl::StrCat("opening ", db_path));
+  std::unique_ptr<storage::Storage> owned = std::move(storage).value();
+  HPO_ASSIGN_OR_RETURN(auto coordinator,
+                       server::Coordinator::Create(owned.get(), server::CoordinatorOptions()));
+  return std::unique_ptr<Backend>(new LocalBackend(std::move(owned), std::move(coordinator)));
+}
+
+}  // namespace hpo::client
