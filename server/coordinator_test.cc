@@ -395,7 +395,9 @@ TEST_F(CoordinatorTest, ShutdownReleasesLongPolls) {
   coordinator_->Shutdown();
   waiter.join();
   // Either it saw the shutdown, or it returned empty-handed before it began.
-  if (!result.ok()) EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable);
+  if (!result.ok()) {
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable);
+  }
   EXPECT_EQ(coordinator_->GetStudy("s1").status().code(), absl::StatusCode::kUnavailable);
 }
 
