@@ -52,6 +52,11 @@ hpo::v1::ParamValue SampleParam(const hpo::v1::ParamSpec& spec, Rng& rng);
 
 // [0,1] encoding: float/int by (log-)linear position between low and high, categorical by
 // (index + 0.5) / n. Decode(Encode(v)) == v for every valid v; Decode clamps and snaps.
+// Int values each own an equally wide slice of [0,1] (the position is taken between
+// low - step/2 and high + step/2), so a uniform u decodes to a uniform grid value. For continuous
+// floats the round trip is exact for every value SampleParam or Decode returns; an arbitrary
+// double can come back a few ulps of the range off where several doubles share one u (e.g. next
+// to 0 in [-5, 10]).
 double Encode(const hpo::v1::ParamSpec& spec, const hpo::v1::ParamValue& value);
 hpo::v1::ParamValue Decode(const hpo::v1::ParamSpec& spec, double u);
 

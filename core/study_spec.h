@@ -4,6 +4,7 @@
 #define HPO_CORE_STUDY_SPEC_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -30,6 +31,15 @@ absl::StatusOr<hpo::v1::StudySpec> LoadStudyFile(const std::string& path);
 // {placeholders} all name parameters of the space. Which optimizer and stopper names exist is
 // checked by the server's registries, not here.
 absl::Status ValidateStudySpec(const hpo::v1::StudySpec& spec);
+
+// The {name} placeholders of one command argument, in order. A placeholder is '{', one or more
+// characters other than braces, quotes and whitespace, then '}'; one right after '$' is left
+// alone (shell ${VAR}). "{{" is not an escape: in "{{lr}}" the placeholder is {lr}.
+std::vector<std::string> CommandPlaceholders(absl::string_view arg);
+
+// `arg` with each placeholder that names a parameter present in `params` replaced by its
+// FormatValue; other placeholders (e.g. an inactive conditional parameter) stay as written.
+std::string SubstitutePlaceholders(absl::string_view arg, const hpo::v1::ParamMap& params);
 
 // Writes the spec back as YAML in the same shape ParseStudyYaml reads.
 std::string StudySpecToYaml(const hpo::v1::StudySpec& spec);

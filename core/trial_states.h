@@ -20,6 +20,7 @@ bool IsTerminal(hpo::v1::TrialState state);
 std::string StudyStateName(hpo::v1::StudyState state);
 
 // True when value a is better than b for the direction (MAXIMIZE: larger; otherwise smaller).
+// NaN is never better, and every other value is better than NaN.
 bool IsBetter(hpo::v1::Direction direction, double a, double b);
 
 }  // namespace hpo::core
