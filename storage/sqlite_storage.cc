@@ -12,8 +12,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "core/logging.h"
+#include "core/search_space.h"
 #include "core/status_macros.h"
-#include "nlohmann/json.hpp"
 
 namespace hpo::storage {
 namespace {
@@ -116,35 +116,6 @@ constexpr char kUpdateTrial[] =
 
 // ---------------------------------------------------------------- encoding
 
-// Human-readable JSON of a parameter assignment, keys sorted, floats written so they read back
-// exactly (NaN and infinities, which JSON lacks, are written as null).
-// TODO(storage): switch to core::ParamsToJson (core/search_space.h) once core implements it, so
-// that the column matches HPO_PARAMS byte for byte.
-std::string ParamsJson(const hpo::v1::ParamMap& params) {
-  nlohmann::json object = nlohmann::json::object();  // std::map underneath: sorted keys
-  for (const auto& [name, value] : params.values()) {
-    switch (value.kind_case()) {
-      case hpo::v1::ParamValue::kFloatValue:
-        object[name] = value.float_value();
-        break;
-      case hpo::v1::ParamValue::kIntValue:
-        object[name] = value.int_value();
-        break;
-      case hpo::v1::ParamValue::kStringValue:
-        object[name] = value.string_value();
-        break;
-      case hpo::v1::ParamValue::kBoolValue:
-        object[name] = value.bool_value();
-        break;
-      case hpo::v1::ParamValue::KIND_NOT_SET:
-        object[name] = nullptr;
-        break;
-    }
-  }
-  // Replace invalid UTF-8 instead of throwing: this column is for reading only.
-  return object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
 std::string MetricsBlob(const google::protobuf::Map<std::string, double>& metrics) {
   if (metrics.empty()) return std::string();
   Measurement m;
@@ -167,7 +138,7 @@ void BindTrial(const Trial& trial, int64_t first, Statement& stmt) {
   stmt.BindInt64(3, trial.attempt());
   stmt.BindInt64(4, trial.state());
   stmt.BindBlob(5, trial.params().SerializeAsString());
-  stmt.BindText(6, ParamsJson(trial.params()));
+  stmt.BindText(6, core::ParamsToJson(trial.params()));  // for people reading the db
   stmt.BindBool(7, trial.has_value());
   stmt.BindDouble(8, trial.value());
   stmt.BindBlob(9, MetricsBlob(trial.final_metrics()));
