@@ -20,9 +20,7 @@ absl::string_view StripLineEnd(absl::string_view line) {
   return line;
 }
 
-absl::Status Bad(absl::string_view reason) {
-  return absl::InvalidArgumentError(absl::StrCat("bad metric line: ", reason));
-}
+absl::Status Bad(absl::string_view reason) { return absl::InvalidArgumentError(reason); }
 
 void AppendUtf8(uint32_t cp, std::string* out) {
   if (cp < 0x80) {

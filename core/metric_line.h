@@ -33,6 +33,7 @@ bool IsMetricLine(absl::string_view line);
 absl::StatusOr<MetricLine> ParseMetricLine(absl::string_view line);
 
 // Formats a metric line that ParseMetricLine reads back exactly (hpo-task uses it).
+// Metrics named "step" or "final" cannot be written (those keys are the fields above).
 std::string FormatMetricLine(const MetricLine& line);
 
 }  // namespace hpo::core

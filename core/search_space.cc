@@ -39,8 +39,8 @@ double Uniform01(Rng& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53
 // Uniform in [0, n) without modulo bias; n >= 1.
 uint64_t UniformIndex(Rng& rng, uint64_t n) {
   if (n <= 1) return 0;
-  const uint64_t limit = std::numeric_limits<uint64_t>::max() -
-                         std::numeric_limits<uint64_t>::max() % n;
+  const uint64_t limit =
+      std::numeric_limits<uint64_t>::max() - std::numeric_limits<uint64_t>::max() % n;
   uint64_t x;
   do {
     x = rng();
@@ -102,8 +102,7 @@ bool NumericValue(const ParamValue& v, double* out) {
 bool ValueMatches(const ParamValue& a, const ParamValue& b) {
   if (ValueEquals(a, b)) return true;
   if (a.kind_case() == ParamValue::kIntValue && b.kind_case() == ParamValue::kFloatValue) {
-    return IsIntegral(b.float_value()) &&
-           static_cast<int64_t>(b.float_value()) == a.int_value();
+    return IsIntegral(b.float_value()) && static_cast<int64_t>(b.float_value()) == a.int_value();
   }
   if (a.kind_case() == ParamValue::kFloatValue && b.kind_case() == ParamValue::kIntValue) {
     return ValueMatches(b, a);
@@ -164,8 +163,8 @@ absl::Status ValidateFloatDomain(const std::string& name, const FloatDomain& d) 
                                          ") must be finite"));
   }
   if (!(d.low() < d.high())) {
-    return SpaceError(name, absl::StrCat("low (", Num(d.low()), ") must be < high (",
-                                         Num(d.high()), ")"));
+    return SpaceError(
+        name, absl::StrCat("low (", Num(d.low()), ") must be < high (", Num(d.high()), ")"));
   }
   if (d.log() && d.low() <= 0) return SpaceError(name, "low must be > 0 on a log scale");
   if (!std::isfinite(d.step()) || d.step() < 0) {
@@ -177,8 +176,7 @@ absl::Status ValidateFloatDomain(const std::string& name, const FloatDomain& d) 
 
 absl::Status ValidateIntDomain(const std::string& name, const IntDomain& d) {
   if (d.low() > d.high()) {
-    return SpaceError(name,
-                      absl::StrCat("low (", d.low(), ") must be <= high (", d.high(), ")"));
+    return SpaceError(name, absl::StrCat("low (", d.low(), ") must be <= high (", d.high(), ")"));
   }
   if (d.log() && d.low() <= 0) return SpaceError(name, "low must be > 0 on a log scale");
   if (d.step() < 0) return SpaceError(name, absl::StrCat("step (", d.step(), ") must be >= 0"));
@@ -195,9 +193,9 @@ absl::Status ValidateCategorical(const std::string& name, const CategoricalDomai
       return SpaceError(name, absl::StrCat("choice ", i, " has no value"));
     }
     if (c.kind_case() != kind) {
-      return SpaceError(name, absl::StrCat("choices must all be of one kind (", KindName(d.choices(0)),
-                                           " ", Quoted(d.choices(0)), " vs ", KindName(c), " ",
-                                           Quoted(c), ")"));
+      return SpaceError(
+          name, absl::StrCat("choices must all be of one kind (", KindName(d.choices(0)), " ",
+                             Quoted(d.choices(0)), " vs ", KindName(c), " ", Quoted(c), ")"));
     }
     if (c.kind_case() == ParamValue::kFloatValue && !std::isfinite(c.float_value())) {
       return SpaceError(name, absl::StrCat("choice ", Quoted(c), " is not finite"));
@@ -264,8 +262,8 @@ bool CheckValue(const ParamSpec& spec, const ParamValue& v, std::string* why) {
       }
       const uint64_t offset = static_cast<uint64_t>(x) - static_cast<uint64_t>(d.low());
       if (offset % static_cast<uint64_t>(IntStep(d)) != 0) {
-        *why = absl::StrCat(x, " is not on the step grid (low ", d.low(), ", step ", IntStep(d),
-                            ")");
+        *why =
+            absl::StrCat(x, " is not on the step grid (low ", d.low(), ", step ", IntStep(d), ")");
         return false;
       }
       return true;
@@ -372,8 +370,8 @@ absl::Status ValidateSearchSpace(const SearchSpace& space) {
           return SpaceError(name, absl::StrCat("condition parent '", cond.parent(),
                                                "' must be declared before '", name, "'"));
         }
-        return SpaceError(name, absl::StrCat("condition names unknown parameter '",
-                                             cond.parent(), "'"));
+        return SpaceError(name,
+                          absl::StrCat("condition names unknown parameter '", cond.parent(), "'"));
       }
       const ParamSpec& parent = space.params(it->second);
       if (parent.domain_case() != ParamSpec::kCategorical &&
@@ -421,8 +419,7 @@ absl::Status ValidateParams(const SearchSpace& space, const ParamMap& params) {
     if (!IsActive(spec, params)) {
       if (present) {
         return ParamError(spec.name(), absl::StrCat("given but inactive (its condition on '",
-                                                    spec.condition().parent(),
-                                                    "' does not hold)"));
+                                                    spec.condition().parent(), "' does not hold)"));
       }
       continue;
     }
@@ -458,8 +455,8 @@ ParamValue SampleParam(const ParamSpec& spec, Rng& rng) {
       } else if (d.log()) {
         const double lo = std::log(d.low());
         const double hi = std::log(d.high());
-        out.set_float_value(std::clamp(std::exp(lo + Uniform01(rng) * (hi - lo)), d.low(),
-                                       d.high()));
+        out.set_float_value(
+            std::clamp(std::exp(lo + Uniform01(rng) * (hi - lo)), d.low(), d.high()));
       } else {
         out.set_float_value(
             std::clamp(d.low() + Uniform01(rng) * (d.high() - d.low()), d.low(), d.high()));
@@ -477,7 +474,8 @@ ParamValue SampleParam(const ParamSpec& spec, Rng& rng) {
         out.set_int_value(std::clamp(static_cast<int64_t>(v), d.low(), d.high()));
       } else {
         const uint64_t n = static_cast<uint64_t>(IntGridMax(d));
-        const uint64_t k = n == std::numeric_limits<uint64_t>::max() ? rng() : UniformIndex(rng, n + 1);
+        const uint64_t k =
+            n == std::numeric_limits<uint64_t>::max() ? rng() : UniformIndex(rng, n + 1);
         out.set_int_value(static_cast<int64_t>(static_cast<uint64_t>(d.low()) +
                                                k * static_cast<uint64_t>(IntStep(d))));
       }
@@ -639,8 +637,19 @@ absl::StatusOr<ParamValue> ParseValue(const ParamSpec& spec, absl::string_view t
       for (const ParamValue& c : spec.categorical().choices()) {
         if (FormatValue(c) == text) return c;
       }
-      return ParamError(spec.name(), absl::StrCat("'", text, "' is not one of ",
-                                                  ChoiceList(spec.categorical())));
+      // Number choices also match the same number written another way ("2.0", "1E-5").
+      double number;
+      if (absl::SimpleAtod(text, &number)) {
+        for (const ParamValue& c : spec.categorical().choices()) {
+          if ((c.kind_case() == ParamValue::kFloatValue && c.float_value() == number) ||
+              (c.kind_case() == ParamValue::kIntValue && IsIntegral(number) &&
+               static_cast<int64_t>(number) == c.int_value())) {
+            return c;
+          }
+        }
+      }
+      return ParamError(
+          spec.name(), absl::StrCat("'", text, "' is not one of ", ChoiceList(spec.categorical())));
     }
     default:
       return ParamError(spec.name(), "the parameter has no domain");

@@ -68,7 +68,8 @@ bool ValueEquals(const hpo::v1::ParamValue& a, const hpo::v1::ParamValue& b);
 std::string FormatValue(const hpo::v1::ParamValue& value);
 
 // Parses text as a value of the parameter's kind (CLI `enqueue --param lr=0.01`). For
-// categoricals, the text must equal the FormatValue of a choice. INVALID_ARGUMENT names the
+// categoricals, the text must equal the FormatValue of a choice (or, for a number choice, be the
+// same number written another way, e.g. "2.0" for 2). INVALID_ARGUMENT names the
 // parameter on failure. Does not check bounds (ValidateParams does).
 absl::StatusOr<hpo::v1::ParamValue> ParseValue(const hpo::v1::ParamSpec& spec,
                                                absl::string_view text);

@@ -55,20 +55,44 @@ ParamMap Params(std::initializer_list<std::pair<const std::string, ParamValue>> 
 // A space with every kind of parameter and a conditional one.
 SearchSpace FullSpace() {
   return Space(R"pb(
-    params { name: "x1" float_domain { low: -5 high: 10 } }
-    params { name: "lr" float_domain { low: 1e-5 high: 0.1 log: true } }
-    params { name: "units" int_domain { low: 16 high: 512 log: true } }
-    params { name: "layers" int_domain { low: 1 high: 4 step: 1 } }
-    params { name: "width" int_domain { low: 8 high: 100 step: 8 } }
-    params { name: "drop" float_domain { low: 0 high: 0.5 step: 0.1 } }
+    params {
+      name: "x1"
+      float_domain { low: -5 high: 10 }
+    }
+    params {
+      name: "lr"
+      float_domain { low: 1e-5 high: 0.1 log: true }
+    }
+    params {
+      name: "units"
+      int_domain { low: 16 high: 512 log: true }
+    }
+    params {
+      name: "layers"
+      int_domain { low: 1 high: 4 step: 1 }
+    }
+    params {
+      name: "width"
+      int_domain { low: 8 high: 100 step: 8 }
+    }
+    params {
+      name: "drop"
+      float_domain { low: 0 high: 0.5 step: 0.1 }
+    }
     params {
       name: "optimizer"
-      categorical { choices { string_value: "sgd" } choices { string_value: "adam" } }
+      categorical {
+        choices { string_value: "sgd" }
+        choices { string_value: "adam" }
+      }
     }
     params {
       name: "momentum"
       float_domain { low: 0 high: 0.99 }
-      condition { parent: "optimizer" values { string_value: "sgd" } }
+      condition {
+        parent: "optimizer"
+        values { string_value: "sgd" }
+      }
     }
   )pb");
 }
@@ -88,105 +112,218 @@ TEST(ValidateSearchSpaceTest, RejectsMalformed) {
   ExpectInvalid(ValidateSearchSpace(Space(R"pb(params { float_domain { low: 0 high: 1 } })pb")),
                 "space: parameter 0 has no name");
   ExpectInvalid(ValidateSearchSpace(Space(R"pb(
-                  params { name: "x" float_domain { low: 0 high: 1 } }
-                  params { name: "x" float_domain { low: 0 high: 1 } })pb")),
+                  params {
+                    name: "x"
+                    float_domain { low: 0 high: 1 }
+                  }
+                  params {
+                    name: "x"
+                    float_domain { low: 0 high: 1 }
+                  })pb")),
                 "space.x: duplicate parameter name");
   ExpectInvalid(ValidateSearchSpace(Space(R"pb(params { name: "x" })pb")),
                 "space.x: no domain set (expected float, int or categorical)");
-  ExpectInvalid(ValidateSearchSpace(Space(R"pb(params { name: "x" float_domain { low: 3 high: 1 } })pb")),
+  ExpectInvalid(ValidateSearchSpace(Space(R"pb(params {
+                                                 name: "x"
+                                                 float_domain { low: 3 high: 1 }
+                                               })pb")),
                 "space.x: low (3) must be < high (1)");
-  ExpectInvalid(ValidateSearchSpace(Space(R"pb(params { name: "x" float_domain { low: 1 high: 1 } })pb")),
+  ExpectInvalid(ValidateSearchSpace(Space(R"pb(params {
+                                                 name: "x"
+                                                 float_domain { low: 1 high: 1 }
+                                               })pb")),
                 "space.x: low (1) must be < high (1)");
-  ExpectInvalid(ValidateSearchSpace(Space(R"pb(params { name: "x" float_domain { low: 0 high: inf } })pb")),
+  ExpectInvalid(ValidateSearchSpace(Space(R"pb(params {
+                                                 name: "x"
+                                                 float_domain { low: 0 high: inf }
+                                               })pb")),
                 "space.x: low (0) and high (inf) must be finite");
-  ExpectInvalid(ValidateSearchSpace(Space(R"pb(params { name: "lr" float_domain { low: 0 high: 1 log: true } })pb")),
+  ExpectInvalid(ValidateSearchSpace(Space(R"pb(params {
+                                                 name: "lr"
+                                                 float_domain { low: 0 high: 1 log: true }
+                                               })pb")),
                 "space.lr: low must be > 0 on a log scale");
-  ExpectInvalid(ValidateSearchSpace(Space(R"pb(params { name: "x" float_domain { low: 0 high: 1 step: -0.5 } })pb")),
+  ExpectInvalid(ValidateSearchSpace(Space(R"pb(params {
+                                                 name: "x"
+                                                 float_domain { low: 0 high: 1 step: -0.5 }
+                                               })pb")),
                 "space.x: step (-0.5) must be >= 0");
-  ExpectInvalid(ValidateSearchSpace(Space(R"pb(params { name: "x" float_domain { low: 1 high: 2 step: 0.5 log: true } })pb")),
+  ExpectInvalid(ValidateSearchSpace(Space(R"pb(params {
+                                                 name: "x"
+                                                 float_domain { low: 1 high: 2 step: 0.5 log: true }
+                                               })pb")),
                 "space.x: step cannot be used with log");
-  ExpectInvalid(ValidateSearchSpace(Space(R"pb(params { name: "n" int_domain { low: 3 high: 1 } })pb")),
+  ExpectInvalid(ValidateSearchSpace(Space(R"pb(params {
+                                                 name: "n"
+                                                 int_domain { low: 3 high: 1 }
+                                               })pb")),
                 "space.n: low (3) must be <= high (1)");
-  ExpectInvalid(ValidateSearchSpace(Space(R"pb(params { name: "n" int_domain { low: 0 high: 8 log: true } })pb")),
+  ExpectInvalid(ValidateSearchSpace(Space(R"pb(params {
+                                                 name: "n"
+                                                 int_domain { low: 0 high: 8 log: true }
+                                               })pb")),
                 "space.n: low must be > 0 on a log scale");
-  ExpectInvalid(ValidateSearchSpace(Space(R"pb(params { name: "n" int_domain { low: 0 high: 8 step: -2 } })pb")),
+  ExpectInvalid(ValidateSearchSpace(Space(R"pb(params {
+                                                 name: "n"
+                                                 int_domain { low: 0 high: 8 step: -2 }
+                                               })pb")),
                 "space.n: step (-2) must be >= 0");
-  ExpectInvalid(ValidateSearchSpace(Space(R"pb(params { name: "n" int_domain { low: 1 high: 8 step: 2 log: true } })pb")),
+  ExpectInvalid(ValidateSearchSpace(Space(R"pb(params {
+                                                 name: "n"
+                                                 int_domain { low: 1 high: 8 step: 2 log: true }
+                                               })pb")),
                 "space.n: step cannot be used with log");
-  ExpectInvalid(ValidateSearchSpace(Space(R"pb(params { name: "c" categorical {} })pb")),
+  ExpectInvalid(ValidateSearchSpace(Space(R"pb(params {
+                                                 name: "c"
+                                                 categorical {}
+                                               })pb")),
                 "space.c: categorical needs at least one choice");
   ExpectInvalid(ValidateSearchSpace(Space(R"pb(params {
-                  name: "c" categorical { choices { string_value: "a" } choices { int_value: 1 } }
-                })pb")),
+                                                 name: "c"
+                                                 categorical {
+                                                   choices { string_value: "a" }
+                                                   choices { int_value: 1 }
+                                                 }
+                                               })pb")),
                 "space.c: choices must all be of one kind (string 'a' vs int '1')");
   ExpectInvalid(ValidateSearchSpace(Space(R"pb(params {
-                  name: "c" categorical { choices { string_value: "a" } choices { string_value: "a" } }
-                })pb")),
+                                                 name: "c"
+                                                 categorical {
+                                                   choices { string_value: "a" }
+                                                   choices { string_value: "a" }
+                                                 }
+                                               })pb")),
                 "space.c: duplicate choice 'a'");
-  ExpectInvalid(ValidateSearchSpace(Space(R"pb(params { name: "c" categorical { choices {} } })pb")),
+  ExpectInvalid(ValidateSearchSpace(Space(R"pb(params {
+                                                 name: "c"
+                                                 categorical { choices {} }
+                                               })pb")),
                 "space.c: choice 0 has no value");
 }
 
 TEST(ValidateSearchSpaceTest, IntAllowsSingleValueAndLogWithUnitStep) {
-  EXPECT_TRUE(ValidateSearchSpace(Space(R"pb(params { name: "n" int_domain { low: 4 high: 4 } })pb")).ok());
-  EXPECT_TRUE(ValidateSearchSpace(
-                  Space(R"pb(params { name: "n" int_domain { low: 1 high: 8 step: 1 log: true } })pb"))
+  EXPECT_TRUE(ValidateSearchSpace(Space(R"pb(params {
+                                               name: "n"
+                                               int_domain { low: 4 high: 4 }
+                                             })pb"))
+                  .ok());
+  EXPECT_TRUE(ValidateSearchSpace(Space(R"pb(params {
+                                               name: "n"
+                                               int_domain { low: 1 high: 8 step: 1 log: true }
+                                             })pb"))
                   .ok());
 }
 
 TEST(ValidateSearchSpaceTest, RejectsBadConditions) {
   ExpectInvalid(ValidateSearchSpace(Space(R"pb(
-                  params { name: "optimizer" categorical { choices { string_value: "sgd" } } }
                   params {
-                    name: "momentum" float_domain { low: 0 high: 1 }
-                    condition { parent: "optim" values { string_value: "sgd" } }
+                    name: "optimizer"
+                    categorical { choices { string_value: "sgd" } }
+                  }
+                  params {
+                    name: "momentum"
+                    float_domain { low: 0 high: 1 }
+                    condition {
+                      parent: "optim"
+                      values { string_value: "sgd" }
+                    }
                   })pb")),
                 "space.momentum: condition names unknown parameter 'optim'");
   ExpectInvalid(ValidateSearchSpace(Space(R"pb(
                   params {
-                    name: "momentum" float_domain { low: 0 high: 1 }
-                    condition { parent: "optimizer" values { string_value: "sgd" } }
+                    name: "momentum"
+                    float_domain { low: 0 high: 1 }
+                    condition {
+                      parent: "optimizer"
+                      values { string_value: "sgd" }
+                    }
                   }
-                  params { name: "optimizer" categorical { choices { string_value: "sgd" } } })pb")),
+                  params {
+                    name: "optimizer"
+                    categorical { choices { string_value: "sgd" } }
+                  })pb")),
                 "space.momentum: condition parent 'optimizer' must be declared before 'momentum'");
   ExpectInvalid(ValidateSearchSpace(Space(R"pb(
-                  params { name: "x" float_domain { low: 0 high: 1 } }
                   params {
-                    name: "y" float_domain { low: 0 high: 1 }
-                    condition { parent: "x" values { float_value: 0.5 } }
+                    name: "x"
+                    float_domain { low: 0 high: 1 }
+                  }
+                  params {
+                    name: "y"
+                    float_domain { low: 0 high: 1 }
+                    condition {
+                      parent: "x"
+                      values { float_value: 0.5 }
+                    }
                   })pb")),
                 "space.y: condition parent 'x' must be categorical or int");
   ExpectInvalid(ValidateSearchSpace(Space(R"pb(
-                  params { name: "o" categorical { choices { string_value: "sgd" } } }
-                  params { name: "y" float_domain { low: 0 high: 1 } condition { parent: "o" } })pb")),
+                  params {
+                    name: "o"
+                    categorical { choices { string_value: "sgd" } }
+                  }
+                  params {
+                    name: "y"
+                    float_domain { low: 0 high: 1 }
+                    condition { parent: "o" }
+                  })pb")),
                 "space.y: condition has no values");
   ExpectInvalid(ValidateSearchSpace(Space(R"pb(
-                  params { name: "o" categorical { choices { string_value: "sgd" } } }
                   params {
-                    name: "y" float_domain { low: 0 high: 1 }
-                    condition { parent: "o" values { string_value: "adam" } }
+                    name: "o"
+                    categorical { choices { string_value: "sgd" } }
+                  }
+                  params {
+                    name: "y"
+                    float_domain { low: 0 high: 1 }
+                    condition {
+                      parent: "o"
+                      values { string_value: "adam" }
+                    }
                   })pb")),
                 "space.y: condition value string 'adam' is not a value of 'o'");
   ExpectInvalid(ValidateSearchSpace(Space(R"pb(
-                  params { name: "n" int_domain { low: 1 high: 4 } }
                   params {
-                    name: "y" float_domain { low: 0 high: 1 }
-                    condition { parent: "n" values { float_value: 2 } }
+                    name: "n"
+                    int_domain { low: 1 high: 4 }
+                  }
+                  params {
+                    name: "y"
+                    float_domain { low: 0 high: 1 }
+                    condition {
+                      parent: "n"
+                      values { float_value: 2 }
+                    }
                   })pb")),
                 "space.y: condition value float 2 is not a value of 'n'");
   ExpectInvalid(ValidateSearchSpace(Space(R"pb(
-                  params { name: "n" int_domain { low: 1 high: 4 } }
                   params {
-                    name: "y" float_domain { low: 0 high: 1 }
-                    condition { parent: "n" values { int_value: 5 } }
+                    name: "n"
+                    int_domain { low: 1 high: 4 }
+                  }
+                  params {
+                    name: "y"
+                    float_domain { low: 0 high: 1 }
+                    condition {
+                      parent: "n"
+                      values { int_value: 5 }
+                    }
                   })pb")),
                 "space.y: condition value int 5 is not a value of 'n'");
   EXPECT_TRUE(ValidateSearchSpace(Space(R"pb(
-                  params { name: "n" int_domain { low: 1 high: 4 } }
-                  params {
-                    name: "y" float_domain { low: 0 high: 1 }
-                    condition { parent: "n" values { int_value: 3 } values { int_value: 4 } }
-                  })pb"))
+                params {
+                  name: "n"
+                  int_domain { low: 1 high: 4 }
+                }
+                params {
+                  name: "y"
+                  float_domain { low: 0 high: 1 }
+                  condition {
+                    parent: "n"
+                    values { int_value: 3 }
+                    values { int_value: 4 }
+                  }
+                })pb"))
                   .ok());
 }
 
@@ -204,10 +341,17 @@ TEST(IsActiveTest, FollowsParentValue) {
 
 TEST(IsActiveTest, IntParentMatchesIntegralFloat) {
   const SearchSpace space = Space(R"pb(
-    params { name: "n" int_domain { low: 1 high: 4 } }
     params {
-      name: "y" float_domain { low: 0 high: 1 }
-      condition { parent: "n" values { int_value: 3 } }
+      name: "n"
+      int_domain { low: 1 high: 4 }
+    }
+    params {
+      name: "y"
+      float_domain { low: 0 high: 1 }
+      condition {
+        parent: "n"
+        values { int_value: 3 }
+      }
     })pb");
   EXPECT_TRUE(IsActive(space.params(1), Params({{"n", I(3)}})));
   EXPECT_TRUE(IsActive(space.params(1), Params({{"n", F(3.0)}})));
@@ -226,7 +370,8 @@ ParamMap ValidFull() {
 }
 
 TEST(ValidateParamsTest, AcceptsValid) {
-  EXPECT_TRUE(ValidateParams(FullSpace(), ValidFull()).ok()) << ValidateParams(FullSpace(), ValidFull());
+  EXPECT_TRUE(ValidateParams(FullSpace(), ValidFull()).ok())
+      << ValidateParams(FullSpace(), ValidFull());
   ParamMap adam = ValidFull();
   adam.mutable_values()->erase("momentum");
   (*adam.mutable_values())["optimizer"] = S("adam");
@@ -321,8 +466,8 @@ TEST(SampleTest, StaysInBoundsAndOnGrid) {
   // 8, 16, ..., 96: the top value 100 is not on the grid.
   EXPECT_EQ(width_seen.size(), 12u);
   EXPECT_EQ(*width_seen.rbegin(), 96);
-  EXPECT_EQ(drop_seen, (std::set<std::string>{"0", "0.1", "0.2", "0.30000000000000004", "0.4",
-                                              "0.5"}));
+  EXPECT_EQ(drop_seen,
+            (std::set<std::string>{"0", "0.1", "0.2", "0.30000000000000004", "0.4", "0.5"}));
   EXPECT_GT(momentum_count, 2200);
   EXPECT_LT(momentum_count, 2800);
 }
@@ -356,9 +501,13 @@ TEST(SampleTest, LogIntCoversRangeAndMedianIsGeometric) {
 
 TEST(SampleTest, CategoricalIsUniform) {
   const SearchSpace space = Space(R"pb(params {
-    name: "c"
-    categorical { choices { int_value: 1 } choices { int_value: 2 } choices { int_value: 3 } }
-  })pb");
+                                         name: "c"
+                                         categorical {
+                                           choices { int_value: 1 }
+                                           choices { int_value: 2 }
+                                           choices { int_value: 3 }
+                                         }
+                                       })pb");
   Rng rng(11);
   std::map<int64_t, int> counts;
   for (int i = 0; i < 9000; ++i) ++counts[SampleParam(space.params(0), rng).int_value()];
@@ -386,7 +535,11 @@ TEST(SampleTest, SameSeedSameSamples) {
 TEST(SampleTest, KnownFirstDraw) {
   // Pins the sampler's arithmetic: a seed must give the same numbers on every platform.
   Rng rng(1);
-  const ParamSpec spec = Space(R"pb(params { name: "u" float_domain { low: 0 high: 1 } })pb").params(0);
+  const ParamSpec spec = Space(R"pb(params {
+                                      name: "u"
+                                      float_domain { low: 0 high: 1 }
+                                    })pb")
+                             .params(0);
   Rng ref(1);
   const double expected = static_cast<double>(ref() >> 11) * 0x1.0p-53;
   EXPECT_EQ(SampleParam(spec, rng).float_value(), expected);
@@ -478,8 +631,11 @@ TEST(EncodeTest, DecodeClampsAndSnaps) {
 }
 
 TEST(EncodeTest, UniformUDecodesToUniformInts) {
-  const ParamSpec spec =
-      Space(R"pb(params { name: "n" int_domain { low: 0 high: 3 } })pb").params(0);
+  const ParamSpec spec = Space(R"pb(params {
+                                      name: "n"
+                                      int_domain { low: 0 high: 3 }
+                                    })pb")
+                             .params(0);
   std::map<int64_t, int> counts;
   for (int i = 0; i < 4000; ++i) ++counts[Decode(spec, (i + 0.5) / 4000).int_value()];
   EXPECT_EQ(counts, (std::map<int64_t, int>{{0, 1000}, {1, 1000}, {2, 1000}, {3, 1000}}));
@@ -538,12 +694,29 @@ TEST(ValueTest, ParseValue) {
                 "params.optimizer: 'rmsprop' is not one of [sgd, adam]");
 
   const SearchSpace typed = Space(R"pb(
-    params { name: "f" categorical { choices { float_value: 0.5 } choices { float_value: 1e-05 } } }
-    params { name: "b" categorical { choices { bool_value: true } choices { bool_value: false } } }
+    params {
+      name: "f"
+      categorical {
+        choices { float_value: 0.5 }
+        choices { float_value: 1e-05 }
+      }
+    }
+    params {
+      name: "b"
+      categorical {
+        choices { bool_value: true }
+        choices { bool_value: false }
+      }
+    }
   )pb");
   auto f = ParseValue(typed.params(0), "1e-05");
   ASSERT_TRUE(f.ok());
   EXPECT_TRUE(ValueEquals(*f, F(1e-5)));
+  auto f2 = ParseValue(typed.params(0), "1E-5");
+  ASSERT_TRUE(f2.ok());
+  EXPECT_TRUE(ValueEquals(*f2, F(1e-5)));
+  ExpectInvalid(ParseValue(typed.params(0), "0.25").status(),
+                "params.f: '0.25' is not one of [0.5, 1e-05]");
   auto b = ParseValue(typed.params(1), "false");
   ASSERT_TRUE(b.ok());
   EXPECT_TRUE(ValueEquals(*b, B(false)));
@@ -552,8 +725,11 @@ TEST(ValueTest, ParseValue) {
 TEST(ValueTest, ParamsToJson) {
   EXPECT_EQ(ParamsToJson(Params({{"x", F(1.5)}, {"n", I(3)}, {"kind", S("b")}})),
             R"({"kind":"b","n":3,"x":1.5})");
-  EXPECT_EQ(ParamsToJson(Params({{"lr", F(1e-5)}, {"w", F(2)}, {"on", B(true)},
-                                 {"q", S("say \"hi\"")}, {"t", F(0.1 + 0.2)}})),
+  EXPECT_EQ(ParamsToJson(Params({{"lr", F(1e-5)},
+                                 {"w", F(2)},
+                                 {"on", B(true)},
+                                 {"q", S("say \"hi\"")},
+                                 {"t", F(0.1 + 0.2)}})),
             R"({"lr":1e-05,"on":true,"q":"say \"hi\"","t":0.30000000000000004,"w":2.0})");
   EXPECT_EQ(ParamsToJson(ParamMap()), "{}");
 }

@@ -68,8 +68,8 @@ absl::StatusOr<int64_t> ReadInt(const YAML::Node& n, const std::string& path) {
   if (!Present(n)) return Err(path, "missing");
   int64_t v;
   if (!n.IsScalar() || !absl::SimpleAtoi(n.Scalar(), &v)) {
-    return Err(path, absl::StrCat("must be an integer, got '", n.IsScalar() ? n.Scalar() : "",
-                                  "'"));
+    return Err(path,
+               absl::StrCat("must be an integer, got '", n.IsScalar() ? n.Scalar() : "", "'"));
   }
   return v;
 }
@@ -86,8 +86,7 @@ absl::StatusOr<double> ReadDouble(const YAML::Node& n, const std::string& path) 
   if (!Present(n)) return Err(path, "missing");
   double v;
   if (!n.IsScalar() || !absl::SimpleAtod(n.Scalar(), &v)) {
-    return Err(path, absl::StrCat("must be a number, got '", n.IsScalar() ? n.Scalar() : "",
-                                  "'"));
+    return Err(path, absl::StrCat("must be a number, got '", n.IsScalar() ? n.Scalar() : "", "'"));
   }
   return v;
 }
@@ -97,8 +96,8 @@ absl::StatusOr<bool> ReadBool(const YAML::Node& n, const std::string& path) {
   const std::string text = n.IsScalar() ? absl::AsciiStrToLower(n.Scalar()) : "";
   if (text == "true" || text == "yes" || text == "on") return true;
   if (text == "false" || text == "no" || text == "off") return false;
-  return Err(path, absl::StrCat("must be true or false, got '",
-                                n.IsScalar() ? n.Scalar() : "", "'"));
+  return Err(path,
+             absl::StrCat("must be true or false, got '", n.IsScalar() ? n.Scalar() : "", "'"));
 }
 
 // A map of scalars kept as their text (numbers allowed, stored as text).
@@ -218,8 +217,7 @@ void CoerceToParent(const ParamSpec* parent, const std::vector<std::string>& tex
     ParamValue* v = cond->mutable_values(i);
     if (kind == ParamValue::kFloatValue && v->kind_case() == ParamValue::kIntValue) {
       v->set_float_value(static_cast<double>(v->int_value()));
-    } else if (kind == ParamValue::kStringValue &&
-               v->kind_case() != ParamValue::kStringValue) {
+    } else if (kind == ParamValue::kStringValue && v->kind_case() != ParamValue::kStringValue) {
       v->set_string_value(texts[i]);
     }
   }
@@ -282,8 +280,8 @@ absl::Status ReadParam(const std::string& name, const YAML::Node& n,
     }
     PromoteIntsToFloats(d->mutable_choices());
   } else {
-    return Err(path, absl::StrCat("unknown type '", type,
-                                  "' (expected float, int or categorical)"));
+    return Err(path,
+               absl::StrCat("unknown type '", type, "' (expected float, int or categorical)"));
   }
 
   const YAML::Node cond_node = n["condition"];
@@ -345,8 +343,8 @@ absl::Status ReadTask(const YAML::Node& n, hpo::v1::TaskSpec* task) {
 }
 
 absl::StatusOr<StudySpec> ParseRoot(const YAML::Node& root) {
-  HPO_RETURN_IF_ERROR(CheckMap(root, "", {"name", "objective", "optimizer", "early_stopping",
-                                          "budget", "space", "task"}));
+  HPO_RETURN_IF_ERROR(CheckMap(
+      root, "", {"name", "objective", "optimizer", "early_stopping", "budget", "space", "task"}));
   StudySpec spec;
   HPO_ASSIGN_OR_RETURN(*spec.mutable_name(), ReadString(root["name"], "name"));
 
@@ -401,8 +399,8 @@ absl::StatusOr<StudySpec> ParseRoot(const YAML::Node& root) {
 
   const YAML::Node budget = root["budget"];
   if (!Present(budget)) return Err("budget", "missing");
-  HPO_RETURN_IF_ERROR(CheckMap(budget, "budget", {"max_trials", "max_parallel", "max_retries",
-                                                  "trial_timeout_s"}));
+  HPO_RETURN_IF_ERROR(
+      CheckMap(budget, "budget", {"max_trials", "max_parallel", "max_retries", "trial_timeout_s"}));
   auto* b = spec.mutable_budget();
   HPO_ASSIGN_OR_RETURN(int32_t max_trials, ReadInt32(budget["max_trials"], "budget.max_trials"));
   b->set_max_trials(max_trials);
@@ -615,9 +613,7 @@ absl::StatusOr<StudySpec> LoadStudyFile(const std::string& path) {
 
 std::vector<std::string> CommandPlaceholders(absl::string_view arg) {
   std::vector<std::string> out;
-  ForEachPlaceholder(arg, [&](size_t, size_t, absl::string_view name) {
-    out.emplace_back(name);
-  });
+  ForEachPlaceholder(arg, [&](size_t, size_t, absl::string_view name) { out.emplace_back(name); });
   return out;
 }
 
@@ -674,8 +670,7 @@ absl::Status ValidateStudySpec(const StudySpec& spec) {
       for (const std::string& arg : argv) {
         for (const std::string& name : CommandPlaceholders(arg)) {
           if (FindParam(spec.space(), name) == nullptr) {
-            return Err("task.command",
-                       absl::StrCat("placeholder {", name, "} names no parameter"));
+            return Err("task.command", absl::StrCat("placeholder {", name, "} names no parameter"));
           }
         }
       }

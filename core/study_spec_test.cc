@@ -173,8 +173,8 @@ TEST(ParseStudyYamlTest, FullFile) {
 }
 
 TEST(ParseStudyYamlTest, BuiltinArgs) {
-  const auto spec = MustParse(Edit("task: {builtin: branin}",
-                                   "task: {builtin: branin, args: {steps: 10, noise: 0.1}}"));
+  const auto spec = MustParse(
+      Edit("task: {builtin: branin}", "task: {builtin: branin, args: {steps: 10, noise: 0.1}}"));
   EXPECT_EQ(spec.task().builtin(), "branin");
   EXPECT_EQ(spec.task().builtin_args().at("steps"), "10");
   EXPECT_EQ(spec.task().builtin_args().at("noise"), "0.1");
@@ -227,12 +227,14 @@ TEST(ParseStudyYamlTest, MissingFields) {
               "space.x1.type: missing");
   ExpectError(Edit("x1: {type: float, low: -5, high: 10}", "x1: {type: categorical}"),
               "space.x1.choices: missing");
-  ExpectError("name: a\nobjective: {metric: v, direction: minimize}\nbudget: {max_trials: 1}\n"
-              "task: {builtin: b}\n",
-              "space: missing");
-  ExpectError("name: a\nobjective: {metric: v, direction: minimize}\nbudget: {max_trials: 1}\n"
-              "space: {}\ntask: {builtin: b}\n",
-              "space: must have at least one parameter");
+  ExpectError(
+      "name: a\nobjective: {metric: v, direction: minimize}\nbudget: {max_trials: 1}\n"
+      "task: {builtin: b}\n",
+      "space: missing");
+  ExpectError(
+      "name: a\nobjective: {metric: v, direction: minimize}\nbudget: {max_trials: 1}\n"
+      "space: {}\ntask: {builtin: b}\n",
+      "space: must have at least one parameter");
 }
 
 TEST(ParseStudyYamlTest, LowAboveHigh) {
@@ -270,8 +272,7 @@ TEST(ParseStudyYamlTest, UnknownFields) {
   ExpectError(Edit("budget:", "budgte:"), "unknown field 'budgte'");
   ExpectError(Edit("{max_trials: 60}", "{max_trials: 60, max_trails: 3}"),
               "budget: unknown field 'max_trails'");
-  ExpectError(Edit("x1: {type: float, low: -5, high: 10}",
-                   "x1: {type: float, lo: -5, high: 10}"),
+  ExpectError(Edit("x1: {type: float, low: -5, high: 10}", "x1: {type: float, lo: -5, high: 10}"),
               "space.x1: unknown field 'lo'");
   ExpectError(Edit("x1: {type: float, low: -5, high: 10}",
                    "x1: {type: float, low: -5, high: 10, choices: [1]}"),
@@ -285,7 +286,8 @@ TEST(ParseStudyYamlTest, BadValues) {
               "objective.direction: must be minimize or maximize, got 'up'");
   ExpectError(Edit("{max_trials: 60}", "{max_trials: many}"),
               "budget.max_trials: must be an integer, got 'many'");
-  ExpectError(Edit("{max_trials: 60}", "{max_trials: 0}"), "budget.max_trials: must be >= 1, got 0");
+  ExpectError(Edit("{max_trials: 60}", "{max_trials: 0}"),
+              "budget.max_trials: must be >= 1, got 0");
   ExpectError(Edit("{max_trials: 60}", "{max_trials: 6, max_parallel: 0}"),
               "budget.max_parallel: must be >= 1, got 0");
   ExpectError(Edit("{max_trials: 60}", "{max_trials: 6, max_retries: -1}"),
@@ -301,9 +303,9 @@ TEST(ParseStudyYamlTest, BadValues) {
               "space.x1.log: must be true or false, got 'maybe'");
   ExpectError(Edit("name: branin-random", "name: bad name!"),
               "name: must match [A-Za-z0-9][A-Za-z0-9_.-]{0,127}, got 'bad name!'");
-  ExpectError(Edit("x1: {type: float, low: -5, high: 10}",
-                   "c: {type: categorical, choices: [a, 1]}"),
-              "space.c: choices must all be of one kind (string 'a' vs int '1')");
+  ExpectError(
+      Edit("x1: {type: float, low: -5, high: 10}", "c: {type: categorical, choices: [a, 1]}"),
+      "space.c: choices must all be of one kind (string 'a' vs int '1')");
   ExpectError(Edit("task: {builtin: branin}", "task: {builtin: branin, command: [a]}"),
               "task: give either builtin or command, not both");
   ExpectError(Edit("task: {builtin: branin}", "task: {command: python3}"),

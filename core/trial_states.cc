@@ -13,9 +13,8 @@ using hpo::v1::TrialState;
 
 namespace {
 
-constexpr TrialState kTrialStates[] = {hpo::v1::PENDING,   hpo::v1::RUNNING,
-                                       hpo::v1::COMPLETED, hpo::v1::PRUNED,
-                                       hpo::v1::FAILED,    hpo::v1::LOST};
+constexpr TrialState kTrialStates[] = {hpo::v1::PENDING, hpo::v1::RUNNING, hpo::v1::COMPLETED,
+                                       hpo::v1::PRUNED,  hpo::v1::FAILED,  hpo::v1::LOST};
 
 }  // namespace
 
