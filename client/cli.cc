@@ -62,6 +62,8 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
       ->check(CLI::Range(1, 256));
   run->add_option("--db", run_options.db_path, "SQLite file that keeps the history")
       ->capture_default_str();
+  run->add_option("--hpo-task", run_options.hpo_task_path,
+                  "hpo-task executable for builtin tasks (default: next to hpo, else PATH)");
   run->add_option("--lease-timeout-s", run_options.lease_timeout_s,
                   "seconds of worker silence before a trial is LOST")
       ->capture_default_str();

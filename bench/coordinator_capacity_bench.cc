@@ -1,0 +1,181 @@
+// Capacity of one coordinator on a SQLite file: K simulated workers (gRPC clients on their own
+// channels) acquire a trial and complete it at once, as fast as they can. Prints trials/s and
+// the p50/p99 latency of AcquireTrial for each K.
+//
+//   coordinator_capacity_bench --db /tmp/bench.db [--trials 4000] [--workers 1,8,32]
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "core/logging.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "hpo/v1/hpo.grpc.pb.h"
+#include "server/coordinator_server.h"
+
+namespace {
+
+hpo::v1::StudySpec BenchSpec(const std::string& name, int trials, int parallel) {
+  hpo::v1::StudySpec spec;
+  spec.set_name(name);
+  spec.mutable_objective()->set_metric("value");
+  spec.mutable_objective()->set_direction(hpo::v1::MINIMIZE);
+  spec.mutable_optimizer()->set_name("random");
+  spec.mutable_optimizer()->set_seed(1);
+  spec.mutable_early_stopping()->set_name("none");
+  spec.mutable_budget()->set_max_trials(trials);
+  spec.mutable_budget()->set_max_parallel(parallel);
+  for (const char* p : {"x1", "x2"}) {
+    auto* param = spec.mutable_space()->add_params();
+    param->set_name(p);
+    param->mutable_float_domain()->set_low(0);
+    param->mutable_float_domain()->set_high(1);
+  }
+  spec.mutable_task()->set_builtin("branin");
+  return spec;
+}
+
+struct Result {
+  double trials_per_s = 0;
+  double p50_ms = 0;
+  double p99_ms = 0;
+  int completed = 0;
+};
+
+Result RunOnce(const std::string& address, hpo::v1::StudyService::Stub& studies, int k,
+               int trials) {
+  const std::string name = absl::StrCat("capacity-k", k, "-", ::getpid());
+  {
+    grpc::ClientContext ctx;
+    hpo::v1::CreateStudyRequest req;
+    *req.mutable_spec() = BenchSpec(name, trials, k);
+    hpo::v1::Study study;
+    grpc::Status s = studies.CreateStudy(&ctx, req, &study);
+    if (!s.ok()) {
+      std::fprintf(stderr, "create study: %s\n", s.error_message().c_str());
+      std::exit(1);
+    }
+  }
+  std::vector<std::vector<double>> latencies(k);
+  std::atomic<int> completed{0};
+  std::vector<std::thread> threads;
+  const absl::Time start = absl::Now();
+  for (int w = 0; w < k; ++w) {
+    threads.emplace_back([&, w] {
+      grpc::ChannelArguments args;
+      args.SetInt("bench_channel_id", w);  // a distinct channel (own connection) per worker
+      auto channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+      auto stub = hpo::v1::WorkerService::NewStub(channel);
+      const std::string worker_id = absl::StrCat("bench-", w);
+      int n = 0;
+      while (true) {
+        grpc::ClientContext actx;
+        hpo::v1::AcquireTrialRequest areq;
+        areq.set_worker_id(worker_id);
+        areq.set_wait_ms(200);
+        hpo::v1::AcquireTrialResponse aresp;
+        const absl::Time t0 = absl::Now();
+        grpc::Status s = stub->AcquireTrial(&actx, areq, &aresp);
+        latencies[w].push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+        if (!s.ok()) {
+          std::fprintf(stderr, "acquire: %s\n", s.error_message().c_str());
+          return;
+        }
+        if (!aresp.found()) return;  // the study's budget is spent
+        grpc::ClientContext cctx;
+        hpo::v1::CompleteTrialRequest creq;
+        creq.set_worker_id(worker_id);
+        creq.set_trial_id(aresp.trial().id());
+        creq.set_request_id(absl::StrCat(worker_id, "-", n++));
+        creq.set_state(hpo::v1::COMPLETED);
+        (*creq.mutable_final_metrics())["value"] = 1.0;
+        hpo::v1::Trial done;
+        s = stub->CompleteTrial(&cctx, creq, &done);
+        if (!s.ok()) {
+          std::fprintf(stderr, "complete: %s\n", s.error_message().c_str());
+          return;
+        }
+        completed.fetch_add(1);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  // The last long poll of each worker waits for nothing; measure until the last completion.
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  std::vector<double> all;
+  for (auto& v : latencies) {
+    if (!v.empty()) v.pop_back();  // drop the final empty-handed poll
+    all.insert(all.end(), v.begin(), v.end());
+  }
+  std::sort(all.begin(), all.end());
+  Result r;
+  r.completed = completed.load();
+  r.trials_per_s = r.completed / seconds;
+  if (!all.empty()) {
+    r.p50_ms = all[all.size() / 2];
+    r.p99_ms = all[std::min(all.size() - 1, all.size() * 99 / 100)];
+  }
+  return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"coordinator capacity benchmark"};
+  std::string db = "/tmp/hpo-capacity-bench.db";
+  std::string coordinator;
+  std::string workers_text = "1,8,32";
+  int trials = 4000;
+  app.add_option("--db", db, "SQLite file for the in-process coordinator")->capture_default_str();
+  app.add_option("--coordinator", coordinator, "use a running coordinator instead");
+  app.add_option("--workers", workers_text, "values of K")->capture_default_str();
+  app.add_option("--trials", trials, "trials per K")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  hpo::core::SetMinLogLevel(hpo::core::LogLevel::kWarning);
+
+  std::unique_ptr<hpo::server::CoordinatorServer> server;
+  std::string address = coordinator;
+  if (address.empty()) {
+    for (const char* suffix : {"", "-wal", "-shm"}) std::remove((db + suffix).c_str());
+    hpo::server::CoordinatorServerOptions options;
+    options.listen = "127.0.0.1:0";
+    options.db_path = db;
+    auto started = hpo::server::CoordinatorServer::Start(options);
+    if (!started.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(started.status().message()).c_str());
+      return 1;
+    }
+    server = std::move(started).value();
+    address = server->local_address();
+  }
+  auto studies = hpo::v1::StudyService::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  std::printf("coordinator %s, db %s, %d trials per run, durable (SQLite WAL)\n",
+              address.c_str(), coordinator.empty() ? db.c_str() : "(remote)", trials);
+  std::printf("%4s  %10s  %12s  %12s\n", "K", "trials/s", "acquire p50", "acquire p99");
+  for (absl::string_view k_text : absl::StrSplit(workers_text, ',')) {
+    int k = 0;
+    if (!absl::SimpleAtoi(k_text, &k) || k < 1) {
+      std::fprintf(stderr, "--workers: bad value '%s'\n", std::string(k_text).c_str());
+      return 2;
+    }
+    Result r = RunOnce(address, *studies, k, trials);
+    if (r.completed != trials) {
+      std::fprintf(stderr, "only %d of %d trials completed\n", r.completed, trials);
+      return 1;
+    }
+    std::printf("%4d  %10.0f  %9.3f ms  %9.3f ms\n", k, r.trials_per_s, r.p50_ms, r.p99_ms);
+    std::fflush(stdout);
+  }
+  if (server) server->Shutdown();
+  return 0;
+}

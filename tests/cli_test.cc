@@ -1,0 +1,213 @@
+// The `hpo` CLI against a real coordinator, against a db file, and `hpo run`.
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "client/cli.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/coordinator_server.h"
+#include "tests/test_util.h"
+
+namespace hpo {
+namespace {
+
+using ::hpo::testing::TempDir;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+struct CliResult {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+CliResult Cli(std::vector<std::string> args) {
+  args.insert(args.begin(), "hpo");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  std::ostringstream out, err;
+  const int code = client::RunCli(static_cast<int>(argv.size()), argv.data(), out, err);
+  return {code, out.str(), err.str()};
+}
+
+std::string Write(const TempDir& dir, const std::string& name, const std::string& text) {
+  const std::string path = dir.File(name);
+  std::ofstream(path) << text;
+  return path;
+}
+
+const char kSmallStudy[] = R"(name: small
+objective: {metric: value, direction: minimize}
+optimizer: {name: random, seed: 1}
+budget: {max_trials: 6, max_parallel: 2}
+space:
+  x1: {type: float, low: -5, high: 10}
+  x2: {type: float, low: 0, high: 15}
+task: {builtin: branin}
+)";
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server::CoordinatorServerOptions options;
+    options.listen = "127.0.0.1:0";
+    options.db_path = dir_.File("server.db");
+    auto s = server::CoordinatorServer::Start(options);
+    ASSERT_TRUE(s.ok()) << s.status();
+    server_ = std::move(s).value();
+    address_ = server_->local_address();
+  }
+  TempDir dir_;
+  std::unique_ptr<server::CoordinatorServer> server_;
+  std::string address_;
+};
+
+TEST_F(CliTest, CreateListShowEnqueueTrialsAndStop) {
+  const std::string file = Write(dir_, "small.yaml", kSmallStudy);
+  auto r = Cli({"--coordinator", address_, "study", "create", "-f", file});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, StartsWith("created study small (id 1)"));
+
+  r = Cli({"study", "list", "--coordinator", address_});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("NAME"));
+  EXPECT_THAT(r.out, HasSubstr("small  RUNNING  random"));
+
+  r = Cli({"--coordinator", address_, "enqueue", "small", "--param", "x1=3.14", "--param",
+           "x2=2.27"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "enqueued trial #0 (id 1)\n");
+
+  r = Cli({"--coordinator", address_, "trials", "small", "--format", "csv"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "id,number,attempt,state,value,x1,x2,failure_reason\n1,0,0,PENDING,,3.14,2.27,\n");
+
+  r = Cli({"--coordinator", address_, "trials", "small", "--state", "completed", "--format",
+           "json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "[]\n");
+
+  r = Cli({"--coordinator", address_, "best", "small"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err, "hpo: study 'small' has no completed trial yet\n");
+
+  r = Cli({"--coordinator", address_, "study", "show", "small"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("study small (id 1): RUNNING"));
+  EXPECT_THAT(r.out, HasSubstr("x1: {type: float"));
+
+  r = Cli({"--coordinator", address_, "study", "stop", "small"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("stopped study small"));
+}
+
+TEST_F(CliTest, ErrorsAreClearAndExitNonZero) {
+  auto r = Cli({"--coordinator", address_, "study", "show", "nope"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err, "hpo: no study named 'nope'\n");
+
+  r = Cli({"--coordinator", "127.0.0.1:1", "study", "list"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("cannot reach coordinator at 127.0.0.1:1"));
+
+  r = Cli({"--coordinator", address_, "trials", "nope", "--state", "sleeping"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("sleeping"));
+
+  const std::string file = Write(dir_, "small.yaml", kSmallStudy);
+  ASSERT_EQ(Cli({"--coordinator", address_, "study", "create", "-f", file}).code, 0);
+  r = Cli({"--coordinator", address_, "study", "create", "-f", file});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err, "hpo: a study named 'small' exists\n");
+
+  r = Cli({"--coordinator", address_, "enqueue", "small", "--param", "lr=0.1"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err, "hpo: --param lr: study 'small' has no such parameter\n");
+
+  r = Cli({"--coordinator", address_, "enqueue", "small", "--param", "x1=50", "--param", "x2=1"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("params.x1"));
+
+  r = Cli({"--db", dir_.File("missing.db"), "study", "list"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("missing.db"));
+
+  r = Cli({"study", "frobnicate"});
+  EXPECT_EQ(r.code, 2);
+}
+
+// Each bad study file gives its own message, naming the field, and creates nothing.
+TEST_F(CliTest, BadStudyFilesNameTheProblem) {
+  const std::string base = R"(name: bad
+objective: {metric: value, direction: minimize}
+optimizer: {name: OPT, seed: 1}
+budget: {max_trials: 6, max_parallel: 2}
+space:
+  x1: SPACE_X1
+  x2: {type: float, low: 0, high: 15}
+  child: {type: float, low: 0, high: 1, condition: {parent: PARENT, values: [a]}}
+task: {builtin: branin}
+)";
+  struct Case {
+    std::string what, opt, x1, parent, expected;
+  };
+  const std::string ok_x1 = "{type: categorical, choices: [a, b]}";
+  const std::vector<Case> cases = {
+      {"low > high", "random", "{type: float, low: 3, high: 1}", "x2",
+       "space.x1: low (3) must be < high (1)"},
+      {"log with low <= 0", "random", "{type: float, low: 0, high: 1, log: true}", "x2",
+       "space.x1: low must be > 0 on a log scale"},
+      {"unknown optimizer", "bogus", ok_x1, "x1",
+       "optimizer.name: unknown optimizer 'bogus' (known: random)"},
+      {"condition on an unknown parameter", "random", ok_x1, "optim",
+       "space.child: condition names unknown parameter 'optim'"},
+  };
+  for (const Case& c : cases) {
+    std::string text = base;
+    text.replace(text.find("OPT"), 3, c.opt);
+    text.replace(text.find("SPACE_X1"), 8, c.x1);
+    text.replace(text.find("PARENT"), 6, c.parent);
+    const std::string file = Write(dir_, "bad.yaml", text);
+    auto r = Cli({"--coordinator", address_, "study", "create", "-f", file});
+    EXPECT_EQ(r.code, 1) << c.what;
+    EXPECT_THAT(r.err, HasSubstr(c.expected)) << c.what;
+  }
+  // A missing field.
+  std::string missing = kSmallStudy;
+  missing.erase(missing.find("budget:"), missing.find("space:") - missing.find("budget:"));
+  auto r = Cli({"--coordinator", address_, "study", "create", "-f",
+                Write(dir_, "missing.yaml", missing)});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("budget: missing"));
+  r = Cli({"--coordinator", address_, "study", "list"});
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("bad")));
+}
+
+TEST(CliRunTest, RunsAStudyToItsBudgetAndKeepsTheHistory) {
+  TempDir dir;
+  const std::string file = Write(dir, "small.yaml", kSmallStudy);
+  const std::string db = dir.File("run.db");
+  auto r = Cli({"run", file, "--workers", "2", "--db", db, "--hpo-task", HPO_TASK_BIN});
+  ASSERT_EQ(r.code, 0) << r.err << r.out;
+  EXPECT_THAT(r.out, HasSubstr("running study small with 2 local workers"));
+  EXPECT_THAT(r.out, HasSubstr("[6/6] running 0, completed 6"));
+  EXPECT_THAT(r.out, HasSubstr("study small COMPLETED"));
+  EXPECT_THAT(r.out, HasSubstr("best trial #"));
+
+  // The history stays in the db and reads back without a coordinator.
+  r = Cli({"--db", db, "trials", "small", "--state", "completed", "--format", "csv"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 7);  // header + 6 trials
+  r = Cli({"--db", db, "best", "small", "--format", "json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("\"state\": \"COMPLETED\""));
+
+  // Running it again on the same db refuses: the study has ended there.
+  r = Cli({"run", file, "--db", db, "--hpo-task", HPO_TASK_BIN});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("study 'small' already ended in"));
+}
+
+}  // namespace
+}  // namespace hpo
