@@ -38,15 +38,13 @@ struct Invocation {
   bool list = false;
   std::string task;
   tasks::TaskOptions options;
-  std::vector<std::pair<std::string, std::string>>
-      params;  // name, text, in order given
+  std::vector<std::pair<std::string, std::string>> params;  // name, text, in order given
 };
 
-absl::Status ParseIntFlag(absl::string_view name, absl::string_view text,
-                          int min, int* out) {
+absl::Status ParseIntFlag(absl::string_view name, absl::string_view text, int min, int* out) {
   if (!absl::SimpleAtoi(text, out) || *out < min) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--", name, ": expected an integer >= ", min, ", got '", text, "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", name, ": expected an integer >= ", min, ", got '", text, "'"));
   }
   return absl::OkStatus();
 }
@@ -67,8 +65,8 @@ absl::StatusOr<Invocation> ParseArgs(int argc, char** argv) {
     }
     if (!absl::ConsumePrefix(&arg, "--")) {
       if (!inv.task.empty()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "unexpected argument '", arg, "' (the task is '", inv.task, "')"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("unexpected argument '", arg, "' (the task is '", inv.task, "')"));
       }
       inv.task = std::string(arg);
       continue;
@@ -81,14 +79,11 @@ absl::StatusOr<Invocation> ParseArgs(int argc, char** argv) {
     } else {
       name = std::string(arg);
       if (i + 1 >= args.size()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--", name, ": missing value"));
+        return absl::InvalidArgumentError(absl::StrCat("--", name, ": missing value"));
       }
       value = args[++i];
     }
-    if (name.empty())
-      return absl::InvalidArgumentError(
-          absl::StrCat("bad flag '", args[i], "'"));
+    if (name.empty()) return absl::InvalidArgumentError(absl::StrCat("bad flag '", args[i], "'"));
     if (name == "steps") {
       HPO_RETURN_IF_ERROR(ParseIntFlag(name, value, 1, &inv.options.steps));
     } else if (name == "step_ms" || name == "step-ms") {
@@ -106,14 +101,12 @@ absl::StatusOr<Invocation> ParseArgs(int argc, char** argv) {
   }
   if (!inv.list && inv.task.empty()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("missing task name; known tasks: ",
-                     absl::StrJoin(tasks::TaskNames(), ", ")));
+        absl::StrCat("missing task name; known tasks: ", absl::StrJoin(tasks::TaskNames(), ", ")));
   }
   return inv;
 }
 
-const hpo::v1::ParamSpec* FindOrNull(const hpo::v1::SearchSpace& space,
-                                     const std::string& name) {
+const hpo::v1::ParamSpec* FindOrNull(const hpo::v1::SearchSpace& space, const std::string& name) {
   return core::FindParam(space, name);
 }
 
@@ -121,30 +114,26 @@ absl::Status UnknownParam(const tasks::Task& task, const std::string& name) {
   const hpo::v1::SearchSpace space = task.space();
   std::vector<std::string> names;
   for (const hpo::v1::ParamSpec& p : space.params()) names.push_back(p.name());
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown parameter '", name, "' for task ", task.name(),
-                   "; parameters: ", absl::StrJoin(names, ", ")));
+  return absl::InvalidArgumentError(absl::StrCat("unknown parameter '", name, "' for task ",
+                                                 task.name(),
+                                                 "; parameters: ", absl::StrJoin(names, ", ")));
 }
 
 absl::StatusOr<hpo::v1::ParamMap> ParamsFromFlags(
-    const tasks::Task& task,
-    const std::vector<std::pair<std::string, std::string>>& flags) {
+    const tasks::Task& task, const std::vector<std::pair<std::string, std::string>>& flags) {
   const hpo::v1::SearchSpace space = task.space();
   hpo::v1::ParamMap params;
   for (const auto& [name, text] : flags) {
     const hpo::v1::ParamSpec* spec = FindOrNull(space, name);
     if (spec == nullptr) return UnknownParam(task, name);
-    HPO_ASSIGN_OR_RETURN(hpo::v1::ParamValue value,
-                         core::ParseValue(*spec, text));
+    HPO_ASSIGN_OR_RETURN(hpo::v1::ParamValue value, core::ParseValue(*spec, text));
     (*params.mutable_values())[name] = value;
   }
   return params;
 }
 
-absl::StatusOr<hpo::v1::ParamMap> ParamsFromJson(const tasks::Task& task,
-                                                 const char* text) {
-  nlohmann::json json =
-      nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+absl::StatusOr<hpo::v1::ParamMap> ParamsFromJson(const tasks::Task& task, const char* text) {
+  nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (json.is_discarded() || !json.is_object()) {
     return absl::InvalidArgumentError("HPO_PARAMS: not a JSON object");
   }
@@ -152,8 +141,7 @@ absl::StatusOr<hpo::v1::ParamMap> ParamsFromJson(const tasks::Task& task,
   hpo::v1::ParamMap params;
   for (const auto& [name, v] : json.items()) {
     const hpo::v1::ParamSpec* spec = FindOrNull(space, name);
-    if (spec == nullptr)
-      return core::Annotate(UnknownParam(task, name), "HPO_PARAMS");
+    if (spec == nullptr) return core::Annotate(UnknownParam(task, name), "HPO_PARAMS");
     hpo::v1::ParamValue value;
     if (spec->has_float_domain() && v.is_number()) {
       value.set_float_value(v.get<double>());
@@ -161,11 +149,10 @@ absl::StatusOr<hpo::v1::ParamMap> ParamsFromJson(const tasks::Task& task,
       value.set_int_value(v.get<int64_t>());
     } else if (v.is_string() || v.is_number() || v.is_boolean()) {
       HPO_ASSIGN_OR_RETURN(
-          value, core::ParseValue(
-                     *spec, v.is_string() ? v.get<std::string>() : v.dump()));
+          value, core::ParseValue(*spec, v.is_string() ? v.get<std::string>() : v.dump()));
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "HPO_PARAMS: parameter '", name, "' has a non-scalar value"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("HPO_PARAMS: parameter '", name, "' has a non-scalar value"));
     }
     (*params.mutable_values())[name] = value;
   }
@@ -179,12 +166,10 @@ int Run(int argc, char** argv) {
     return kBadInput;
   }
   if (inv->list) {
-    for (const std::string& name : tasks::TaskNames())
-      std::cout << name << "\n";
+    for (const std::string& name : tasks::TaskNames()) std::cout << name << "\n";
     return 0;
   }
-  absl::StatusOr<std::unique_ptr<tasks::Task>> task =
-      tasks::MakeTask(inv->task);
+  absl::StatusOr<std::unique_ptr<tasks::Task>> task = tasks::MakeTask(inv->task);
   if (!task.ok()) {
     std::cerr << "hpo-task: " << task.status().message() << "\n";
     return kBadInput;
@@ -206,13 +191,10 @@ int Run(int argc, char** argv) {
     return std::fwrite(text.data(), 1, text.size(), stdout) == text.size() &&
            std::fflush(stdout) == 0;
   });
-  absl::StatusOr<double> value =
-      (*task)->Evaluate(*params, inv->options, reporter);
+  absl::StatusOr<double> value = (*task)->Evaluate(*params, inv->options, reporter);
   if (!value.ok()) {
     std::cerr << "hpo-task: " << value.status().message() << "\n";
-    return value.status().code() == absl::StatusCode::kInvalidArgument
-               ? kBadInput
-               : 1;
+    return value.status().code() == absl::StatusCode::kInvalidArgument ? kBadInput : 1;
   }
   return 0;
 }

@@ -48,8 +48,7 @@ void CloseIfOpen(int fd) {
 }
 
 // Finds `name` like execvp would; the path, or an errno value.
-std::pair<std::string, int> ResolveProgram(const std::string& name,
-                                           const std::string& path_env) {
+std::pair<std::string, int> ResolveProgram(const std::string& name, const std::string& path_env) {
   if (name.find('/') != std::string::npos) return {name, 0};
   int err = ENOENT;
   for (absl::string_view dir : absl::StrSplit(path_env, ':')) {
@@ -66,8 +65,7 @@ int MillisUntil(absl::Time deadline) {
   if (deadline == absl::InfiniteFuture()) return -1;
   const absl::Duration left = deadline - absl::Now();
   if (left <= absl::ZeroDuration()) return 0;
-  const int64_t ms =
-      absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1)));
+  const int64_t ms = absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1)));
   return ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
 }
 
@@ -78,8 +76,7 @@ std::string DescribeExit(int exit) {
   return absl::StrCat("killed by signal ", -exit);
 }
 
-absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(
-    const SpawnOptions& options) {
+absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(const SpawnOptions& options) {
   if (options.argv.empty() || options.argv[0].empty()) {
     return absl::InvalidArgumentError("cannot run an empty command");
   }
@@ -90,13 +87,11 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(
     absl::string_view kv(*e);
     const size_t eq = kv.find('=');
     if (eq == absl::string_view::npos) continue;
-    env_map.emplace(std::string(kv.substr(0, eq)),
-                    std::string(kv.substr(eq + 1)));
+    env_map.emplace(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
   }
   for (const auto& [k, v] : options.env) env_map[k] = v;
   std::vector<std::string> env_strings;
-  for (const auto& [k, v] : env_map)
-    env_strings.push_back(absl::StrCat(k, "=", v));
+  for (const auto& [k, v] : env_map) env_strings.push_back(absl::StrCat(k, "=", v));
   std::vector<char*> envp;
   for (std::string& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
@@ -106,22 +101,17 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(
   argv.push_back(nullptr);
 
   auto path_it = env_map.find("PATH");
-  auto [program, resolve_err] =
-      ResolveProgram(options.argv[0], path_it != env_map.end()
-                                          ? path_it->second
-                                          : "/usr/local/bin:/usr/bin:/bin");
+  auto [program, resolve_err] = ResolveProgram(
+      options.argv[0], path_it != env_map.end() ? path_it->second : "/usr/local/bin:/usr/bin:/bin");
   if (resolve_err != 0) {
-    return ErrnoStatus(resolve_err,
-                       absl::StrCat("cannot run '", options.argv[0], "'"));
+    return ErrnoStatus(resolve_err, absl::StrCat("cannot run '", options.argv[0], "'"));
   }
 
   int log_fd = -1;
   if (!options.log_path.empty()) {
-    log_fd = ::open(options.log_path.c_str(),
-                    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    log_fd = ::open(options.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (log_fd < 0) {
-      return ErrnoStatus(
-          errno, absl::StrCat("cannot open log file '", options.log_path, "'"));
+      return ErrnoStatus(errno, absl::StrCat("cannot open log file '", options.log_path, "'"));
     }
   }
   const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -130,8 +120,8 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(
   if (devnull < 0 || event_fd < 0 || ::pipe2(out_pipe, O_CLOEXEC) != 0 ||
       ::pipe2(status_pipe, O_CLOEXEC) != 0) {
     const int err = errno;
-    for (int fd : {log_fd, devnull, event_fd, out_pipe[0], out_pipe[1],
-                   status_pipe[0], status_pipe[1]}) {
+    for (int fd :
+         {log_fd, devnull, event_fd, out_pipe[0], out_pipe[1], status_pipe[0], status_pipe[1]}) {
       CloseIfOpen(fd);
     }
     return ErrnoStatus(err, "cannot set up the child's pipes");
@@ -189,16 +179,14 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(
     ::close(out_pipe[0]);
     ::close(event_fd);
     if (error.stage == kStageChdir) {
-      return ErrnoStatus(error.err, absl::StrCat("cannot change to directory '",
-                                                 options.workdir, "'"));
+      return ErrnoStatus(error.err,
+                         absl::StrCat("cannot change to directory '", options.workdir, "'"));
     }
-    return ErrnoStatus(error.err,
-                       absl::StrCat("cannot run '", options.argv[0], "'"));
+    return ErrnoStatus(error.err, absl::StrCat("cannot run '", options.argv[0], "'"));
   }
   const int pid_fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   if (pid_fd >= 0) ::fcntl(pid_fd, F_SETFD, FD_CLOEXEC);
-  return std::unique_ptr<ChildProcess>(
-      new ChildProcess(pid, out_pipe[0], event_fd, pid_fd));
+  return std::unique_ptr<ChildProcess>(new ChildProcess(pid, out_pipe[0], event_fd, pid_fd));
 }
 
 ChildProcess::ChildProcess(pid_t pid, int stdout_fd, int event_fd, int pid_fd)
@@ -217,14 +205,11 @@ ChildProcess::~ChildProcess() {
   CloseIfOpen(pid_fd_);
 }
 
-absl::StatusOr<std::optional<std::string>> ChildProcess::ReadLine(
-    absl::Time deadline) {
+absl::StatusOr<std::optional<std::string>> ChildProcess::ReadLine(absl::Time deadline) {
   while (true) {
     const size_t nl = buffer_.find('\n');
-    if (nl != std::string::npos || buffer_.size() >= kMaxLine ||
-        (eof_ && !buffer_.empty())) {
-      const size_t len =
-          nl != std::string::npos ? nl : std::min(buffer_.size(), kMaxLine);
+    if (nl != std::string::npos || buffer_.size() >= kMaxLine || (eof_ && !buffer_.empty())) {
+      const size_t len = nl != std::string::npos ? nl : std::min(buffer_.size(), kMaxLine);
       std::string line = buffer_.substr(0, len);
       buffer_.erase(0, nl != std::string::npos ? nl + 1 : len);
       return std::optional<std::string>(std::move(line));
@@ -259,8 +244,7 @@ absl::StatusOr<std::optional<std::string>> ChildProcess::ReadLine(
       continue;
     }
     if (ready == 0 || absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(
-          "no line from the child before the deadline");
+      return absl::DeadlineExceededError("no line from the child before the deadline");
     }
   }
 }
@@ -274,8 +258,7 @@ void ChildProcess::Interrupt() {
 bool ChildProcess::Exited() {
   siginfo_t info;
   std::memset(&info, 0, sizeof(info));
-  if (::waitid(P_PID, pid_, &info, WEXITED | WNOHANG | WNOWAIT) != 0)
-    return errno == ECHILD;
+  if (::waitid(P_PID, pid_, &info, WEXITED | WNOHANG | WNOWAIT) != 0) return errno == ECHILD;
   return info.si_pid == pid_;
 }
 
@@ -303,12 +286,31 @@ absl::StatusOr<int> ChildProcess::Wait() {
   int status;
   while (::waitpid(pid_, &status, 0) < 0) {
     if (errno != EINTR) {
-      return absl::InternalError(
-          absl::StrCat("waitpid(", pid_, "): ", std::strerror(errno)));
+      return absl::InternalError(absl::StrCat("waitpid(", pid_, "): ", std::strerror(errno)));
     }
   }
   exit_ = WIFSIGNALED(status) ? -WTERMSIG(status) : WEXITSTATUS(status);
   return *exit_;
+}
+
+absl::StatusOr<int> ChildProcess::WaitUntil(absl::Time deadline) {
+  while (true) {
+    if (exit_.has_value() || Exited()) return Wait();
+    int ms = MillisUntil(deadline);
+    if (ms == 0) return absl::DeadlineExceededError("the child is still running");
+    if (pid_fd_ < 0 && (ms < 0 || ms > 10)) ms = 10;  // no pidfd: check every 10 ms
+    struct pollfd fds[2] = {{event_fd_, POLLIN, 0}, {pid_fd_, POLLIN, 0}};
+    const int ready = ::poll(fds, pid_fd_ >= 0 ? 2 : 1, ms);
+    if (ready < 0 && errno != EINTR) {
+      return absl::InternalError(absl::StrCat("poll: ", std::strerror(errno)));
+    }
+    if (ready > 0 && (fds[0].revents & POLLIN)) {
+      uint64_t value;
+      if (::read(event_fd_, &value, sizeof(value)) == sizeof(value)) {
+        return absl::AbortedError("interrupted");
+      }
+    }
+  }
 }
 
 }  // namespace hpo::worker

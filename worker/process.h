@@ -45,8 +45,7 @@ class ChildProcess {
   // 'foo': No such file or directory" when the program cannot be executed,
   // "cannot open log file '...': ..." and "cannot change to directory '...':
   // ..." for the other setup failures.
-  static absl::StatusOr<std::unique_ptr<ChildProcess>> Spawn(
-      const SpawnOptions& options);
+  static absl::StatusOr<std::unique_ptr<ChildProcess>> Spawn(const SpawnOptions& options);
 
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
@@ -75,6 +74,10 @@ class ChildProcess {
   // signal number when a signal killed it
   // (-9 for SIGKILL). INTERNAL if waitpid fails.
   absl::StatusOr<int> Wait();
+
+  // Like Wait, but gives up at `deadline` (DEADLINE_EXCEEDED) or on Interrupt() (ABORTED),
+  // leaving the child running.
+  absl::StatusOr<int> WaitUntil(absl::Time deadline);
 
  private:
   ChildProcess(pid_t pid, int stdout_fd, int event_fd, int pid_fd);

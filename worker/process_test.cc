@@ -28,11 +28,9 @@ using ::testing::HasSubstr;
 
 absl::Time Soon() { return absl::Now() + absl::Seconds(5); }
 
-std::unique_ptr<ChildProcess> SpawnSh(const std::string& script,
-                                      SpawnOptions options = {}) {
+std::unique_ptr<ChildProcess> SpawnSh(const std::string& script, SpawnOptions options = {}) {
   options.argv = {"/bin/sh", "-c", script};
-  absl::StatusOr<std::unique_ptr<ChildProcess>> child =
-      ChildProcess::Spawn(options);
+  absl::StatusOr<std::unique_ptr<ChildProcess>> child = ChildProcess::Spawn(options);
   EXPECT_TRUE(child.ok()) << child.status();
   return child.ok() ? std::move(*child) : nullptr;
 }
@@ -59,8 +57,7 @@ std::string ReadFile(const std::string& path) {
 }
 
 TEST(ChildProcessTest, ReadsLinesThenEof) {
-  auto child =
-      SpawnSh("echo first; echo; echo 'third line'; printf 'no newline'");
+  auto child = SpawnSh("echo first; echo; echo 'third line'; printf 'no newline'");
   ASSERT_NE(child, nullptr);
   EXPECT_GT(child->pid(), 0);
   EXPECT_EQ(Line(*child), "first");
@@ -88,8 +85,7 @@ TEST(ChildProcessTest, EnvironmentIsInheritedAndExtended) {
   ::setenv("HPO_PROCESS_TEST_INHERITED", "from-parent", 1);
   ::setenv("HPO_PROCESS_TEST_OVERRIDDEN", "old", 1);
   SpawnOptions options;
-  options.env = {{"HPO_PROCESS_TEST_ADDED", "a b=c"},
-                 {"HPO_PROCESS_TEST_OVERRIDDEN", "new"}};
+  options.env = {{"HPO_PROCESS_TEST_ADDED", "a b=c"}, {"HPO_PROCESS_TEST_OVERRIDDEN", "new"}};
   auto child = SpawnSh(
       "echo \"$HPO_PROCESS_TEST_INHERITED\"; echo \"$HPO_PROCESS_TEST_ADDED\"; "
       "echo \"$HPO_PROCESS_TEST_OVERRIDDEN\"",
@@ -129,8 +125,7 @@ TEST(ChildProcessTest, ExecFailureIsReported) {
   options.argv = {"/nonexistent/foo"};
   auto child = ChildProcess::Spawn(options);
   EXPECT_EQ(child.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(child.status().message(),
-            "cannot run '/nonexistent/foo': No such file or directory");
+  EXPECT_EQ(child.status().message(), "cannot run '/nonexistent/foo': No such file or directory");
 
   options.argv = {"hpo-no-such-program"};
   child = ChildProcess::Spawn(options);
@@ -144,8 +139,7 @@ TEST(ChildProcessTest, ExecFailureIsReported) {
   options.argv = {script};
   child = ChildProcess::Spawn(options);
   EXPECT_EQ(child.status().code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_EQ(child.status().message(),
-            "cannot run '" + script + "': Permission denied");
+  EXPECT_EQ(child.status().message(), "cannot run '" + script + "': Permission denied");
 
   // Fails in the child, at execve: reported through the status pipe.
   const std::string garbage = dir + "/garbage";
@@ -154,16 +148,14 @@ TEST(ChildProcessTest, ExecFailureIsReported) {
   options.argv = {garbage};
   child = ChildProcess::Spawn(options);
   EXPECT_EQ(child.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(child.status().message(),
-            "cannot run '" + garbage + "': Exec format error");
+  EXPECT_EQ(child.status().message(), "cannot run '" + garbage + "': Exec format error");
 
   options.argv = {"/bin/true"};
   options.workdir = dir + "/missing";
   child = ChildProcess::Spawn(options);
   EXPECT_EQ(child.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(child.status().message(),
-            "cannot change to directory '" + dir +
-                "/missing': No such file or directory");
+            "cannot change to directory '" + dir + "/missing': No such file or directory");
 
   options = {};
   options.argv = {"/bin/true"};
@@ -191,20 +183,16 @@ TEST(ChildProcessTest, ReadLineDeadline) {
 TEST(ChildProcessTest, InterruptEndsOneReadLine) {
   auto child = SpawnSh("exec sleep 30");
   child->Interrupt();  // before the read: the next ReadLine returns at once
-  EXPECT_EQ(child->ReadLine(absl::InfiniteFuture()).status().code(),
-            absl::StatusCode::kAborted);
-  EXPECT_EQ(child->ReadLine(absl::Now()).status().code(),
-            absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(child->ReadLine(absl::InfiniteFuture()).status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(child->ReadLine(absl::Now()).status().code(), absl::StatusCode::kDeadlineExceeded);
 
   std::thread interrupter([&] { child->Interrupt(); });
-  EXPECT_EQ(child->ReadLine(absl::InfiniteFuture()).status().code(),
-            absl::StatusCode::kAborted);
+  EXPECT_EQ(child->ReadLine(absl::InfiniteFuture()).status().code(), absl::StatusCode::kAborted);
   interrupter.join();
 }
 
 TEST(ChildProcessTest, TerminateKillsAChildThatIgnoresSigterm) {
-  auto child =
-      SpawnSh("trap '' TERM; echo ready; while :; do sleep 0.05; done");
+  auto child = SpawnSh("trap '' TERM; echo ready; while :; do sleep 0.05; done");
   EXPECT_EQ(Line(*child), "ready");
   const absl::Time start = absl::Now();
   child->Terminate(absl::Milliseconds(200));
@@ -228,8 +216,7 @@ TEST(ChildProcessTest, TerminateKillsTheWholeGroup) {
   auto child = SpawnSh("trap '' TERM; sleep 30 & echo $!; wait");
   std::optional<std::string> line = Line(*child);
   pid_t grandchild = 0;
-  ASSERT_TRUE(line.has_value() && absl::SimpleAtoi(*line, &grandchild))
-      << *line;
+  ASSERT_TRUE(line.has_value() && absl::SimpleAtoi(*line, &grandchild)) << *line;
   EXPECT_EQ(::getpgid(grandchild), child->pid());
   child->Terminate(absl::Milliseconds(100));
   EXPECT_EQ(child->Wait().value(), -SIGKILL);
@@ -251,6 +238,22 @@ TEST(ChildProcessTest, ChildStartsWithDefaultSignals) {
   EXPECT_EQ(Line(*child), "ready");
   child->Terminate(absl::Seconds(20));
   EXPECT_EQ(child->Wait().value(), -SIGTERM);
+}
+
+TEST(ChildProcessTest, WaitUntilHonorsDeadlineAndInterrupt) {
+  // stdout closed early: ReadLine sees EOF while the child still runs.
+  auto child = SpawnSh("exec >&-; exec sleep 30");
+  EXPECT_EQ(Line(*child), std::nullopt);
+  EXPECT_EQ(child->WaitUntil(absl::Now() + absl::Milliseconds(20)).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+  child->Interrupt();
+  EXPECT_EQ(child->WaitUntil(absl::InfiniteFuture()).status().code(), absl::StatusCode::kAborted);
+  child->Terminate(absl::Seconds(5));
+  EXPECT_EQ(child->WaitUntil(Soon()).value(), -SIGTERM);
+
+  child = SpawnSh("exit 4");
+  EXPECT_EQ(child->WaitUntil(Soon()).value(), 4);
+  EXPECT_EQ(child->Wait().value(), 4);
 }
 
 TEST(ChildProcessTest, DestructorKillsAndReaps) {

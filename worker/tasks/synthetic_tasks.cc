@@ -17,8 +17,7 @@ using hpo::v1::SearchSpace;
 
 constexpr double kPi = 3.14159265358979323846;
 
-ParamSpec* AddFloat(SearchSpace& space, const std::string& name, double low,
-                    double high) {
+ParamSpec* AddFloat(SearchSpace& space, const std::string& name, double low, double high) {
   ParamSpec* p = space.add_params();
   p->set_name(name);
   p->mutable_float_domain()->set_low(low);
@@ -33,9 +32,8 @@ void SetFloat(ParamMap& params, const std::string& name, double v) {
 // Reads a numeric parameter that ValidateParams accepted.
 double Num(const ParamMap& params, const std::string& name) {
   const ParamValue& v = params.values().at(name);
-  return v.kind_case() == ParamValue::kIntValue
-             ? static_cast<double>(v.int_value())
-             : v.float_value();
+  return v.kind_case() == ParamValue::kIntValue ? static_cast<double>(v.int_value())
+                                                : v.float_value();
 }
 
 class Branin final : public SyntheticTask {
@@ -72,11 +70,9 @@ class Hartmann6 final : public SyntheticTask {
   }
   double optimum() const override { return -3.32237; }
   ParamMap optimum_params() const override {
-    static constexpr double kArgmin[6] = {0.20169,  0.150011, 0.476874,
-                                          0.275332, 0.311652, 0.6573};
+    static constexpr double kArgmin[6] = {0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573};
     ParamMap p;
-    for (int i = 0; i < 6; ++i)
-      SetFloat(p, absl::StrCat("x", i + 1), kArgmin[i]);
+    for (int i = 0; i < 6; ++i) SetFloat(p, absl::StrCat("x", i + 1), kArgmin[i]);
     return p;
   }
   double Value(const ParamMap& params) const override {
@@ -176,15 +172,9 @@ class Mixed final : public SyntheticTask {
 
 }  // namespace
 
-std::unique_ptr<SyntheticTask> MakeBranin() {
-  return std::make_unique<Branin>();
-}
-std::unique_ptr<SyntheticTask> MakeHartmann6() {
-  return std::make_unique<Hartmann6>();
-}
-std::unique_ptr<SyntheticTask> MakeRosenbrock() {
-  return std::make_unique<Rosenbrock>();
-}
+std::unique_ptr<SyntheticTask> MakeBranin() { return std::make_unique<Branin>(); }
+std::unique_ptr<SyntheticTask> MakeHartmann6() { return std::make_unique<Hartmann6>(); }
+std::unique_ptr<SyntheticTask> MakeRosenbrock() { return std::make_unique<Rosenbrock>(); }
 std::unique_ptr<SyntheticTask> MakeMixed() { return std::make_unique<Mixed>(); }
 
 }  // namespace hpo::worker::tasks

@@ -17,12 +17,10 @@ absl::StatusOr<double> SyntheticTask::Evaluate(const hpo::v1::ParamMap& params,
                                                const TaskOptions& options,
                                                Reporter& reporter) const {
   if (options.steps < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("steps must be >= 1, got ", options.steps));
+    return absl::InvalidArgumentError(absl::StrCat("steps must be >= 1, got ", options.steps));
   }
   if (options.step_ms < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("step_ms must be >= 0, got ", options.step_ms));
+    return absl::InvalidArgumentError(absl::StrCat("step_ms must be >= 0, got ", options.step_ms));
   }
   const hpo::v1::SearchSpace space = this->space();
   HPO_RETURN_IF_ERROR(core::ValidateParams(space, params));
@@ -30,18 +28,14 @@ absl::StatusOr<double> SyntheticTask::Evaluate(const hpo::v1::ParamMap& params,
 
   const double steps = options.steps;
   for (int t = 1; t <= options.steps; ++t) {
-    if (t > 1 && options.step_ms > 0)
-      absl::SleepFor(absl::Milliseconds(options.step_ms));
+    if (t > 1 && options.step_ms > 0) absl::SleepFor(absl::Milliseconds(options.step_ms));
     core::MetricLine line;
     line.step = t;
     line.final = (t == options.steps);
     line.metrics[std::string(kValueMetric)] =
-        t == options.steps
-            ? f
-            : f + (std::fabs(f) + 1.0) * (steps - t) / (steps * t);
+        t == options.steps ? f : f + (std::fabs(f) + 1.0) * (steps - t) / (steps * t);
     if (!reporter.Report(line)) {
-      return absl::CancelledError(
-          absl::StrCat(name(), ": stopped at step ", t));
+      return absl::CancelledError(absl::StrCat(name(), ": stopped at step ", t));
     }
   }
   return f;
@@ -75,8 +69,7 @@ absl::StatusOr<std::unique_ptr<Task>> MakeTask(absl::string_view name) {
     if (name == e.name) return std::unique_ptr<Task>(e.make());
   }
   return absl::NotFoundError(
-      absl::StrCat("unknown task '", name,
-                   "'; known tasks: ", absl::StrJoin(TaskNames(), ", ")));
+      absl::StrCat("unknown task '", name, "'; known tasks: ", absl::StrJoin(TaskNames(), ", ")));
 }
 
 }  // namespace hpo::worker::tasks

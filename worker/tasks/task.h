@@ -28,8 +28,7 @@ class Reporter {
 // A Reporter that forwards to a function. Thread-safe if the function is.
 class CallbackReporter final : public Reporter {
  public:
-  explicit CallbackReporter(std::function<bool(const core::MetricLine&)> fn)
-      : fn_(std::move(fn)) {}
+  explicit CallbackReporter(std::function<bool(const core::MetricLine&)> fn) : fn_(std::move(fn)) {}
   bool Report(const core::MetricLine& line) override { return fn_(line); }
 
  private:
@@ -62,16 +61,14 @@ class Task {
   // between steps. Returns f(x); CANCELLED when the reporter asks to stop;
   // INVALID_ARGUMENT for steps < 1 or step_ms < 0.
   virtual absl::StatusOr<double> Evaluate(const hpo::v1::ParamMap& params,
-                                          const TaskOptions& options,
-                                          Reporter& reporter) const = 0;
+                                          const TaskOptions& options, Reporter& reporter) const = 0;
 };
 
 // A task defined by a closed-form function; Evaluate draws the synthetic
 // learning curve. Thread-safe.
 class SyntheticTask : public Task {
  public:
-  absl::StatusOr<double> Evaluate(const hpo::v1::ParamMap& params,
-                                  const TaskOptions& options,
+  absl::StatusOr<double> Evaluate(const hpo::v1::ParamMap& params, const TaskOptions& options,
                                   Reporter& reporter) const final;
 
   // f(x) for params that passed core::ValidateParams and core::NormalizeParams.

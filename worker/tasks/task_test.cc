@@ -32,11 +32,9 @@ class RecordingReporter final : public Reporter {
   int stop_after_;
 };
 
-hpo::v1::ParamMap Floats(
-    const std::vector<std::pair<std::string, double>>& values) {
+hpo::v1::ParamMap Floats(const std::vector<std::pair<std::string, double>>& values) {
   hpo::v1::ParamMap p;
-  for (const auto& [name, v] : values)
-    (*p.mutable_values())[name].set_float_value(v);
+  for (const auto& [name, v] : values) (*p.mutable_values())[name].set_float_value(v);
   return p;
 }
 
@@ -55,8 +53,7 @@ double EvalOnce(const Task& task, const hpo::v1::ParamMap& params) {
 }
 
 TEST(TaskRegistryTest, NamesAreSortedAndEachMakes) {
-  EXPECT_THAT(TaskNames(),
-              ElementsAre("branin", "hartmann6", "mixed", "rosenbrock"));
+  EXPECT_THAT(TaskNames(), ElementsAre("branin", "hartmann6", "mixed", "rosenbrock"));
   for (const std::string& name : TaskNames()) {
     absl::StatusOr<std::unique_ptr<Task>> task = MakeTask(name);
     ASSERT_TRUE(task.ok()) << task.status();
@@ -82,39 +79,28 @@ TEST(TaskTest, OptimumParamsReachTheOptimum) {
 
 TEST(TaskTest, BraninHasThreeMinima) {
   std::unique_ptr<Task> task = MakeBranin();
-  EXPECT_NEAR(EvalOnce(*task, Floats({{"x1", -M_PI}, {"x2", 12.275}})),
-              0.397887, 1e-5);
-  EXPECT_NEAR(EvalOnce(*task, Floats({{"x1", M_PI}, {"x2", 2.275}})), 0.397887,
-              1e-5);
-  EXPECT_NEAR(EvalOnce(*task, Floats({{"x1", 9.42478}, {"x2", 2.475}})),
-              0.397887, 1e-5);
+  EXPECT_NEAR(EvalOnce(*task, Floats({{"x1", -M_PI}, {"x2", 12.275}})), 0.397887, 1e-5);
+  EXPECT_NEAR(EvalOnce(*task, Floats({{"x1", M_PI}, {"x2", 2.275}})), 0.397887, 1e-5);
+  EXPECT_NEAR(EvalOnce(*task, Floats({{"x1", 9.42478}, {"x2", 2.475}})), 0.397887, 1e-5);
 }
 
 TEST(TaskTest, HandCheckedValues) {
   // Branin(0, 0) = 36 + 10 (1 - 1/(8 pi)) + 10.
   EXPECT_NEAR(EvalOnce(*MakeBranin(), Floats({{"x1", 0}, {"x2", 0}})),
               36 + 10 * (1 - 1 / (8 * M_PI)) + 10, 1e-9);
-  EXPECT_NEAR(EvalOnce(*MakeRosenbrock(),
-                       Floats({{"x1", 0}, {"x2", 0}, {"x3", 0}, {"x4", 0}})),
+  EXPECT_NEAR(EvalOnce(*MakeRosenbrock(), Floats({{"x1", 0}, {"x2", 0}, {"x3", 0}, {"x4", 0}})),
               3.0, 1e-12);
-  EXPECT_NEAR(EvalOnce(*MakeRosenbrock(),
-                       Floats({{"x1", 2}, {"x2", 2}, {"x3", 2}, {"x4", 2}})),
+  EXPECT_NEAR(EvalOnce(*MakeRosenbrock(), Floats({{"x1", 2}, {"x2", 2}, {"x3", 2}, {"x4", 2}})),
               1203.0, 1e-9);
   // Reference values computed independently in Python.
-  EXPECT_NEAR(EvalOnce(*MakeHartmann6(), Floats({{"x1", 0},
-                                                 {"x2", 0},
-                                                 {"x3", 0},
-                                                 {"x4", 0},
-                                                 {"x5", 0},
-                                                 {"x6", 0}})),
+  EXPECT_NEAR(EvalOnce(*MakeHartmann6(),
+                       Floats({{"x1", 0}, {"x2", 0}, {"x3", 0}, {"x4", 0}, {"x5", 0}, {"x6", 0}})),
               -0.00508911288366444, 1e-12);
-  EXPECT_NEAR(EvalOnce(*MakeHartmann6(), Floats({{"x1", 0.5},
-                                                 {"x2", 0.5},
-                                                 {"x3", 0.5},
-                                                 {"x4", 0.5},
-                                                 {"x5", 0.5},
-                                                 {"x6", 0.5}})),
-              -0.5053149917022333, 1e-12);
+  EXPECT_NEAR(
+      EvalOnce(
+          *MakeHartmann6(),
+          Floats({{"x1", 0.5}, {"x2", 0.5}, {"x3", 0.5}, {"x4", 0.5}, {"x5", 0.5}, {"x6", 0.5}})),
+      -0.5053149917022333, 1e-12);
 }
 
 TEST(TaskTest, MixedValues) {
@@ -148,29 +134,25 @@ TEST(TaskTest, LearningCurveEndsAtTheValue) {
     const core::MetricLine& line = reporter.lines[t - 1];
     EXPECT_EQ(line.step, t);
     EXPECT_EQ(line.final, t == 4);
-    EXPECT_NEAR(line.metrics.at("value"),
-                f + (std::fabs(f) + 1) * (4.0 - t) / (4.0 * t), 1e-9);
+    EXPECT_NEAR(line.metrics.at("value"), f + (std::fabs(f) + 1) * (4.0 - t) / (4.0 * t), 1e-9);
   }
   EXPECT_EQ(reporter.lines.back().metrics.at("value"), f);
   // The curve decreases towards f.
-  EXPECT_GT(reporter.lines[0].metrics.at("value"),
-            reporter.lines[1].metrics.at("value"));
+  EXPECT_GT(reporter.lines[0].metrics.at("value"), reporter.lines[1].metrics.at("value"));
 }
 
 TEST(TaskTest, StepMsSleepsBetweenSteps) {
   RecordingReporter reporter;
   const absl::Time start = absl::Now();
   ASSERT_TRUE(
-      MakeBranin()
-          ->Evaluate(Floats({{"x1", 0}, {"x2", 0}}), Options(3, 20), reporter)
-          .ok());
+      MakeBranin()->Evaluate(Floats({{"x1", 0}, {"x2", 0}}), Options(3, 20), reporter).ok());
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(40));
 }
 
 TEST(TaskTest, ReporterFalseStops) {
   RecordingReporter reporter(/*stop_after=*/2);
-  absl::StatusOr<double> v = MakeBranin()->Evaluate(
-      Floats({{"x1", 0}, {"x2", 0}}), Options(10, 0), reporter);
+  absl::StatusOr<double> v =
+      MakeBranin()->Evaluate(Floats({{"x1", 0}, {"x2", 0}}), Options(10, 0), reporter);
   EXPECT_EQ(v.status().code(), absl::StatusCode::kCancelled);
   EXPECT_THAT(v.status().message(), HasSubstr("stopped at step 2"));
   EXPECT_EQ(reporter.lines.size(), 2u);
@@ -179,8 +161,7 @@ TEST(TaskTest, ReporterFalseStops) {
 TEST(TaskTest, BadParamsAreRejected) {
   RecordingReporter reporter;
   std::unique_ptr<Task> task = MakeBranin();
-  absl::StatusOr<double> v =
-      task->Evaluate(Floats({{"x1", 11}, {"x2", 0}}), {}, reporter);
+  absl::StatusOr<double> v = task->Evaluate(Floats({{"x1", 11}, {"x2", 0}}), {}, reporter);
   EXPECT_EQ(v.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(v.status().message(), HasSubstr("x1"));
 

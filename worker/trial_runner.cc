@@ -1,0 +1,273 @@
+#include "worker/trial_runner.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "core/logging.h"
+#include "core/metric_line.h"
+#include "core/search_space.h"
+
+namespace hpo::worker {
+namespace {
+
+// Replaces each {name} that names a parameter of the space; other braces stay as they are.
+std::string Substitute(const std::string& arg, const hpo::v1::Trial& trial,
+                       const hpo::v1::SearchSpace& space) {
+  std::string out;
+  size_t i = 0;
+  while (i < arg.size()) {
+    if (arg[i] == '{') {
+      const size_t close = arg.find('}', i + 1);
+      if (close != std::string::npos) {
+        const std::string name = arg.substr(i + 1, close - i - 1);
+        if (core::FindParam(space, name) != nullptr) {
+          auto it = trial.params().values().find(name);
+          if (it != trial.params().values().end()) out += core::FormatValue(it->second);
+          i = close + 1;
+          continue;
+        }
+      }
+    }
+    out += arg[i++];
+  }
+  return out;
+}
+
+std::string DescribeNonFinite(double v) {
+  if (std::isnan(v)) return "NaN";
+  return v > 0 ? "inf" : "-inf";
+}
+
+}  // namespace
+
+TrialRunner::TrialRunner(hpo::v1::Trial trial, hpo::v1::StudySpec spec, TrialRunnerOptions options)
+    : trial_(std::move(trial)), spec_(std::move(spec)), options_(std::move(options)) {}
+
+absl::StatusOr<std::vector<std::string>> TrialRunner::BuildArgv(const hpo::v1::Trial& trial,
+                                                                const hpo::v1::StudySpec& spec,
+                                                                const std::string& hpo_task_path) {
+  std::vector<std::string> argv;
+  const hpo::v1::TaskSpec& task = spec.task();
+  switch (task.kind_case()) {
+    case hpo::v1::TaskSpec::kBuiltin: {
+      argv = {hpo_task_path, task.builtin()};
+      for (const hpo::v1::ParamSpec& p : spec.space().params()) {
+        auto it = trial.params().values().find(p.name());
+        if (it == trial.params().values().end()) continue;
+        argv.push_back(absl::StrCat("--", p.name(), "=", core::FormatValue(it->second)));
+      }
+      std::vector<std::pair<std::string, std::string>> args(task.builtin_args().begin(),
+                                                            task.builtin_args().end());
+      std::sort(args.begin(), args.end());
+      for (const auto& [k, v] : args) argv.push_back(absl::StrCat("--", k, "=", v));
+      return argv;
+    }
+    case hpo::v1::TaskSpec::kCommand:
+      if (task.command().argv().empty()) {
+        return absl::InvalidArgumentError("task.command: empty argv");
+      }
+      for (const std::string& arg : task.command().argv()) {
+        argv.push_back(Substitute(arg, trial, spec.space()));
+      }
+      return argv;
+    case hpo::v1::TaskSpec::KIND_NOT_SET:
+      break;
+  }
+  return absl::InvalidArgumentError("task: neither builtin nor command");
+}
+
+std::map<std::string, std::string> TrialRunner::BuildEnv(const hpo::v1::Trial& trial,
+                                                         const hpo::v1::StudySpec& spec,
+                                                         const std::vector<std::string>& gpus) {
+  std::map<std::string, std::string> env;
+  if (spec.task().has_command()) {
+    env.insert(spec.task().command().env().begin(), spec.task().command().env().end());
+  }
+  env["HPO_PARAMS"] = core::ParamsToJson(trial.params());
+  env["HPO_TRIAL_ID"] = absl::StrCat(trial.id());
+  env["HPO_STUDY"] = spec.name();
+  env["CUDA_VISIBLE_DEVICES"] = absl::StrJoin(gpus, ",");
+  return env;
+}
+
+void TrialRunner::Cancel(absl::string_view reason) {
+  absl::MutexLock lock(&mu_);
+  if (cancelled_) return;
+  cancelled_ = true;
+  cancel_reason_ = std::string(reason);
+  if (process_ != nullptr) process_->Interrupt();
+}
+
+void TrialRunner::Log(absl::string_view line) {
+  if (log_fd_ < 0) return;
+  const std::string text = absl::StrCat(line, "\n");
+  ssize_t ignored = ::write(log_fd_, text.data(), text.size());
+  (void)ignored;
+}
+
+TrialOutcome TrialRunner::Run(ProgressSink& sink) {
+  TrialOutcome outcome;
+  outcome.state = hpo::v1::FAILED;
+  auto cancelled_reason = [this]() -> std::optional<std::string> {
+    absl::MutexLock lock(&mu_);
+    if (!cancelled_) return std::nullopt;
+    return absl::StrCat("cancelled: ", cancel_reason_);
+  };
+  if (std::optional<std::string> reason = cancelled_reason()) {
+    outcome.failure_reason = *reason;
+    return outcome;
+  }
+
+  absl::StatusOr<std::vector<std::string>> argv = BuildArgv(trial_, spec_, options_.hpo_task_path);
+  if (!argv.ok()) {
+    outcome.failure_reason = std::string(argv.status().message());
+    return outcome;
+  }
+  SpawnOptions spawn;
+  spawn.argv = *std::move(argv);
+  spawn.env = BuildEnv(trial_, spec_, options_.gpus);
+  spawn.workdir = spec_.task().has_command() ? spec_.task().command().workdir() : "";
+  spawn.log_path = options_.log_path;
+  if (!options_.log_path.empty()) {
+    log_fd_ = ::open(options_.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  }
+  struct LogCloser {
+    int& fd;
+    ~LogCloser() {
+      if (fd >= 0) ::close(fd);
+      fd = -1;
+    }
+  } log_closer{log_fd_};
+
+  absl::StatusOr<std::unique_ptr<ChildProcess>> spawned = ChildProcess::Spawn(spawn);
+  if (!spawned.ok()) {
+    outcome.failure_reason = std::string(spawned.status().message());
+    Log(absl::StrCat("hpo-worker: ", outcome.failure_reason));
+    return outcome;
+  }
+  std::unique_ptr<ChildProcess> child = *std::move(spawned);
+  {
+    absl::MutexLock lock(&mu_);
+    process_ = child.get();
+    if (cancelled_) child->Interrupt();
+  }
+  HPO_LOG(DEBUG) << "trial " << trial_.id() << ": started pid " << child->pid() << ": "
+                 << absl::StrJoin(spawn.argv, " ");
+
+  const double timeout_s = spec_.budget().trial_timeout_s();
+  const absl::Time deadline =
+      timeout_s > 0 ? absl::Now() + absl::Seconds(timeout_s) : absl::InfiniteFuture();
+  enum class Stop { kNone, kPruned, kTimeout, kCancelled, kError };
+  Stop stop = Stop::kNone;
+  std::string error;
+  std::map<std::string, double> latest;  // latest value of each metric
+  bool have_final = false;
+  int64_t reports = 0;
+
+  auto on_status = [&](const absl::Status& s) {
+    if (s.code() == absl::StatusCode::kAborted) {
+      // Interrupt() is only called by Cancel.
+      stop = Stop::kCancelled;
+    } else if (s.code() == absl::StatusCode::kDeadlineExceeded) {
+      stop = Stop::kTimeout;
+    } else {
+      stop = Stop::kError;
+      error = std::string(s.message());
+    }
+  };
+
+  while (stop == Stop::kNone) {
+    absl::StatusOr<std::optional<std::string>> line = child->ReadLine(deadline);
+    if (!line.ok()) {
+      on_status(line.status());
+      break;
+    }
+    if (!line->has_value()) break;  // EOF
+    const std::string& text = **line;
+    if (!core::IsMetricLine(text)) {
+      Log(text);
+      continue;
+    }
+    absl::StatusOr<core::MetricLine> metric = core::ParseMetricLine(text);
+    if (!metric.ok()) {
+      Log(absl::StrCat("hpo-worker: warning: ignored a bad metric line (",
+                       metric.status().message(), "): ", text));
+      HPO_LOG(WARNING) << "trial " << trial_.id()
+                       << ": bad metric line: " << metric.status().message();
+      continue;
+    }
+    hpo::v1::Measurement m;
+    m.set_step(metric->step.has_value() ? *metric->step : reports);
+    m.set_time_ms(options_.clock->NowMs());
+    for (const auto& [k, v] : metric->metrics) (*m.mutable_metrics())[k] = v;
+    ++reports;
+    if (!have_final) {
+      for (const auto& [k, v] : metric->metrics) latest[k] = v;
+      have_final = metric->final;
+    }
+    if (sink.Report(m) == hpo::v1::STOP) stop = Stop::kPruned;
+  }
+
+  absl::StatusOr<int> exit = absl::UnknownError("not waited");
+  if (stop == Stop::kNone) {
+    exit = child->WaitUntil(deadline);  // stdout may close before the process ends
+    if (!exit.ok()) on_status(exit.status());
+  }
+  if (stop != Stop::kNone) {
+    child->Terminate(options_.kill_grace);
+    exit = child->Wait();
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    process_ = nullptr;
+  }
+
+  outcome.final_metrics = latest;
+  const std::string& objective = spec_.objective().metric();
+  switch (stop) {
+    case Stop::kPruned:
+      outcome.state = hpo::v1::PRUNED;
+      break;
+    case Stop::kCancelled:
+      outcome.failure_reason = cancelled_reason().value_or("cancelled");
+      break;
+    case Stop::kTimeout:
+      outcome.failure_reason = absl::StrFormat("timed out after %g s", timeout_s);
+      break;
+    case Stop::kError:
+      outcome.failure_reason = error;
+      break;
+    case Stop::kNone:
+      if (!exit.ok()) {
+        outcome.failure_reason = std::string(exit.status().message());
+      } else if (*exit != 0) {
+        outcome.failure_reason = DescribeExit(*exit);
+      } else if (auto it = latest.find(objective); it == latest.end()) {
+        outcome.failure_reason = absl::StrCat("no metric '", objective, "' reported");
+      } else if (!std::isfinite(it->second)) {
+        outcome.failure_reason =
+            absl::StrCat("objective '", objective, "' is ", DescribeNonFinite(it->second));
+      } else {
+        outcome.state = hpo::v1::COMPLETED;
+      }
+      break;
+  }
+  if (outcome.state == hpo::v1::FAILED) {
+    Log(absl::StrCat("hpo-worker: trial failed: ", outcome.failure_reason));
+  }
+  HPO_LOG(DEBUG) << "trial " << trial_.id() << ": " << hpo::v1::TrialState_Name(outcome.state)
+                 << " " << outcome.failure_reason;
+  return outcome;
+}
+
+}  // namespace hpo::worker

@@ -1,0 +1,106 @@
+// Runs one trial as a child process: builds its command and environment, streams its metric
+// lines to a ProgressSink, enforces its timeout and stop decisions, and classifies the outcome.
+// gRPC-free.
+#ifndef HPO_WORKER_TRIAL_RUNNER_H_
+#define HPO_WORKER_TRIAL_RUNNER_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "core/clock.h"
+#include "hpo/v1/hpo.pb.h"
+#include "worker/process.h"
+
+namespace hpo::worker {
+
+// Receives a trial's measurements as they arrive. Called from the thread running the trial.
+class ProgressSink {
+ public:
+  virtual ~ProgressSink() = default;
+  // STOP ends the trial (it is killed and becomes PRUNED); anything else continues.
+  virtual hpo::v1::Decision Report(const hpo::v1::Measurement& measurement) = 0;
+};
+
+struct TrialOutcome {
+  hpo::v1::TrialState state = hpo::v1::TRIAL_STATE_UNSPECIFIED;  // COMPLETED, PRUNED or FAILED
+  // The metrics of the result: the latest value of each metric up to the last line marked
+  // final, or up to the last line when none is. Filled for every state.
+  std::map<std::string, double> final_metrics;
+  std::string failure_reason;  // for FAILED
+};
+
+struct TrialRunnerOptions {
+  // The hpo-task executable, for builtin tasks (looked up in PATH when it has no '/').
+  std::string hpo_task_path = "hpo-task";
+  // GPUs of the slot, passed as CUDA_VISIBLE_DEVICES (empty string when none).
+  std::vector<std::string> gpus;
+  // The trial's log: the child's stderr, its stdout lines that are not metric lines, and
+  // warnings about bad metric lines. Empty = the child's stderr is ours; lines are dropped.
+  std::string log_path;
+  // After a stop, timeout or cancel: SIGTERM to the group, then SIGKILL after this long.
+  absl::Duration kill_grace = absl::Seconds(5);
+  core::Clock* clock = core::Clock::Real();  // for Measurement.time_ms
+};
+
+// Runs a single trial once.
+//
+// Thread-safety: Run is called once, from one thread; Cancel may be called from any thread, at
+// any time (before, during or after Run).
+class TrialRunner {
+ public:
+  TrialRunner(hpo::v1::Trial trial, hpo::v1::StudySpec spec, TrialRunnerOptions options);
+
+  TrialRunner(const TrialRunner&) = delete;
+  TrialRunner& operator=(const TrialRunner&) = delete;
+
+  // Runs the trial to its end and classifies it:
+  //  - COMPLETED: exited 0 and reported the objective metric as a finite number;
+  //  - PRUNED: `sink` answered STOP (the process group is killed first);
+  //  - FAILED with failure_reason "exit code 3", "killed by signal 9", "timed out after 600 s",
+  //    "no metric 'value' reported", "objective 'value' is NaN" (or inf, -inf),
+  //    "cancelled: <reason>", or the spawn error ("cannot run 'foo': No such file or
+  //    directory").
+  // The process is gone when Run returns.
+  TrialOutcome Run(ProgressSink& sink);
+
+  // Kills the trial's process (SIGTERM, SIGKILL after the grace); Run returns FAILED
+  // "cancelled: <reason>". A trial whose process already ended keeps its outcome.
+  void Cancel(absl::string_view reason);
+
+  // The child's argv: for a builtin task `<hpo_task_path> NAME --p=v... --k=v...` (parameters
+  // in space order, then builtin_args sorted by key); for a command its argv with each
+  // {param} replaced by the parameter's core::FormatValue, or by "" when it is inactive.
+  static absl::StatusOr<std::vector<std::string>> BuildArgv(const hpo::v1::Trial& trial,
+                                                            const hpo::v1::StudySpec& spec,
+                                                            const std::string& hpo_task_path);
+
+  // The variables added to the child's environment: the command's env, then HPO_PARAMS
+  // (core::ParamsToJson), HPO_TRIAL_ID, HPO_STUDY and CUDA_VISIBLE_DEVICES.
+  static std::map<std::string, std::string> BuildEnv(const hpo::v1::Trial& trial,
+                                                     const hpo::v1::StudySpec& spec,
+                                                     const std::vector<std::string>& gpus);
+
+ private:
+  // Appends a line to the trial log, if there is one.
+  void Log(absl::string_view line);
+
+  const hpo::v1::Trial trial_;
+  const hpo::v1::StudySpec spec_;
+  const TrialRunnerOptions options_;
+  int log_fd_ = -1;  // used by the Run thread only
+
+  absl::Mutex mu_;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  std::string cancel_reason_ ABSL_GUARDED_BY(mu_);
+  ChildProcess* process_ ABSL_GUARDED_BY(mu_) = nullptr;  // while it runs
+};
+
+}  // namespace hpo::worker
+
+#endif  // HPO_WORKER_TRIAL_RUNNER_H_

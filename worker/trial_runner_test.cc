@@ -1,0 +1,346 @@
+#include "worker/trial_runner.h"
+
+#include <signal.h>
+#include <stdlib.h>
+
+#include <cerrno>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace hpo::worker {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::Pair;
+using ::testing::UnorderedElementsAre;
+
+// Records measurements; answers STOP from the `stop_at`-th report on (1-based; 0 = never).
+class RecordingSink final : public ProgressSink {
+ public:
+  explicit RecordingSink(int stop_at = 0) : stop_at_(stop_at) {}
+  hpo::v1::Decision Report(const hpo::v1::Measurement& m) override {
+    absl::MutexLock lock(&mu_);
+    measurements_.push_back(m);
+    if (measurements_.size() == 1) first_.Notify();
+    return stop_at_ > 0 && static_cast<int>(measurements_.size()) >= stop_at_ ? hpo::v1::STOP
+                                                                              : hpo::v1::CONTINUE;
+  }
+  std::vector<hpo::v1::Measurement> measurements() {
+    absl::MutexLock lock(&mu_);
+    return measurements_;
+  }
+  absl::Notification& first() { return first_; }
+
+ private:
+  const int stop_at_;
+  absl::Mutex mu_;
+  std::vector<hpo::v1::Measurement> measurements_ ABSL_GUARDED_BY(mu_);
+  absl::Notification first_;
+};
+
+std::string MakeTempDir() {
+  std::string base = ::testing::TempDir();
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  std::string tmpl = base + "/trial_runner_test.XXXXXX";
+  EXPECT_NE(::mkdtemp(tmpl.data()), nullptr);
+  return tmpl;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A study on the mixed space whose task is `/bin/sh -c SCRIPT sh ARGS...`.
+hpo::v1::StudySpec ShellStudy(const std::string& script,
+                              const std::vector<std::string>& args = {}) {
+  hpo::v1::StudySpec spec;
+  spec.set_name("shell-study");
+  spec.mutable_objective()->set_metric("value");
+  spec.mutable_objective()->set_direction(hpo::v1::MINIMIZE);
+  auto* space = spec.mutable_space();
+  auto* x = space->add_params();
+  x->set_name("x");
+  x->mutable_float_domain()->set_low(-5);
+  x->mutable_float_domain()->set_high(5);
+  auto* kind = space->add_params();
+  kind->set_name("kind");
+  for (const char* c : {"a", "b"}) kind->mutable_categorical()->add_choices()->set_string_value(c);
+  auto* y = space->add_params();
+  y->set_name("y");
+  y->mutable_int_domain()->set_low(0);
+  y->mutable_int_domain()->set_high(9);
+  y->mutable_condition()->set_parent("kind");
+  y->mutable_condition()->add_values()->set_string_value("b");
+  auto* cmd = spec.mutable_task()->mutable_command();
+  cmd->add_argv("/bin/sh");
+  cmd->add_argv("-c");
+  cmd->add_argv(script);
+  cmd->add_argv("sh");
+  for (const std::string& a : args) cmd->add_argv(a);
+  return spec;
+}
+
+hpo::v1::Trial MixedTrial(double x, const std::string& kind, std::optional<int> y = std::nullopt) {
+  hpo::v1::Trial trial;
+  trial.set_id(42);
+  trial.set_study_id(7);
+  (*trial.mutable_params()->mutable_values())["x"].set_float_value(x);
+  (*trial.mutable_params()->mutable_values())["kind"].set_string_value(kind);
+  if (y.has_value()) (*trial.mutable_params()->mutable_values())["y"].set_int_value(*y);
+  return trial;
+}
+
+TrialRunnerOptions Options(const std::string& log_path = "") {
+  TrialRunnerOptions options;
+  options.hpo_task_path = HPO_TASK_PATH;
+  options.log_path = log_path;
+  options.kill_grace = absl::Milliseconds(200);
+  return options;
+}
+
+TrialOutcome RunScript(const std::string& script, RecordingSink& sink,
+                       const std::string& log_path = "", double timeout_s = 0) {
+  hpo::v1::StudySpec spec = ShellStudy(script);
+  spec.mutable_budget()->set_trial_timeout_s(timeout_s);
+  TrialRunner runner(MixedTrial(0.5, "a"), spec, Options(log_path));
+  return runner.Run(sink);
+}
+
+TEST(TrialRunnerTest, CompletesWithMetricLinesAndLogsTheRest) {
+  const std::string log = MakeTempDir() + "/trial.log";
+  RecordingSink sink;
+  TrialOutcome outcome = RunScript(
+      "echo starting; echo 'hpo-metric {\"step\": 5, \"value\": 3.5, \"acc\": 0.1}'; "
+      "echo 'hpo-metric {\"value\": 2.5}'; echo 'hpo-metric {\"value\": oops}'; "
+      "echo to-stderr >&2; echo 'hpo-metric {\"value\": 1.5, \"acc\": 0.9}'",
+      sink, log);
+  EXPECT_EQ(outcome.state, hpo::v1::COMPLETED) << outcome.failure_reason;
+  EXPECT_EQ(outcome.failure_reason, "");
+  EXPECT_THAT(outcome.final_metrics, UnorderedElementsAre(Pair("value", 1.5), Pair("acc", 0.9)));
+  std::vector<hpo::v1::Measurement> ms = sink.measurements();
+  ASSERT_EQ(ms.size(), 3u);
+  EXPECT_EQ(ms[0].step(), 5);  // given
+  EXPECT_EQ(ms[1].step(), 1);  // counter of reports
+  EXPECT_EQ(ms[2].step(), 2);
+  EXPECT_EQ(ms[0].metrics().at("value"), 3.5);
+  EXPECT_EQ(ms[0].metrics().at("acc"), 0.1);
+  EXPECT_EQ(ms[2].metrics().at("value"), 1.5);
+  EXPECT_GT(ms[0].time_ms(), 0);
+  const std::string text = ReadFile(log);
+  EXPECT_THAT(text, HasSubstr("starting\n"));
+  EXPECT_THAT(text, HasSubstr("to-stderr\n"));
+  EXPECT_THAT(text, HasSubstr("hpo-worker: warning: ignored a bad metric line ("));
+  EXPECT_THAT(text, HasSubstr("): hpo-metric {\"value\": oops}\n"));
+  EXPECT_THAT(text, Not(HasSubstr("3.5")));
+}
+
+TEST(TrialRunnerTest, FinalLineIsTheResult) {
+  RecordingSink sink;
+  TrialOutcome outcome = RunScript(
+      "echo 'hpo-metric {\"value\": 5, \"final\": true}'; echo 'hpo-metric {\"value\": 7}'", sink);
+  EXPECT_EQ(outcome.state, hpo::v1::COMPLETED) << outcome.failure_reason;
+  EXPECT_THAT(outcome.final_metrics, ElementsAre(Pair("value", 5)));
+  EXPECT_EQ(sink.measurements().size(), 2u);
+
+  // Without a final line, the last value of each metric.
+  outcome = RunScript(
+      "echo 'hpo-metric {\"value\": 5, \"loss\": 1}'; echo 'hpo-metric {\"loss\": 0.5}'", sink);
+  EXPECT_EQ(outcome.state, hpo::v1::COMPLETED) << outcome.failure_reason;
+  EXPECT_THAT(outcome.final_metrics, UnorderedElementsAre(Pair("value", 5), Pair("loss", 0.5)));
+}
+
+TEST(TrialRunnerTest, RunsTheBuiltinTaskBinary) {
+  hpo::v1::StudySpec spec;
+  spec.set_name("branin-study");
+  spec.mutable_objective()->set_metric("value");
+  spec.mutable_task()->set_builtin("branin");
+  (*spec.mutable_task()->mutable_builtin_args())["steps"] = "3";
+  for (const char* name : {"x1", "x2"}) {
+    auto* p = spec.mutable_space()->add_params();
+    p->set_name(name);
+    p->mutable_float_domain()->set_low(-5);
+    p->mutable_float_domain()->set_high(15);
+  }
+  hpo::v1::Trial trial;
+  trial.set_id(1);
+  (*trial.mutable_params()->mutable_values())["x1"].set_float_value(M_PI);
+  (*trial.mutable_params()->mutable_values())["x2"].set_float_value(2.275);
+  EXPECT_THAT(
+      TrialRunner::BuildArgv(trial, spec, "/bin/hpo-task").value(),
+      ElementsAre("/bin/hpo-task", "branin", "--x1=3.141592653589793", "--x2=2.275", "--steps=3"));
+
+  RecordingSink sink;
+  TrialRunner runner(trial, spec, Options());
+  TrialOutcome outcome = runner.Run(sink);
+  EXPECT_EQ(outcome.state, hpo::v1::COMPLETED) << outcome.failure_reason;
+  EXPECT_NEAR(outcome.final_metrics.at("value"), 0.397887, 1e-5);
+  std::vector<hpo::v1::Measurement> ms = sink.measurements();
+  ASSERT_EQ(ms.size(), 3u);
+  EXPECT_EQ(ms[0].step(), 1);
+  EXPECT_EQ(ms[2].step(), 3);
+  EXPECT_GT(ms[0].metrics().at("value"), ms[2].metrics().at("value"));
+
+  // hpo-task rejects bad input with exit code 2 and says why in the log.
+  const std::string log = MakeTempDir() + "/trial.log";
+  (*spec.mutable_task()->mutable_builtin_args())["steps"] = "0";
+  TrialRunner bad(trial, spec, Options(log));
+  outcome = bad.Run(sink);
+  EXPECT_EQ(outcome.state, hpo::v1::FAILED);
+  EXPECT_EQ(outcome.failure_reason, "exit code 2");
+  EXPECT_THAT(ReadFile(log), HasSubstr("hpo-task: --steps: expected an integer >= 1, got '0'"));
+}
+
+TEST(TrialRunnerTest, StopPrunesAndKillsTheProcess) {
+  RecordingSink sink(/*stop_at=*/2);
+  // Ignores SIGTERM, so only the SIGKILL after the grace ends it.
+  TrialOutcome outcome = RunScript(
+      "trap '' TERM; echo \"hpo-metric {\\\"pid\\\": $$, \\\"value\\\": 9}\"; i=0; "
+      "while :; do i=$((i+1)); echo \"hpo-metric {\\\"value\\\": $i}\"; sleep 0.01; done",
+      sink);
+  EXPECT_EQ(outcome.state, hpo::v1::PRUNED);
+  EXPECT_EQ(outcome.failure_reason, "");
+  EXPECT_EQ(outcome.final_metrics.at("value"), 1);
+  std::vector<hpo::v1::Measurement> ms = sink.measurements();
+  ASSERT_EQ(ms.size(), 2u);
+  const pid_t pid = static_cast<pid_t>(ms[0].metrics().at("pid"));
+  EXPECT_EQ(::kill(pid, 0), -1);  // gone and reaped
+  EXPECT_EQ(errno, ESRCH);
+}
+
+TEST(TrialRunnerTest, FailureReasons) {
+  RecordingSink sink;
+  const std::string ok_line = "echo 'hpo-metric {\"value\": 1}'; ";
+  struct Case {
+    std::string script;
+    std::string reason;
+  } cases[] = {
+      {ok_line + "exit 3", "exit code 3"},
+      {ok_line + "kill -9 $$", "killed by signal 9"},
+      {"echo 'hpo-metric {\"loss\": 1}'", "no metric 'value' reported"},
+      {"true", "no metric 'value' reported"},
+      {"echo 'hpo-metric {\"value\": NaN}'", "objective 'value' is NaN"},
+      {"echo 'hpo-metric {\"value\": -Infinity}'", "objective 'value' is -inf"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.script);
+    TrialOutcome outcome = RunScript(c.script, sink);
+    EXPECT_EQ(outcome.state, hpo::v1::FAILED);
+    EXPECT_EQ(outcome.failure_reason, c.reason);
+  }
+}
+
+TEST(TrialRunnerTest, SpawnFailure) {
+  hpo::v1::StudySpec spec = ShellStudy("");
+  spec.mutable_task()->mutable_command()->clear_argv();
+  spec.mutable_task()->mutable_command()->add_argv("/nonexistent/trainer");
+  RecordingSink sink;
+  TrialRunner runner(MixedTrial(0, "a"), spec, Options());
+  TrialOutcome outcome = runner.Run(sink);
+  EXPECT_EQ(outcome.state, hpo::v1::FAILED);
+  EXPECT_EQ(outcome.failure_reason, "cannot run '/nonexistent/trainer': No such file or directory");
+}
+
+TEST(TrialRunnerTest, Timeout) {
+  RecordingSink sink;
+  const absl::Time start = absl::Now();
+  TrialOutcome outcome =
+      RunScript("echo 'hpo-metric {\"value\": 1}'; exec sleep 30", sink, "", /*timeout_s=*/0.2);
+  EXPECT_EQ(outcome.state, hpo::v1::FAILED);
+  EXPECT_EQ(outcome.failure_reason, "timed out after 0.2 s");
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+
+  // Also when stdout is closed but the process keeps running.
+  outcome = RunScript("exec >&-; exec sleep 30", sink, "", /*timeout_s=*/0.2);
+  EXPECT_EQ(outcome.failure_reason, "timed out after 0.2 s");
+}
+
+TEST(TrialRunnerTest, SubstitutesParameters) {
+  hpo::v1::StudySpec spec =
+      ShellStudy("", {"{x}", "kind={kind}", "[{y}]", "{unknown}", "{{x}}", "{x}{kind}"});
+  EXPECT_THAT(
+      TrialRunner::BuildArgv(MixedTrial(0.1, "a"), spec, "").value(),
+      ElementsAre("/bin/sh", "-c", "", "sh", "0.1", "kind=a", "[]", "{unknown}", "{0.1}", "0.1a"));
+  EXPECT_THAT(
+      TrialRunner::BuildArgv(MixedTrial(-2, "b", 7), spec, "").value(),
+      ElementsAre("/bin/sh", "-c", "", "sh", "-2", "kind=b", "[7]", "{unknown}", "{-2}", "-2b"));
+
+  // The child really gets them.
+  spec = ShellStudy("echo \"hpo-metric {\\\"value\\\": $1}\"; test \"$2\" = kind=b",
+                    {"{y}", "kind={kind}"});
+  RecordingSink sink;
+  TrialRunner runner(MixedTrial(1, "b", 4), spec, Options());
+  TrialOutcome outcome = runner.Run(sink);
+  EXPECT_EQ(outcome.state, hpo::v1::COMPLETED) << outcome.failure_reason;
+  EXPECT_EQ(outcome.final_metrics.at("value"), 4);
+}
+
+TEST(TrialRunnerTest, EnvironmentReachesTheChild) {
+  const std::string dir = MakeTempDir();
+  hpo::v1::StudySpec spec = ShellStudy(
+      "echo \"params=$HPO_PARAMS\"; echo \"id=$HPO_TRIAL_ID study=$HPO_STUDY\"; "
+      "echo \"cuda=[${CUDA_VISIBLE_DEVICES-unset}] extra=$EXTRA pwd=$(pwd)\"; "
+      "echo 'hpo-metric {\"value\": 0}'");
+  (*spec.mutable_task()->mutable_command()->mutable_env())["EXTRA"] = "yes";
+  spec.mutable_task()->mutable_command()->set_workdir(dir);
+
+  RecordingSink sink;
+  TrialRunnerOptions options = Options(dir + "/gpu.log");
+  options.gpus = {"1", "3"};
+  TrialRunner runner(MixedTrial(0.5, "b", 2), spec, options);
+  EXPECT_EQ(runner.Run(sink).state, hpo::v1::COMPLETED);
+  const std::string text = ReadFile(dir + "/gpu.log");
+  EXPECT_THAT(text, HasSubstr("params={\"kind\":\"b\",\"x\":0.5,\"y\":2}\n"));
+  EXPECT_THAT(text, HasSubstr("id=42 study=shell-study\n"));
+  EXPECT_THAT(text, HasSubstr("cuda=[1,3] extra=yes pwd=" + dir + "\n"));
+
+  TrialRunner no_gpu(MixedTrial(0.5, "a"), spec, Options(dir + "/nogpu.log"));
+  EXPECT_EQ(no_gpu.Run(sink).state, hpo::v1::COMPLETED);
+  EXPECT_THAT(ReadFile(dir + "/nogpu.log"), HasSubstr("cuda=[] extra=yes"));
+}
+
+TEST(TrialRunnerTest, CancelFromAnotherThread) {
+  hpo::v1::StudySpec spec = ShellStudy(
+      "trap '' TERM; echo \"hpo-metric {\\\"pid\\\": $$}\"; while :; do sleep 0.01; done");
+  RecordingSink sink;
+  TrialRunner runner(MixedTrial(0.5, "a"), spec, Options());
+  TrialOutcome outcome;
+  std::thread thread([&] { outcome = runner.Run(sink); });
+  ASSERT_TRUE(sink.first().WaitForNotificationWithTimeout(absl::Seconds(5)));
+  runner.Cancel("worker draining");
+  thread.join();
+  EXPECT_EQ(outcome.state, hpo::v1::FAILED);
+  EXPECT_EQ(outcome.failure_reason, "cancelled: worker draining");
+  const pid_t pid = static_cast<pid_t>(sink.measurements()[0].metrics().at("pid"));
+  EXPECT_EQ(::kill(pid, 0), -1);
+  EXPECT_EQ(errno, ESRCH);
+}
+
+TEST(TrialRunnerTest, CancelBeforeRunDoesNotStartTheProcess) {
+  const std::string log = MakeTempDir() + "/trial.log";
+  RecordingSink sink;
+  TrialRunner runner(MixedTrial(0.5, "a"), ShellStudy("echo started >&2"), Options(log));
+  runner.Cancel("stopped");
+  TrialOutcome outcome = runner.Run(sink);
+  EXPECT_EQ(outcome.state, hpo::v1::FAILED);
+  EXPECT_EQ(outcome.failure_reason, "cancelled: stopped");
+  EXPECT_EQ(ReadFile(log), "");
+}
+
+}  // namespace
+}  // namespace hpo::worker
