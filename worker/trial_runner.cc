@@ -108,6 +108,13 @@ void TrialRunner::Cancel(absl::string_view reason) {
   if (process_ != nullptr) process_->Interrupt();
 }
 
+void TrialRunner::Prune() {
+  absl::MutexLock lock(&mu_);
+  if (pruned_) return;
+  pruned_ = true;
+  if (process_ != nullptr) process_->Interrupt();
+}
+
 void TrialRunner::Log(absl::string_view line) {
   if (log_fd_ < 0) return;
   const std::string text = absl::StrCat(line, "\n");
@@ -123,8 +130,16 @@ TrialOutcome TrialRunner::Run(ProgressSink& sink) {
     if (!cancelled_) return std::nullopt;
     return absl::StrCat("cancelled: ", cancel_reason_);
   };
+  auto pruned = [this] {
+    absl::MutexLock lock(&mu_);
+    return pruned_;
+  };
   if (std::optional<std::string> reason = cancelled_reason()) {
     outcome.failure_reason = *reason;
+    return outcome;
+  }
+  if (pruned()) {
+    outcome.state = hpo::v1::PRUNED;
     return outcome;
   }
 
@@ -159,7 +174,7 @@ TrialOutcome TrialRunner::Run(ProgressSink& sink) {
   {
     absl::MutexLock lock(&mu_);
     process_ = child.get();
-    if (cancelled_) child->Interrupt();
+    if (cancelled_ || pruned_) child->Interrupt();
   }
   HPO_LOG(DEBUG) << "trial " << trial_.id() << ": started pid " << child->pid() << ": "
                  << absl::StrJoin(spawn.argv, " ");
@@ -176,8 +191,8 @@ TrialOutcome TrialRunner::Run(ProgressSink& sink) {
 
   auto on_status = [&](const absl::Status& s) {
     if (s.code() == absl::StatusCode::kAborted) {
-      // Interrupt() is only called by Cancel.
-      stop = Stop::kCancelled;
+      // Interrupt() is only called by Cancel and Prune.
+      stop = cancelled_reason().has_value() ? Stop::kCancelled : Stop::kPruned;
     } else if (s.code() == absl::StatusCode::kDeadlineExceeded) {
       stop = Stop::kTimeout;
     } else {

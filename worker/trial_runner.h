@@ -50,8 +50,8 @@ struct TrialRunnerOptions {
 
 // Runs a single trial once.
 //
-// Thread-safety: Run is called once, from one thread; Cancel may be called from any thread, at
-// any time (before, during or after Run).
+// Thread-safety: Run is called once, from one thread; Cancel and Prune may be called from any
+// thread, at any time (before, during or after Run).
 class TrialRunner {
  public:
   TrialRunner(hpo::v1::Trial trial, hpo::v1::StudySpec spec, TrialRunnerOptions options);
@@ -72,6 +72,10 @@ class TrialRunner {
   // Kills the trial's process (SIGTERM, SIGKILL after the grace); Run returns FAILED
   // "cancelled: <reason>". A trial whose process already ended keeps its outcome.
   void Cancel(absl::string_view reason);
+
+  // Kills the trial's process like a STOP decision does: Run returns PRUNED (unless Cancel was
+  // also called). For stops ordered outside a report (a coordinator's heartbeat reply).
+  void Prune();
 
   // The child's argv: for a builtin task `<hpo_task_path> NAME --p=v... --k=v...` (parameters
   // in space order, then builtin_args sorted by key); for a command its argv with each
@@ -98,6 +102,7 @@ class TrialRunner {
   absl::Mutex mu_;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   std::string cancel_reason_ ABSL_GUARDED_BY(mu_);
+  bool pruned_ ABSL_GUARDED_BY(mu_) = false;
   ChildProcess* process_ ABSL_GUARDED_BY(mu_) = nullptr;  // while it runs
 };
 

@@ -331,6 +331,24 @@ TEST(TrialRunnerTest, CancelFromAnotherThread) {
   EXPECT_EQ(errno, ESRCH);
 }
 
+TEST(TrialRunnerTest, PruneFromAnotherThread) {
+  hpo::v1::StudySpec spec = ShellStudy(
+      "echo \"hpo-metric {\\\"pid\\\": $$, \\\"value\\\": 3}\"; while :; do sleep 0.01; done");
+  RecordingSink sink;
+  TrialRunner runner(MixedTrial(0.5, "a"), spec, Options());
+  TrialOutcome outcome;
+  std::thread thread([&] { outcome = runner.Run(sink); });
+  ASSERT_TRUE(sink.first().WaitForNotificationWithTimeout(absl::Seconds(5)));
+  runner.Prune();
+  thread.join();
+  EXPECT_EQ(outcome.state, hpo::v1::PRUNED);
+  EXPECT_EQ(outcome.failure_reason, "");
+  EXPECT_EQ(outcome.final_metrics.at("value"), 3);
+  const pid_t pid = static_cast<pid_t>(sink.measurements()[0].metrics().at("pid"));
+  EXPECT_EQ(::kill(pid, 0), -1);
+  EXPECT_EQ(errno, ESRCH);
+}
+
 TEST(TrialRunnerTest, CancelBeforeRunDoesNotStartTheProcess) {
   const std::string log = MakeTempDir() + "/trial.log";
   RecordingSink sink;

@@ -1,0 +1,463 @@
+#include "worker/worker.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <random>
+#include <system_error>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "core/logging.h"
+#include "core/trial_states.h"
+#include "grpcpp/grpcpp.h"
+#include "proto/status_convert.h"
+#include "worker/process.h"
+
+namespace hpo::worker {
+namespace {
+
+// Exponential backoff: initial, doubled each time, capped.
+class Backoff {
+ public:
+  Backoff(absl::Duration initial, absl::Duration max)
+      : initial_(initial), max_(max), next_(initial) {}
+  absl::Duration Next() {
+    const absl::Duration d = next_;
+    next_ = std::min(next_ * 2, max_);
+    return d;
+  }
+  void Reset() { next_ = initial_; }
+
+ private:
+  absl::Duration initial_, max_, next_;
+};
+
+std::string Hostname() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof(buf) - 1) != 0) return "localhost";
+  return buf;
+}
+
+std::string NewRequestId(const std::string& worker_id, int64_t trial_id) {
+  thread_local std::mt19937_64 rng(std::random_device{}() ^
+                                   static_cast<uint64_t>(absl::GetCurrentTimeNanos()));
+  return absl::StrFormat("%s-%d-%016x", worker_id, trial_id, rng());
+}
+
+std::vector<std::string> DetectGpus() {
+  SpawnOptions options;
+  options.argv = {"nvidia-smi", "--query-gpu=index", "--format=csv,noheader"};
+  absl::StatusOr<std::unique_ptr<ChildProcess>> child = ChildProcess::Spawn(options);
+  if (!child.ok()) {
+    HPO_LOG(INFO) << "no GPUs: " << child.status().message();
+    return {};
+  }
+  std::vector<std::string> gpus;
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (true) {
+    absl::StatusOr<std::optional<std::string>> line = (*child)->ReadLine(deadline);
+    if (!line.ok() || !line->has_value()) break;
+    const std::string index(absl::StripAsciiWhitespace(**line));
+    if (!index.empty()) gpus.push_back(index);
+  }
+  (*child)->Terminate(absl::Seconds(1));
+  absl::StatusOr<int> exit = (*child)->Wait();
+  if (!exit.ok() || *exit != 0) {
+    HPO_LOG(WARNING) << "nvidia-smi failed ("
+                     << (exit.ok() ? DescribeExit(*exit) : std::string(exit.status().message()))
+                     << "); running without GPUs";
+    return {};
+  }
+  return gpus;
+}
+
+bool IsRetryable(absl::StatusCode code) { return code == absl::StatusCode::kUnavailable; }
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> ParseGpus(const std::string& flag) {
+  const std::string value(absl::StripAsciiWhitespace(flag));
+  if (value == "auto") return DetectGpus();
+  if (value.empty() || value == "none") return std::vector<std::string>();
+  std::vector<std::string> gpus;
+  for (absl::string_view item : absl::StrSplit(value, ',')) {
+    item = absl::StripAsciiWhitespace(item);
+    if (item.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--gpus: empty item in '", flag, "' (use auto, none or a list like 0,1)"));
+    }
+    gpus.emplace_back(item);
+  }
+  return gpus;
+}
+
+std::vector<std::vector<std::string>> AssignGpus(const std::vector<std::string>& gpus, int slots) {
+  std::vector<std::vector<std::string>> assigned(std::max(slots, 0));
+  const int n = static_cast<int>(gpus.size());
+  if (n == 0 || slots <= 0) return assigned;
+  if (n >= slots) {
+    for (int j = 0; j < n; ++j) assigned[j % slots].push_back(gpus[j]);
+  } else {
+    for (int i = 0; i < slots; ++i) assigned[i].push_back(gpus[i % n]);
+  }
+  return assigned;
+}
+
+// Streams one trial's measurements to the coordinator. Used by the trial's slot thread only.
+class Worker::Sink final : public ProgressSink {
+ public:
+  Sink(Worker* worker, int64_t trial_id) : worker_(worker), trial_id_(trial_id) {}
+
+  hpo::v1::Decision Report(const hpo::v1::Measurement& measurement) override {
+    hpo::v1::ReportProgressRequest request;
+    request.set_worker_id(worker_->options_.worker_id);
+    request.set_trial_id(trial_id_);
+    *request.mutable_measurement() = measurement;
+    Backoff backoff(worker_->options_.initial_backoff, worker_->options_.max_backoff);
+    const absl::Time deadline = absl::Now() + worker_->options_.complete_deadline;
+    while (true) {
+      hpo::v1::ReportProgressResponse response;
+      auto context = worker_->MakeContext(worker_->options_.rpc_timeout);
+      const absl::Status status =
+          rpc::FromGrpcStatus(worker_->stub_->ReportProgress(context.get(), request, &response),
+                              worker_->options_.coordinator);
+      if (status.ok()) return response.decision();
+      if (status.code() == absl::StatusCode::kFailedPrecondition ||
+          status.code() == absl::StatusCode::kNotFound) {
+        HPO_LOG(WARNING) << "trial " << trial_id_ << ": lease lost (" << status.message()
+                         << "); stopping it";
+        lease_lost_ = true;
+        return hpo::v1::STOP;
+      }
+      if (!IsRetryable(status.code())) {
+        HPO_LOG(WARNING) << "trial " << trial_id_ << ": report of step " << measurement.step()
+                         << " failed: " << status;
+        return hpo::v1::CONTINUE;
+      }
+      worker_->MarkDisconnected();
+      const absl::Duration wait = backoff.Next();
+      if (absl::Now() + wait > deadline || !worker_->Sleep(wait, /*wake_on_drain=*/false)) {
+        HPO_LOG(WARNING) << "trial " << trial_id_ << ": dropped the report of step "
+                         << measurement.step() << ": " << status;
+        return hpo::v1::CONTINUE;
+      }
+    }
+  }
+
+  bool lease_lost() const { return lease_lost_; }
+
+ private:
+  Worker* const worker_;
+  const int64_t trial_id_;
+  bool lease_lost_ = false;
+};
+
+absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(Options options) {
+  if (options.coordinator.empty()) return absl::InvalidArgumentError("coordinator: missing");
+  if (options.slots < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("slots: must be >= 1, got ", options.slots));
+  }
+  for (const std::string& gpu : options.gpus) {
+    if (gpu.empty() || gpu.find(',') != std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat("gpus: bad GPU id '", gpu, "'"));
+    }
+  }
+  if (options.acquire_wait < absl::ZeroDuration() || options.rpc_timeout <= absl::ZeroDuration() ||
+      options.initial_backoff <= absl::ZeroDuration() ||
+      options.max_backoff < options.initial_backoff) {
+    return absl::InvalidArgumentError("bad acquire_wait, rpc_timeout or backoff durations");
+  }
+  if (options.worker_id.empty()) options.worker_id = absl::StrCat(Hostname(), "-", ::getpid());
+  if (!options.log_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(options.log_dir, ec);
+    if (ec) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot create log directory '", options.log_dir, "': ", ec.message()));
+    }
+  }
+  return std::unique_ptr<Worker>(new Worker(std::move(options)));
+}
+
+Worker::Worker(Options options)
+    : options_(std::move(options)), slot_gpus_(AssignGpus(options_.gpus, options_.slots)) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(options_.initial_backoff)));
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(options_.initial_backoff)));
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(options_.max_backoff)));
+  stub_ = hpo::v1::WorkerService::NewStub(
+      grpc::CreateCustomChannel(options_.coordinator, grpc::InsecureChannelCredentials(), args));
+}
+
+Worker::~Worker() {
+  Stop();
+  Wait();
+}
+
+absl::Status Worker::Start() {
+  absl::MutexLock join_lock(&join_mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    if (started_) return absl::FailedPreconditionError("worker already started");
+    started_ = true;
+    slots_running_ = options_.slots;
+  }
+  HPO_LOG(INFO) << "worker " << options_.worker_id << ": " << options_.slots << " slot(s), GPUs ["
+                << absl::StrJoin(options_.gpus, ",") << "], coordinator " << options_.coordinator;
+  for (int slot = 0; slot < options_.slots; ++slot) {
+    threads_.emplace_back([this, slot] { SlotLoop(slot); });
+  }
+  threads_.emplace_back([this] { HeartbeatLoop(); });
+  return absl::OkStatus();
+}
+
+void Worker::Drain() {
+  absl::MutexLock lock(&mu_);
+  if (!draining_) HPO_LOG(INFO) << "draining: no new trials; running ones finish";
+  draining_ = true;
+  for (grpc::ClientContext* context : acquiring_) context->TryCancel();
+}
+
+void Worker::Stop() {
+  absl::MutexLock lock(&mu_);
+  if (!stopping_ && started_) HPO_LOG(INFO) << "stopping: cancelling running trials";
+  draining_ = true;
+  stopping_ = true;
+  for (grpc::ClientContext* context : acquiring_) context->TryCancel();
+  for (auto& [id, runner] : running_) runner->Cancel("worker stopping");
+}
+
+void Worker::Wait() {
+  absl::MutexLock join_lock(&join_mu_);
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
+}
+
+bool Worker::draining() const {
+  absl::MutexLock lock(&mu_);
+  return draining_;
+}
+
+bool Worker::stopping() const {
+  absl::MutexLock lock(&mu_);
+  return stopping_;
+}
+
+bool Worker::Sleep(absl::Duration d, bool wake_on_drain) {
+  absl::MutexLock lock(&mu_);
+  auto woken = [this, wake_on_drain]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return stopping_ || (wake_on_drain && draining_);
+  };
+  return !mu_.AwaitWithTimeout(absl::Condition(&woken), d);
+}
+
+std::unique_ptr<grpc::ClientContext> Worker::MakeContext(absl::Duration timeout) const {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  return context;
+}
+
+void Worker::MarkDisconnected() {
+  if (registered_.exchange(false)) {
+    HPO_LOG(WARNING) << "lost the coordinator at " << options_.coordinator
+                     << "; will register again";
+  }
+}
+
+bool Worker::EnsureRegistered(bool wake_on_drain) {
+  Backoff backoff(options_.initial_backoff, options_.max_backoff);
+  int failures = 0;
+  while (!registered_.load()) {
+    if (wake_on_drain ? draining() : stopping()) return false;
+    hpo::v1::RegisterWorkerRequest request;
+    request.set_worker_id(options_.worker_id);
+    request.set_hostname(Hostname());
+    request.set_slots(options_.slots);
+    for (const std::string& gpu : options_.gpus) request.add_gpus(gpu);
+    hpo::v1::RegisterWorkerResponse response;
+    auto context = MakeContext(options_.rpc_timeout);
+    const absl::Status status = rpc::FromGrpcStatus(
+        stub_->RegisterWorker(context.get(), request, &response), options_.coordinator);
+    if (status.ok()) {
+      if (response.heartbeat_interval_ms() > 0) {
+        // Under mu_, so that the heartbeat thread's wait sees the change.
+        absl::MutexLock lock(&mu_);
+        heartbeat_interval_ms_.store(response.heartbeat_interval_ms());
+      }
+      if (!registered_.exchange(true)) {
+        HPO_LOG(INFO) << "registered as " << options_.worker_id << " (heartbeat every "
+                      << heartbeat_interval_ms_.load() << " ms)";
+      }
+      return true;
+    }
+    if (failures++ % 10 == 0) HPO_LOG(WARNING) << "cannot register: " << status << "; retrying";
+    if (!Sleep(backoff.Next(), wake_on_drain)) return false;
+  }
+  return true;
+}
+
+void Worker::SlotLoop(int slot) {
+  Backoff backoff(options_.initial_backoff, options_.max_backoff);
+  while (!draining()) {
+    if (!EnsureRegistered(/*wake_on_drain=*/true)) break;
+    hpo::v1::AcquireTrialRequest request;
+    request.set_worker_id(options_.worker_id);
+    request.set_wait_ms(absl::ToInt64Milliseconds(options_.acquire_wait));
+    hpo::v1::AcquireTrialResponse response;
+    auto context = MakeContext(options_.acquire_wait + options_.rpc_timeout);
+    {
+      absl::MutexLock lock(&mu_);
+      if (draining_) break;
+      acquiring_.insert(context.get());
+    }
+    const absl::Status status = rpc::FromGrpcStatus(
+        stub_->AcquireTrial(context.get(), request, &response), options_.coordinator);
+    {
+      absl::MutexLock lock(&mu_);
+      acquiring_.erase(context.get());
+    }
+    if (!status.ok()) {
+      if (status.code() == absl::StatusCode::kCancelled && draining()) break;
+      if (IsRetryable(status.code())) MarkDisconnected();
+      if (status.code() != absl::StatusCode::kDeadlineExceeded) {
+        HPO_LOG(WARNING) << "slot " << slot << ": AcquireTrial failed: " << status;
+      }
+      Sleep(backoff.Next(), /*wake_on_drain=*/true);
+      continue;
+    }
+    backoff.Reset();
+    if (response.found()) RunTrial(slot, response);
+  }
+  absl::MutexLock lock(&mu_);
+  --slots_running_;
+}
+
+void Worker::RunTrial(int slot, const hpo::v1::AcquireTrialResponse& acquired) {
+  const hpo::v1::Trial& trial = acquired.trial();
+  const hpo::v1::StudySpec& spec = acquired.spec();
+  TrialRunnerOptions runner_options;
+  runner_options.hpo_task_path = options_.hpo_task_path;
+  runner_options.gpus = slot_gpus_[slot];
+  runner_options.kill_grace = options_.kill_grace;
+  if (!options_.log_dir.empty()) {
+    runner_options.log_path = absl::StrCat(options_.log_dir, "/", spec.name(), "-", trial.number(),
+                                           "-", trial.attempt(), "-", trial.id(), ".log");
+  }
+  TrialRunner runner(trial, spec, runner_options);
+  {
+    absl::MutexLock lock(&mu_);
+    running_[trial.id()] = &runner;
+    if (stopping_) runner.Cancel("worker stopping");
+  }
+  HPO_LOG(INFO) << "slot " << slot << ": trial " << trial.id() << " (study " << spec.name() << " #"
+                << trial.number() << ", attempt " << trial.attempt() << ")";
+  Sink sink(this, trial.id());
+  const TrialOutcome outcome = runner.Run(sink);
+  {
+    absl::MutexLock lock(&mu_);
+    running_.erase(trial.id());
+  }
+  if (sink.lease_lost()) {
+    HPO_LOG(WARNING) << "trial " << trial.id() << ": lease lost; its result ("
+                     << core::TrialStateName(outcome.state) << ") is dropped";
+    return;
+  }
+  hpo::v1::CompleteTrialRequest request;
+  request.set_worker_id(options_.worker_id);
+  request.set_trial_id(trial.id());
+  request.set_request_id(NewRequestId(options_.worker_id, trial.id()));
+  request.set_state(outcome.state);
+  request.mutable_final_metrics()->insert(outcome.final_metrics.begin(),
+                                          outcome.final_metrics.end());
+  request.set_failure_reason(outcome.failure_reason);
+  CompleteTrial(request);
+}
+
+void Worker::CompleteTrial(const hpo::v1::CompleteTrialRequest& request) {
+  Backoff backoff(options_.initial_backoff, options_.max_backoff);
+  const absl::Time deadline = absl::Now() + options_.complete_deadline;
+  const std::string what =
+      absl::StrCat("trial ", request.trial_id(), " ", core::TrialStateName(request.state()),
+                   request.failure_reason().empty() ? "" : " (", request.failure_reason(),
+                   request.failure_reason().empty() ? "" : ")");
+  while (true) {
+    hpo::v1::Trial response;
+    auto context = MakeContext(options_.rpc_timeout);
+    const absl::Status status = rpc::FromGrpcStatus(
+        stub_->CompleteTrial(context.get(), request, &response), options_.coordinator);
+    if (status.ok()) {
+      HPO_LOG(INFO) << what;
+      return;
+    }
+    if (status.code() == absl::StatusCode::kFailedPrecondition) {
+      HPO_LOG(WARNING) << what << ": the coordinator no longer leases it to us ("
+                       << status.message() << "); result dropped";
+      return;
+    }
+    if (!IsRetryable(status.code()) && status.code() != absl::StatusCode::kDeadlineExceeded) {
+      HPO_LOG(ERROR) << what << ": CompleteTrial failed: " << status << "; result dropped";
+      return;
+    }
+    if (status.code() == absl::StatusCode::kUnavailable) MarkDisconnected();
+    const absl::Duration wait = backoff.Next();
+    if (absl::Now() + wait > deadline || !Sleep(wait, /*wake_on_drain=*/false)) {
+      HPO_LOG(ERROR) << what << ": giving up on CompleteTrial: " << status << "; result dropped";
+      return;
+    }
+  }
+}
+
+void Worker::HeartbeatLoop() {
+  while (true) {
+    std::vector<int64_t> ids;
+    {
+      absl::MutexLock lock(&mu_);
+      // Wait one interval, restarting the wait when registration sets a new interval.
+      int64_t interval_ms;
+      auto done_or_changed = [this, &interval_ms]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return slots_running_ == 0 || heartbeat_interval_ms_.load() != interval_ms;
+      };
+      do {
+        interval_ms = heartbeat_interval_ms_.load();
+        if (mu_.AwaitWithTimeout(absl::Condition(&done_or_changed),
+                                 absl::Milliseconds(interval_ms)) &&
+            slots_running_ == 0) {
+          return;
+        }
+      } while (heartbeat_interval_ms_.load() != interval_ms);
+      for (const auto& [id, runner] : running_) ids.push_back(id);
+    }
+    hpo::v1::HeartbeatRequest request;
+    request.set_worker_id(options_.worker_id);
+    for (int64_t id : ids) request.add_running_trial_ids(id);
+    hpo::v1::HeartbeatResponse response;
+    auto context = MakeContext(options_.rpc_timeout);
+    const absl::Status status = rpc::FromGrpcStatus(
+        stub_->Heartbeat(context.get(), request, &response), options_.coordinator);
+    if (!status.ok()) {
+      if (IsRetryable(status.code())) MarkDisconnected();
+      HPO_LOG(WARNING) << "heartbeat failed: " << status;
+      continue;
+    }
+    absl::MutexLock lock(&mu_);
+    for (int64_t id : response.stop_trial_ids()) {
+      auto it = running_.find(id);
+      if (it == running_.end()) continue;
+      HPO_LOG(INFO) << "trial " << id << ": the coordinator asked to stop it";
+      it->second->Prune();
+    }
+  }
+}
+
+}  // namespace hpo::worker

@@ -1,0 +1,115 @@
+// The worker daemon: registers with the coordinator, pulls trials into its slots, runs each with
+// a TrialRunner while streaming progress, completes them, and heartbeats the running ones.
+#ifndef HPO_WORKER_WORKER_H_
+#define HPO_WORKER_WORKER_H_
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "hpo/v1/hpo.grpc.pb.h"
+#include "hpo/v1/hpo.pb.h"
+#include "worker/trial_runner.h"
+
+namespace grpc {
+class ClientContext;
+}  // namespace grpc
+
+namespace hpo::worker {
+
+// Parses a --gpus value: "auto" (the indices nvidia-smi lists, none when it is missing or
+// fails), "none" or "" (no GPUs), or a comma list such as "0,1". INVALID_ARGUMENT for an empty
+// item in a list.
+absl::StatusOr<std::vector<std::string>> ParseGpus(const std::string& flag);
+
+// GPUs per slot: with n GPUs and s slots, slot i gets {gpus[j] : j % s == i} when n >= s
+// (one or more each), gpus[i % n] when 0 < n < s (shared), and none when n == 0.
+std::vector<std::vector<std::string>> AssignGpus(const std::vector<std::string>& gpus, int slots);
+
+// Thread-safe: Start, Drain, Stop and Wait may be called from any thread.
+class Worker {
+ public:
+  struct Options {
+    std::string coordinator;        // host:port
+    int slots = 1;                  // trials run at once
+    std::vector<std::string> gpus;  // see AssignGpus
+    std::string worker_id;          // default hostname-pid
+    std::string hpo_task_path = "hpo-task";
+    std::string log_dir;  // trial logs go here (created); empty = no trial logs
+    absl::Duration acquire_wait = absl::Seconds(5);  // AcquireTrial long-poll
+    absl::Duration kill_grace = absl::Seconds(5);    // SIGTERM -> SIGKILL
+    // Timeout of each short RPC (an AcquireTrial gets acquire_wait on top).
+    absl::Duration rpc_timeout = absl::Seconds(10);
+    // Retry backoff on UNAVAILABLE: initial, doubled up to max.
+    absl::Duration initial_backoff = absl::Milliseconds(100);
+    absl::Duration max_backoff = absl::Seconds(5);
+    // How long a trial's completion is retried before its result is dropped.
+    absl::Duration complete_deadline = absl::Minutes(5);
+  };
+
+  // INVALID_ARGUMENT for a bad option; the coordinator is not contacted yet.
+  static absl::StatusOr<std::unique_ptr<Worker>> Create(Options options);
+  ~Worker();  // Stop() and Wait()
+
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Starts the slot threads and the heartbeat thread. FAILED_PRECONDITION when called twice.
+  absl::Status Start();
+  // Stops taking trials; running trials finish and complete, then Wait returns.
+  void Drain();
+  // Like Drain, and cancels the running trials (they complete as FAILED "cancelled: ...").
+  void Stop();
+  // Blocks until every slot has ended (after Drain or Stop).
+  void Wait();
+
+  const std::string& worker_id() const { return options_.worker_id; }
+
+ private:
+  class Sink;
+
+  explicit Worker(Options options);
+
+  void SlotLoop(int slot);
+  void HeartbeatLoop();
+  void RunTrial(int slot, const hpo::v1::AcquireTrialResponse& acquired);
+  void CompleteTrial(const hpo::v1::CompleteTrialRequest& request);
+  // Registers if not registered since the last UNAVAILABLE; false when told to stop first.
+  bool EnsureRegistered(bool wake_on_drain);
+  // Called on an UNAVAILABLE reply: the coordinator may have restarted.
+  void MarkDisconnected();
+  // Sleeps `d` unless stopping (or draining, when wake_on_drain) first; false when woken so.
+  bool Sleep(absl::Duration d, bool wake_on_drain);
+  bool draining() const;
+  bool stopping() const;
+  std::unique_ptr<grpc::ClientContext> MakeContext(absl::Duration timeout) const;
+
+  Options options_;
+  std::vector<std::vector<std::string>> slot_gpus_;
+  std::unique_ptr<hpo::v1::WorkerService::Stub> stub_;
+  std::atomic<bool> registered_{false};
+  std::atomic<int64_t> heartbeat_interval_ms_{5000};
+
+  mutable absl::Mutex mu_;
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  int slots_running_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<int64_t, TrialRunner*> running_ ABSL_GUARDED_BY(mu_);  // trial id -> runner
+  absl::flat_hash_set<grpc::ClientContext*> acquiring_ ABSL_GUARDED_BY(mu_);
+
+  absl::Mutex join_mu_;  // serializes Wait
+  std::vector<std::thread> threads_ ABSL_GUARDED_BY(join_mu_);
+};
+
+}  // namespace hpo::worker
+
+#endif  // HPO_WORKER_WORKER_H_

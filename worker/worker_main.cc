@@ -1,0 +1,109 @@
+// hpo-worker: the worker daemon. Flags -> Worker::Options -> Start() -> Wait().
+// SIGTERM/SIGINT drain (running trials finish); a second signal stops (running trials are
+// cancelled).
+#include <limits.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "core/logging.h"
+#include "worker/worker.h"
+
+namespace {
+
+// hpo-task next to this executable, else "hpo-task" (looked up in PATH).
+std::string DefaultHpoTaskPath() {
+  char buf[PATH_MAX];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n > 0) {
+    std::string self(buf, static_cast<size_t>(n));
+    const size_t slash = self.rfind('/');
+    if (slash != std::string::npos) {
+      std::string candidate = self.substr(0, slash + 1) + "hpo-task";
+      if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    }
+  }
+  return "hpo-task";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"hpo-worker: runs trials from an hpo coordinator"};
+  const char* env_coordinator = std::getenv("HPO_COORDINATOR");
+  std::string coordinator = env_coordinator != nullptr ? env_coordinator : "localhost:50051";
+  int slots = 1;
+  std::string gpus_flag = "auto";
+  hpo::worker::Worker::Options options;
+  options.log_dir = "/tmp/hpo-worker-logs";
+  std::string hpo_task;
+  double acquire_wait_s = 5, kill_grace_s = 5;
+  app.add_option("--coordinator", coordinator,
+                 "coordinator address (default $HPO_COORDINATOR or localhost:50051)");
+  app.add_option("--slots", slots, "trials run at once")->check(CLI::PositiveNumber);
+  app.add_option("--gpus", gpus_flag, "auto, none, or a list like 0,1 (dealt round-robin to slots)")
+      ->capture_default_str();
+  app.add_option("--worker-id", options.worker_id, "stable worker id (default hostname-pid)");
+  app.add_option("--log-dir", options.log_dir, "trial logs")->capture_default_str();
+  app.add_option("--hpo-task", hpo_task, "the hpo-task executable (default: next to this one)");
+  app.add_option("--acquire-wait", acquire_wait_s, "AcquireTrial long-poll, seconds")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--kill-grace", kill_grace_s, "seconds between SIGTERM and SIGKILL")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  CLI11_PARSE(app, argc, argv);
+
+  absl::StatusOr<std::vector<std::string>> gpus = hpo::worker::ParseGpus(gpus_flag);
+  if (!gpus.ok()) {
+    std::cerr << "hpo-worker: " << gpus.status().message() << "\n";
+    return 2;
+  }
+  options.coordinator = coordinator;
+  options.slots = slots;
+  options.gpus = *gpus;
+  options.hpo_task_path = hpo_task.empty() ? DefaultHpoTaskPath() : hpo_task;
+  options.acquire_wait = absl::Seconds(acquire_wait_s);
+  options.kill_grace = absl::Seconds(kill_grace_s);
+
+  // Block the signals before any thread starts, so only the signal thread receives them (the
+  // trial processes get a clean mask from ChildProcess).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  absl::StatusOr<std::unique_ptr<hpo::worker::Worker>> worker =
+      hpo::worker::Worker::Create(options);
+  if (!worker.ok()) {
+    std::cerr << "hpo-worker: " << worker.status().message() << "\n";
+    return 2;
+  }
+  if (absl::Status s = (*worker)->Start(); !s.ok()) {
+    std::cerr << "hpo-worker: " << s.message() << "\n";
+    return 1;
+  }
+  hpo::worker::Worker* w = worker->get();
+  std::thread([w, signals] {
+    for (int count = 0;; ++count) {
+      int sig = 0;
+      if (sigwait(&signals, &sig) != 0) continue;
+      HPO_LOG(INFO) << "got signal " << sig;
+      if (count == 0) {
+        w->Drain();
+      } else {
+        w->Stop();
+      }
+    }
+  }).detach();
+  w->Wait();
+  HPO_LOG(INFO) << "worker " << w->worker_id() << " exiting";
+  // The signal thread still uses *w: leave without destroying it.
+  std::_Exit(0);
+}

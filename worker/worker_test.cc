@@ -1,0 +1,481 @@
+#include "worker/worker.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <deque>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "hpo/v1/hpo.grpc.pb.h"
+
+namespace hpo::worker {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::EndsWith;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::StartsWith;
+
+constexpr absl::Duration kWait = absl::Seconds(8);  // every poll below ends well before this
+
+// A scripted WorkerService: hands out queued trials, records every request, and answers as told.
+class FakeCoordinator final : public hpo::v1::WorkerService::Service {
+ public:
+  // ---- scripting (call before or while the worker runs)
+  void AddTrial(const hpo::v1::Trial& trial, const hpo::v1::StudySpec& spec) {
+    absl::MutexLock lock(&mu_);
+    hpo::v1::AcquireTrialResponse r;
+    r.set_found(true);
+    *r.mutable_trial() = trial;
+    *r.mutable_spec() = spec;
+    queue_.push_back(r);
+  }
+  void StopOnReport(bool stop) {
+    absl::MutexLock lock(&mu_);
+    stop_on_report_ = stop;
+  }
+  void FailCompletes(int n, grpc::StatusCode code) {
+    absl::MutexLock lock(&mu_);
+    fail_completes_ = n;
+    complete_code_ = code;
+  }
+  void FailAcquires(int n) {
+    absl::MutexLock lock(&mu_);
+    fail_acquires_ = n;
+  }
+  void StopViaHeartbeat(int64_t trial_id) {
+    absl::MutexLock lock(&mu_);
+    heartbeat_stop_.insert(trial_id);
+  }
+
+  // ---- observation
+  // Waits until `pred` holds on the recorded state (true) or kWait passes (false).
+  template <typename Pred>
+  bool AwaitState(Pred pred) {
+    absl::MutexLock lock(&mu_);
+    auto cond = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return pred(*this); };
+    return mu_.AwaitWithTimeout(absl::Condition(&cond), kWait);
+  }
+  std::vector<hpo::v1::CompleteTrialRequest> completes() {
+    absl::MutexLock lock(&mu_);
+    return completes_;
+  }
+  std::vector<hpo::v1::ReportProgressRequest> reports() {
+    absl::MutexLock lock(&mu_);
+    return reports_;
+  }
+  std::vector<hpo::v1::RegisterWorkerRequest> registers() {
+    absl::MutexLock lock(&mu_);
+    return registers_;
+  }
+  std::vector<hpo::v1::HeartbeatRequest> heartbeats() {
+    absl::MutexLock lock(&mu_);
+    return heartbeats_;
+  }
+  int acquires() {
+    absl::MutexLock lock(&mu_);
+    return acquires_;
+  }
+  size_t queued() {
+    absl::MutexLock lock(&mu_);
+    return queue_.size();
+  }
+
+  // Fields read by AwaitState predicates (called with mu_ held).
+  std::vector<hpo::v1::CompleteTrialRequest> completes_;
+  std::vector<hpo::v1::ReportProgressRequest> reports_;
+  std::vector<hpo::v1::RegisterWorkerRequest> registers_;
+  std::vector<hpo::v1::HeartbeatRequest> heartbeats_;
+  int acquires_ = 0;
+
+  // ---- the service
+  grpc::Status RegisterWorker(grpc::ServerContext*, const hpo::v1::RegisterWorkerRequest* request,
+                              hpo::v1::RegisterWorkerResponse* response) override {
+    absl::MutexLock lock(&mu_);
+    registers_.push_back(*request);
+    response->set_lease_timeout_ms(10000);
+    response->set_heartbeat_interval_ms(50);
+    return grpc::Status::OK;
+  }
+  grpc::Status AcquireTrial(grpc::ServerContext*, const hpo::v1::AcquireTrialRequest* request,
+                            hpo::v1::AcquireTrialResponse* response) override {
+    absl::MutexLock lock(&mu_);
+    ++acquires_;
+    if (fail_acquires_ > 0) {
+      --fail_acquires_;
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "restarting");
+    }
+    auto has_work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !queue_.empty(); };
+    mu_.AwaitWithTimeout(absl::Condition(&has_work), absl::Milliseconds(request->wait_ms()));
+    if (queue_.empty()) return grpc::Status::OK;  // found = false
+    *response = queue_.front();
+    queue_.pop_front();
+    return grpc::Status::OK;
+  }
+  grpc::Status ReportProgress(grpc::ServerContext*, const hpo::v1::ReportProgressRequest* request,
+                              hpo::v1::ReportProgressResponse* response) override {
+    absl::MutexLock lock(&mu_);
+    reports_.push_back(*request);
+    response->set_decision(stop_on_report_ ? hpo::v1::STOP : hpo::v1::CONTINUE);
+    return grpc::Status::OK;
+  }
+  grpc::Status CompleteTrial(grpc::ServerContext*, const hpo::v1::CompleteTrialRequest* request,
+                             hpo::v1::Trial* response) override {
+    absl::MutexLock lock(&mu_);
+    completes_.push_back(*request);
+    if (fail_completes_ > 0) {
+      --fail_completes_;
+      return grpc::Status(complete_code_, "scripted failure");
+    }
+    response->set_id(request->trial_id());
+    response->set_state(request->state());
+    return grpc::Status::OK;
+  }
+  grpc::Status Heartbeat(grpc::ServerContext*, const hpo::v1::HeartbeatRequest* request,
+                         hpo::v1::HeartbeatResponse* response) override {
+    absl::MutexLock lock(&mu_);
+    heartbeats_.push_back(*request);
+    for (int64_t id : request->running_trial_ids()) {
+      if (heartbeat_stop_.count(id)) response->add_stop_trial_ids(id);
+    }
+    return grpc::Status::OK;
+  }
+
+  absl::Mutex mu_;
+
+ private:
+  std::deque<hpo::v1::AcquireTrialResponse> queue_ ABSL_GUARDED_BY(mu_);
+  bool stop_on_report_ ABSL_GUARDED_BY(mu_) = false;
+  int fail_completes_ ABSL_GUARDED_BY(mu_) = 0;
+  grpc::StatusCode complete_code_ ABSL_GUARDED_BY(mu_) = grpc::StatusCode::UNAVAILABLE;
+  int fail_acquires_ ABSL_GUARDED_BY(mu_) = 0;
+  std::set<int64_t> heartbeat_stop_ ABSL_GUARDED_BY(mu_);
+};
+
+std::string MakeTempDir() {
+  std::string base = ::testing::TempDir();
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  std::string tmpl = base + "/worker_test.XXXXXX";
+  EXPECT_NE(::mkdtemp(tmpl.data()), nullptr);
+  return tmpl;
+}
+
+hpo::v1::StudySpec BraninSpec(int steps) {
+  hpo::v1::StudySpec spec;
+  spec.set_name("branin-study");
+  spec.mutable_objective()->set_metric("value");
+  spec.mutable_task()->set_builtin("branin");
+  (*spec.mutable_task()->mutable_builtin_args())["steps"] = std::to_string(steps);
+  auto* x1 = spec.mutable_space()->add_params();
+  x1->set_name("x1");
+  x1->mutable_float_domain()->set_low(-5);
+  x1->mutable_float_domain()->set_high(10);
+  auto* x2 = spec.mutable_space()->add_params();
+  x2->set_name("x2");
+  x2->mutable_float_domain()->set_low(0);
+  x2->mutable_float_domain()->set_high(15);
+  return spec;
+}
+
+hpo::v1::Trial BraninTrial(int64_t id, double x1, double x2) {
+  hpo::v1::Trial trial;
+  trial.set_id(id);
+  trial.set_number(static_cast<int>(id));
+  (*trial.mutable_params()->mutable_values())["x1"].set_float_value(x1);
+  (*trial.mutable_params()->mutable_values())["x2"].set_float_value(x2);
+  return trial;
+}
+
+// A study whose task is a shell script (the x1/x2 space of Branin, unused by the script).
+hpo::v1::StudySpec ShellSpec(const std::string& script) {
+  hpo::v1::StudySpec spec = BraninSpec(1);
+  spec.set_name("shell-study");
+  spec.mutable_task()->clear_builtin_args();
+  auto* cmd = spec.mutable_task()->mutable_command();
+  cmd->add_argv("/bin/sh");
+  cmd->add_argv("-c");
+  cmd->add_argv(script);
+  return spec;
+}
+
+class WorkerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(&fake_);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    address_ = "127.0.0.1:" + std::to_string(port);
+    log_dir_ = MakeTempDir();
+  }
+  void TearDown() override {
+    if (worker_ != nullptr) {
+      worker_->Stop();
+      worker_->Wait();
+    }
+    server_->Shutdown(absl::ToChronoTime(absl::Now()));
+  }
+
+  Worker::Options DefaultOptions() {
+    Worker::Options options;
+    options.coordinator = address_;
+    options.worker_id = "w1";
+    options.hpo_task_path = HPO_TASK_PATH;
+    options.log_dir = log_dir_;
+    options.acquire_wait = absl::Milliseconds(100);
+    options.kill_grace = absl::Milliseconds(200);
+    options.initial_backoff = absl::Milliseconds(10);
+    options.max_backoff = absl::Milliseconds(100);
+    options.complete_deadline = absl::Seconds(5);
+    return options;
+  }
+
+  void StartWorker(Worker::Options options) {
+    absl::StatusOr<std::unique_ptr<Worker>> worker = Worker::Create(std::move(options));
+    ASSERT_TRUE(worker.ok()) << worker.status();
+    worker_ = std::move(*worker);
+    ASSERT_TRUE(worker_->Start().ok());
+  }
+
+  // Waits until `n` completions were received.
+  bool AwaitCompletes(size_t n) {
+    return fake_.AwaitState([n](FakeCoordinator& f) { return f.completes_.size() >= n; });
+  }
+
+  FakeCoordinator fake_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string address_;
+  std::string log_dir_;
+  std::unique_ptr<Worker> worker_;
+};
+
+TEST(GpuTest, ParseGpus) {
+  EXPECT_THAT(ParseGpus("0,1").value(), ElementsAre("0", "1"));
+  EXPECT_THAT(ParseGpus(" 2 , 3 ").value(), ElementsAre("2", "3"));
+  EXPECT_THAT(ParseGpus("none").value(), IsEmpty());
+  EXPECT_THAT(ParseGpus("").value(), IsEmpty());
+  EXPECT_TRUE(ParseGpus("auto").ok());  // whatever nvidia-smi says, or none
+  absl::StatusOr<std::vector<std::string>> bad = ParseGpus("0,,1");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status().message(), HasSubstr("--gpus: empty item in '0,,1'"));
+}
+
+TEST(GpuTest, AssignGpus) {
+  using V = std::vector<std::string>;
+  EXPECT_THAT(AssignGpus({"0", "1"}, 2), ElementsAre(V{"0"}, V{"1"}));
+  EXPECT_THAT(AssignGpus({"0", "1", "2", "3"}, 2), ElementsAre(V{"0", "2"}, V{"1", "3"}));
+  EXPECT_THAT(AssignGpus({"0", "1"}, 3), ElementsAre(V{"0"}, V{"1"}, V{"0"}));
+  EXPECT_THAT(AssignGpus({}, 2), ElementsAre(V{}, V{}));
+}
+
+TEST(WorkerCreateTest, RejectsBadOptions) {
+  Worker::Options options;
+  EXPECT_EQ(Worker::Create(options).status().code(), absl::StatusCode::kInvalidArgument);
+  options.coordinator = "localhost:1";
+  options.slots = 0;
+  absl::StatusOr<std::unique_ptr<Worker>> w = Worker::Create(options);
+  EXPECT_EQ(w.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(w.status().message(), "slots: must be >= 1, got 0");
+  options.slots = 1;
+  w = Worker::Create(options);
+  ASSERT_TRUE(w.ok());
+  EXPECT_THAT((*w)->worker_id(), EndsWith(absl::StrCat("-", ::getpid())));  // hostname-pid
+  EXPECT_TRUE((*w)->Start().ok());
+  EXPECT_EQ((*w)->Start().code(), absl::StatusCode::kFailedPrecondition);
+  (*w)->Stop();
+  (*w)->Wait();
+}
+
+TEST_F(WorkerTest, AcquireReportComplete) {
+  fake_.AddTrial(BraninTrial(11, M_PI, 2.275), BraninSpec(3));
+  fake_.AddTrial(BraninTrial(12, 0, 0), BraninSpec(1));
+  Worker::Options options = DefaultOptions();
+  options.gpus = {"3"};
+  StartWorker(options);
+  ASSERT_TRUE(AwaitCompletes(2));
+
+  std::vector<hpo::v1::RegisterWorkerRequest> registers = fake_.registers();
+  ASSERT_GE(registers.size(), 1u);
+  EXPECT_EQ(registers[0].worker_id(), "w1");
+  EXPECT_EQ(registers[0].slots(), 1);
+  EXPECT_THAT(registers[0].gpus(), ElementsAre("3"));
+
+  std::vector<hpo::v1::ReportProgressRequest> reports = fake_.reports();
+  ASSERT_EQ(reports.size(), 4u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(reports[i].worker_id(), "w1");
+    EXPECT_EQ(reports[i].trial_id(), 11);
+    EXPECT_EQ(reports[i].measurement().step(), i + 1);
+  }
+  EXPECT_EQ(reports[3].trial_id(), 12);
+
+  std::vector<hpo::v1::CompleteTrialRequest> completes = fake_.completes();
+  EXPECT_EQ(completes[0].worker_id(), "w1");
+  EXPECT_EQ(completes[0].trial_id(), 11);
+  EXPECT_EQ(completes[0].state(), hpo::v1::COMPLETED);
+  EXPECT_NEAR(completes[0].final_metrics().at("value"), 0.397887, 1e-5);
+  EXPECT_EQ(completes[1].trial_id(), 12);
+  EXPECT_EQ(completes[1].state(), hpo::v1::COMPLETED);
+  EXPECT_NEAR(completes[1].final_metrics().at("value"), 36 + 10 * (1 - 1 / (8 * M_PI)) + 10, 1e-9);
+  EXPECT_THAT(completes[0].request_id(), StartsWith("w1-11-"));
+  EXPECT_THAT(completes[1].request_id(), StartsWith("w1-12-"));
+  EXPECT_NE(completes[0].request_id(), completes[1].request_id());
+
+  // The trial's log is in the log directory.
+  struct stat st;
+  EXPECT_EQ(::stat((log_dir_ + "/branin-study-11-0-11.log").c_str(), &st), 0);
+}
+
+TEST_F(WorkerTest, StopReplyPrunes) {
+  fake_.StopOnReport(true);
+  fake_.AddTrial(BraninTrial(5, 0, 0),
+                 ShellSpec("trap '' TERM; i=0; while :; do i=$((i+1)); "
+                           "echo \"hpo-metric {\\\"value\\\": $i}\"; sleep 0.01; done"));
+  StartWorker(DefaultOptions());
+  ASSERT_TRUE(AwaitCompletes(1));
+  hpo::v1::CompleteTrialRequest c = fake_.completes()[0];
+  EXPECT_EQ(c.trial_id(), 5);
+  EXPECT_EQ(c.state(), hpo::v1::PRUNED);
+  EXPECT_EQ(c.final_metrics().at("value"), 1);
+  EXPECT_EQ(fake_.reports().size(), 1u);
+}
+
+TEST_F(WorkerTest, UnavailableCompletionIsRetriedWithTheSameRequestId) {
+  fake_.FailCompletes(2, grpc::StatusCode::UNAVAILABLE);
+  fake_.AddTrial(BraninTrial(7, 1, 1), BraninSpec(1));
+  StartWorker(DefaultOptions());
+  ASSERT_TRUE(AwaitCompletes(3));
+  std::vector<hpo::v1::CompleteTrialRequest> completes = fake_.completes();
+  for (const auto& c : completes) {
+    EXPECT_EQ(c.trial_id(), 7);
+    EXPECT_EQ(c.state(), hpo::v1::COMPLETED);
+    EXPECT_EQ(c.request_id(), completes[0].request_id());
+  }
+  // The worker went on: it registered again after the UNAVAILABLE and keeps polling.
+  EXPECT_TRUE(fake_.AwaitState([](FakeCoordinator& f) { return f.registers_.size() >= 2; }));
+  worker_->Drain();
+  worker_->Wait();
+  EXPECT_EQ(fake_.completes().size(), 3u);
+}
+
+TEST_F(WorkerTest, LostLeaseDropsTheResult) {
+  fake_.FailCompletes(1, grpc::StatusCode::FAILED_PRECONDITION);
+  fake_.AddTrial(BraninTrial(8, 1, 1), BraninSpec(1));
+  fake_.AddTrial(BraninTrial(9, 1, 2), BraninSpec(1));
+  StartWorker(DefaultOptions());
+  ASSERT_TRUE(AwaitCompletes(2));
+  std::vector<hpo::v1::CompleteTrialRequest> completes = fake_.completes();
+  EXPECT_EQ(completes[0].trial_id(), 8);  // tried once, not retried
+  EXPECT_EQ(completes[1].trial_id(), 9);
+}
+
+TEST_F(WorkerTest, RegistersAgainAfterUnavailable) {
+  fake_.FailAcquires(3);
+  fake_.AddTrial(BraninTrial(4, 1, 1), BraninSpec(1));
+  StartWorker(DefaultOptions());
+  ASSERT_TRUE(AwaitCompletes(1));
+  EXPECT_EQ(fake_.completes()[0].state(), hpo::v1::COMPLETED);
+  EXPECT_GE(fake_.registers().size(), 2u);
+  EXPECT_GE(fake_.acquires(), 4);
+}
+
+TEST_F(WorkerTest, DrainFinishesTheRunningTrial) {
+  const std::string gate = log_dir_ + "/gate";
+  fake_.AddTrial(BraninTrial(1, 0, 0),
+                 ShellSpec("echo 'hpo-metric {\"value\": 5}'; while [ ! -f " + gate +
+                           " ]; do sleep 0.01; done; echo 'hpo-metric {\"value\": 2}'"));
+  StartWorker(DefaultOptions());
+  ASSERT_TRUE(fake_.AwaitState([](FakeCoordinator& f) { return f.reports_.size() >= 1; }));
+  fake_.AddTrial(BraninTrial(2, 0, 0), BraninSpec(1));  // must not be taken after the drain
+  worker_->Drain();
+  absl::Notification done;
+  std::thread waiter([&] {
+    worker_->Wait();
+    done.Notify();
+  });
+  EXPECT_FALSE(done.HasBeenNotified());
+  EXPECT_THAT(fake_.completes(), IsEmpty());
+  std::ofstream(gate) << "go";
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(kWait));
+  waiter.join();
+  std::vector<hpo::v1::CompleteTrialRequest> completes = fake_.completes();
+  ASSERT_EQ(completes.size(), 1u);
+  EXPECT_EQ(completes[0].trial_id(), 1);
+  EXPECT_EQ(completes[0].state(), hpo::v1::COMPLETED);
+  EXPECT_EQ(completes[0].final_metrics().at("value"), 2);
+  EXPECT_EQ(fake_.queued(), 1u);
+}
+
+TEST_F(WorkerTest, HeartbeatCarriesRunningTrialsAndStopsThem) {
+  fake_.AddTrial(BraninTrial(21, 0, 0),
+                 ShellSpec("echo 'hpo-metric {\"value\": 5}'; exec sleep 30"));
+  StartWorker(DefaultOptions());
+  ASSERT_TRUE(fake_.AwaitState([](FakeCoordinator& f) {
+    for (const auto& h : f.heartbeats_) {
+      if (h.running_trial_ids_size() == 1 && h.running_trial_ids(0) == 21) return true;
+    }
+    return false;
+  }));
+  EXPECT_EQ(fake_.heartbeats()[0].worker_id(), "w1");
+  fake_.StopViaHeartbeat(21);
+  ASSERT_TRUE(AwaitCompletes(1));
+  hpo::v1::CompleteTrialRequest c = fake_.completes()[0];
+  EXPECT_EQ(c.trial_id(), 21);
+  EXPECT_EQ(c.state(), hpo::v1::PRUNED);
+  EXPECT_EQ(c.final_metrics().at("value"), 5);
+}
+
+TEST_F(WorkerTest, StopCancelsRunningTrials) {
+  fake_.AddTrial(BraninTrial(31, 0, 0),
+                 ShellSpec("echo 'hpo-metric {\"value\": 5}'; exec sleep 30"));
+  StartWorker(DefaultOptions());
+  ASSERT_TRUE(fake_.AwaitState([](FakeCoordinator& f) { return f.reports_.size() >= 1; }));
+  worker_->Stop();
+  worker_->Wait();
+  std::vector<hpo::v1::CompleteTrialRequest> completes = fake_.completes();
+  ASSERT_EQ(completes.size(), 1u);
+  EXPECT_EQ(completes[0].state(), hpo::v1::FAILED);
+  EXPECT_EQ(completes[0].failure_reason(), "cancelled: worker stopping");
+}
+
+TEST_F(WorkerTest, SlotsRunInParallelWithTheirGpus) {
+  const std::string gate = log_dir_ + "/gate2";
+  const std::string script =
+      "echo \"hpo-metric {\\\"value\\\": ${CUDA_VISIBLE_DEVICES}}\"; while [ ! -f " + gate +
+      " ]; do sleep 0.01; done";
+  fake_.AddTrial(BraninTrial(41, 0, 0), ShellSpec(script));
+  fake_.AddTrial(BraninTrial(42, 0, 0), ShellSpec(script));
+  Worker::Options options = DefaultOptions();
+  options.slots = 2;
+  options.gpus = {"6", "7"};
+  StartWorker(options);
+  // Both report before either may finish: they run at once.
+  ASSERT_TRUE(fake_.AwaitState([](FakeCoordinator& f) { return f.reports_.size() >= 2; }));
+  std::ofstream(gate) << "go";
+  ASSERT_TRUE(AwaitCompletes(2));
+  std::set<double> values;
+  for (const auto& c : fake_.completes()) values.insert(c.final_metrics().at("value"));
+  EXPECT_THAT(values, ElementsAre(6, 7));
+}
+
+}  // namespace
+}  // namespace hpo::worker
