@@ -419,6 +419,7 @@ void Worker::CompleteTrial(const hpo::v1::CompleteTrialRequest& request) {
 }
 
 void Worker::HeartbeatLoop() {
+  int failures = 0;  // in a row; only some are logged
   while (true) {
     std::vector<int64_t> ids;
     {
@@ -447,9 +448,10 @@ void Worker::HeartbeatLoop() {
         stub_->Heartbeat(context.get(), request, &response), options_.coordinator);
     if (!status.ok()) {
       if (IsRetryable(status.code())) MarkDisconnected();
-      HPO_LOG(WARNING) << "heartbeat failed: " << status;
+      if (failures++ % 30 == 0) HPO_LOG(WARNING) << "heartbeat failed: " << status;
       continue;
     }
+    failures = 0;
     absl::MutexLock lock(&mu_);
     for (int64_t id : response.stop_trial_ids()) {
       auto it = running_.find(id);
