@@ -76,7 +76,8 @@ int RunStudy(const RunOptions& options, std::ostream& out, std::ostream& err) {
     auto created_worker = worker::Worker::Create(w);
     if (!created_worker.ok()) return fail(created_worker.status());
     workers.push_back(std::move(created_worker).value());
-    workers.back()->Start();
+    absl::Status started = workers.back()->Start();
+    if (!started.ok()) return fail(started);
   }
   out << "running study " << name << " with " << options.workers << " local worker"
       << (options.workers == 1 ? "" : "s") << " (db " << options.db_path << ")\n";
