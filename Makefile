@@ -25,14 +25,14 @@ test: build
 # 60 Branin trials, 4 in parallel, on 4 local workers; the history stays in $(BUILD)/demo.db.
 demo: build
 	rm -f $(BUILD)/demo.db $(BUILD)/demo.db-wal $(BUILD)/demo.db-shm
-	$(BUILD)/client/hpo run examples/branin.yaml --workers 4 --db $(BUILD)/demo.db
+	$(BUILD)/bin/hpo run examples/branin.yaml --workers 4 --db $(BUILD)/demo.db
 
 install: build
 	cmake --install $(BUILD)
 
 # Capacity benchmark of the coordinator (not part of `make test`).
 bench: build
-	$(BUILD)/bench/coordinator_capacity_bench --db $(BUILD)/bench.db
+	$(BUILD)/bin/coordinator_capacity_bench --db $(BUILD)/bench.db
 
 clean:
 	rm -rf $(BUILD)

@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "client/backend.h"
 #include "client/format.h"
+#include "client/progress_printer.h"
 #include "client/run_command.h"
 #include "core/search_space.h"
 #include "core/study_spec.h"
@@ -191,18 +192,9 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
     return 0;
   }
   if (*watch) {
-    const bool tty = ::isatty(STDOUT_FILENO) && &out == &std::cout;
-    std::string last;
+    ProgressPrinter printer(out, ::isatty(STDOUT_FILENO) && &out == &std::cout);
     absl::Status s = b.Watch(study_name, [&](const hpo::v1::StudyEvent& e) {
-      std::string line = ProgressLine(e.study());
-      if (line != last) {
-        out << (tty ? "\r" : "") << line << (tty ? "" : "\n") << std::flush;
-        last = line;
-      }
-      if (e.kind() == hpo::v1::StudyEvent::STUDY_ENDED) {
-        out << (tty ? "\n" : "") << "study " << study_name << " "
-            << core::StudyStateName(e.study().state()) << "\n";
-      }
+      printer.OnEvent(e);
       return true;
     });
     if (!s.ok()) return Fail(err, s);

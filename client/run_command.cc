@@ -1,20 +1,40 @@
 #include "client/run_command.h"
 
 #include <limits.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <memory>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "core/logging.h"
 #include "absl/time/clock.h"
 #include "client/format.h"
+#include "client/progress_printer.h"
 #include "core/study_spec.h"
 #include "core/trial_states.h"
 #include "server/coordinator_server.h"
 #include "worker/worker.h"
 
 namespace hpo::client {
+
+namespace {
+
+// `name` itself when it names an executable file, else its first match on PATH; empty if none.
+std::string ResolveExecutable(const std::string& name) {
+  if (name.find('/') != std::string::npos) return ::access(name.c_str(), X_OK) == 0 ? name : "";
+  const char* path = std::getenv("PATH");
+  for (absl::string_view dir : absl::StrSplit(path == nullptr ? "" : path, ':')) {
+    if (dir.empty()) continue;
+    const std::string candidate = absl::StrCat(dir, "/", name);
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return "";
+}
+
+}  // namespace
 
 std::string SiblingExecutable(const std::string& name) {
   char self[PATH_MAX];
@@ -37,6 +57,19 @@ int RunStudy(const RunOptions& options, std::ostream& out, std::ostream& err) {
   auto spec = core::LoadStudyFile(options.study_file);
   if (!spec.ok()) return fail(spec.status());
   const std::string name = spec->name();
+  std::string hpo_task =
+      options.hpo_task_path.empty() ? SiblingExecutable("hpo-task") : options.hpo_task_path;
+  if (spec->task().has_builtin()) {
+    const std::string resolved = ResolveExecutable(hpo_task);
+    if (resolved.empty()) {
+      return fail(absl::NotFoundError(absl::StrCat(
+          "cannot find the hpo-task executable ('", hpo_task,
+          "') that runs builtin tasks: install hpo, or pass --hpo-task PATH")));
+    }
+    hpo_task = resolved;
+  }
+  // Progress lines are the output here; the parts' own logs only when something goes wrong.
+  if (std::getenv("HPO_LOG_LEVEL") == nullptr) core::SetMinLogLevel(core::LogLevel::kWarning);
 
   server::CoordinatorServerOptions server_options;
   server_options.listen = "127.0.0.1:0";
@@ -65,14 +98,15 @@ int RunStudy(const RunOptions& options, std::ostream& out, std::ostream& err) {
   auto watch = coordinator->Watch(name);
   if (!watch.ok()) return fail(watch.status());
 
+  const std::string log_dir = options.db_path + ".logs";  // one file per trial
   std::vector<std::unique_ptr<worker::Worker>> workers;
   for (int i = 0; i < options.workers; ++i) {
     worker::Worker::Options w;
     w.coordinator = (*server)->local_address();
     w.slots = 1;
     w.worker_id = absl::StrCat("local-", ::getpid(), "-", i);
-    w.hpo_task_path =
-        options.hpo_task_path.empty() ? SiblingExecutable("hpo-task") : options.hpo_task_path;
+    w.hpo_task_path = hpo_task;
+    w.log_dir = log_dir;
     auto created_worker = worker::Worker::Create(w);
     if (!created_worker.ok()) return fail(created_worker.status());
     workers.push_back(std::move(created_worker).value());
@@ -82,31 +116,32 @@ int RunStudy(const RunOptions& options, std::ostream& out, std::ostream& err) {
   out << "running study " << name << " with " << options.workers << " local worker"
       << (options.workers == 1 ? "" : "s") << " (db " << options.db_path << ")\n";
 
-  const bool tty = ::isatty(STDOUT_FILENO) && &out == &std::cout;
-  std::string last;
+  ProgressPrinter printer(out, ::isatty(STDOUT_FILENO) && &out == &std::cout);
   hpo::v1::StudyEvent event;
-  hpo::v1::Study final_study;
   while (true) {
     if (!(*watch)->Next(&event, absl::Now() + absl::Seconds(1))) {
       if ((*watch)->closed()) break;
       continue;
     }
-    final_study = event.study();
-    std::string line = ProgressLine(event.study());
-    if (line != last) {
-      out << (tty ? "\r" : "") << line << (tty ? "" : "\n") << std::flush;
-      last = line;
-    }
+    printer.OnEvent(event);
     if (event.kind() == hpo::v1::StudyEvent::STUDY_ENDED) break;
   }
-  if (tty) out << "\n";
   auto best = coordinator->GetBestTrial(name);
   // Stop the workers, then the server: its shutdown releases their long polls at once.
   for (auto& w : workers) w->Stop();
   (*server)->Shutdown();
   for (auto& w : workers) w->Wait();
-  out << "study " << name << " " << core::StudyStateName(final_study.state()) << "\n";
-  if (!best.ok()) return fail(best.status());
+  if (!best.ok()) {
+    // Say why, with the first failure's reason: usually one mistake fails every trial.
+    auto page = coordinator->ListTrials(name, hpo::v1::FAILED, 1, "");
+    if (page.ok() && !page->trials.empty()) {
+      const auto& t = page->trials[0];
+      return fail(absl::FailedPreconditionError(
+          absl::StrCat(best.status().message(), "; trial #", t.number(),
+                       " failed: ", t.failure_reason(), " (log in ", log_dir, ")")));
+    }
+    return fail(best.status());
+  }
   out << BestTrialText(*spec, *best);
   out << "history: hpo --db " << options.db_path << " trials " << name << "\n";
   return 0;

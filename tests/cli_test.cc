@@ -1,6 +1,7 @@
 // The `hpo` CLI against a real coordinator, against a db file, and `hpo run`.
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "client/cli.h"
@@ -100,6 +101,30 @@ TEST_F(CliTest, CreateListShowEnqueueTrialsAndStop) {
   r = Cli({"--coordinator", address_, "study", "stop", "small"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("stopped study small"));
+}
+
+TEST_F(CliTest, WatchFollowsTheStudyUntilItEnds) {
+  const std::string file = Write(dir_, "small.yaml", kSmallStudy);
+  ASSERT_EQ(Cli({"--coordinator", address_, "study", "create", "-f", file}).code, 0);
+  CliResult watched;
+  std::thread watcher([&] { watched = Cli({"--coordinator", address_, "watch", "small"}); });
+  auto* coordinator = server_->coordinator();
+  for (int i = 0; i < 6; ++i) {
+    auto lease = coordinator->AcquireTrial("w", absl::Seconds(5));
+    ASSERT_TRUE(lease.ok() && lease->found());
+    hpo::v1::CompleteTrialRequest done;
+    done.set_worker_id("w");
+    done.set_trial_id(lease->trial().id());
+    done.set_request_id(absl::StrCat("r", i));
+    done.set_state(hpo::v1::COMPLETED);
+    (*done.mutable_final_metrics())["value"] = 10 - i;
+    ASSERT_TRUE(coordinator->CompleteTrial(done).ok());
+  }
+  watcher.join();
+  EXPECT_EQ(watched.code, 0) << watched.err;
+  EXPECT_THAT(watched.out, HasSubstr("[6/6] running 0, completed 6, pruned 0, failed 0, lost 0; "
+                                     "best 5 (trial #5)\n"));
+  EXPECT_THAT(watched.out, ::testing::EndsWith("study small COMPLETED\n"));
 }
 
 TEST_F(CliTest, ErrorsAreClearAndExitNonZero) {
