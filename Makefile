@@ -32,7 +32,8 @@ install: build
 
 # Capacity benchmark of the coordinator (not part of `make test`).
 bench: build
-	$(BUILD)/bin/coordinator_capacity_bench --db $(BUILD)/bench.db
+	bash deploy/install-deps.sh --bench
+	bash bench/capacity.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

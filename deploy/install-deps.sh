@@ -11,6 +11,11 @@ PACKAGES=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
 )
 
+# Peers for the benchmarks (not needed to build or test): `install-deps.sh --bench`.
+if [ "${1:-}" = "--bench" ]; then
+  PACKAGES+=(python3-optuna)
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
