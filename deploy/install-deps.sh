@@ -9,6 +9,7 @@ PACKAGES=(
   libabsl-dev libsqlite3-dev sqlite3
   libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
+  libeigen3-dev libnlopt-cxx-dev libtorch-dev
 )
 
 # Peers for the benchmarks (not needed to build or test): `install-deps.sh --bench`.
