@@ -1,10 +1,15 @@
 #include "worker/tasks/task.h"
 
 #include <cmath>
+#include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "core/search_space.h"
@@ -50,11 +55,38 @@ struct Entry {
 
 // Sorted by name.
 constexpr Entry kTasks[] = {
+    {"ackley5", &MakeAckley5},
     {"branin", &MakeBranin},
+    {"hartmann3", &MakeHartmann3},
     {"hartmann6", &MakeHartmann6},
+    {"levy5", &MakeLevy5},
+    {"michalewicz5", &MakeMichalewicz5},
     {"mixed", &MakeMixed},
+    {"mixed2", &MakeMixed2},
     {"rosenbrock", &MakeRosenbrock},
+    {"shekel4", &MakeShekel4},
+    {"six_hump_camel", &MakeSixHumpCamel},
+    {"styblinski_tang4", &MakeStyblinskiTang4},
 };
+
+// The registered families, by prefix.
+struct Families {
+  absl::Mutex mu;
+  std::map<std::string, TaskFamily> by_prefix ABSL_GUARDED_BY(mu);
+};
+
+Families& GetFamilies() {
+  static Families* families = new Families;
+  return *families;
+}
+
+std::vector<TaskFamily> FamiliesSnapshot() {
+  Families& families = GetFamilies();
+  absl::MutexLock lock(&families.mu);
+  std::vector<TaskFamily> out;
+  for (const auto& [prefix, family] : families.by_prefix) out.push_back(family);
+  return out;
+}
 
 }  // namespace
 
@@ -64,12 +96,39 @@ std::vector<std::string> TaskNames() {
   return names;
 }
 
+std::vector<std::string> SuiteTaskNames() {
+  return {"branin",           "hartmann3",    "hartmann6", "rosenbrock",     "levy5", "ackley5",
+          "styblinski_tang4", "michalewicz5", "shekel4",   "six_hump_camel", "mixed", "mixed2"};
+}
+
+void RegisterTaskFamily(TaskFamily family) {
+  Families& families = GetFamilies();
+  absl::MutexLock lock(&families.mu);
+  std::string prefix = family.prefix;
+  families.by_prefix[prefix] = std::move(family);
+}
+
+std::vector<std::string> AllTaskNames() {
+  std::vector<std::string> names = TaskNames();
+  // Called outside the lock: a family's names() may read files.
+  for (const TaskFamily& family : FamiliesSnapshot()) {
+    if (!family.names) continue;
+    for (std::string& name : family.names()) names.push_back(std::move(name));
+  }
+  return names;
+}
+
 absl::StatusOr<std::unique_ptr<Task>> MakeTask(absl::string_view name) {
   for (const Entry& e : kTasks) {
     if (name == e.name) return std::unique_ptr<Task>(e.make());
   }
-  return absl::NotFoundError(
-      absl::StrCat("unknown task '", name, "'; known tasks: ", absl::StrJoin(TaskNames(), ", ")));
+  const std::vector<TaskFamily> families = FamiliesSnapshot();
+  for (const TaskFamily& family : families) {
+    if (absl::StartsWith(name, family.prefix)) return family.make(name);
+  }
+  std::string known = absl::StrJoin(TaskNames(), ", ");
+  for (const TaskFamily& family : families) absl::StrAppend(&known, ", ", family.prefix, "*");
+  return absl::NotFoundError(absl::StrCat("unknown task '", name, "'; known tasks: ", known));
 }
 
 }  // namespace hpo::worker::tasks

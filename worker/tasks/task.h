@@ -50,8 +50,12 @@ class Task {
   // The task's natural search space.
   virtual hpo::v1::SearchSpace space() const = 0;
   // The known optimal (minimal) value, and one assignment that reaches it.
+  // Tasks whose optimum is not known (e.g. surrogates) return NaN and an empty
+  // ParamMap.
   virtual double optimum() const = 0;
   virtual hpo::v1::ParamMap optimum_params() const = 0;
+  // The number of parameters in space(), conditional ones included.
+  virtual int dimension() const { return space().params_size(); }
 
   // Evaluates `params` (checked against space(): INVALID_ARGUMENT from
   // core::ValidateParams), reporting a learning curve to `reporter`: for step t
@@ -78,10 +82,37 @@ class SyntheticTask : public Task {
 // The metric every built-in task reports.
 inline constexpr absl::string_view kValueMetric = "value";
 
-// Names of the built-in tasks, sorted.
+// Names of the built-in tasks (the closed-form functions of synthetic_tasks.h),
+// sorted. Registered families (below) are not included.
 std::vector<std::string> TaskNames();
 
-// A built-in task by name; NOT_FOUND listing the known names otherwise.
+// The synthetic benchmark suite in its canonical order: branin, hartmann3,
+// hartmann6, rosenbrock, levy5, ackley5, styblinski_tang4, michalewicz5,
+// shekel4, six_hump_camel, mixed, mixed2. The same names as TaskNames().
+std::vector<std::string> SuiteTaskNames();
+
+// A family of tasks that lives in a library hpo_tasks cannot depend on (e.g.
+// the LCBench surrogate in hpo_lcbench, which needs LibTorch): every name that
+// starts with `prefix` is made by `make`.
+struct TaskFamily {
+  std::string prefix;  // e.g. "lcbench-"
+  // Makes the task `name` (which starts with prefix); NOT_FOUND for an unknown
+  // member, other codes when the family cannot load. Must be thread-safe.
+  std::function<absl::StatusOr<std::unique_ptr<Task>>(absl::string_view name)> make;
+  // The family's task names, for listings; may be empty when its data is absent.
+  std::function<std::vector<std::string>()> names;
+};
+
+// Makes MakeTask find the family's tasks. A second registration with the same
+// prefix replaces the first. Thread-safe.
+void RegisterTaskFamily(TaskFamily family);
+
+// TaskNames() followed by the names of each registered family (in prefix
+// order). Thread-safe.
+std::vector<std::string> AllTaskNames();
+
+// A built-in task, or one of a registered family, by name; NOT_FOUND listing
+// the known names otherwise. Thread-safe.
 absl::StatusOr<std::unique_ptr<Task>> MakeTask(absl::string_view name);
 
 }  // namespace hpo::worker::tasks

@@ -1,9 +1,12 @@
 #include "worker/tasks/task.h"
 
 #include <cmath>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "core/search_space.h"
@@ -53,7 +56,9 @@ double EvalOnce(const Task& task, const hpo::v1::ParamMap& params) {
 }
 
 TEST(TaskRegistryTest, NamesAreSortedAndEachMakes) {
-  EXPECT_THAT(TaskNames(), ElementsAre("branin", "hartmann6", "mixed", "rosenbrock"));
+  EXPECT_THAT(TaskNames(), ElementsAre("ackley5", "branin", "hartmann3", "hartmann6", "levy5",
+                                       "michalewicz5", "mixed", "mixed2", "rosenbrock", "shekel4",
+                                       "six_hump_camel", "styblinski_tang4"));
   for (const std::string& name : TaskNames()) {
     absl::StatusOr<std::unique_ptr<Task>> task = MakeTask(name);
     ASSERT_TRUE(task.ok()) << task.status();
@@ -65,8 +70,70 @@ TEST(TaskRegistryTest, UnknownNameListsKnownNames) {
   absl::StatusOr<std::unique_ptr<Task>> task = MakeTask("nope");
   EXPECT_EQ(task.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(task.status().message(),
-              HasSubstr("unknown task 'nope'; known tasks: branin, hartmann6, "
-                        "mixed, rosenbrock"));
+              HasSubstr("unknown task 'nope'; known tasks: ackley5, branin, hartmann3, "
+                        "hartmann6, levy5, michalewicz5, mixed, mixed2, rosenbrock, shekel4, "
+                        "six_hump_camel, styblinski_tang4"));
+}
+
+// A task of a registered family: f(x) = x on [0, 1].
+class IdentityTask final : public SyntheticTask {
+ public:
+  explicit IdentityTask(std::string name) : name_(std::move(name)) {}
+  std::string name() const override { return name_; }
+  hpo::v1::SearchSpace space() const override {
+    hpo::v1::SearchSpace s;
+    hpo::v1::ParamSpec* p = s.add_params();
+    p->set_name("x");
+    p->mutable_float_domain()->set_low(0);
+    p->mutable_float_domain()->set_high(1);
+    return s;
+  }
+  double optimum() const override { return 0; }
+  hpo::v1::ParamMap optimum_params() const override { return Floats({{"x", 0}}); }
+  double Value(const hpo::v1::ParamMap& params) const override {
+    return params.values().at("x").float_value();
+  }
+
+ private:
+  std::string name_;
+};
+
+TEST(TaskRegistryTest, RegisteredFamilyIsFoundByPrefix) {
+  TaskFamily family;
+  family.prefix = "testfam-";
+  family.make = [](absl::string_view name) -> absl::StatusOr<std::unique_ptr<Task>> {
+    if (name != "testfam-a" && name != "testfam-b") {
+      return absl::NotFoundError(absl::StrCat("no member '", name, "'"));
+    }
+    return std::unique_ptr<Task>(std::make_unique<IdentityTask>(std::string(name)));
+  };
+  family.names = [] { return std::vector<std::string>{"testfam-a", "testfam-b"}; };
+  RegisterTaskFamily(family);
+
+  absl::StatusOr<std::unique_ptr<Task>> task = MakeTask("testfam-b");
+  ASSERT_TRUE(task.ok()) << task.status();
+  EXPECT_EQ((*task)->name(), "testfam-b");
+  EXPECT_EQ(EvalOnce(**task, Floats({{"x", 0.25}})), 0.25);
+
+  task = MakeTask("testfam-zz");
+  EXPECT_EQ(task.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(task.status().message(), "no member 'testfam-zz'");
+
+  task = MakeTask("nope");
+  EXPECT_EQ(task.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(task.status().message(), HasSubstr(", styblinski_tang4, testfam-*"));
+
+  std::vector<std::string> all = AllTaskNames();
+  ASSERT_EQ(all.size(), TaskNames().size() + 2);
+  EXPECT_EQ(all[all.size() - 2], "testfam-a");
+  EXPECT_EQ(all.back(), "testfam-b");
+  // TaskNames() stays the built-in list.
+  EXPECT_EQ(TaskNames().size(), 12u);
+
+  // Registering the prefix again replaces the family.
+  family.names = [] { return std::vector<std::string>{"testfam-a"}; };
+  RegisterTaskFamily(family);
+  EXPECT_EQ(AllTaskNames().size(), TaskNames().size() + 1);
 }
 
 TEST(TaskTest, OptimumParamsReachTheOptimum) {
