@@ -1,0 +1,393 @@
+#include "server/optimizers/gp/gp_optimizer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <exception>
+#include <limits>
+#include <numeric>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "core/search_space.h"
+#include "nlopt.hpp"
+#include "server/optimizers/gp/acquisition.h"
+#include "server/optimizers/gp/sobol.h"
+
+namespace hpo::server {
+namespace {
+
+using gp::SpaceEncoder;
+
+// Salts that keep the random streams of one (seed, number) apart.
+constexpr uint32_t kAcquisitionSalt = 0x61637175;  // "acqu"
+constexpr uint32_t kSubsetSalt = 0x73756273;       // "subs"
+
+// Variance floor (relative to the signal variance) for the acquisition's standard deviation.
+constexpr double kMinRelativeVariance = 1e-12;
+constexpr int kIncumbentStarts = 3;
+constexpr int kLocalSearchRounds = 5;
+constexpr int kAcquisitionMaxEvals = 100;
+
+absl::Status OptionError(const std::string& key, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat("optimizer.options.", key, ": ", why));
+}
+
+absl::Status ParseInt(const std::string& key, const std::string& text, int min, int* out) {
+  int v = 0;
+  if (!absl::SimpleAtoi(text, &v)) {
+    return OptionError(key, absl::StrCat("'", text, "' is not an integer"));
+  }
+  if (v < min) return OptionError(key, absl::StrCat("must be >= ", min, ", got ", v));
+  *out = v;
+  return absl::OkStatus();
+}
+
+core::Rng MakeRng(int64_t seed, int64_t number, uint32_t salt) {
+  std::seed_seq seq{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32),
+                    static_cast<uint32_t>(number), salt};
+  return core::Rng(seq);
+}
+
+double SdOf(double var, double floor_var) { return std::sqrt(std::max(var, floor_var)); }
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Optimizer>> GpOptimizer::Create(const hpo::v1::OptimizerSpec& spec,
+                                                              const hpo::v1::SearchSpace& space) {
+  if (absl::Status s = core::ValidateSearchSpace(space); !s.ok()) return s;
+  Options options;
+  // Sorted keys, so the first error reported does not depend on map order.
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : spec.options()) keys.push_back(key);
+  std::sort(keys.begin(), keys.end());
+  for (const std::string& key : keys) {
+    const std::string& value = spec.options().at(key);
+    absl::Status s;
+    if (key == "n_startup_trials") {
+      s = ParseInt(key, value, 1, &options.n_startup_trials);
+    } else if (key == "n_candidates") {
+      s = ParseInt(key, value, 1, &options.n_candidates);
+    } else if (key == "n_restarts") {
+      s = ParseInt(key, value, 1, &options.n_restarts);
+    } else if (key == "fit_max_points") {
+      s = ParseInt(key, value, 10, &options.fit_max_points);
+    } else if (key == "fit_max_evals") {
+      s = ParseInt(key, value, 1, &options.fit_max_evals);
+    } else if (key == "pending") {
+      if (value == "believer") {
+        options.believer = true;
+      } else if (value == "ignore") {
+        options.believer = false;
+      } else {
+        s = OptionError(key, absl::StrCat("'", value, "' is not one of believer, ignore"));
+      }
+    } else {
+      s = OptionError(key,
+                      "unknown option (known: fit_max_evals, fit_max_points, n_candidates, "
+                      "n_restarts, n_startup_trials, pending)");
+    }
+    if (!s.ok()) return s;
+  }
+  if (options.n_startup_trials == 0) {
+    options.n_startup_trials = std::max(5, space.params_size() + 1);
+  }
+  return std::unique_ptr<Optimizer>(new GpOptimizer(space, spec.seed(), options));
+}
+
+GpOptimizer::GpOptimizer(hpo::v1::SearchSpace space, int64_t seed, Options options)
+    : space_(std::move(space)), seed_(seed), options_(options), encoder_(space_) {
+  // Lengthscale prior after Hvarfner et al. (2024), LogNormal(sqrt2 + log(d)/2, sqrt3) on the
+  // lengthscale, here as a normal on log l centred on that density's mode in log l.
+  const double d = std::max(1, encoder_.num_params());
+  prior_.log_lengthscale_sd = std::sqrt(3.0);
+  prior_.log_lengthscale_mean = std::sqrt(2.0) + 0.5 * std::log(d) - 3.0;
+}
+
+hpo::v1::ParamMap GpOptimizer::RandomProposal(int number) const {
+  // The same stream as RandomOptimizer's for this (seed, number).
+  std::seed_seq seq{static_cast<uint32_t>(seed_), static_cast<uint32_t>(seed_ >> 32),
+                    static_cast<uint32_t>(number)};
+  core::Rng rng(seq);
+  return core::SampleUniform(space_, rng);
+}
+
+Eigen::VectorXd GpOptimizer::FitTheta(const Eigen::MatrixXd& features, const Eigen::VectorXd& y) {
+  if (memo_theta_.size() > 0 && memo_features_.rows() == features.rows() &&
+      memo_features_.cols() == features.cols() && memo_features_ == features && memo_y_ == y) {
+    return memo_theta_;
+  }
+  gp::MarginalLikelihood likelihood(features, encoder_.groups(), y);
+  const std::vector<Eigen::VectorXd> starts = {prior_.Mode(encoder_.groups().num_groups)};
+  memo_theta_ = gp::FitHyperparameters(likelihood, prior_, starts, options_.fit_max_evals);
+  memo_features_ = features;
+  memo_y_ = y;
+  return memo_theta_;
+}
+
+absl::StatusOr<std::vector<hpo::v1::ParamMap>> GpOptimizer::Suggest(
+    const StudyView& view, const std::vector<int>& numbers) {
+  std::vector<hpo::v1::ParamMap> out;
+  out.reserve(numbers.size());
+  if (numbers.empty()) return out;
+
+  const bool maximize =
+      view.spec != nullptr && view.spec->objective().direction() == hpo::v1::MAXIMIZE;
+  std::vector<Point> completed;
+  std::vector<double> values;
+  std::vector<Point> pending;
+  if (view.trials != nullptr) {
+    for (const hpo::v1::Trial& t : *view.trials) {
+      const bool done = t.state() == hpo::v1::COMPLETED && t.has_value() && std::isfinite(t.value());
+      const bool running = t.state() == hpo::v1::RUNNING || t.state() == hpo::v1::PENDING;
+      if (!done && !running) continue;
+      if (!core::ValidateParams(space_, t.params()).ok()) continue;
+      Point p;
+      p.raw = encoder_.Raw(t.params());
+      p.features.resize(encoder_.num_features());
+      encoder_.Canonicalize(&p.raw, &p.active, p.features);
+      if (done) {
+        completed.push_back(std::move(p));
+        values.push_back(maximize ? -t.value() : t.value());
+      } else {
+        pending.push_back(std::move(p));
+      }
+    }
+  }
+  const int n = static_cast<int>(completed.size());
+  if (n < options_.n_startup_trials || encoder_.num_params() == 0) {
+    for (int number : numbers) out.push_back(RandomProposal(number));
+    return out;
+  }
+
+  // Standardized values.
+  Eigen::VectorXd y = Eigen::Map<const Eigen::VectorXd>(values.data(), n);
+  const double mean = y.mean();
+  double sd = std::sqrt((y.array() - mean).square().sum() / n);
+  if (!(sd > 1e-12 * std::max(1.0, std::abs(mean)))) sd = 1;
+  y = (y.array() - mean) / sd;
+
+  Eigen::MatrixXd features(encoder_.num_features(), n);
+  for (int i = 0; i < n; ++i) features.col(i) = completed[i].features;
+
+  // Hyperparameters from (a deterministic subset of) the completed trials.
+  Eigen::VectorXd theta;
+  if (n > options_.fit_max_points) {
+    std::vector<int> index(n);
+    std::iota(index.begin(), index.end(), 0);
+    core::Rng rng = MakeRng(seed_, n, kSubsetSalt);
+    std::shuffle(index.begin(), index.end(), rng);
+    index.resize(options_.fit_max_points);
+    std::sort(index.begin(), index.end());
+    Eigen::MatrixXd f(features.rows(), index.size());
+    Eigen::VectorXd v(index.size());
+    for (size_t k = 0; k < index.size(); ++k) {
+      f.col(k) = features.col(index[k]);
+      v(k) = y(index[k]);
+    }
+    theta = FitTheta(f, v);
+  } else {
+    theta = FitTheta(features, y);
+  }
+
+  absl::StatusOr<gp::GaussianProcess> model =
+      gp::GaussianProcess::Create(features, encoder_.groups(), y, theta);
+  if (!model.ok()) return model.status();
+  const double best = y.minCoeff();
+
+  if (options_.believer) {
+    for (const Point& p : pending) {
+      Eigen::VectorXd m, v;
+      model->Predict(p.features, &m, &v);
+      model->AddPoint(p.features, m(0));
+    }
+  }
+
+  // The best completed points seed the local searches.
+  std::vector<int> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return y(a) < y(b); });
+  std::vector<Point> incumbents;
+  for (int k = 0; k < std::min(n, kIncumbentStarts); ++k) incumbents.push_back(completed[order[k]]);
+
+  for (size_t k = 0; k < numbers.size(); ++k) {
+    core::Rng rng = MakeRng(seed_, numbers[k], kAcquisitionSalt);
+    Point chosen = MaximizeAcquisition(*model, best, incumbents, rng);
+    hpo::v1::ParamMap params = encoder_.Decode(chosen.raw, chosen.active);
+    if (absl::Status s = core::ValidateParams(space_, params); !s.ok()) {
+      return absl::InternalError(absl::StrCat("gp proposed an invalid assignment: ", s.message()));
+    }
+    out.push_back(std::move(params));
+    if (options_.believer && k + 1 < numbers.size()) {
+      Eigen::VectorXd m, v;
+      model->Predict(chosen.features, &m, &v);
+      model->AddPoint(chosen.features, m(0));
+    }
+  }
+  return out;
+}
+
+double GpOptimizer::Score(const gp::GaussianProcess& model, double best, Point* point) const {
+  point->features.resize(encoder_.num_features());
+  encoder_.Canonicalize(&point->raw, &point->active, point->features);
+  Eigen::VectorXd m, v;
+  model.Predict(point->features, &m, &v);
+  const double floor_var = kMinRelativeVariance * model.signal_variance();
+  return gp::LogExpectedImprovement(m(0), SdOf(v(0), floor_var), best);
+}
+
+namespace {
+
+struct ContinuousState {
+  const gp::GaussianProcess* model = nullptr;
+  const SpaceEncoder* encoder = nullptr;
+  double best = 0;
+  double floor_var = 0;
+  const std::vector<int>* params = nullptr;  // optimized parameter indices
+  Eigen::VectorXd features;
+  std::vector<double> best_x;
+  double best_value = -std::numeric_limits<double>::infinity();
+};
+
+double ContinuousObjective(const std::vector<double>& x, std::vector<double>& grad, void* data) {
+  auto* s = static_cast<ContinuousState*>(data);
+  const std::vector<int>& params = *s->params;
+  for (size_t k = 0; k < params.size(); ++k) {
+    s->features(s->encoder->value_column(params[k])) = x[k];
+  }
+  double mean, var;
+  Eigen::VectorXd d_mean, d_var;
+  s->model->PredictWithGradient(s->features, &mean, &var, &d_mean, &d_var);
+  const double sd = SdOf(var, s->floor_var);
+  double dl_dmean, dl_dsd;
+  const double value = gp::LogExpectedImprovement(mean, sd, s->best, &dl_dmean, &dl_dsd);
+  if (!grad.empty()) {
+    const double dsd_dvar = var > s->floor_var ? 0.5 / sd : 0.0;
+    for (size_t k = 0; k < params.size(); ++k) {
+      const int c = s->encoder->value_column(params[k]);
+      const double g = dl_dmean * d_mean(c) + dl_dsd * dsd_dvar * d_var(c);
+      grad[k] = std::isfinite(g) ? g : 0.0;
+    }
+  }
+  if (value > s->best_value) {
+    s->best_value = value;
+    s->best_x = x;
+  }
+  return std::isfinite(value) ? value : -1e300;
+}
+
+}  // namespace
+
+double GpOptimizer::ContinuousSearch(const gp::GaussianProcess& model, double best,
+                                     Point* point) const {
+  const double start = Score(model, best, point);
+  std::vector<int> params;
+  for (int i = 0; i < encoder_.num_params(); ++i) {
+    if (point->active[i] && encoder_.kind(i) == SpaceEncoder::Kind::kContinuous) {
+      params.push_back(i);
+    }
+  }
+  if (params.empty()) return start;
+  ContinuousState state;
+  state.model = &model;
+  state.encoder = &encoder_;
+  state.best = best;
+  state.floor_var = kMinRelativeVariance * model.signal_variance();
+  state.params = &params;
+  state.features = point->features;
+  std::vector<double> x(params.size());
+  for (size_t k = 0; k < params.size(); ++k) x[k] = point->raw[params[k]];
+  state.best_x = x;
+  state.best_value = start;
+  nlopt::opt opt(nlopt::LD_LBFGS, static_cast<unsigned>(params.size()));
+  opt.set_lower_bounds(std::vector<double>(params.size(), 0.0));
+  opt.set_upper_bounds(std::vector<double>(params.size(), 1.0));
+  opt.set_max_objective(ContinuousObjective, &state);
+  opt.set_maxeval(kAcquisitionMaxEvals);
+  opt.set_ftol_abs(1e-10);
+  opt.set_xtol_abs(1e-9);
+  double f = 0;
+  try {
+    opt.optimize(x, f);
+  } catch (const std::exception&) {
+    // The state kept the best point seen.
+  }
+  for (size_t k = 0; k < params.size(); ++k) point->raw[params[k]] = state.best_x[k];
+  return Score(model, best, point);
+}
+
+double GpOptimizer::LocalSearch(const gp::GaussianProcess& model, double best,
+                                Point* point) const {
+  double value = ContinuousSearch(model, best, point);
+  for (int round = 0; round < kLocalSearchRounds; ++round) {
+    bool improved = false;
+    for (int i = 0; i < encoder_.num_params(); ++i) {
+      if (!point->active[i] || encoder_.kind(i) == SpaceEncoder::Kind::kContinuous) continue;
+      Point best_neighbor;
+      double best_value = value;
+      for (double u : encoder_.Neighbors(i, point->raw[i])) {
+        Point candidate = *point;
+        candidate.raw[i] = u;
+        const double v = Score(model, best, &candidate);
+        if (v > best_value + 1e-12) {
+          best_value = v;
+          best_neighbor = std::move(candidate);
+        }
+      }
+      if (!best_neighbor.raw.empty()) {
+        *point = std::move(best_neighbor);
+        value = best_value;
+        improved = true;
+      }
+    }
+    if (!improved) break;
+    value = ContinuousSearch(model, best, point);
+  }
+  return value;
+}
+
+GpOptimizer::Point GpOptimizer::MaximizeAcquisition(const gp::GaussianProcess& model, double best,
+                                                    const std::vector<Point>& incumbents,
+                                                    core::Rng& rng) const {
+  const int d = encoder_.num_params();
+  const int m = options_.n_candidates;
+  gp::SobolSequence sobol(d, rng());
+  std::vector<Point> candidates(m);
+  Eigen::MatrixXd features(encoder_.num_features(), m);
+  for (int j = 0; j < m; ++j) {
+    Point& p = candidates[j];
+    p.raw.resize(d);
+    sobol.Next(p.raw.data());
+    p.features.resize(encoder_.num_features());
+    encoder_.Canonicalize(&p.raw, &p.active, p.features);
+    features.col(j) = p.features;
+  }
+  Eigen::VectorXd mean, var;
+  model.Predict(features, &mean, &var);
+  const double floor_var = kMinRelativeVariance * model.signal_variance();
+  std::vector<double> score(m);
+  for (int j = 0; j < m; ++j) {
+    score[j] = gp::LogExpectedImprovement(mean(j), SdOf(var(j), floor_var), best);
+  }
+  std::vector<int> order(m);
+  std::iota(order.begin(), order.end(), 0);
+  const int starts = std::min(m, options_.n_restarts);
+  std::partial_sort(order.begin(), order.begin() + starts, order.end(), [&](int a, int b) {
+    return score[a] > score[b] || (score[a] == score[b] && a < b);
+  });
+
+  std::vector<Point> seeds;
+  for (int k = 0; k < starts; ++k) seeds.push_back(candidates[order[k]]);
+  for (const Point& p : incumbents) seeds.push_back(p);
+  Point winner = seeds.front();
+  double winner_value = -std::numeric_limits<double>::infinity();
+  for (Point& p : seeds) {
+    const double v = LocalSearch(model, best, &p);
+    if (v > winner_value) {
+      winner_value = v;
+      winner = p;
+    }
+  }
+  return winner;
+}
+
+}  // namespace hpo::server
