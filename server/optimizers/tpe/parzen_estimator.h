@@ -1,0 +1,98 @@
+// Parzen estimators for TPE: a weighted mixture of truncated Gaussians (numeric parameters) and
+// smoothed one-hot distributions (categorical parameters), one component per observation plus a
+// prior component, as in Optuna 3.1's _ParzenEstimator.
+#ifndef HPO_SERVER_OPTIMIZERS_TPE_PARZEN_ESTIMATOR_H_
+#define HPO_SERVER_OPTIMIZERS_TPE_PARZEN_ESTIMATOR_H_
+
+#include <vector>
+
+#include "core/search_space.h"
+
+namespace hpo::server::tpe {
+
+// One parameter in the estimator's ("internal") representation.
+struct Dim {
+  enum class Kind {
+    kContinuous,   // truncated Gaussian kernel on [low, high]
+    kDiscrete,     // the same kernel, integrated over [x - q/2, x + q/2] ∩ [low, high]
+    kCategorical,  // values are choice indices 0..n_choices-1
+  };
+  Kind kind = Kind::kContinuous;
+  double low = 0;  // kernel support, numeric kinds
+  double high = 1;
+  double q = 0;  // grid width, kDiscrete
+  int n_choices = 0;  // kCategorical
+};
+
+struct ParzenOptions {
+  double prior_weight = 1.0;
+  bool consider_magic_clip = true;
+  bool consider_endpoints = false;
+  // true: one Scott's-rule bandwidth per dimension, 0.2 n^(-1/(d+4)) (high - low), for every
+  // component (Optuna's multivariate estimator); false: each component's bandwidth is the larger
+  // gap to its neighbours among the sorted observations, prior and bounds (univariate TPE).
+  bool scott_bandwidth = true;
+  // true: Optuna's default_weights (older observations ramp down when there are more than 25);
+  // false: every observation weighs 1.
+  bool ramp_weights = true;
+};
+
+// Optuna's gamma functions: the number of observations in the "below" (good) group.
+int OptunaGamma(int n);  // min(ceil(0.1 n), 25)
+int SqrtGamma(int n);    // min(ceil(0.25 sqrt(n)), 25), Hyperopt's
+// Optuna's default_weights(n): n ones below 25, else linspace(1/n, 1, n - 25) then 25 ones.
+std::vector<double> OptunaWeights(int n);
+
+// Uniform in [0, 1) with 53 random bits (the same construction core's samplers use).
+double Uniform01(core::Rng& rng);
+// Standard normal CDF and its inverse (full double precision on (0, 1)).
+double NormalCdf(double x);
+double NormalQuantile(double p);
+// log(NormalCdf(b) - NormalCdf(a)) for a <= b, computed in the tail where it is accurate.
+double LogGaussMass(double a, double b);
+
+// Immutable after construction; thread-compatible (LogPdf uses a scratch buffer).
+class ParzenEstimator {
+ public:
+  // `obs` holds n rows of dims.size() values each (row-major, chronological order: with
+  // ramp_weights the first rows weigh least). Numeric values must lie in [low, high];
+  // categorical ones in [0, n_choices). `dims` must outlive the estimator.
+  ParzenEstimator(const std::vector<Dim>& dims, const double* obs, int n,
+                  const ParzenOptions& options);
+
+  int n_components() const { return n_ + 1; }
+  // Per-component parameters of numeric dimension j (the prior is the last component); for tests.
+  const std::vector<double>& mus(int j) const { return per_dim_[j].mu; }
+  const std::vector<double>& sigmas(int j) const { return per_dim_[j].sigma; }
+  // Normalized mixture weights, prior last.
+  std::vector<double> weights() const;
+
+  // Draws `count` points into `out` (count rows of dims.size() values): numeric values are in
+  // [low, high], not snapped to any grid; categorical values are indices.
+  void Sample(core::Rng& rng, int count, double* out) const;
+
+  // log density of each of the `count` points (rows as Sample writes them) into out[0..count).
+  void LogPdf(const double* points, int count, double* out) const;
+
+ private:
+  struct PerDim {
+    // Numeric kinds.
+    std::vector<double> mu, sigma, inv_sigma;
+    std::vector<double> log_norm;  // continuous: -log(sigma sqrt(2 pi) Z); discrete: -log Z
+    // Categorical: the observed index of each non-prior component, and the log probabilities
+    // of a component's own index (hit) and of any other index (miss); the prior is uniform.
+    std::vector<int> choice;
+    double hit = 0, miss = 0, log_hit = 0, log_miss = 0;
+  };
+
+  const std::vector<Dim>& dims_;
+  int n_;
+  std::vector<double> log_weights_;  // n_ + 1
+  std::vector<double> cum_weights_;  // n_ + 1, last == 1
+  std::vector<PerDim> per_dim_;
+  mutable std::vector<double> scratch_;
+};
+
+}  // namespace hpo::server::tpe
+
+#endif  // HPO_SERVER_OPTIMIZERS_TPE_PARZEN_ESTIMATOR_H_

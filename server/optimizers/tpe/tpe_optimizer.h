@@ -1,0 +1,110 @@
+// Tree-structured Parzen Estimator (Bergstra et al. 2011), following Optuna 3.1's TPESampler.
+#ifndef HPO_SERVER_OPTIMIZERS_TPE_TPE_OPTIMIZER_H_
+#define HPO_SERVER_OPTIMIZERS_TPE_TPE_OPTIMIZER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "server/optimizers/optimizer.h"
+#include "server/optimizers/tpe/parzen_estimator.h"
+
+namespace hpo::server {
+
+// TPE over a search space. Options (all strings in OptimizerSpec.options):
+//   n_startup_trials (10)   finished trials needed before TPE; until then proposals are exactly
+//                           RandomOptimizer's (uniform, seeded from (seed, trial number)).
+//   n_ei_candidates (24)    candidates drawn from l(x); the one maximizing log l - log g wins.
+//   gamma ("optuna")        size of the good group of n finished trials: "optuna" =
+//                           min(ceil(0.1 n), 25), "sqrt" = min(ceil(0.25 sqrt(n)), 25).
+//   prior_weight (1.0)      weight of the prior component (> 0).
+//   multivariate (true)     one joint estimator (Scott's-rule bandwidth) over the parameters
+//                           without a condition; conditional parameters are always sampled one
+//                           by one (Optuna's independent fallback). false: every parameter alone,
+//                           with neighbour-gap bandwidths.
+//   constant_liar (true)    RUNNING and PENDING trials, and earlier proposals of the same call,
+//                           join the bad group, so parallel proposals spread out.
+//   consider_magic_clip (true), consider_endpoints (false)   Optuna's bandwidth rules.
+//   weights ("optuna")      "optuna": older trials of a group weigh less once it holds more than
+//                           25 ("default_weights"); "uniform": all weigh 1.
+//
+// History: COMPLETED trials with a non-NaN value rank by value (MAXIMIZE is negated); PRUNED
+// trials rank after all of them, by the step of their last report of the objective metric
+// (further is better) then that value; FAILED and LOST trials are ignored. Parameters are
+// modelled in their internal representation: log of log-scaled values, ints and stepped floats as
+// continuous values with their grid (kernel mass over [x - step/2, x + step/2]), categoricals as
+// choice indices with Optuna's smoothed kernel. A parameter's estimator uses only the trials
+// where it was active.
+//
+// Suggest is a pure function of (options, seed, history, numbers): trial number k draws from an
+// Rng seeded from (seed, k), and nothing depends on hash-map order or time. Thread-compatible:
+// Suggest reuses internal scratch buffers, so one instance must not be called from two threads at
+// once (the coordinator calls it under its lock).
+class TpeOptimizer final : public Optimizer {
+ public:
+  struct Options {
+    int n_startup_trials = 10;
+    int n_ei_candidates = 24;
+    bool sqrt_gamma = false;
+    double prior_weight = 1.0;
+    bool multivariate = true;
+    bool constant_liar = true;
+    bool consider_magic_clip = true;
+    bool consider_endpoints = false;
+    bool ramp_weights = true;
+  };
+
+  // INVALID_ARGUMENT "optimizer.options.<key>: ..." for an unknown option or a bad value, or the
+  // search space's validation error.
+  static absl::StatusOr<std::unique_ptr<Optimizer>> Create(const hpo::v1::OptimizerSpec& spec,
+                                                           const hpo::v1::SearchSpace& space);
+  // Parses spec.options() into Options (same errors as Create).
+  static absl::StatusOr<Options> ParseOptions(const hpo::v1::OptimizerSpec& spec);
+
+  absl::StatusOr<std::vector<hpo::v1::ParamMap>> Suggest(const StudyView& view,
+                                                         const std::vector<int>& numbers) override;
+
+ private:
+  // How a parameter maps to the estimator's representation.
+  enum class Repr { kFloat, kFloatLog, kFloatStep, kInt, kIntLog, kCategorical };
+  struct Param {
+    const hpo::v1::ParamSpec* spec;  // into space_
+    Repr repr;
+    tpe::Dim dim;
+    int64_t grid_max = 0;  // kFloatStep, kInt: values are low + k * step for k in [0, grid_max]
+  };
+  // One usable trial: its rank key and its parameters (NaN where absent or unusable).
+  struct Observation {
+    double key1, key2;  // sorted lexicographically, smaller is better
+    bool liar;          // running/pending/in-call proposal: always in the bad group
+  };
+
+  TpeOptimizer(hpo::v1::SearchSpace space, int64_t seed, Options options);
+
+  // Internal value of `v` for parameter i, or NaN when `v` is not a value of the parameter.
+  double ToInternal(int i, const hpo::v1::ParamValue& v) const;
+  // Snaps an internal value to the nearest valid one (grid, bounds) and returns it; `out` (if
+  // not null) receives the parameter value.
+  double Snap(int i, double x, hpo::v1::ParamValue* out) const;
+  // Collects the observations of `view` into obs_/rows_; returns the number of finished ones.
+  int Collect(const StudyView& view, const std::vector<int>& numbers);
+  // Draws the best of n_ei_candidates for the parameters `group` (indices into params_), fitting
+  // l on below_ rows and g on above_ rows that have all of them; writes internal values to
+  // `chosen` (one per group entry).
+  void SampleGroup(const std::vector<int>& group, bool scott, core::Rng& rng, double* chosen);
+
+  hpo::v1::SearchSpace space_;
+  int64_t seed_;
+  Options options_;
+  std::vector<Param> params_;
+  std::vector<int> unconditional_;  // params without a condition, in declaration order
+
+  // Per-Suggest state, kept to reuse allocations.
+  std::vector<Observation> obs_;
+  std::vector<double> rows_;  // obs_.size() x params_.size()
+  std::vector<int> below_, above_;  // indices into obs_, chronological
+};
+
+}  // namespace hpo::server
+
+#endif  // HPO_SERVER_OPTIMIZERS_TPE_TPE_OPTIMIZER_H_
