@@ -1,0 +1,189 @@
+#include "harness/bench.h"
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "core/status_macros.h"
+#include "harness/analysis.h"
+#include "harness/progress.h"
+#include "harness/report.h"
+#include "harness/results_db.h"
+
+namespace hpo::harness {
+namespace {
+
+absl::Status CheckOptions(const BenchOptions& o) {
+  if (o.optimizers.empty()) return absl::InvalidArgumentError("--optimizers: none named");
+  if (o.tasks.empty()) return absl::InvalidArgumentError("--tasks: none named");
+  if (o.seeds < 1)
+    return absl::InvalidArgumentError(absl::StrCat("--seeds must be >= 1, got ", o.seeds));
+  if (o.trials < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("--trials must be >= 0, got ", o.trials));
+  }
+  if (o.jobs < 1)
+    return absl::InvalidArgumentError(absl::StrCat("--jobs must be >= 1, got ", o.jobs));
+  if (o.out_dir.empty()) return absl::InvalidArgumentError("--out: no folder named");
+  for (const auto* list : {&o.optimizers, &o.tasks}) {
+    std::set<std::string> seen;
+    for (const std::string& name : *list) {
+      if (!seen.insert(name).second) {
+        return absl::InvalidArgumentError(absl::StrCat("'", name, "' is named twice"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+// One cell of the work list.
+struct Job {
+  RunSpec spec;
+  Runner* runner = nullptr;
+  std::optional<RunRecord> record;  // set when done or reused
+};
+
+}  // namespace
+
+absl::StatusOr<BenchSummary> RunBench(const BenchOptions& options, const Router& router) {
+  HPO_RETURN_IF_ERROR(CheckOptions(options));
+  BenchSummary summary;
+
+  // Route each optimizer.
+  std::map<std::string, Route> routes;
+  for (const std::string& o : options.optimizers) {
+    HPO_ASSIGN_OR_RETURN(Route route, router(o));
+    if (route.runner == nullptr) {
+      summary.notes.push_back(absl::StrCat(o, ": skipped: ", route.skip_reason));
+    }
+    routes[o] = std::move(route);
+  }
+  // Trials per task.
+  std::map<std::string, int> trials;
+  for (const std::string& t : options.tasks) {
+    HPO_ASSIGN_OR_RETURN(auto task, options.task_factory(t));
+    trials[t] = options.trials > 0 ? options.trials : DefaultTrials(task->space().params_size());
+  }
+
+  std::error_code ec;
+  std::filesystem::create_directories(options.out_dir, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create ", options.out_dir, ": ", ec.message()));
+  }
+  std::filesystem::create_directories(std::filesystem::path(options.out_dir) / "logs", ec);
+  HPO_ASSIGN_OR_RETURN(
+      std::unique_ptr<ResultsDb> db,
+      ResultsDb::Open((std::filesystem::path(options.out_dir) / "results.sqlite").string()));
+
+  // The work list, seed-major so partial results cover every task early.
+  std::vector<Job> jobs;
+  for (int seed = 0; seed < options.seeds; ++seed) {
+    for (const std::string& t : options.tasks) {
+      for (const std::string& o : options.optimizers) {
+        ++summary.total;
+        Runner* runner = routes[o].runner;
+        if (runner == nullptr) {
+          ++summary.skipped;
+          continue;
+        }
+        jobs.push_back(Job{RunSpec{o, t, seed, trials[t]}, runner, std::nullopt});
+      }
+    }
+  }
+
+  Progress progress(options.progress != nullptr ? *options.progress : std::cerr,
+                    options.progress_tty, static_cast<int>(jobs.size()));
+  std::atomic<size_t> next{0};
+  absl::Mutex mu;
+  int ran = 0, reused = 0, failed = 0;
+  std::vector<std::string> failures;
+  absl::Status fatal;  // a results.sqlite error stops the bench
+  auto work = [&] {
+    while (true) {
+      {
+        absl::MutexLock lock(&mu);
+        if (!fatal.ok()) return;
+      }
+      const size_t i = next.fetch_add(1);
+      if (i >= jobs.size()) return;
+      Job& job = jobs[i];
+      const std::string label = job.spec.Label();
+      absl::StatusOr<std::optional<RunRecord>> found = db->FindDone(job.spec);
+      if (!found.ok()) {
+        absl::MutexLock lock(&mu);
+        fatal.Update(found.status());
+        return;
+      }
+      if (found->has_value()) {
+        job.record = std::move(**found);
+        {
+          absl::MutexLock lock(&mu);
+          ++reused;
+        }
+        if (options.progress != nullptr) {
+          progress.Finished(Progress::Outcome::kReused, label,
+                            absl::StrFormat("best %.6g", job.record->best()));
+        }
+        continue;
+      }
+      absl::StatusOr<RunRecord> record = job.runner->Run(job.spec);
+      absl::Status saved = record.ok()
+                               ? db->SaveDone(*record)
+                               : db->SaveFailed(job.spec, std::string(record.status().message()));
+      absl::MutexLock lock(&mu);
+      if (!saved.ok()) {
+        fatal.Update(saved);
+        return;
+      }
+      if (record.ok()) {
+        ++ran;
+        job.record = std::move(*record);
+      } else {
+        ++failed;
+        failures.push_back(std::string(record.status().message()));
+      }
+      if (options.progress != nullptr) {
+        // Printed under mu: Progress has its own lock, and the order of lines follows counts.
+        progress.Finished(record.ok() ? Progress::Outcome::kRan : Progress::Outcome::kFailed, label,
+                          record.ok() ? absl::StrFormat("best %.6g, %.1f s", job.record->best(),
+                                                        job.record->wall_s)
+                                      : std::string(record.status().message()));
+      }
+    }
+  };
+  const int threads = std::max(1, std::min<int>(options.jobs, static_cast<int>(jobs.size())));
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (std::thread& t : pool) t.join();
+  if (options.progress != nullptr) progress.Done();
+  HPO_RETURN_IF_ERROR(fatal);
+
+  summary.ran = ran;
+  summary.reused = reused;
+  summary.failed = failed;
+  for (const std::string& f : failures) summary.notes.push_back(absl::StrCat("failed: ", f));
+
+  std::vector<RunRecord> records;
+  for (Job& job : jobs) {
+    if (job.record.has_value()) records.push_back(std::move(*job.record));
+  }
+  const Analysis analysis = Analyze(records, options.optimizers, options.tasks);
+  ReportContext context;
+  context.command = options.command;
+  context.seeds = options.seeds;
+  context.notes = summary.notes;
+  HPO_RETURN_IF_ERROR(WriteReport(options.out_dir, analysis, context));
+  summary.report_path = (std::filesystem::path(options.out_dir) / "report.md").string();
+  return summary;
+}
+
+}  // namespace hpo::harness

@@ -1,0 +1,635 @@
+#include <unistd.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "core/search_space.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "harness/analysis.h"
+#include "harness/bench.h"
+#include "harness/distributed_runner.h"
+#include "harness/in_process_runner.h"
+#include "harness/optuna_runner.h"
+#include "harness/pipe_process.h"
+#include "harness/progress.h"
+#include "harness/report.h"
+#include "harness/results_db.h"
+#include "harness/router.h"
+#include "harness/svg_plot.h"
+#include "harness/task_source.h"
+#include "nlohmann/json.hpp"
+#include "server/optimizers/optimizer.h"
+#include "worker/tasks/synthetic_tasks.h"
+
+namespace hpo::harness {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string TempDir(const std::string& name) {
+  const char* base = std::getenv("TEST_TMPDIR");
+  std::filesystem::path dir = std::filesystem::path(base != nullptr ? base : "/tmp") /
+                              absl::StrCat("hpo_harness_", name, "_", ::getpid());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// "random" plus "random-b" (random search with another seed stream), so the bench tests do not
+// depend on which model-based optimizers are registered.
+server::OptimizerFactory TestOptimizers() {
+  return
+      [](const hpo::v1::OptimizerSpec& spec,
+         const hpo::v1::SearchSpace& space) -> absl::StatusOr<std::unique_ptr<server::Optimizer>> {
+        hpo::v1::OptimizerSpec s = spec;
+        if (s.name() == "random-b") {
+          s.set_name("random");
+          s.set_seed(s.seed() + 1000);
+        }
+        return server::MakeOptimizer(s, space);
+      };
+}
+
+// Counts the runs that reach the wrapped runner.
+class CountingRunner final : public Runner {
+ public:
+  explicit CountingRunner(Runner* inner) : inner_(inner) {}
+  absl::StatusOr<RunRecord> Run(const RunSpec& spec) override {
+    ++calls;
+    return inner_->Run(spec);
+  }
+  std::atomic<int> calls{0};
+
+ private:
+  Runner* inner_;
+};
+
+// A "python" that runs Debian's python without site-packages, so optuna cannot be imported.
+std::string PythonWithoutOptuna(const std::string& dir) {
+  const std::string path = dir + "/python-no-site";
+  std::ofstream(path) << "#!/bin/sh\nexec /usr/bin/python3 -S \"$@\"\n";
+  std::filesystem::permissions(path, std::filesystem::perms::owner_all);
+  return path;
+}
+
+bool OptunaAvailable() {
+  auto runner = OptunaRunner::Create({});
+  return runner.ok() && (*runner)->Probe().ok();
+}
+
+// ------------------------------------------------------------------ small pieces
+
+TEST(RunSpecTest, DefaultTrialsFollowsCarps) {
+  EXPECT_EQ(DefaultTrials(1), 60);
+  EXPECT_EQ(DefaultTrials(2), 77);   // 20 + 56.57
+  EXPECT_EQ(DefaultTrials(6), 118);  // 20 + 97.98
+}
+
+TEST(RunSpecTest, AppendEvalKeepsBestSoFar) {
+  RunRecord r;
+  AppendEval(r, 3, "{}");
+  AppendEval(r, 5, "{}");
+  AppendEval(r, NAN, "{}");
+  AppendEval(r, 1, "{}");
+  ASSERT_EQ(r.evals.size(), 4u);
+  EXPECT_EQ(r.evals[1].best_so_far, 3);
+  EXPECT_EQ(r.evals[2].best_so_far, 3);
+  EXPECT_EQ(r.evals[3].best_so_far, 1);
+  EXPECT_EQ(r.best(), 1);
+}
+
+TEST(AnalysisTest, RanksShareTies) {
+  EXPECT_EQ(Ranks({3, 1, 1, 2}), (std::vector<double>{4, 1.5, 1.5, 3}));
+  EXPECT_EQ(Ranks({}), std::vector<double>{});
+}
+
+TEST(AnalysisTest, IncumbentAtFractions) {
+  RunRecord r;
+  for (double v : {10, 9, 8, 7, 6, 5, 4, 3, 2, 1}) AppendEval(r, v, "{}");
+  EXPECT_EQ(IncumbentAt(r, 0), 10);  // at least one trial
+  EXPECT_EQ(IncumbentAt(r, 1), 10);  // ceil(0.05 * 10) = 1
+  EXPECT_EQ(IncumbentAt(r, 2), 10);  // ceil(0.1 * 10) = 1
+  EXPECT_EQ(IncumbentAt(r, 3), 9);   // ceil(1.5) = 2
+  EXPECT_EQ(IncumbentAt(r, 10), 6);  // 5 trials
+  EXPECT_EQ(IncumbentAt(r, 20), 1);
+}
+
+RunRecord Record(const std::string& opt, const std::string& task, int seed,
+                 std::vector<double> values, double optimum = 0) {
+  RunRecord r;
+  r.spec = RunSpec{opt, task, seed, static_cast<int>(values.size())};
+  r.optimum = optimum;
+  for (double v : values) AppendEval(r, v, "{}");
+  return r;
+}
+
+TEST(AnalysisTest, NormalizedScoresRanksAndAverageRank) {
+  std::vector<RunRecord> runs = {
+      Record("a", "t1", 0, {5, 2}, 1), Record("a", "t1", 1, {5, 4}, 1),  // finals 2, 4
+      Record("b", "t1", 0, {8, 6}, 1), Record("b", "t1", 1, {9, 8}, 1),  // finals 6, 8
+      Record("a", "t2", 0, {1, 1}),    Record("b", "t2", 0, {0.5, 0.5}),
+      Record("c", "t9", 0, {1}),  // not asked for: ignored
+  };
+  Analysis a = Analyze(runs, {"a", "b", "z"}, {"t1", "t2"});
+  EXPECT_EQ(a.optimizers, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(a.final_lo["t1"], 2);
+  EXPECT_EQ(a.final_hi["t1"], 8);
+  EXPECT_EQ(a.anytime_hi["t1"], 9);
+  const Cell* a1 = a.Find("t1", "a");
+  ASSERT_NE(a1, nullptr);
+  EXPECT_DOUBLE_EQ(a1->regret.mean, 2);  // (1 + 3) / 2
+  EXPECT_DOUBLE_EQ(a1->regret.sd, std::sqrt(2.0));
+  EXPECT_DOUBLE_EQ(a1->score.mean, (0 + 2.0 / 6) / 2);
+  EXPECT_DOUBLE_EQ(a.Find("t1", "b")->score.mean, (4.0 / 6 + 1) / 2);
+  EXPECT_EQ(a1->rank, 1);
+  EXPECT_EQ(a.Find("t2", "a")->rank, 2);
+  EXPECT_EQ(a.average_rank["a"], 1.5);
+  EXPECT_EQ(a.average_rank["b"], 1.5);
+  // Anytime at fraction 0 on t1: a's first values 5, 5 -> (5-2)/(9-2).
+  EXPECT_DOUBLE_EQ(a1->anytime[0], 3.0 / 7);
+  EXPECT_DOUBLE_EQ(a1->anytime[20], (0 + 2.0 / 7) / 2);
+  EXPECT_EQ(a.finals.size(), 6u);
+  ASSERT_EQ(a.rank_over_time["a"].size(), static_cast<size_t>(kFractions));
+}
+
+TEST(SvgPlotTest, PolylinePerSeriesAndEscapedText) {
+  std::string svg = LinePlotSvg({"a < b & c", "x", "y"},
+                                {Series{"s1", {0, 1}, {0, 1}}, Series{"s2", {0, 1}, {1, NAN}}});
+  EXPECT_TRUE(absl::StartsWith(svg, "<svg "));
+  EXPECT_TRUE(absl::EndsWith(svg, "</svg>\n"));
+  EXPECT_THAT(svg, HasSubstr("a &lt; b &amp; c"));
+  EXPECT_EQ(std::vector<std::string>(absl::StrSplit(svg, "<polyline")).size(), 3u);
+}
+
+TEST(ProgressTest, BarAndLinesWithoutTty) {
+  EXPECT_EQ(Progress::Bar(0, 4, 8), "[>       ]");
+  EXPECT_EQ(Progress::Bar(2, 4, 8), "[====>   ]");
+  EXPECT_EQ(Progress::Bar(4, 4, 8), "[========]");
+  std::ostringstream out;
+  Progress p(out, /*tty=*/false, 2);
+  p.Finished(Progress::Outcome::kRan, "random/branin/seed=0/trials=5", "best 1");
+  p.Finished(Progress::Outcome::kFailed, "x", "boom");
+  p.Done();
+  EXPECT_EQ(out.str(), "[1/2] done random/branin/seed=0/trials=5: best 1\n[2/2] FAILED x: boom\n");
+}
+
+TEST(TaskSourceTest, ExpandsSuitesAndLists) {
+  auto synthetic = ExpandTasks("synthetic", BuiltinTaskFactory());
+  ASSERT_TRUE(synthetic.ok()) << synthetic.status();
+  EXPECT_THAT(*synthetic, ::testing::IsSupersetOf({"branin", "hartmann6"}));
+  auto list = ExpandTasks(" hartmann6, branin,hartmann6", BuiltinTaskFactory());
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ(*list, (std::vector<std::string>{"hartmann6", "branin"}));
+  auto bad = ExpandTasks("branin,nope", BuiltinTaskFactory());
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(bad.status().message(), HasSubstr("--tasks: unknown task 'nope'"));
+  EXPECT_EQ(ExpandTasks(" , ", BuiltinTaskFactory()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// ------------------------------------------------------------------ runners
+
+TEST(InProcessRunnerTest, DeterministicPerSeedAndRecordsEveryTrial) {
+  auto runner = InProcessRunner::Create({});
+  ASSERT_TRUE(runner.ok());
+  auto a = (*runner)->Run({"random", "branin", 3, 20});
+  auto b = (*runner)->Run({"random", "branin", 3, 20});
+  auto c = (*runner)->Run({"random", "branin", 4, 20});
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok()) << a.status();
+  ASSERT_EQ(a->evals.size(), 20u);
+  EXPECT_EQ(a->best(), b->best());
+  EXPECT_EQ(a->evals[7].params_json, b->evals[7].params_json);
+  EXPECT_NE(a->best(), c->best());
+  EXPECT_NEAR(a->optimum, 0.397887, 1e-5);
+  EXPECT_GE(a->best(), a->optimum);
+  // The recorded value is the task's value at the recorded params.
+  auto branin = worker::tasks::MakeBranin();
+  auto params = nlohmann::json::parse(a->evals[0].params_json);
+  hpo::v1::ParamMap pm;
+  (*pm.mutable_values())["x1"].set_float_value(params["x1"].get<double>());
+  (*pm.mutable_values())["x2"].set_float_value(params["x2"].get<double>());
+  EXPECT_DOUBLE_EQ(branin->Value(pm), a->evals[0].value);
+}
+
+TEST(InProcessRunnerTest, ErrorsNameTheRun) {
+  auto runner = InProcessRunner::Create({});
+  ASSERT_TRUE(runner.ok());
+  auto unknown = (*runner)->Run({"nope", "branin", 0, 5});
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(unknown.status().message(),
+              HasSubstr("nope/branin/seed=0/trials=5: optimizer.name: unknown optimizer 'nope'"));
+  EXPECT_EQ((*runner)->Run({"random", "nope", 0, 5}).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ((*runner)->Run({"random", "branin", 0, 0}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(PipeProcessTest, TalksInLinesBothWays) {
+  auto proc = PipeProcess::Spawn({{"cat"}, ""});
+  ASSERT_TRUE(proc.ok()) << proc.status();
+  ASSERT_TRUE((*proc)->WriteLine("hello").ok());
+  ASSERT_TRUE((*proc)->WriteLine("world").ok());
+  auto line = (*proc)->ReadLine(absl::Now() + absl::Seconds(10));
+  ASSERT_TRUE(line.ok());
+  EXPECT_EQ(line->value_or("<eof>"), "hello");
+  line = (*proc)->ReadLine(absl::Now() + absl::Seconds(10));
+  EXPECT_EQ(line->value_or("<eof>"), "world");
+  EXPECT_EQ((*proc)->ReadLine(absl::Now() + absl::Milliseconds(20)).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+  auto exit = (*proc)->Close(absl::Seconds(10));
+  ASSERT_TRUE(exit.ok());
+  EXPECT_EQ(*exit, 0);
+}
+
+TEST(PipeProcessTest, ReportsMissingProgramAndDeadChild) {
+  auto missing = PipeProcess::Spawn({{"/nonexistent/prog"}, ""});
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(missing.status().message(), HasSubstr("cannot run '/nonexistent/prog'"));
+
+  auto proc = PipeProcess::Spawn({{"sh", "-c", "echo bye; exit 3"}, ""});
+  ASSERT_TRUE(proc.ok());
+  auto line = (*proc)->ReadLine(absl::Now() + absl::Seconds(10));
+  EXPECT_EQ(line->value_or("<eof>"), "bye");
+  line = (*proc)->ReadLine(absl::Now() + absl::Seconds(10));
+  ASSERT_TRUE(line.ok());
+  EXPECT_FALSE(line->has_value());
+  EXPECT_EQ((*proc)->WriteLine("anyone?").code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(*(*proc)->Close(absl::Seconds(10)), 3);
+}
+
+TEST(OptunaAdapterJsonTest, MixedSpaceRoundTrip) {
+  auto mixed = worker::tasks::MakeMixed();
+  const hpo::v1::SearchSpace space = mixed->space();
+  nlohmann::json j = SpaceToAdapterJson(space);
+  ASSERT_EQ(j.size(), 4u);
+  EXPECT_EQ(j[2]["type"], "categorical");
+  EXPECT_EQ(j[2]["n"], 3);
+  EXPECT_EQ(j[3]["condition"]["parent"], "kind");
+  EXPECT_EQ(j[3]["condition"]["values"], nlohmann::json::array({1}));  // "b" is choice 1
+
+  auto with_y = ParamsFromAdapterJson(space, {{"x", 0.5}, {"n", 3}, {"kind", 1}, {"y", 0.25}});
+  ASSERT_TRUE(with_y.ok()) << with_y.status();
+  EXPECT_EQ(core::ParamsToJson(*with_y), R"({"kind":"b","n":3,"x":0.5,"y":0.25})");
+  auto without_y = ParamsFromAdapterJson(space, {{"x", 0.5}, {"n", 3}, {"kind", 0}});
+  ASSERT_TRUE(without_y.ok()) << without_y.status();
+  EXPECT_EQ(core::ParamsToJson(*without_y), R"({"kind":"a","n":3,"x":0.5})");
+
+  auto inactive = ParamsFromAdapterJson(space, {{"x", 0.5}, {"n", 3}, {"kind", 0}, {"y", 0.1}});
+  EXPECT_EQ(inactive.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(inactive.status().message(), HasSubstr("params.y: not an active parameter"));
+  auto bad_index = ParamsFromAdapterJson(space, {{"x", 0.5}, {"n", 3}, {"kind", 7}});
+  EXPECT_THAT(bad_index.status().message(), HasSubstr("params.kind: not a choice index: 7"));
+  auto missing = ParamsFromAdapterJson(space, {{"x", 0.5}, {"kind", 0}});
+  EXPECT_THAT(missing.status().message(), HasSubstr("params.n: missing"));
+}
+
+TEST(OptunaRunnerTest, ProbeSaysWhyOptunaIsMissing) {
+  const std::string dir = TempDir("probe");
+  OptunaRunner::Options options;
+  options.python = PythonWithoutOptuna(dir);
+  auto runner = OptunaRunner::Create(options);
+  ASSERT_TRUE(runner.ok());
+  auto probe = (*runner)->Probe();
+  EXPECT_EQ(probe.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(probe.status().message(), HasSubstr("optuna is not importable"));
+
+  options.python = "/nonexistent/python3";
+  auto no_python = OptunaRunner::Create(options);
+  EXPECT_THAT((*no_python)->Probe().status().message(),
+              HasSubstr("cannot run '/nonexistent/python3'"));
+}
+
+TEST(OptunaRunnerTest, RunsTpeOnMixedSpaceDeterministically) {
+  if (!OptunaAvailable()) GTEST_SKIP() << "optuna is not importable by /usr/bin/python3";
+  auto runner = OptunaRunner::Create({});
+  ASSERT_TRUE(runner.ok());
+  auto a = (*runner)->Run({"optuna-tpe", "mixed", 1, 15});
+  auto b = (*runner)->Run({"optuna-tpe", "mixed", 1, 15});
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(b.ok()) << b.status();
+  ASSERT_EQ(a->evals.size(), 15u);
+  EXPECT_EQ(a->best(), b->best());
+  EXPECT_EQ(a->evals[14].params_json, b->evals[14].params_json);
+  // Conditional parameter y appears exactly when kind is b.
+  for (const Eval& e : a->evals) {
+    auto p = nlohmann::json::parse(e.params_json);
+    EXPECT_EQ(p.contains("y"), p["kind"] == "b") << e.params_json;
+  }
+  EXPECT_EQ((*runner)->Run({"random", "mixed", 1, 5}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// ------------------------------------------------------------------ the bench
+
+TEST(BenchTest, ShortBenchWritesReportAndReusesRuns) {
+  const std::string dir = TempDir("bench");
+  const bool optuna = OptunaAvailable();
+  const std::string second = optuna ? "optuna-random" : "random-b";
+
+  auto in_process = InProcessRunner::Create({BuiltinTaskFactory(), TestOptimizers()});
+  ASSERT_TRUE(in_process.ok());
+  auto optuna_runner = OptunaRunner::Create({});
+  ASSERT_TRUE(optuna_runner.ok());
+  CountingRunner ours(in_process->get()), theirs(optuna_runner->get());
+  // Both routes go through counters, so a re-run can show that no runner was invoked.
+  Router router = [&](const std::string& o) -> absl::StatusOr<Route> {
+    if (o == "optuna-random") return Route{&theirs, ""};
+    return Route{&ours, ""};
+  };
+
+  BenchOptions options;
+  options.optimizers = {"random", second};
+  options.tasks = {"branin", "hartmann6"};
+  options.seeds = 2;
+  options.trials = 15;
+  options.out_dir = dir;
+  options.jobs = 2;
+  std::ostringstream progress;
+  options.progress = &progress;
+
+  auto summary = RunBench(options, router);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->total, 8);
+  EXPECT_EQ(summary->ran, 8);
+  EXPECT_EQ(summary->reused, 0);
+  EXPECT_EQ(summary->failed, 0);
+  EXPECT_EQ(ours.calls + theirs.calls, 8);
+  EXPECT_THAT(progress.str(), HasSubstr("[8/8] done "));
+
+  const std::string md = ReadFile(dir + "/report.md");
+  for (const char* task : {"branin", "hartmann6"}) {
+    for (const std::string& opt : {std::string("random"), second}) {
+      EXPECT_THAT(md, HasSubstr(absl::StrCat("| ", task, " | ", opt, " | 2 | 15 | ")))
+          << task << " " << opt;
+    }
+  }
+  EXPECT_THAT(md, HasSubstr("## Average rank"));
+  EXPECT_THAT(md, HasSubstr("| optimizer | average rank | tasks |"));
+  EXPECT_THAT(md, HasSubstr("0 = the best final value seen"));
+  for (const char* svg : {"anytime_branin.svg", "anytime_hartmann6.svg", "rank_over_time.svg"}) {
+    const std::string text = ReadFile(dir + "/" + svg);
+    EXPECT_TRUE(absl::StartsWith(text, "<svg")) << svg;
+    EXPECT_EQ(std::vector<std::string>(absl::StrSplit(text, "<polyline")).size(), 3u) << svg;
+    EXPECT_THAT(md, HasSubstr(absl::StrCat("(", svg, ")")));
+  }
+  const std::string final_csv = ReadFile(dir + "/final.csv");
+  EXPECT_EQ(std::vector<std::string>(absl::StrSplit(final_csv, '\n', absl::SkipEmpty())).size(),
+            9u);
+  EXPECT_EQ(std::vector<std::string>(
+                absl::StrSplit(ReadFile(dir + "/anytime.csv"), '\n', absl::SkipEmpty()))
+                .size(),
+            1u + 4 * kFractions);
+  EXPECT_THAT(ReadFile(dir + "/ranks.csv"), HasSubstr("random,average,,"));
+  {
+    auto db = ResultsDb::Open(dir + "/results.sqlite");
+    ASSERT_TRUE(db.ok());
+    EXPECT_EQ(*(*db)->CountRuns("done"), 8);
+    EXPECT_EQ(*(*db)->CountEvals(), 8 * 15);
+    auto found = (*db)->FindDone({"random", "branin", 1, 15});
+    ASSERT_TRUE(found.ok() && found->has_value());
+    EXPECT_EQ((*found)->evals.size(), 15u);
+  }
+
+  // The same bench again: every run comes from results.sqlite, the report is the same.
+  ours.calls = 0;
+  theirs.calls = 0;
+  auto again = RunBench(options, router);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->reused, 8);
+  EXPECT_EQ(again->ran, 0);
+  EXPECT_EQ(ours.calls + theirs.calls, 0);
+  EXPECT_EQ(ReadFile(dir + "/report.md"), md);
+
+  // A bigger budget is a different run.
+  options.trials = 16;
+  options.optimizers = {"random"};
+  options.tasks = {"branin"};
+  options.seeds = 1;
+  auto bigger = RunBench(options, router);
+  ASSERT_TRUE(bigger.ok());
+  EXPECT_EQ(bigger->ran, 1);
+  EXPECT_EQ(ours.calls, 1);
+}
+
+TEST(BenchTest, MissingOptunaRowsAreSkippedWithAMessage) {
+  const std::string dir = TempDir("skip");
+  auto in_process = InProcessRunner::Create({});
+  OptunaRunner::Options oo;
+  oo.python = PythonWithoutOptuna(dir);
+  auto optuna_runner = OptunaRunner::Create(oo);
+  ASSERT_TRUE(in_process.ok() && optuna_runner.ok());
+  BenchOptions options;
+  options.optimizers = {"random", "optuna-tpe"};
+  options.tasks = {"branin"};
+  options.seeds = 2;
+  options.trials = 5;
+  options.out_dir = dir + "/out";
+  auto summary =
+      RunBench(options, StandardRouter(in_process->get(), {"random"}, optuna_runner->get()));
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->total, 4);
+  EXPECT_EQ(summary->ran, 2);
+  EXPECT_EQ(summary->skipped, 2);
+  ASSERT_EQ(summary->notes.size(), 1u);
+  EXPECT_THAT(summary->notes[0], HasSubstr("optuna-tpe: skipped: optuna is not importable"));
+  const std::string md = ReadFile(dir + "/out/report.md");
+  EXPECT_THAT(md, HasSubstr("| branin | random | 2 | 5 | "));
+  EXPECT_THAT(md, ::testing::Not(HasSubstr("| branin | optuna-tpe |")));
+  EXPECT_THAT(md, HasSubstr("## Notes\n\n- optuna-tpe: skipped: optuna is not importable"));
+}
+
+TEST(BenchTest, RejectsBadOptionsAndUnknownOptimizers) {
+  auto in_process = InProcessRunner::Create({});
+  ASSERT_TRUE(in_process.ok());
+  Router router = StandardRouter(in_process->get(), {"random"}, nullptr);
+  BenchOptions options;
+  options.optimizers = {"random", "bogus"};
+  options.tasks = {"branin"};
+  options.out_dir = TempDir("bad");
+  auto unknown = RunBench(options, router);
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(unknown.status().message(),
+              HasSubstr("--optimizers: unknown optimizer 'bogus' (known: random, optuna-tpe"));
+  options.optimizers = {"random", "random"};
+  EXPECT_THAT(RunBench(options, router).status().message(), HasSubstr("'random' is named twice"));
+  options.optimizers = {"random"};
+  options.seeds = 0;
+  EXPECT_EQ(RunBench(options, router).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(BenchTest, FailedRunsAreNotedAndRetriedNextTime) {
+  class FailingRunner final : public Runner {
+   public:
+    absl::StatusOr<RunRecord> Run(const RunSpec& spec) override {
+      if (fail) return absl::InternalError(absl::StrCat(spec.Label(), ": boom"));
+      RunRecord r;
+      r.spec = spec;
+      AppendEval(r, 1.0, "{}");
+      return r;
+    }
+    bool fail = true;
+  } runner;
+  BenchOptions options;
+  options.optimizers = {"x"};
+  options.tasks = {"branin"};
+  options.trials = 1;
+  options.out_dir = TempDir("fail");
+  Router router = [&runner](const std::string&) -> absl::StatusOr<Route> {
+    return Route{&runner, ""};
+  };
+  auto first = RunBench(options, router);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->failed, 1);
+  EXPECT_THAT(ReadFile(options.out_dir + "/report.md"),
+              HasSubstr("- failed: x/branin/seed=0/trials=1: boom"));
+  runner.fail = false;
+  auto second = RunBench(options, router);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->ran, 1);
+  EXPECT_EQ(second->failed, 0);
+}
+
+// ------------------------------------------------------------------ distributed
+
+// A coordinator stand-in: a study is finished as soon as it is created, its trials computed
+// with the same optimizer in-process, with a LOST first attempt of trial 1, over two pages.
+class FakeBackend final : public client::Backend {
+ public:
+  absl::StatusOr<hpo::v1::Study> CreateStudy(const hpo::v1::StudySpec& spec) override {
+    absl::MutexLock lock(&mu_);
+    if (studies_.count(spec.name())) return absl::AlreadyExistsError(spec.name());
+    hpo::v1::Study study;
+    study.set_id(static_cast<int64_t>(studies_.size()) + 1);
+    *study.mutable_spec() = spec;
+    study.set_state(hpo::v1::STUDY_COMPLETED);
+    auto task = worker::tasks::MakeTask(spec.task().builtin());
+    if (!task.ok()) return task.status();
+    auto opt = server::MakeOptimizer(spec.optimizer(), spec.space());
+    if (!opt.ok()) return opt.status();
+    std::vector<hpo::v1::Trial> trials;
+    for (int n = 0; n < spec.budget().max_trials(); ++n) {
+      auto params = (*opt)->Suggest({&spec, &trials}, {n});
+      if (!params.ok()) return params.status();
+      if (n == 1) {
+        hpo::v1::Trial& lost = trials.emplace_back();
+        lost.set_number(n);
+        lost.set_state(hpo::v1::LOST);
+        *lost.mutable_params() = (*params)[0];
+      }
+      hpo::v1::Trial& t = trials.emplace_back();
+      t.set_number(n);
+      t.set_attempt(n == 1 ? 1 : 0);
+      t.set_state(hpo::v1::COMPLETED);
+      *t.mutable_params() = (*params)[0];
+      t.set_has_value(true);
+      auto* synthetic = dynamic_cast<worker::tasks::SyntheticTask*>(task->get());
+      t.set_value(synthetic->Value((*params)[0]));
+    }
+    study.mutable_counts()->set_completed(spec.budget().max_trials());
+    studies_[spec.name()] = study;
+    trials_[spec.name()] = trials;
+    created.push_back(spec);
+    return study;
+  }
+  absl::StatusOr<hpo::v1::Study> GetStudy(const std::string& name) override {
+    absl::MutexLock lock(&mu_);
+    auto it = studies_.find(name);
+    if (it == studies_.end()) return absl::NotFoundError(name);
+    return it->second;
+  }
+  absl::StatusOr<hpo::v1::ListTrialsResponse> ListTrials(
+      const hpo::v1::ListTrialsRequest& req) override {
+    absl::MutexLock lock(&mu_);
+    const auto& all = trials_[req.study_name()];
+    const size_t half = all.size() / 2;
+    const bool second = req.page_token() == "p2";
+    hpo::v1::ListTrialsResponse resp;
+    // Newest first on the first page, to check the runner orders by number.
+    for (size_t i = second ? half : 0; i < (second ? all.size() : half); ++i) {
+      *resp.add_trials() = all[second ? i : half - 1 - i];
+    }
+    if (!second) resp.set_next_page_token("p2");
+    return resp;
+  }
+  absl::StatusOr<hpo::v1::ListStudiesResponse> ListStudies() override {
+    return absl::UnimplementedError("");
+  }
+  absl::StatusOr<hpo::v1::Study> StopStudy(const std::string&) override {
+    return absl::UnimplementedError("");
+  }
+  absl::StatusOr<hpo::v1::Trial> GetTrial(int64_t) override { return absl::UnimplementedError(""); }
+  absl::StatusOr<hpo::v1::Trial> EnqueueTrial(const std::string&,
+                                              const hpo::v1::ParamMap&) override {
+    return absl::UnimplementedError("");
+  }
+  absl::StatusOr<hpo::v1::Trial> GetBestTrial(const std::string&) override {
+    return absl::UnimplementedError("");
+  }
+  absl::Status Watch(const std::string&,
+                     const std::function<bool(const hpo::v1::StudyEvent&)>&) override {
+    return absl::UnimplementedError("");
+  }
+
+  void AddEndedStudy(const std::string& name) {
+    absl::MutexLock lock(&mu_);
+    studies_[name].set_state(hpo::v1::STUDY_STOPPED);
+  }
+
+  std::vector<hpo::v1::StudySpec> created;
+
+ private:
+  absl::Mutex mu_;
+  std::map<std::string, hpo::v1::Study> studies_;
+  std::map<std::string, std::vector<hpo::v1::Trial>> trials_;
+};
+
+TEST(DistributedRunnerTest, SameRecordAsInProcessAndFreshNameWhenTaken) {
+  FakeBackend backend;
+  backend.AddEndedStudy("t-bench-random-branin-s2-n12");
+  DistributedRunner::Options options;
+  options.backend = &backend;
+  options.study_prefix = "t-";
+  auto runner = DistributedRunner::Create(options);
+  ASSERT_TRUE(runner.ok());
+  auto remote = (*runner)->Run({"random", "branin", 2, 12});
+  ASSERT_TRUE(remote.ok()) << remote.status();
+  ASSERT_EQ(backend.created.size(), 1u);
+  const hpo::v1::StudySpec& spec = backend.created[0];
+  EXPECT_EQ(spec.name(), "t-bench-random-branin-s2-n12-r1");
+  EXPECT_EQ(spec.task().builtin(), "branin");
+  EXPECT_EQ(spec.budget().max_parallel(), 1);
+  EXPECT_EQ(spec.budget().max_trials(), 12);
+  EXPECT_EQ(spec.optimizer().seed(), 2);
+  EXPECT_EQ(spec.objective().direction(), hpo::v1::MINIMIZE);
+
+  auto local = (*InProcessRunner::Create({}))->Run({"random", "branin", 2, 12});
+  ASSERT_TRUE(local.ok());
+  ASSERT_EQ(remote->evals.size(), 12u);
+  for (size_t i = 0; i < 12; ++i) {
+    EXPECT_EQ(remote->evals[i].params_json, local->evals[i].params_json) << i;
+    EXPECT_EQ(remote->evals[i].value, local->evals[i].value) << i;
+  }
+  EXPECT_EQ(remote->best(), local->best());
+  EXPECT_EQ(remote->optimum, local->optimum);
+}
+
+}  // namespace
+}  // namespace hpo::harness

@@ -1,0 +1,68 @@
+// Optuna's samplers as peers in the same bench: each run drives harness/optuna_adapter.py
+// (under /usr/bin/python3) over JSON lines.
+#ifndef HPO_HARNESS_OPTUNA_RUNNER_H_
+#define HPO_HARNESS_OPTUNA_RUNNER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "harness/runner.h"
+#include "harness/task_source.h"
+#include "hpo/v1/hpo.pb.h"
+#include "nlohmann/json_fwd.hpp"
+
+namespace hpo::harness {
+
+// True for the optimizer names this runner serves: "optuna-tpe", "optuna-random".
+bool IsOptunaOptimizer(absl::string_view optimizer);
+
+// The adapter script: $HPO_OPTUNA_ADAPTER when set, else the first that exists of
+// <source dir>/harness/optuna_adapter.py and <install prefix>/share/hpo/optuna_adapter.py; the
+// source-dir path when none does.
+std::string DefaultOptunaAdapterPath();
+
+// Our search space as the adapter's PARAM list (categorical choices and categorical condition
+// values as indices).
+nlohmann::json SpaceToAdapterJson(const hpo::v1::SearchSpace& space);
+
+// The adapter's parameter values back as a ParamMap: floats and ints snapped into their domain
+// through core::Encode/Decode, categorical indices as the choice. INVALID_ARGUMENT naming the
+// parameter for a value of the wrong type or an index out of range; the result is checked with
+// core::ValidateParams.
+absl::StatusOr<hpo::v1::ParamMap> ParamsFromAdapterJson(const hpo::v1::SearchSpace& space,
+                                                        const nlohmann::json& values);
+
+// Thread-safe: every Run spawns its own adapter process.
+class OptunaRunner final : public Runner {
+ public:
+  struct Options {
+    std::string python = "/usr/bin/python3";
+    std::string adapter = DefaultOptunaAdapterPath();
+    TaskFactory task_factory = BuiltinTaskFactory();
+    // Each run's adapter stderr is appended to <log_dir>/<optimizer>_<task>_s<seed>.log;
+    // empty = discarded.
+    std::string log_dir;
+    absl::Duration reply_timeout = absl::Minutes(5);
+  };
+  static absl::StatusOr<std::unique_ptr<OptunaRunner>> Create(Options options);
+
+  // Starts the adapter once and reads its first line: OK with the Optuna version ("3.1.0"), or
+  // FAILED_PRECONDITION saying why Optuna cannot be used (python missing, optuna not
+  // importable, adapter missing).
+  absl::StatusOr<std::string> Probe() const;
+
+  // INVALID_ARGUMENT for an optimizer that is not IsOptunaOptimizer; UNAVAILABLE when the
+  // adapter dies; INTERNAL for a reply that breaks the protocol; errors from the task.
+  absl::StatusOr<RunRecord> Run(const RunSpec& spec) override;
+
+ private:
+  explicit OptunaRunner(Options options) : options_(std::move(options)) {}
+  const Options options_;
+};
+
+}  // namespace hpo::harness
+
+#endif  // HPO_HARNESS_OPTUNA_RUNNER_H_

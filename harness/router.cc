@@ -1,0 +1,34 @@
+#include "harness/router.h"
+
+#include <algorithm>
+#include <memory>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace hpo::harness {
+
+Router StandardRouter(Runner* ours, std::vector<std::string> our_names, OptunaRunner* optuna) {
+  // The probe's outcome, shared by the copies of the router.
+  auto probe = std::make_shared<std::optional<absl::StatusOr<std::string>>>();
+  return [ours, our_names = std::move(our_names), optuna,
+          probe](const std::string& optimizer) -> absl::StatusOr<Route> {
+    if (IsOptunaOptimizer(optimizer)) {
+      if (optuna == nullptr) return Route{nullptr, "Optuna runner not configured"};
+      if (!probe->has_value()) *probe = optuna->Probe();
+      if (!(*probe)->ok()) return Route{nullptr, std::string((*probe)->status().message())};
+      return Route{optuna, ""};
+    }
+    if (std::find(our_names.begin(), our_names.end(), optimizer) != our_names.end()) {
+      return Route{ours, ""};
+    }
+    std::vector<std::string> known = our_names;
+    known.push_back("optuna-tpe");
+    known.push_back("optuna-random");
+    return absl::InvalidArgumentError(absl::StrCat("--optimizers: unknown optimizer '", optimizer,
+                                                   "' (known: ", absl::StrJoin(known, ", "), ")"));
+  };
+}
+
+}  // namespace hpo::harness
