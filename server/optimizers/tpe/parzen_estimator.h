@@ -48,6 +48,9 @@ double Uniform01(core::Rng& rng);
 // Standard normal CDF and its inverse (full double precision on (0, 1)).
 double NormalCdf(double x);
 double NormalQuantile(double p);
+// exp(e) for e in [-50, 0] within a few ulps, in branch-free arithmetic that the compiler
+// vectorizes (the mixture log-density's log-sum-exp uses the same code).
+double ExpNonPositive(double e);
 // log(NormalCdf(b) - NormalCdf(a)) for a <= b, computed in the tail where it is accurate.
 double LogGaussMass(double a, double b);
 

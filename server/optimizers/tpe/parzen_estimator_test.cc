@@ -1,5 +1,6 @@
 #include "server/optimizers/tpe/parzen_estimator.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -109,6 +110,16 @@ TEST(ParzenEstimatorTest, NormalQuantileInvertsTheCdf) {
   EXPECT_NEAR(NormalQuantile(0.975), 1.959963984540054, 1e-14);
   EXPECT_EQ(NormalQuantile(0.0), -INFINITY);
   EXPECT_EQ(NormalQuantile(1.0), INFINITY);
+}
+
+TEST(ParzenEstimatorTest, ExpNonPositiveIsAccurate) {
+  double worst = 0;
+  for (int i = 0; i <= 200000; ++i) {
+    const double e = -50.0 * i / 200000;
+    worst = std::max(worst, std::fabs(ExpNonPositive(e) / std::exp(e) - 1));
+  }
+  EXPECT_LT(worst, 1e-15);
+  EXPECT_EQ(ExpNonPositive(0), 1.0);
 }
 
 TEST(ParzenEstimatorTest, LogGaussMassInAllThreeCases) {
