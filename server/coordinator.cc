@@ -237,6 +237,7 @@ void Coordinator::MaybeFinishStudyLocked(StudyEntry& entry) {
 Study Coordinator::StudySnapshotLocked(const StudyEntry& entry) const {
   Study s = entry.study;
   *s.mutable_counts() = entry.counts;
+  s.set_finished_trials(entry.finished_numbers);
   if (entry.best >= 0) {
     *s.mutable_best_trial() = entry.trials[entry.best];
     s.mutable_best_trial()->clear_measurements();
@@ -309,19 +310,21 @@ absl::StatusOr<Study> Coordinator::StopStudy(absl::string_view name) {
                      core::StudyStateName(entry->study.state()), ")"));
   }
   const int64_t now = options_.clock->NowMs();
-  // Pending trials will never run now.
-  const std::vector<int64_t> pending(entry->pending.begin(), entry->pending.end());
-  for (int64_t id : pending) {
-    Trial& t = entry->trials[entry->index[id]];
-    Trial updated = t;
-    updated.set_state(hpo::v1::FAILED);
-    updated.set_failure_reason("study stopped before the trial ran");
-    updated.set_end_time_ms(now);
-    HPO_RETURN_IF_ERROR(storage_->UpdateTrial(updated));
-    t = std::move(updated);
-    OnTransitionLocked(*entry, t, hpo::v1::PENDING);
+  // Pending trials will never run now; they fail in the same transaction that stops the study.
+  std::vector<Trial> failed;
+  for (int64_t id : entry->pending) {
+    Trial t = entry->trials[entry->index[id]];
+    t.set_state(hpo::v1::FAILED);
+    t.set_failure_reason("study stopped before the trial ran");
+    t.set_end_time_ms(now);
+    failed.push_back(std::move(t));
   }
-  HPO_RETURN_IF_ERROR(storage_->UpdateStudyState(entry->study.id(), hpo::v1::STUDY_STOPPED, now));
+  HPO_RETURN_IF_ERROR(storage_->EndStudy(entry->study.id(), hpo::v1::STUDY_STOPPED, now, failed));
+  for (Trial& t : failed) {
+    Trial& cached = entry->trials[entry->index[t.id()]];
+    cached = std::move(t);
+    OnTransitionLocked(*entry, cached, hpo::v1::PENDING);
+  }
   entry->study.set_state(hpo::v1::STUDY_STOPPED);
   entry->study.set_end_time_ms(now);
   HPO_LOG(INFO) << "study " << name << " stopped";
@@ -530,7 +533,9 @@ absl::StatusOr<hpo::v1::AcquireTrialResponse> Coordinator::AcquireTrial(
     HPO_RETURN_IF_ERROR(ExpireLeasesLocked().status());
     HPO_ASSIGN_OR_RETURN(hpo::v1::AcquireTrialResponse response, TryAcquireLocked(worker_id));
     if (response.found() || absl::Now() >= deadline) return response;
+    ++waiting_acquires_;
     work_available_.WaitWithDeadline(&mu_, deadline);
+    --waiting_acquires_;
   }
 }
 
@@ -620,6 +625,9 @@ absl::StatusOr<Trial> Coordinator::CompleteTrial(const hpo::v1::CompleteTrialReq
       updated.set_value(it->second);
     }
   } else if (to == hpo::v1::PRUNED) {
+    if (entry->study.state() == hpo::v1::STUDY_STOPPED && updated.failure_reason().empty()) {
+      updated.set_failure_reason("stopped with its study");
+    }
     double last = 0;
     if (LastObjective(updated, metric, &last)) {
       updated.set_has_value(true);
@@ -634,14 +642,49 @@ absl::StatusOr<Trial> Coordinator::CompleteTrial(const hpo::v1::CompleteTrialReq
   return *trial;
 }
 
+absl::Status Coordinator::ReleaseLocked(StudyEntry& entry, Trial& trial,
+                                        absl::string_view reason) {
+  Trial updated = trial;
+  updated.set_state(hpo::v1::PENDING);
+  updated.set_worker_id("");
+  updated.set_lease_expire_ms(0);
+  updated.set_start_time_ms(0);
+  updated.set_last_step(-1);
+  updated.clear_measurements();
+  HPO_RETURN_IF_ERROR(storage_->ResetTrial(updated));
+  HPO_LOG(INFO) << "trial " << trial.id() << " of study " << entry.study.spec().name()
+                << " released by worker " << trial.worker_id() << ": " << reason;
+  trial = std::move(updated);
+  OnTransitionLocked(entry, trial, hpo::v1::RUNNING);
+  // It was leased before anything now pending, so it goes first.
+  entry.pending.push_front(trial.id());
+  work_available_.SignalAll();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Trial> Coordinator::ReleaseTrial(const hpo::v1::ReleaseTrialRequest& request) {
+  absl::MutexLock lock(&mu_);
+  HPO_ASSIGN_OR_RETURN(auto found, LeasedTrialLocked(request.trial_id(), request.worker_id()));
+  auto [entry, trial] = found;
+  if (entry->study.state() != hpo::v1::STUDY_RUNNING) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "study '", entry->study.spec().name(), "' has ended: complete the trial instead"));
+  }
+  HPO_RETURN_IF_ERROR(
+      ReleaseLocked(*entry, *trial, request.reason().empty() ? "no reason given" : request.reason()));
+  return *trial;
+}
+
 absl::StatusOr<hpo::v1::HeartbeatResponse> Coordinator::Heartbeat(
     const hpo::v1::HeartbeatRequest& request) {
   absl::MutexLock lock(&mu_);
   if (shutdown_) return Unavailable();
   hpo::v1::HeartbeatResponse response;
-  const int64_t lease =
-      options_.clock->NowMs() + absl::ToInt64Milliseconds(options_.lease_timeout);
+  const int64_t now = options_.clock->NowMs();
+  const int64_t lease = now + absl::ToInt64Milliseconds(options_.lease_timeout);
+  absl::flat_hash_set<int64_t> listed;
   for (int64_t id : request.running_trial_ids()) {
+    listed.insert(id);
     auto found = LeasedTrialLocked(id, request.worker_id());
     if (!found.ok()) {
       response.add_stop_trial_ids(id);  // lost, finished, or unknown: the worker should let go
@@ -650,6 +693,24 @@ absl::StatusOr<hpo::v1::HeartbeatResponse> Coordinator::Heartbeat(
     auto [entry, trial] = *found;
     trial->set_lease_expire_ms(lease);
     if (entry->study.state() != hpo::v1::STUDY_RUNNING) response.add_stop_trial_ids(id);
+  }
+  // Leases the worker does not know it holds.
+  const int64_t grace = 2 * absl::ToInt64Milliseconds(options_.heartbeat_interval);
+  for (auto& [study_id, entry] : studies_) {
+    if (entry->study.state() != hpo::v1::STUDY_RUNNING) continue;
+    std::vector<int64_t> forgotten;
+    for (int64_t id : entry->running) {
+      const Trial& t = entry->trials[entry->index[id]];
+      if (t.worker_id() == request.worker_id() && !listed.contains(id) &&
+          t.start_time_ms() + grace < now) {
+        forgotten.push_back(id);
+      }
+    }
+    std::sort(forgotten.begin(), forgotten.end());
+    for (int64_t id : forgotten) {
+      HPO_RETURN_IF_ERROR(ReleaseLocked(*entry, entry->trials[entry->index[id]],
+                                        "not in the worker's heartbeat"));
+    }
   }
   return response;
 }
@@ -708,6 +769,11 @@ absl::StatusOr<int> Coordinator::ExpireLeasesLocked() {
     MaybeFinishStudyLocked(entry);
   }
   return lost;
+}
+
+int Coordinator::WaitingAcquires() {
+  absl::MutexLock lock(&mu_);
+  return waiting_acquires_;
 }
 
 void Coordinator::Shutdown() {

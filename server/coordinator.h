@@ -102,6 +102,12 @@ class Coordinator {
   absl::StatusOr<hpo::v1::ReportProgressResponse> ReportProgress(
       const hpo::v1::ReportProgressRequest& request);
   absl::StatusOr<hpo::v1::Trial> CompleteTrial(const hpo::v1::CompleteTrialRequest& request);
+  // Gives a leased trial back: PENDING again, same attempt, its measurements dropped, so it runs
+  // afresh on some worker without using up a retry.
+  absl::StatusOr<hpo::v1::Trial> ReleaseTrial(const hpo::v1::ReleaseTrialRequest& request);
+  // Extends the leases of the listed trials. Trials leased to this worker more than two heartbeat
+  // intervals ago that it does not list are released: the worker never got them (a lost
+  // AcquireTrial answer) or has forgotten them.
   absl::StatusOr<hpo::v1::HeartbeatResponse> Heartbeat(const hpo::v1::HeartbeatRequest& request);
 
   // Turns RUNNING trials whose lease has passed into LOST, with a retry when the study allows.
@@ -110,6 +116,9 @@ class Coordinator {
 
   // Wakes every waiting AcquireTrial and closes every watch; later calls fail UNAVAILABLE.
   void Shutdown();
+
+  // How many AcquireTrial calls are waiting for work right now (for monitoring and tests).
+  int WaitingAcquires();
 
  private:
   struct StudyEntry {
@@ -155,6 +164,8 @@ class Coordinator {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::StatusOr<int> ExpireLeasesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status ReleaseLocked(StudyEntry& entry, hpo::v1::Trial& trial, absl::string_view reason)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Leases a trial of some study to the worker if one can run now; nullopt-like found=false.
   absl::StatusOr<hpo::v1::AcquireTrialResponse> TryAcquireLocked(const std::string& worker_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -167,6 +178,7 @@ class Coordinator {
   absl::CondVar work_available_;  // signalled when a trial may have become acquirable
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t serve_counter_ ABSL_GUARDED_BY(mu_) = 0;
+  int waiting_acquires_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<int64_t, std::unique_ptr<StudyEntry>> studies_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, int64_t> study_by_name_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<int64_t, int64_t> study_of_trial_ ABSL_GUARDED_BY(mu_);

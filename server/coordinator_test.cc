@@ -292,6 +292,14 @@ TEST_F(CoordinatorTest, StopStudyFailsPendingAndStopsRunning) {
   auto r = Report(running, 1, 0.1);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->decision(), hpo::v1::STOP);
+  hpo::v1::CompleteTrialRequest pruned;
+  pruned.set_worker_id("w1");
+  pruned.set_trial_id(running.id());
+  pruned.set_request_id("stop");
+  pruned.set_state(hpo::v1::PRUNED);
+  auto done = coordinator_->CompleteTrial(pruned);
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(done->failure_reason(), "stopped with its study");
   EXPECT_TRUE(NothingToAcquire());
   EXPECT_EQ(coordinator_->StopStudy("s1").status().code(), absl::StatusCode::kFailedPrecondition);
 }
@@ -379,26 +387,110 @@ TEST_F(CoordinatorTest, RestartOnTheSameFileResumes) {
   std::system(absl::StrCat("rm -rf ", dir).c_str());
 }
 
+// Blocks until `n` AcquireTrial calls are waiting (polls with a deadline).
+bool AwaitWaiters(Coordinator& c, int n) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (c.WaitingAcquires() != n) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  return true;
+}
+
 TEST_F(CoordinatorTest, LongPollWakesWhenAStudyArrives) {
   absl::StatusOr<hpo::v1::AcquireTrialResponse> result;
-  std::thread waiter(
-      [&] { result = coordinator_->AcquireTrial("w1", absl::Seconds(20)); });
+  const absl::Time start = absl::Now();
+  std::thread waiter([&] { result = coordinator_->AcquireTrial("w1", absl::Seconds(20)); });
+  ASSERT_TRUE(AwaitWaiters(*coordinator_, 1));
   ASSERT_TRUE(coordinator_->CreateStudy(Spec("s1", 1, 1)).ok());
   waiter.join();
   ASSERT_TRUE(result.ok());
   EXPECT_TRUE(result->found());
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+}
+
+TEST_F(CoordinatorTest, LongPollWakesWhenAParallelSlotFrees) {
+  ASSERT_TRUE(coordinator_->CreateStudy(Spec("s1", 5, 1)).ok());
+  Trial first = Acquire();
+  absl::StatusOr<hpo::v1::AcquireTrialResponse> result;
+  std::thread waiter([&] { result = coordinator_->AcquireTrial("w2", absl::Seconds(20)); });
+  ASSERT_TRUE(AwaitWaiters(*coordinator_, 1));
+  ASSERT_TRUE(Complete(first, 1.0).ok());
+  waiter.join();
+  ASSERT_TRUE(result.ok());
+  EXPECT_TRUE(result->found());
+  EXPECT_EQ(result->trial().number(), 1);
 }
 
 TEST_F(CoordinatorTest, ShutdownReleasesLongPolls) {
   absl::StatusOr<hpo::v1::AcquireTrialResponse> result;
+  const absl::Time start = absl::Now();
   std::thread waiter([&] { result = coordinator_->AcquireTrial("w1", absl::Seconds(20)); });
+  ASSERT_TRUE(AwaitWaiters(*coordinator_, 1));
   coordinator_->Shutdown();
   waiter.join();
-  // Either it saw the shutdown, or it returned empty-handed before it began.
-  if (!result.ok()) {
-    EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable);
-  }
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
   EXPECT_EQ(coordinator_->GetStudy("s1").status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST_F(CoordinatorTest, ReleasedTrialRunsAgainFirstWithoutUsingARetry) {
+  ASSERT_TRUE(coordinator_->CreateStudy(Spec("s1", 3, 2)).ok());
+  Trial a = Acquire("w1");
+  ASSERT_TRUE(Report(a, 1, 0.5, "w1").ok());
+  hpo::v1::ReleaseTrialRequest release;
+  release.set_worker_id("w1");
+  release.set_trial_id(a.id());
+  release.set_reason("worker stopping");
+  auto released = coordinator_->ReleaseTrial(release);
+  ASSERT_TRUE(released.ok()) << released.status();
+  EXPECT_EQ(released->state(), hpo::v1::PENDING);
+  EXPECT_EQ(released->attempt(), 0);
+  EXPECT_EQ(coordinator_->GetTrial(a.id())->measurements_size(), 0);
+  EXPECT_EQ(storage_->GetTrial(a.id(), true)->measurements_size(), 0);
+  // Released twice, or by someone else: refused.
+  EXPECT_EQ(coordinator_->ReleaseTrial(release).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  Trial again = Acquire("w2");
+  EXPECT_EQ(again.id(), a.id());
+  EXPECT_EQ(again.worker_id(), "w2");
+  ASSERT_TRUE(Complete(again, 2.0, "w2").ok());
+  EXPECT_EQ(coordinator_->GetStudy("s1")->counts().completed(), 1);
+}
+
+TEST_F(CoordinatorTest, HeartbeatReleasesLeasesTheWorkerDoesNotKnow) {
+  ASSERT_TRUE(coordinator_->CreateStudy(Spec("s1", 3, 3)).ok());
+  Trial known = Acquire("w1");
+  Trial forgotten = Acquire("w1");
+  Trial elsewhere = Acquire("w2");
+  hpo::v1::HeartbeatRequest hb;
+  hb.set_worker_id("w1");
+  hb.add_running_trial_ids(known.id());
+  // Within the grace period nothing happens: the answer may still be on its way.
+  ASSERT_TRUE(coordinator_->Heartbeat(hb).ok());
+  EXPECT_EQ(coordinator_->GetTrial(forgotten.id())->state(), hpo::v1::RUNNING);
+  clock_.Advance(absl::Seconds(11));  // past 2 heartbeat intervals (5 s each)
+  ASSERT_TRUE(coordinator_->Heartbeat(hb).ok());
+  EXPECT_EQ(coordinator_->GetTrial(known.id())->state(), hpo::v1::RUNNING);
+  EXPECT_EQ(coordinator_->GetTrial(forgotten.id())->state(), hpo::v1::PENDING);
+  EXPECT_EQ(coordinator_->GetTrial(elsewhere.id())->state(), hpo::v1::RUNNING);
+}
+
+TEST_F(CoordinatorTest, FinishedTrialsCountsFinalAttempts) {
+  ASSERT_TRUE(coordinator_->CreateStudy(Spec("s1", 2, 2, /*max_retries=*/1)).ok());
+  Trial a = Acquire(), b = Acquire();
+  ASSERT_TRUE(Complete(a, 1).ok());
+  clock_.Advance(absl::Seconds(11));
+  ASSERT_EQ(*coordinator_->ExpireLeases(), 1);  // b is LOST, and retried: not final
+  EXPECT_EQ(coordinator_->GetStudy("s1")->finished_trials(), 1);
+  Trial retry = Acquire();
+  clock_.Advance(absl::Seconds(11));
+  ASSERT_EQ(*coordinator_->ExpireLeases(), 1);  // out of retries: final
+  auto study = coordinator_->GetStudy("s1");
+  EXPECT_EQ(study->finished_trials(), 2);
+  EXPECT_EQ(study->state(), hpo::v1::STUDY_COMPLETED);
+  (void)b;
+  (void)retry;
 }
 
 TEST_F(CoordinatorTest, WatchSeesSnapshotUpdatesAndEnd) {

@@ -2,19 +2,13 @@
 
 #include "absl/time/clock.h"
 #include "proto/status_convert.h"
+#include "server/grpc_reply.h"
 
 namespace hpo::server {
 namespace {
 
 using rpc::ToGrpcStatus;
 
-// Copies a StatusOr's value into the response, or returns its error.
-template <typename T>
-grpc::Status Reply(absl::StatusOr<T> result, T* response) {
-  if (!result.ok()) return ToGrpcStatus(result.status());
-  *response = std::move(result).value();
-  return grpc::Status::OK;
-}
 
 }  // namespace
 

@@ -5,18 +5,9 @@
 #include "absl/time/clock.h"
 #include "grpcpp/support/time.h"
 #include "proto/status_convert.h"
+#include "server/grpc_reply.h"
 
 namespace hpo::server {
-namespace {
-
-template <typename T>
-grpc::Status Reply(absl::StatusOr<T> result, T* response) {
-  if (!result.ok()) return rpc::ToGrpcStatus(result.status());
-  *response = std::move(result).value();
-  return grpc::Status::OK;
-}
-
-}  // namespace
 
 grpc::Status WorkerServiceImpl::RegisterWorker(grpc::ServerContext*,
                                                const hpo::v1::RegisterWorkerRequest* request,
@@ -32,7 +23,17 @@ grpc::Status WorkerServiceImpl::AcquireTrial(grpc::ServerContext* context,
   const absl::Time rpc_deadline = absl::FromChrono(context->deadline());
   const absl::Duration left = rpc_deadline - absl::Now() - absl::Milliseconds(200);
   wait = std::max(absl::ZeroDuration(), std::min(wait, left));
-  return Reply(coordinator_->AcquireTrial(request->worker_id(), wait), response);
+  auto acquired = coordinator_->AcquireTrial(request->worker_id(), wait);
+  if (acquired.ok() && acquired->found() && context->IsCancelled()) {
+    // The worker gave up waiting; it will never see this lease. Put the trial back.
+    hpo::v1::ReleaseTrialRequest release;
+    release.set_worker_id(request->worker_id());
+    release.set_trial_id(acquired->trial().id());
+    release.set_reason("the AcquireTrial call was cancelled");
+    (void)coordinator_->ReleaseTrial(release);
+    return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the caller");
+  }
+  return Reply(std::move(acquired), response);
 }
 
 grpc::Status WorkerServiceImpl::ReportProgress(grpc::ServerContext*,
@@ -45,6 +46,12 @@ grpc::Status WorkerServiceImpl::CompleteTrial(grpc::ServerContext*,
                                               const hpo::v1::CompleteTrialRequest* request,
                                               hpo::v1::Trial* response) {
   return Reply(coordinator_->CompleteTrial(*request), response);
+}
+
+grpc::Status WorkerServiceImpl::ReleaseTrial(grpc::ServerContext*,
+                                             const hpo::v1::ReleaseTrialRequest* request,
+                                             hpo::v1::Trial* response) {
+  return Reply(coordinator_->ReleaseTrial(*request), response);
 }
 
 grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext*,

@@ -23,6 +23,8 @@ class WorkerServiceImpl final : public hpo::v1::WorkerService::Service {
                               hpo::v1::ReportProgressResponse* response) override;
   grpc::Status CompleteTrial(grpc::ServerContext*, const hpo::v1::CompleteTrialRequest* request,
                              hpo::v1::Trial* response) override;
+  grpc::Status ReleaseTrial(grpc::ServerContext*, const hpo::v1::ReleaseTrialRequest* request,
+                            hpo::v1::Trial* response) override;
   grpc::Status Heartbeat(grpc::ServerContext*, const hpo::v1::HeartbeatRequest* request,
                          hpo::v1::HeartbeatResponse* response) override;
 

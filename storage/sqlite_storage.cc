@@ -372,6 +372,20 @@ absl::StatusOr<std::vector<Study>> SqliteStorage::ListStudies() {
 absl::Status SqliteStorage::UpdateStudyState(int64_t study_id, hpo::v1::StudyState state,
                                              int64_t end_time_ms) {
   absl::MutexLock lock(&mu_);
+  return UpdateStudyStateLocked(study_id, state, end_time_ms);  // one statement
+}
+
+absl::Status SqliteStorage::EndStudy(int64_t study_id, hpo::v1::StudyState state,
+                                     int64_t end_time_ms, const std::vector<Trial>& trials) {
+  absl::MutexLock lock(&mu_);
+  HPO_ASSIGN_OR_RETURN(auto txn, Transaction::Begin(db_, &cache_));
+  for (const Trial& t : trials) HPO_RETURN_IF_ERROR(UpdateTrialLocked(t));
+  HPO_RETURN_IF_ERROR(UpdateStudyStateLocked(study_id, state, end_time_ms));
+  return txn->Commit();
+}
+
+absl::Status SqliteStorage::UpdateStudyStateLocked(int64_t study_id, hpo::v1::StudyState state,
+                                                   int64_t end_time_ms) {
   HPO_ASSIGN_OR_RETURN(auto stmt,
                        cache_.Get("UPDATE studies SET state = ?, end_time_ms = ? WHERE id = ?"));
   stmt->BindInt64(1, state);
@@ -430,6 +444,19 @@ absl::StatusOr<Trial> SqliteStorage::InsertTrial(const Trial& trial) {
 absl::Status SqliteStorage::UpdateTrial(const Trial& trial) {
   absl::MutexLock lock(&mu_);
   return UpdateTrialLocked(trial);  // one statement: its own transaction
+}
+
+absl::Status SqliteStorage::ResetTrial(const Trial& trial) {
+  absl::MutexLock lock(&mu_);
+  HPO_ASSIGN_OR_RETURN(auto txn, Transaction::Begin(db_, &cache_));
+  HPO_RETURN_IF_ERROR(UpdateTrialLocked(trial));
+  HPO_ASSIGN_OR_RETURN(auto del, cache_.Get("DELETE FROM measurements WHERE trial_id = ?"));
+  del->BindInt64(1, trial.id());
+  HPO_RETURN_IF_ERROR(del->StepDone());
+  HPO_ASSIGN_OR_RETURN(auto step, cache_.Get("UPDATE trials SET last_step = -1 WHERE id = ?"));
+  step->BindInt64(1, trial.id());
+  HPO_RETURN_IF_ERROR(step->StepDone());
+  return txn->Commit();
 }
 
 absl::Status SqliteStorage::UpdateAndInsertTrial(const Trial& updated, Trial* inserted) {

@@ -64,6 +64,9 @@ class SqliteStorage final : public Storage {
 
   absl::StatusOr<hpo::v1::Trial> InsertTrial(const hpo::v1::Trial& trial) override;
   absl::Status UpdateTrial(const hpo::v1::Trial& trial) override;
+  absl::Status EndStudy(int64_t study_id, hpo::v1::StudyState state, int64_t end_time_ms,
+                        const std::vector<hpo::v1::Trial>& trials) override;
+  absl::Status ResetTrial(const hpo::v1::Trial& trial) override;
   absl::Status UpdateAndInsertTrial(const hpo::v1::Trial& updated,
                                     hpo::v1::Trial* inserted) override;
   absl::StatusOr<hpo::v1::Trial> GetTrial(int64_t trial_id, bool with_measurements) override;
@@ -92,6 +95,8 @@ class SqliteStorage final : public Storage {
   absl::StatusOr<hpo::v1::Trial> InsertTrialLocked(const hpo::v1::Trial& trial)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status UpdateTrialLocked(const hpo::v1::Trial& trial) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status UpdateStudyStateLocked(int64_t study_id, hpo::v1::StudyState state,
+                                      int64_t end_time_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::vector<hpo::v1::Measurement>> ListMeasurementsLocked(int64_t trial_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

@@ -44,6 +44,10 @@ class Storage {
   virtual absl::StatusOr<std::vector<hpo::v1::Study>> ListStudies() = 0;
   virtual absl::Status UpdateStudyState(int64_t study_id, hpo::v1::StudyState state,
                                         int64_t end_time_ms) = 0;
+  // One transaction: UpdateTrial for each of `trials`, then UpdateStudyState. Used when a user
+  // stops a study and its pending trials fail with it.
+  virtual absl::Status EndStudy(int64_t study_id, hpo::v1::StudyState state, int64_t end_time_ms,
+                                const std::vector<hpo::v1::Trial>& trials) = 0;
 
   // ---- trials
   // Inserts `trial` (its id is ignored) and returns it with the id assigned. Measurements in the
@@ -55,6 +59,9 @@ class Storage {
   // `inserted`. Used for LOST + its retry.
   virtual absl::Status UpdateAndInsertTrial(const hpo::v1::Trial& updated,
                                             hpo::v1::Trial* inserted) = 0;
+  // One transaction: rewrites the trial as UpdateTrial does, deletes its measurements and sets
+  // last_step to -1. Used when a leased trial is given back to run again from the start.
+  virtual absl::Status ResetTrial(const hpo::v1::Trial& trial) = 0;
   // The trial, with its measurements when `with_measurements`.
   virtual absl::StatusOr<hpo::v1::Trial> GetTrial(int64_t trial_id, bool with_measurements) = 0;
   // Trials of a study with id > after_id, in id order, at most `limit` of them (0 = no limit);

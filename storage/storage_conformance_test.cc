@@ -188,6 +188,56 @@ TEST_P(StorageConformanceTest, UpdateStudyState) {
   EXPECT_EQ(untouched->end_time_ms(), 0);
 }
 
+TEST_P(StorageConformanceTest, ResetTrialDropsMeasurements) {
+  int64_t id = MakeStudy("reset");
+  Trial t = Insert(NewTrial(id, 0));
+  Measurement m;
+  m.set_step(3);
+  (*m.mutable_metrics())["value"] = 1.5;
+  ASSERT_TRUE(storage_->AppendMeasurement(t.id(), m).ok());
+  Trial other = Insert(NewTrial(id, 1));
+  ASSERT_TRUE(storage_->AppendMeasurement(other.id(), m).ok());
+  t.set_state(hpo::v1::PENDING);
+  t.set_worker_id("");
+  ASSERT_TRUE(storage_->ResetTrial(t).ok());
+  auto stored = storage_->GetTrial(t.id(), true);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->measurements_size(), 0);
+  EXPECT_EQ(stored->last_step(), -1);
+  EXPECT_EQ(storage_->GetTrial(other.id(), true)->measurements_size(), 1);
+  Trial ghost = t;
+  ghost.set_id(999);
+  EXPECT_EQ(storage_->ResetTrial(ghost).code(), absl::StatusCode::kNotFound);
+}
+
+TEST_P(StorageConformanceTest, EndStudyWritesTrialsAndStateTogether) {
+  int64_t id = MakeStudy("ending");
+  Trial a = Insert(NewTrial(id, 0));
+  Trial b = Insert(NewTrial(id, 1));
+  a.set_state(hpo::v1::FAILED);
+  a.set_failure_reason("study stopped");
+  b.set_state(hpo::v1::FAILED);
+  ASSERT_TRUE(storage_->EndStudy(id, hpo::v1::STUDY_STOPPED, 4242, {a, b}).ok());
+  EXPECT_EQ(storage_->GetStudyById(id)->state(), hpo::v1::STUDY_STOPPED);
+  EXPECT_EQ(storage_->GetStudyById(id)->end_time_ms(), 4242);
+  EXPECT_EQ(storage_->GetTrial(a.id(), false)->failure_reason(), "study stopped");
+  EXPECT_EQ(storage_->GetTrial(b.id(), false)->state(), hpo::v1::FAILED);
+}
+
+TEST_P(StorageConformanceTest, EndStudyIsAllOrNothing) {
+  int64_t id = MakeStudy("ending");
+  Trial a = Insert(NewTrial(id, 0));
+  a.set_state(hpo::v1::FAILED);
+  Trial ghost = NewTrial(id, 1);
+  ghost.set_id(999);
+  absl::Status s = storage_->EndStudy(id, hpo::v1::STUDY_STOPPED, 4242, {a, ghost});
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(storage_->GetStudyById(id)->state(), hpo::v1::STUDY_RUNNING);
+  EXPECT_EQ(storage_->GetTrial(a.id(), false)->state(), hpo::v1::PENDING);
+  EXPECT_EQ(storage_->EndStudy(777, hpo::v1::STUDY_STOPPED, 1, {}).code(),
+            absl::StatusCode::kNotFound);
+}
+
 // ---------------------------------------------------------------- trials
 
 TEST_P(StorageConformanceTest, TrialRoundTripsEveryField) {

@@ -11,6 +11,7 @@
 #include "core/search_space.h"
 #include "nlopt.hpp"
 #include "server/optimizers/gp/acquisition.h"
+#include "server/optimizers/gp/power_transform.h"
 #include "server/optimizers/gp/sobol.h"
 
 namespace hpo::server {
@@ -88,6 +89,7 @@ absl::StatusOr<std::unique_ptr<Optimizer>> GpOptimizer::Create(const hpo::v1::Op
     }
     if (!s.ok()) return s;
   }
+  if (std::getenv("GP_NOPOWER")) options.power_transform = false;
   if (options.n_startup_trials == 0) {
     options.n_startup_trials = std::max(5, space.params_size() + 1);
   }
@@ -101,6 +103,11 @@ GpOptimizer::GpOptimizer(hpo::v1::SearchSpace space, int64_t seed, Options optio
   const double d = std::max(1, encoder_.num_params());
   prior_.log_lengthscale_sd = std::sqrt(3.0);
   prior_.log_lengthscale_mean = std::sqrt(2.0) + 0.5 * std::log(d) - 3.0;
+  if (const char* e = std::getenv("GP_LS_SHIFT")) prior_.log_lengthscale_mean = std::sqrt(2.0) + 0.5 * std::log(d) + atof(e);
+  if (const char* e = std::getenv("GP_LS_SD")) prior_.log_lengthscale_sd = atof(e);
+  if (const char* e = std::getenv("GP_NOISE_MEAN")) prior_.log_noise_mean = atof(e);
+  if (const char* e = std::getenv("GP_NOISE_MIN")) prior_.log_noise_min = atof(e);
+  if (const char* e = std::getenv("GP_SIG_SD")) prior_.log_signal_sd = atof(e);
 }
 
 hpo::v1::ParamMap GpOptimizer::RandomProposal(int number) const {
@@ -117,7 +124,15 @@ Eigen::VectorXd GpOptimizer::FitTheta(const Eigen::MatrixXd& features, const Eig
     return memo_theta_;
   }
   gp::MarginalLikelihood likelihood(features, encoder_.groups(), y);
-  const std::vector<Eigen::VectorXd> starts = {prior_.Mode(encoder_.groups().num_groups)};
+  std::vector<Eigen::VectorXd> starts = {prior_.Mode(encoder_.groups().num_groups)};
+  if (std::getenv("GP_FIT_STARTS")) {
+    Eigen::VectorXd a = starts[0];
+    a.head(encoder_.groups().num_groups).array() -= 1.5;
+    Eigen::VectorXd b = starts[0];
+    b.head(encoder_.groups().num_groups).array() += 1.5;
+    starts.push_back(a);
+    starts.push_back(b);
+  }
   memo_theta_ = gp::FitHyperparameters(likelihood, prior_, starts, options_.fit_max_evals);
   memo_features_ = features;
   memo_y_ = y;
@@ -159,12 +174,9 @@ absl::StatusOr<std::vector<hpo::v1::ParamMap>> GpOptimizer::Suggest(
     return out;
   }
 
-  // Standardized values.
-  Eigen::VectorXd y = Eigen::Map<const Eigen::VectorXd>(values.data(), n);
-  const double mean = y.mean();
-  double sd = std::sqrt((y.array() - mean).square().sum() / n);
-  if (!(sd > 1e-12 * std::max(1.0, std::abs(mean)))) sd = 1;
-  y = (y.array() - mean) / sd;
+  // Standardized (and power-transformed) values.
+  const Eigen::VectorXd y = gp::TransformOutputs(
+      Eigen::Map<const Eigen::VectorXd>(values.data(), n), options_.power_transform);
 
   Eigen::MatrixXd features(encoder_.num_features(), n);
   for (int i = 0; i < n; ++i) features.col(i) = completed[i].features;
@@ -189,6 +201,11 @@ absl::StatusOr<std::vector<hpo::v1::ParamMap>> GpOptimizer::Suggest(
     theta = FitTheta(features, y);
   }
 
+  if (std::getenv("GP_DEBUG")) {
+    fprintf(stderr, "n=%d theta:", n);
+    for (int i = 0; i < theta.size(); ++i) fprintf(stderr, " %.3f", std::exp(theta(i)));
+    fprintf(stderr, "\n");
+  }
   absl::StatusOr<gp::GaussianProcess> model =
       gp::GaussianProcess::Create(features, encoder_.groups(), y, theta);
   if (!model.ok()) return model.status();

@@ -44,6 +44,7 @@ class GpOptimizer final : public Optimizer {
     bool believer = true;
     int fit_max_points = 200;
     int fit_max_evals = 200;
+    bool power_transform = true;
   };
 
   static absl::StatusOr<std::unique_ptr<Optimizer>> Create(const hpo::v1::OptimizerSpec& spec,

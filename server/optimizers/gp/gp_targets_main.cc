@@ -2,6 +2,7 @@
 // over seeds of the best value found, e.g.
 //   gp_targets                       # branin@50 and hartmann6@100, seeds 0..9
 //   gp_targets hartmann6 100 10 opt=value ...   # task, evaluations, seeds, optimizer options
+// GP_TARGETS_TRACE=1 in the environment prints every trial.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -18,7 +19,7 @@ namespace {
 using hpo::server::GpOptimizer;
 using hpo::server::StudyView;
 
-int Run(const std::string& task_name, int evaluations, int seeds,
+int Run(const std::string& task_name, int evaluations, int first_seed, int seeds,
         const std::vector<std::pair<std::string, std::string>>& options) {
   auto task = hpo::worker::tasks::MakeTask(task_name);
   if (!task.ok()) {
@@ -37,7 +38,7 @@ int Run(const std::string& task_name, int evaluations, int seeds,
   *spec.mutable_space() = synthetic->space();
   std::vector<double> bests;
   double seconds = 0;
-  for (int seed = 0; seed < seeds; ++seed) {
+  for (int seed = first_seed; seed < first_seed + seeds; ++seed) {
     hpo::v1::OptimizerSpec opt_spec;
     opt_spec.set_name("gp");
     opt_spec.set_seed(seed);
@@ -66,6 +67,10 @@ int Run(const std::string& task_name, int evaluations, int seeds,
       t.set_has_value(true);
       t.set_value(synthetic->Value(t.params()));
       best = std::min(best, t.value());
+      if (std::getenv("GP_TARGETS_TRACE") != nullptr) {
+        std::printf("    trial %d: %.6f (best %.6f) %s\n", i, t.value(), best,
+                    hpo::core::ParamsToJson(t.params()).c_str());
+      }
       trials.push_back(std::move(t));
     }
     seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -89,12 +94,12 @@ int Run(const std::string& task_name, int evaluations, int seeds,
 
 int main(int argc, char** argv) {
   if (argc == 1) {
-    int rc = Run("branin", 50, 10, {});
+    int rc = Run("branin", 50, 0, 10, {});
     if (rc != 0) return rc;
-    return Run("hartmann6", 100, 10, {});
+    return Run("hartmann6", 100, 0, 10, {});
   }
   if (argc < 4) {
-    std::fprintf(stderr, "usage: gp_targets [TASK EVALUATIONS SEEDS [option=value ...]]\n");
+    std::fprintf(stderr, "usage: gp_targets [TASK EVALUATIONS SEEDS|FIRST:COUNT [option=value ...]]\n");
     return 2;
   }
   std::vector<std::pair<std::string, std::string>> options;
@@ -107,5 +112,10 @@ int main(int argc, char** argv) {
     }
     options.emplace_back(a.substr(0, eq), a.substr(eq + 1));
   }
-  return Run(argv[1], std::atoi(argv[2]), std::atoi(argv[3]), options);
+  // SEEDS is a count (seeds 0..N-1) or FIRST:COUNT.
+  const std::string seeds = argv[3];
+  const auto colon = seeds.find(':');
+  const int first = colon == std::string::npos ? 0 : std::atoi(seeds.substr(0, colon).c_str());
+  const int count = std::atoi(colon == std::string::npos ? seeds.c_str() : seeds.c_str() + colon + 1);
+  return Run(argv[1], std::atoi(argv[2]), first, count, options);
 }
