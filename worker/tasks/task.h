@@ -58,12 +58,13 @@ class Task {
   virtual int dimension() const { return space().params_size(); }
 
   // Evaluates `params` (checked against space(): INVALID_ARGUMENT from
-  // core::ValidateParams), reporting a learning curve to `reporter`: for step t
-  // in 1..steps the metric "value" equals
-  //   f(x) + (|f(x)| + 1) * (steps - t) / (steps * t)
-  // so the last step (marked final) is f(x) exactly. Sleeps options.step_ms
-  // between steps. Returns f(x); CANCELLED when the reporter asks to stop;
-  // INVALID_ARGUMENT for steps < 1 or step_ms < 0.
+  // core::ValidateParams), reporting a learning curve of `steps` metric lines
+  // to `reporter`, each with the metric "value"; the last step is marked final
+  // and its value is f(x), which is returned. Sleeps options.step_ms between
+  // steps. CANCELLED when the reporter asks to stop; INVALID_ARGUMENT for
+  // steps < 1 or step_ms < 0. SyntheticTask draws the curve
+  //   f(x) + (|f(x)| + 1) * (steps - t) / (steps * t),  t = 1..steps;
+  // surrogate tasks (lcbench_task.h) report their predicted curve.
   virtual absl::StatusOr<double> Evaluate(const hpo::v1::ParamMap& params,
                                           const TaskOptions& options, Reporter& reporter) const = 0;
 };
