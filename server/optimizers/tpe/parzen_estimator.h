@@ -20,7 +20,7 @@ struct Dim {
   Kind kind = Kind::kContinuous;
   double low = 0;  // kernel support, numeric kinds
   double high = 1;
-  double q = 0;  // grid width, kDiscrete
+  double q = 0;       // grid width, kDiscrete
   int n_choices = 0;  // kCategorical
 };
 
@@ -81,7 +81,6 @@ class ParzenEstimator {
   struct PerDim {
     // Numeric kinds.
     std::vector<double> mu, sigma, inv_sigma;
-    std::vector<double> log_norm;  // continuous: -log(sigma sqrt(2 pi) Z); discrete: -log Z
     // Categorical: the observed index of each non-prior component, and the log probabilities
     // of a component's own index (hit) and of any other index (miss); the prior is uniform.
     std::vector<int> choice;
@@ -92,6 +91,9 @@ class ParzenEstimator {
   int n_;
   std::vector<double> log_weights_;  // n_ + 1
   std::vector<double> cum_weights_;  // n_ + 1, last == 1
+  // Per component: log weight minus the log of its kernels' normalizers (sigma sqrt(2 pi) Z for
+  // continuous dimensions, Z for discrete ones, n_choices for the prior's categorical ones).
+  std::vector<double> base_;
   std::vector<PerDim> per_dim_;
   mutable std::vector<double> scratch_;
 };

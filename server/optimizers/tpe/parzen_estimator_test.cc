@@ -48,9 +48,9 @@ TEST(ParzenEstimatorTest, MultivariateMixedKindsMatchOptuna) {
   EXPECT_THAT(pe.sigmas(0), Pointwise(DoubleNear(1e-12),
                                       {1.1512925464970227, 1.1512925464970227, 1.1512925464970227,
                                        1.1512925464970227, 6.907755278982137}));
-  EXPECT_THAT(pe.sigmas(1), Pointwise(DoubleNear(1e-12), {1.6666666666666667, 1.6666666666666667,
-                                                          1.6666666666666667, 1.6666666666666667,
-                                                          10.0}));
+  EXPECT_THAT(pe.sigmas(1),
+              Pointwise(DoubleNear(1e-12), {1.6666666666666667, 1.6666666666666667,
+                                            1.6666666666666667, 1.6666666666666667, 10.0}));
   const std::vector<double> points = {std::log(0.001), 1, 0, std::log(0.03), 5, 2,
                                       std::log(1.0),   9, 1};
   std::vector<double> lp(3);
@@ -61,9 +61,9 @@ TEST(ParzenEstimatorTest, MultivariateMixedKindsMatchOptuna) {
 
 TEST(ParzenEstimatorTest, RampWeightsAndPriorWeightMatchOptuna) {
   // int [1, 1000] on a log scale, 30 observations, prior_weight 2, univariate.
-  const std::vector<double> values = {44,  140, 64,  43,  19,  87,  21,  473, 778, 14,
-                                      237, 39,  51,  598, 2,   2,   1,   315, 216, 407,
-                                      863, 250, 24,  220, 2,   83,  3,   682, 37,  18};
+  const std::vector<double> values = {44,  140, 64, 43,  19, 87, 21, 473, 778, 14,
+                                      237, 39,  51, 598, 2,  2,  1,  315, 216, 407,
+                                      863, 250, 24, 220, 2,  83, 3,  682, 37,  18};
   std::vector<double> obs;
   for (double v : values) obs.push_back(std::log(v));
   const std::vector<Dim> dims = {{Dim::Kind::kContinuous, std::log(0.5), std::log(1000.5), 0, 0}};

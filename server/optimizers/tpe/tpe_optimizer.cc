@@ -117,8 +117,8 @@ absl::StatusOr<TpeOptimizer::Options> TpeOptimizer::ParseOptions(
   return o;
 }
 
-absl::StatusOr<std::unique_ptr<Optimizer>> TpeOptimizer::Create(
-    const hpo::v1::OptimizerSpec& spec, const hpo::v1::SearchSpace& space) {
+absl::StatusOr<std::unique_ptr<Optimizer>> TpeOptimizer::Create(const hpo::v1::OptimizerSpec& spec,
+                                                                const hpo::v1::SearchSpace& space) {
   absl::StatusOr<Options> options = ParseOptions(spec);
   if (!options.ok()) return options.status();
   if (absl::Status s = core::ValidateSearchSpace(space); !s.ok()) return s;
@@ -165,8 +165,7 @@ TpeOptimizer::TpeOptimizer(hpo::v1::SearchSpace space, int64_t seed, Options opt
           const int64_t step = d.step() > 0 ? d.step() : 1;
           const uint64_t span = static_cast<uint64_t>(d.high()) - static_cast<uint64_t>(d.low());
           p.grid_max = static_cast<int64_t>(span / static_cast<uint64_t>(step));
-          const double top =
-              static_cast<double>(d.low()) + static_cast<double>(p.grid_max) * step;
+          const double top = static_cast<double>(d.low()) + static_cast<double>(p.grid_max) * step;
           dim.kind = tpe::Dim::Kind::kDiscrete;
           dim.q = static_cast<double>(step);
           dim.low = static_cast<double>(d.low()) - 0.5 * dim.q;
@@ -236,8 +235,8 @@ double TpeOptimizer::Snap(int i, double x, ParamValue* out) const {
     }
     case Repr::kFloatStep: {
       const auto& d = p.spec->float_domain();
-      const double k = std::clamp(std::round((x - d.low()) / d.step()), 0.0,
-                                  static_cast<double>(p.grid_max));
+      const double k =
+          std::clamp(std::round((x - d.low()) / d.step()), 0.0, static_cast<double>(p.grid_max));
       const double v = std::min(d.low() + k * d.step(), d.high());
       if (out != nullptr) out->set_float_value(v);
       return v;
@@ -248,8 +247,8 @@ double TpeOptimizer::Snap(int i, double x, ParamValue* out) const {
       const double kd = std::clamp(std::round((x - static_cast<double>(d.low())) / step), 0.0,
                                    static_cast<double>(p.grid_max));
       const int64_t k = std::min(SaturatingRound(kd), p.grid_max);
-      const int64_t v = static_cast<int64_t>(static_cast<uint64_t>(d.low()) +
-                                             static_cast<uint64_t>(k) * static_cast<uint64_t>(step));
+      const int64_t v = static_cast<int64_t>(
+          static_cast<uint64_t>(d.low()) + static_cast<uint64_t>(k) * static_cast<uint64_t>(step));
       if (out != nullptr) out->set_int_value(v);
       return static_cast<double>(v);
     }
@@ -261,8 +260,8 @@ double TpeOptimizer::Snap(int i, double x, ParamValue* out) const {
     }
     case Repr::kCategorical: {
       const int n = p.dim.n_choices;
-      const int k = std::isfinite(x) ? static_cast<int>(std::clamp(std::round(x), 0.0, n - 1.0))
-                                     : 0;
+      const int k =
+          std::isfinite(x) ? static_cast<int>(std::clamp(std::round(x), 0.0, n - 1.0)) : 0;
       if (out != nullptr) *out = p.spec->categorical().choices(k);
       return k;
     }
@@ -398,7 +397,7 @@ void TpeOptimizer::SampleGroup(const std::vector<int>& group, bool scott, core::
 }
 
 absl::StatusOr<std::vector<ParamMap>> TpeOptimizer::Suggest(const StudyView& view,
-                                                           const std::vector<int>& numbers) {
+                                                            const std::vector<int>& numbers) {
   std::vector<ParamMap> out;
   out.reserve(numbers.size());
   const int finished = Collect(view, numbers);

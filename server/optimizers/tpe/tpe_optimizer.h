@@ -101,7 +101,7 @@ class TpeOptimizer final : public Optimizer {
 
   // Per-Suggest state, kept to reuse allocations.
   std::vector<Observation> obs_;
-  std::vector<double> rows_;  // obs_.size() x params_.size()
+  std::vector<double> rows_;        // obs_.size() x params_.size()
   std::vector<int> below_, above_;  // indices into obs_, chronological
 };
 

@@ -204,8 +204,10 @@ std::vector<Trial> RandomHistory(const SearchSpace& space, std::mt19937_64& rng,
     if (rng() % 25 == 0) {  // malformed: unknown name, wrong kind, out of range
       (*params.mutable_values())["zzz"].set_float_value(1);
       for (auto& [name, value] : *params.mutable_values()) {
-        if (rng() % 2) value.set_string_value("bogus");
-        else if (value.kind_case() == ParamValue::kFloatValue) value.set_float_value(1e300);
+        if (rng() % 2)
+          value.set_string_value("bogus");
+        else if (value.kind_case() == ParamValue::kFloatValue)
+          value.set_float_value(1e300);
       }
     }
     Trial t = MakeTrial(i, state, params, std::uniform_real_distribution<double>(-5, 5)(rng));
@@ -523,9 +525,10 @@ TEST_F(BraninHistory, TpeBeatsRandomSearchOnBranin) {
     random_sum += r;
     tpe_wins += t < r;
   }
-  std::printf("Branin, best after 100 trials, mean of 10 seeds (optimum 0.397887): "
-              "tpe %.5f, tpe univariate %.5f, random %.5f; tpe better on %d of 10\n",
-              tpe_sum / 10, tpe_uni_sum / 10, random_sum / 10, tpe_wins);
+  std::printf(
+      "Branin, best after 100 trials, mean of 10 seeds (optimum 0.397887): "
+      "tpe %.5f, tpe univariate %.5f, random %.5f; tpe better on %d of 10\n",
+      tpe_sum / 10, tpe_uni_sum / 10, random_sum / 10, tpe_wins);
   EXPECT_LT(tpe_sum, random_sum);
   EXPECT_LT(tpe_uni_sum, random_sum);
   EXPECT_GE(tpe_wins, 7);
@@ -580,7 +583,8 @@ TEST(TpeOptimizerTest, BadOptionsAreRejectedWithTheirKey) {
        "optimizer.options.n_startup: unknown option (known: consider_endpoints, "
        "consider_magic_clip, constant_liar, gamma, multivariate, n_ei_candidates, "
        "n_startup_trials, prior_weight, weights)"},
-      {{"n_startup_trials", "-1"}, "optimizer.options.n_startup_trials: '-1' is not an integer >= 0"},
+      {{"n_startup_trials", "-1"},
+       "optimizer.options.n_startup_trials: '-1' is not an integer >= 0"},
       {{"n_startup_trials", "ten"},
        "optimizer.options.n_startup_trials: 'ten' is not an integer >= 0"},
       {{"n_ei_candidates", "0"}, "optimizer.options.n_ei_candidates: '0' is not an integer >= 1"},
@@ -591,7 +595,8 @@ TEST(TpeOptimizerTest, BadOptionsAreRejectedWithTheirKey) {
       {{"multivariate", "yes please"},
        "optimizer.options.multivariate: 'yes please' is not true or false"},
       {{"constant_liar", "1"}, "optimizer.options.constant_liar: '1' is not true or false"},
-      {{"consider_magic_clip", ""}, "optimizer.options.consider_magic_clip: '' is not true or false"},
+      {{"consider_magic_clip", ""},
+       "optimizer.options.consider_magic_clip: '' is not true or false"},
       {{"consider_endpoints", "no"},
        "optimizer.options.consider_endpoints: 'no' is not true or false"},
   };
