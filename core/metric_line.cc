@@ -40,6 +40,43 @@ void AppendUtf8(uint32_t cp, std::string* out) {
   }
 }
 
+// True when `s` is well-formed UTF-8 (no overlong forms, surrogates or code points above
+// U+10FFFF), as protobuf requires of string fields.
+bool IsValidUtf8(absl::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len;
+    uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;  // a continuation byte, 0xC0/0xC1 (overlong) or 0xF5..0xFF
+    }
+    if (i + len > s.size()) return false;
+    for (size_t k = 1; k < len; ++k) {
+      const unsigned char cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000)) return false;  // overlong
+    if ((cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) return false;
+    i += len;
+  }
+  return true;
+}
+
 // A value of the flat object.
 struct Value {
   enum Kind { kNumber, kBool } kind = kNumber;
@@ -300,6 +337,7 @@ absl::StatusOr<MetricLine> ParseMetricLine(absl::string_view line) {
       std::string key;
       if (r.Peek() != '"') return Bad(absl::StrCat("expected a quoted key at offset ", r.pos()));
       if (auto s = r.String(&key); !s.ok()) return s;
+      if (!IsValidUtf8(key)) return Bad("metric name is not valid UTF-8");
       if (!seen.insert(key).second) return Bad(absl::StrCat("duplicate key '", key, "'"));
       r.SkipSpace();
       if (!r.Consume(':')) return Bad(absl::StrCat("expected ':' after key '", key, "'"));

@@ -29,7 +29,9 @@ bool IsMetricLine(absl::string_view line);
 // Parses a metric line. The payload is one flat JSON object whose values are numbers, booleans
 // (only for "final"), or the bare words NaN, Infinity, -Infinity (as Python's json writes them).
 // INVALID_ARGUMENT with a reason for anything else (not a metric line, not an object, nested
-// values, a string value, a negative or fractional step, duplicate keys, trailing text).
+// values, a string value, a negative or fractional step, duplicate keys, trailing text, a key
+// that is not valid UTF-8: "metric name is not valid UTF-8", since metric names travel in
+// protobuf string fields).
 absl::StatusOr<MetricLine> ParseMetricLine(absl::string_view line);
 
 // Formats a metric line that ParseMetricLine reads back exactly (hpo-task uses it).

@@ -95,6 +95,23 @@ TEST(MetricLineTest, EscapedKeys) {
   EXPECT_EQ(m.metrics["x\\y"], 3.0);
 }
 
+// Metric names become protobuf string fields, which must be UTF-8.
+TEST(MetricLineTest, KeysMustBeValidUtf8) {
+  const char* bad[] = {
+      "hpo-metric {\"\xff\": 1}",              // never valid
+      "hpo-metric {\"lo\xe9ss\": 1}",          // Latin-1 e-acute
+      "hpo-metric {\"\xc3\": 1}",              // truncated sequence
+      "hpo-metric {\"\xc0\xaf\": 1}",          // overlong '/'
+      "hpo-metric {\"\xed\xa0\x80\": 1}",      // UTF-16 surrogate U+D800
+      "hpo-metric {\"\xf4\x90\x80\x80\": 1}",  // above U+10FFFF
+      "hpo-metric {\"\x80z\": 1}",             // stray continuation byte
+  };
+  for (const char* line : bad) ExpectBad(line, "metric name is not valid UTF-8");
+  MetricLine m =
+      MustParse("hpo-metric {\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf\": 1}");
+  EXPECT_EQ(m.metrics.size(), 1u);
+}
+
 TEST(MetricLineTest, NotAMetricLine) {
   ExpectBad("loss 0.5", "not a metric line (expected 'hpo-metric {...}')");
   ExpectBad("hpo-metric", "not a metric line (expected 'hpo-metric {...}')");
