@@ -186,11 +186,17 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(const SpawnOpt
   }
   const int pid_fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   if (pid_fd >= 0) ::fcntl(pid_fd, F_SETFD, FD_CLOEXEC);
-  return std::unique_ptr<ChildProcess>(new ChildProcess(pid, out_pipe[0], event_fd, pid_fd));
+  return std::unique_ptr<ChildProcess>(
+      new ChildProcess(pid, out_pipe[0], event_fd, pid_fd, options.exit_drain));
 }
 
-ChildProcess::ChildProcess(pid_t pid, int stdout_fd, int event_fd, int pid_fd)
-    : pid_(pid), stdout_fd_(stdout_fd), event_fd_(event_fd), pid_fd_(pid_fd) {}
+ChildProcess::ChildProcess(pid_t pid, int stdout_fd, int event_fd, int pid_fd,
+                           absl::Duration exit_drain)
+    : pid_(pid),
+      stdout_fd_(stdout_fd),
+      event_fd_(event_fd),
+      pid_fd_(pid_fd),
+      exit_drain_(exit_drain) {}
 
 ChildProcess::~ChildProcess() {
   if (!exit_.has_value()) {
@@ -216,8 +222,18 @@ absl::StatusOr<std::optional<std::string>> ChildProcess::ReadLine(absl::Time dea
     }
     if (eof_) return std::optional<std::string>();
 
-    struct pollfd fds[2] = {{event_fd_, POLLIN, 0}, {stdout_fd_, POLLIN, 0}};
-    const int ready = ::poll(fds, 2, MillisUntil(deadline));
+    // Once the leader has exited, read only for exit_drain_ more: a background process of its
+    // group may hold the pipe open for ever.
+    if (!drain_until_.has_value() && pid_fd_ < 0 && Exited()) {
+      drain_until_ = absl::Now() + exit_drain_;
+    }
+    const bool watch_pid_fd = pid_fd_ >= 0 && !drain_until_.has_value();
+    int ms = MillisUntil(drain_until_.has_value() ? std::min(deadline, *drain_until_) : deadline);
+    if (pid_fd_ < 0 && !drain_until_.has_value() && (ms < 0 || ms > 10)) {
+      ms = 10;  // no pidfd: check the leader every 10 ms
+    }
+    struct pollfd fds[3] = {{event_fd_, POLLIN, 0}, {stdout_fd_, POLLIN, 0}, {pid_fd_, POLLIN, 0}};
+    const int ready = ::poll(fds, watch_pid_fd ? 3 : 2, ms);
     if (ready < 0) {
       if (errno == EINTR) continue;
       return absl::InternalError(absl::StrCat("poll: ", std::strerror(errno)));
@@ -243,7 +259,16 @@ absl::StatusOr<std::optional<std::string>> ChildProcess::ReadLine(absl::Time dea
       }
       continue;
     }
-    if (ready == 0 || absl::Now() >= deadline) {
+    const absl::Time now = absl::Now();
+    if (watch_pid_fd && fds[2].revents != 0) {
+      drain_until_ = now + exit_drain_;
+      continue;
+    }
+    if (drain_until_.has_value() && now >= *drain_until_) {
+      eof_ = true;  // the leader is gone; whatever still holds the pipe is ignored
+      continue;
+    }
+    if (now >= deadline) {
       return absl::DeadlineExceededError("no line from the child before the deadline");
     }
   }
@@ -283,6 +308,16 @@ void ChildProcess::Terminate(absl::Duration grace) {
 
 absl::StatusOr<int> ChildProcess::Wait() {
   if (exit_.has_value()) return *exit_;
+  // Wait for the leader's exit without reaping it, so that its pid still names the group while
+  // the group's remaining processes are killed.
+  siginfo_t info;
+  std::memset(&info, 0, sizeof(info));
+  while (::waitid(P_PID, pid_, &info, WEXITED | WNOWAIT) != 0) {
+    if (errno != EINTR) {
+      return absl::InternalError(absl::StrCat("waitid(", pid_, "): ", std::strerror(errno)));
+    }
+  }
+  ::kill(-pid_, SIGKILL);
   int status;
   while (::waitpid(pid_, &status, 0) < 0) {
     if (errno != EINTR) {

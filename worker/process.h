@@ -28,13 +28,19 @@ struct SpawnOptions {
   // The child's stderr is appended to this file (created if missing); empty =
   // inherit ours.
   std::string log_path;
+  // Once the child (the group leader) has exited, ReadLine reads what is still coming for this
+  // long, then reports end of file even when a background process of its group keeps the pipe
+  // open.
+  absl::Duration exit_drain = absl::Seconds(1);
 };
 
 // A spawned child. It runs in a new process group (its pid is the group id),
 // gets SIGKILL when the thread that spawned it exits (PR_SET_PDEATHSIG), reads
 // stdin from /dev/null, writes stdout to a pipe read by ReadLine, and starts
-// with default signal dispositions and an empty signal mask. The destructor
-// kills the group with SIGKILL and reaps the child if Wait() has not.
+// with default signal dispositions and an empty signal mask. The group does not
+// outlive the child: Wait() kills what is left in it before reaping the child,
+// and the destructor kills the group with SIGKILL and reaps the child if Wait()
+// has not.
 //
 // Thread-safety: ReadLine, Terminate and Wait must be called from one thread at
 // a time (the owner); pid() and Interrupt() may be called from any thread.
@@ -54,7 +60,9 @@ class ChildProcess {
   pid_t pid() const { return pid_; }
 
   // The next line of the child's stdout without its '\n'; std::nullopt at end
-  // of file (a last line without '\n' is returned before that).
+  // of file (a last line without '\n' is returned before that). End of file
+  // is also reported SpawnOptions::exit_drain after the child exited, when
+  // something it left running in its group still holds the pipe open.
   // DEADLINE_EXCEEDED when no full line arrived by `deadline`; ABORTED when
   // Interrupt() was called (each Interrupt ends one ReadLine, even one that
   // starts later). Lines longer than 1 MiB are split.
@@ -69,8 +77,9 @@ class ChildProcess {
   // Does not reap: call Wait() after. Does nothing once Wait() has returned.
   void Terminate(absl::Duration grace);
 
-  // Waits for the child to exit and reaps it (later calls return the same
-  // value). The result is the exit code (0..255) when it exited, or minus the
+  // Waits for the child to exit, kills with SIGKILL whatever it left running in
+  // its process group (before reaping it, while its pid still names the
+  // group), and reaps it (later calls return the same value). The result is the exit code (0..255) when it exited, or minus the
   // signal number when a signal killed it
   // (-9 for SIGKILL). INTERNAL if waitpid fails.
   absl::StatusOr<int> Wait();
@@ -80,7 +89,7 @@ class ChildProcess {
   absl::StatusOr<int> WaitUntil(absl::Time deadline);
 
  private:
-  ChildProcess(pid_t pid, int stdout_fd, int event_fd, int pid_fd);
+  ChildProcess(pid_t pid, int stdout_fd, int event_fd, int pid_fd, absl::Duration exit_drain);
   // True when the child has exited (not reaped). Never blocks.
   bool Exited();
 
@@ -88,6 +97,9 @@ class ChildProcess {
   const int stdout_fd_;
   const int event_fd_;  // eventfd written by Interrupt()
   const int pid_fd_;    // pidfd of the child, or -1 when the kernel has none
+  const absl::Duration exit_drain_;
+  // Set when ReadLine saw the child exit: it reports end of file from this time on.
+  std::optional<absl::Time> drain_until_;
   std::string buffer_;
   bool eof_ = false;
   std::optional<int> exit_;  // set by Wait

@@ -228,6 +228,41 @@ TEST(ChildProcessTest, TerminateKillsTheWholeGroup) {
   ::prctl(PR_SET_CHILD_SUBREAPER, 0);
 }
 
+// A background process that keeps stdout open must not hold ReadLine (or the trial) after the
+// leader exited; Wait removes it with the rest of the group.
+TEST(ChildProcessTest, LeaderExitEndsOutputAndWaitKillsTheGroup) {
+  // Become the reaper of orphans so the grandchild's end is observable here.
+  ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  SpawnOptions options;
+  options.exit_drain = absl::Milliseconds(300);
+  auto child = SpawnSh("sleep 1000 & echo $!; echo last; exit 0", options);
+  std::optional<std::string> line = Line(*child);
+  pid_t grandchild = 0;
+  ASSERT_TRUE(line.has_value() && absl::SimpleAtoi(*line, &grandchild)) << *line;
+  EXPECT_EQ(Line(*child), "last");
+  const absl::Time start = absl::Now();
+  absl::StatusOr<std::optional<std::string>> eof = child->ReadLine(start + absl::Seconds(10));
+  ASSERT_TRUE(eof.ok()) << eof.status();
+  EXPECT_EQ(*eof, std::nullopt);
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(250));  // the drain, measured from the exit
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_EQ(child->Wait().value(), 0);
+  int status = 0;
+  pid_t reaped = 0;
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (reaped == 0 && absl::Now() < deadline) {
+    reaped = ::waitpid(grandchild, &status, WNOHANG);
+    if (reaped == 0) absl::SleepFor(absl::Milliseconds(5));
+  }
+  if (reaped == 0) ::kill(grandchild, SIGKILL);  // do not leave it behind when the test fails
+  ::prctl(PR_SET_CHILD_SUBREAPER, 0);
+  ASSERT_EQ(reaped, grandchild);
+  EXPECT_TRUE(WIFSIGNALED(status));
+  EXPECT_EQ(WTERMSIG(status), SIGKILL);
+  EXPECT_EQ(::kill(grandchild, 0), -1);
+  EXPECT_EQ(errno, ESRCH);
+}
+
 TEST(ChildProcessTest, ChildStartsWithDefaultSignals) {
   sigset_t term, old;
   sigemptyset(&term);

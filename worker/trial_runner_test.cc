@@ -2,6 +2,8 @@
 
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 
 #include <cerrno>
 #include <cmath>
@@ -268,6 +270,36 @@ TEST(TrialRunnerTest, Timeout) {
   // Also when stdout is closed but the process keeps running.
   outcome = RunScript("exec >&-; exec sleep 30", sink, "", /*timeout_s=*/0.2);
   EXPECT_EQ(outcome.failure_reason, "timed out after 0.2 s");
+}
+
+// A background process that inherits stdout neither holds the trial until its timeout nor
+// outlives it.
+TEST(TrialRunnerTest, BackgroundProcessesDoNotHoldOrOutliveTheTrial) {
+  // Become the reaper of orphans so the background process's end is observable here.
+  ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  RecordingSink sink;
+  const absl::Time start = absl::Now();
+  TrialOutcome outcome =
+      RunScript("sleep 1000 & echo \"hpo-metric {\\\"value\\\": 1, \\\"bg\\\": $!}\"; exit 0", sink,
+                "", /*timeout_s=*/10);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_EQ(outcome.state, hpo::v1::COMPLETED) << outcome.failure_reason;
+  ASSERT_EQ(sink.measurements().size(), 1u);
+  const pid_t bg = static_cast<pid_t>(sink.measurements()[0].metrics().at("bg"));
+  ASSERT_GT(bg, 0);
+  int status = 0;
+  pid_t reaped = 0;
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (reaped == 0 && absl::Now() < deadline) {
+    reaped = ::waitpid(bg, &status, WNOHANG);
+    if (reaped == 0) absl::SleepFor(absl::Milliseconds(5));
+  }
+  if (reaped == 0) ::kill(bg, SIGKILL);  // do not leave it behind when the test fails
+  ::prctl(PR_SET_CHILD_SUBREAPER, 0);
+  ASSERT_EQ(reaped, bg);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  EXPECT_EQ(::kill(bg, 0), -1);
+  EXPECT_EQ(errno, ESRCH);
 }
 
 TEST(TrialRunnerTest, SubstitutesParameters) {
