@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "client/backend.h"
+#include "client/bench_command.h"
 #include "client/format.h"
 #include "client/progress_printer.h"
 #include "client/run_command.h"
@@ -53,6 +54,10 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   app.add_option("--coordinator", target.coordinator,
                  "coordinator address (default $HPO_COORDINATOR, else localhost:50051)");
   app.add_option("--db", target.db, "read and write a SQLite file directly, no coordinator");
+
+  // ---- hpo bench
+  BenchFlags bench_flags;
+  auto* bench = AddBenchCommand(app, &bench_flags);
 
   // ---- hpo run
   RunOptions run_options;
@@ -104,6 +109,7 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   }
 
   if (*run) return RunStudy(run_options, out, err);
+  if (*bench) return RunBenchCommand(bench_flags, out, err);
 
   if (*create) {
     auto spec = core::LoadStudyFile(study_file);

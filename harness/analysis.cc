@@ -93,14 +93,11 @@ Analysis Analyze(const std::vector<RunRecord>& all_runs, const std::vector<std::
   for (const RunRecord* r : runs) {
     const std::string& t = r->spec.task;
     const double best = r->best();
-    const double first = r->evals.empty() ? best : r->evals.front().value;
     if (!a.final_lo.count(t)) {
       a.final_lo[t] = a.final_hi[t] = best;
-      a.anytime_hi[t] = first;
     }
     a.final_lo[t] = std::min(a.final_lo[t], best);
     a.final_hi[t] = std::max(a.final_hi[t], best);
-    if (std::isfinite(first)) a.anytime_hi[t] = std::max(a.anytime_hi[t], first);
     a.trials[t] = std::max(a.trials[t], r->spec.trials);
     a.optimum[t] = r->optimum;
   }
@@ -131,7 +128,7 @@ Analysis Analyze(const std::vector<RunRecord>& all_runs, const std::vector<std::
     for (int k = 0; k < kFractions; ++k) {
       std::vector<double> v;
       for (const RunRecord* r : cell_runs) {
-        v.push_back(Normalize(IncumbentAt(*r, k), a.final_lo[t], a.anytime_hi[t]));
+        v.push_back(Normalize(IncumbentAt(*r, k), a.final_lo[t], a.final_hi[t]));
       }
       cell.anytime[k] = MeanAndSd(v).mean;
     }

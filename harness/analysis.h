@@ -54,13 +54,13 @@ struct FinalRow {
 struct Analysis {
   std::vector<std::string> optimizers;  // as asked, those with at least one run
   std::vector<std::string> tasks;       // as asked, those with at least one run
-  // Per task: the range the scores are normalized by.
-  //   final score = (best - final_lo) / (final_hi - final_lo): 0 = the best final value any
-  //     optimizer reached on the task with any seed, 1 = the worst such final value.
-  //   anytime = (incumbent - final_lo) / (anytime_hi - final_lo), anytime_hi = the worst first
-  //     evaluation of any run on the task, so every curve runs inside [0, 1].
+  // Per task: the range the scores are normalized by (carps-style min-max):
+  //   score = (value - final_lo) / (final_hi - final_lo): 0 = the best final value any
+  //   optimizer reached on the task with any seed, 1 = the worst such final value.
+  // Final scores lie in [0, 1]; anytime incumbents use the same range, so a curve ends at the
+  // mean final score and lies above 1 while it is worse than every run's final value.
   // A range of width 0 scores everything 0.
-  std::map<std::string, double> final_lo, final_hi, anytime_hi;
+  std::map<std::string, double> final_lo, final_hi;
   std::map<std::pair<std::string, std::string>, Cell> cells;  // (task, optimizer)
   std::vector<FinalRow> finals;                               // in run order
   // Mean over tasks of Cell::rank (only tasks where the optimizer has runs), and how many.

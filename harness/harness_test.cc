@@ -153,7 +153,6 @@ TEST(AnalysisTest, NormalizedScoresRanksAndAverageRank) {
   EXPECT_EQ(a.optimizers, (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(a.final_lo["t1"], 2);
   EXPECT_EQ(a.final_hi["t1"], 8);
-  EXPECT_EQ(a.anytime_hi["t1"], 9);
   const Cell* a1 = a.Find("t1", "a");
   ASSERT_NE(a1, nullptr);
   EXPECT_DOUBLE_EQ(a1->regret.mean, 2);  // (1 + 3) / 2
@@ -164,9 +163,10 @@ TEST(AnalysisTest, NormalizedScoresRanksAndAverageRank) {
   EXPECT_EQ(a.Find("t2", "a")->rank, 2);
   EXPECT_EQ(a.average_rank["a"], 1.5);
   EXPECT_EQ(a.average_rank["b"], 1.5);
-  // Anytime at fraction 0 on t1: a's first values 5, 5 -> (5-2)/(9-2).
-  EXPECT_DOUBLE_EQ(a1->anytime[0], 3.0 / 7);
-  EXPECT_DOUBLE_EQ(a1->anytime[20], (0 + 2.0 / 7) / 2);
+  // Anytime at fraction 0 on t1: a's first values 5, 5 -> (5-2)/(8-2); it ends at the score.
+  EXPECT_DOUBLE_EQ(a1->anytime[0], 0.5);
+  EXPECT_DOUBLE_EQ(a1->anytime[20], a1->score.mean);
+  EXPECT_DOUBLE_EQ(a.Find("t1", "b")->anytime[0], (8 - 2 + 9 - 2) / 6.0 / 2);
   EXPECT_EQ(a.finals.size(), 6u);
   ASSERT_EQ(a.rank_over_time["a"].size(), static_cast<size_t>(kFractions));
 }

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <filesystem>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -283,6 +284,12 @@ absl::StatusOr<RunRecord> OptunaRunner::Run(const RunSpec& spec) {
     AppendEval(record, *value, core::ParamsToJson(*params));
   }
   (void)proc.Close(absl::Seconds(5));
+  if (!options_.log_dir.empty()) {  // keep only logs that say something
+    std::error_code ec;
+    if (std::filesystem::file_size(popts.stderr_path, ec) == 0 && !ec) {
+      std::filesystem::remove(popts.stderr_path, ec);
+    }
+  }
   record.wall_s = absl::ToDoubleSeconds(absl::Now() - start);
   return record;
 }

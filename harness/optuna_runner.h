@@ -42,8 +42,8 @@ class OptunaRunner final : public Runner {
     std::string python = "/usr/bin/python3";
     std::string adapter = DefaultOptunaAdapterPath();
     TaskFactory task_factory = BuiltinTaskFactory();
-    // Each run's adapter stderr is appended to <log_dir>/<optimizer>_<task>_s<seed>.log;
-    // empty = discarded.
+    // Each run's adapter stderr is appended to <log_dir>/<optimizer>_<task>_s<seed>.log (removed
+    // after a successful run when empty); empty = discarded.
     std::string log_dir;
     absl::Duration reply_timeout = absl::Minutes(5);
   };

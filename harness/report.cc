@@ -108,8 +108,9 @@ std::string ReportMarkdown(const Analysis& a, const ReportContext& context) {
       &md, "\n## Anytime performance\n\n",
       "Normalized incumbent (best value so far) at 21 budget fractions 0, 0.05, …, 1 of each "
       "run's trials (fraction f = after max(1, ceil(f·trials)) trials), mean over seeds; "
-      "normalized per task with 0 = the best final value seen and 1 = the worst first trial of "
-      "any run. Data: anytime.csv.\n\n");
+      "normalized like the score (0 = the best final value seen on the task, 1 = the worst final "
+      "value), so a curve ends at the optimizer's mean score; the plots cut values above 1.25 "
+      "(worse than every run's final value) at their top edge. Data: anytime.csv.\n\n");
   for (const std::string& t : a.tasks) {
     absl::StrAppend(&md, "![", t, "](anytime_", FileSafe(t), ".svg)\n\n");
   }
@@ -189,11 +190,11 @@ absl::Status WriteReport(const std::string& dir, const Analysis& a, const Report
     PlotOptions opts;
     opts.title = absl::StrCat(t, ": normalized incumbent (mean over seeds)");
     opts.x_label = "fraction of the trial budget";
-    opts.y_label = "normalized incumbent (0 = best seen)";
+    opts.y_label = "normalized incumbent (0 = best final seen)";
     opts.x_lo = 0;
     opts.x_hi = 1;
     opts.y_lo = 0;
-    opts.y_hi = 1;
+    opts.y_hi = 1.25;
     absl::Status s =
         WriteFile(path(absl::StrCat("anytime_", FileSafe(t), ".svg")), LinePlotSvg(opts, series));
     if (!s.ok()) return s;
