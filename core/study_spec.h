@@ -38,7 +38,9 @@ absl::Status ValidateStudySpec(const hpo::v1::StudySpec& spec);
 std::vector<std::string> CommandPlaceholders(absl::string_view arg);
 
 // `arg` with each placeholder that names a parameter present in `params` replaced by its
-// FormatValue; other placeholders (e.g. an inactive conditional parameter) stay as written.
+// FormatValue; other placeholders stay as written. This is how the worker builds a command
+// task's argv: the {name} of an inactive conditional parameter (absent from the trial's params)
+// reaches the program as the literal text "{name}", never as an empty string.
 std::string SubstitutePlaceholders(absl::string_view arg, const hpo::v1::ParamMap& params);
 
 // Writes the spec back as YAML in the same shape ParseStudyYaml reads.

@@ -16,32 +16,10 @@
 #include "core/logging.h"
 #include "core/metric_line.h"
 #include "core/search_space.h"
+#include "core/study_spec.h"
 
 namespace hpo::worker {
 namespace {
-
-// Replaces each {name} that names a parameter of the space; other braces stay as they are.
-std::string Substitute(const std::string& arg, const hpo::v1::Trial& trial,
-                       const hpo::v1::SearchSpace& space) {
-  std::string out;
-  size_t i = 0;
-  while (i < arg.size()) {
-    if (arg[i] == '{') {
-      const size_t close = arg.find('}', i + 1);
-      if (close != std::string::npos) {
-        const std::string name = arg.substr(i + 1, close - i - 1);
-        if (core::FindParam(space, name) != nullptr) {
-          auto it = trial.params().values().find(name);
-          if (it != trial.params().values().end()) out += core::FormatValue(it->second);
-          i = close + 1;
-          continue;
-        }
-      }
-    }
-    out += arg[i++];
-  }
-  return out;
-}
 
 std::string DescribeNonFinite(double v) {
   if (std::isnan(v)) return "NaN";
@@ -77,7 +55,7 @@ absl::StatusOr<std::vector<std::string>> TrialRunner::BuildArgv(const hpo::v1::T
         return absl::InvalidArgumentError("task.command: empty argv");
       }
       for (const std::string& arg : task.command().argv()) {
-        argv.push_back(Substitute(arg, trial, spec.space()));
+        argv.push_back(core::SubstitutePlaceholders(arg, trial.params()));
       }
       return argv;
     case hpo::v1::TaskSpec::KIND_NOT_SET:

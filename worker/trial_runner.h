@@ -78,8 +78,10 @@ class TrialRunner {
   void Prune();
 
   // The child's argv: for a builtin task `<hpo_task_path> NAME --p=v... --k=v...` (parameters
-  // in space order, then builtin_args sorted by key); for a command its argv with each
-  // {param} replaced by the parameter's core::FormatValue, or by "" when it is inactive.
+  // in space order, then builtin_args sorted by key; an inactive parameter is left out); for a
+  // command its argv through core::SubstitutePlaceholders: each {param} of an active parameter
+  // becomes its core::FormatValue, while a shell ${VAR} and the {param} of an inactive
+  // conditional parameter stay as written (HPO_PARAMS lists only the active ones).
   static absl::StatusOr<std::vector<std::string>> BuildArgv(const hpo::v1::Trial& trial,
                                                             const hpo::v1::StudySpec& spec,
                                                             const std::string& hpo_task_path);

@@ -303,14 +303,28 @@ TEST(TrialRunnerTest, BackgroundProcessesDoNotHoldOrOutliveTheTrial) {
 }
 
 TEST(TrialRunnerTest, SubstitutesParameters) {
-  hpo::v1::StudySpec spec =
-      ShellStudy("", {"{x}", "kind={kind}", "[{y}]", "{unknown}", "{{x}}", "{x}{kind}"});
-  EXPECT_THAT(
-      TrialRunner::BuildArgv(MixedTrial(0.1, "a"), spec, "").value(),
-      ElementsAre("/bin/sh", "-c", "", "sh", "0.1", "kind=a", "[]", "{unknown}", "{0.1}", "0.1a"));
-  EXPECT_THAT(
-      TrialRunner::BuildArgv(MixedTrial(-2, "b", 7), spec, "").value(),
-      ElementsAre("/bin/sh", "-c", "", "sh", "-2", "kind=b", "[7]", "{unknown}", "{-2}", "-2b"));
+  // core::SubstitutePlaceholders: {name} of an active parameter is replaced; a shell ${VAR} and a
+  // placeholder of an inactive conditional parameter ({y} when kind != b) stay as written.
+  hpo::v1::StudySpec spec = ShellStudy("", {"{x}", "kind={kind}", "[{y}]", "{unknown}", "{{x}}",
+                                            "{x}{kind}", "${HOME} {x}", "${x}"});
+  EXPECT_THAT(TrialRunner::BuildArgv(MixedTrial(0.1, "a"), spec, "").value(),
+              ElementsAre("/bin/sh", "-c", "", "sh", "0.1", "kind=a", "[{y}]", "{unknown}", "{0.1}",
+                          "0.1a", "${HOME} 0.1", "${x}"));
+  EXPECT_THAT(TrialRunner::BuildArgv(MixedTrial(-2, "b", 7), spec, "").value(),
+              ElementsAre("/bin/sh", "-c", "", "sh", "-2", "kind=b", "[7]", "{unknown}", "{-2}",
+                          "-2b", "${HOME} -2", "${x}"));
+
+  // In a shell script, ${VAR} is left for the shell and {param} is the value.
+  {
+    hpo::v1::StudySpec sh = ShellStudy("");
+    sh.mutable_task()->mutable_command()->set_argv(
+        2, "x=shell; test \"${x}\" = shell && echo \"hpo-metric {\\\"value\\\": {y}}\"");
+    RecordingSink sink;
+    TrialRunner runner(MixedTrial(1, "b", 6), sh, Options());
+    TrialOutcome outcome = runner.Run(sink);
+    EXPECT_EQ(outcome.state, hpo::v1::COMPLETED) << outcome.failure_reason;
+    EXPECT_EQ(outcome.final_metrics.at("value"), 6);
+  }
 
   // The child really gets them.
   spec = ShellStudy("echo \"hpo-metric {\\\"value\\\": $1}\"; test \"$2\" = kind=b",
