@@ -6,7 +6,7 @@
 namespace hpo::server::gp {
 namespace {
 
-constexpr double kLogSqrt2Pi = 0.91893853320467274178;  // log(sqrt(2 pi))
+constexpr double kLogSqrt2Pi = 0.91893853320467274178;      // log(sqrt(2 pi))
 constexpr double kLogSqrtPiOver2 = 0.22579135264472743236;  // log(sqrt(pi / 2))
 constexpr double kSqrt2 = 1.41421356237309504880;
 constexpr double kInvSqrtPi = 0.56418958354775628695;

@@ -16,8 +16,8 @@ long double ReferenceH(long double z) {
 
 TEST(AcquisitionTest, ErfcxMatchesItsDefinition) {
   for (double x : {-3.0, -0.5, 0.0, 0.7, 2.0, 5.0, 11.0, 12.5, 20.0, 26.0}) {
-    const long double expected = std::exp(static_cast<long double>(x) * x) *
-                                 std::erfc(static_cast<long double>(x));
+    const long double expected =
+        std::exp(static_cast<long double>(x) * x) * std::erfc(static_cast<long double>(x));
     EXPECT_NEAR(Erfcx(x) / expected, 1.0, 1e-12) << x;
   }
   // Asymptotic region: erfcx(x) ~ 1/(x sqrt(pi)).
@@ -61,8 +61,7 @@ TEST(AcquisitionTest, LogEiMatchesLogOfEiWhereRepresentable) {
     for (double sd : {0.1, 0.5, 2.0}) {
       const double z = (best - mean) / sd;
       const double ei = sd * static_cast<double>(ReferenceH(z));
-      EXPECT_NEAR(LogExpectedImprovement(mean, sd, best), std::log(ei), 1e-9)
-          << mean << " " << sd;
+      EXPECT_NEAR(LogExpectedImprovement(mean, sd, best), std::log(ei), 1e-9) << mean << " " << sd;
     }
   }
   // Far below: EI underflows to 0, LogEI stays finite.
@@ -76,9 +75,9 @@ TEST(AcquisitionTest, LogEiGradientMatchesFiniteDifferences) {
       double d_mean = 0, d_sd = 0;
       LogExpectedImprovement(mean, sd, 0.1, &d_mean, &d_sd);
       const double h = 1e-6;
-      const double fd_mean = (LogExpectedImprovement(mean + h, sd, 0.1) -
-                              LogExpectedImprovement(mean - h, sd, 0.1)) /
-                             (2 * h);
+      const double fd_mean =
+          (LogExpectedImprovement(mean + h, sd, 0.1) - LogExpectedImprovement(mean - h, sd, 0.1)) /
+          (2 * h);
       const double fd_sd = (LogExpectedImprovement(mean, sd + h * sd, 0.1) -
                             LogExpectedImprovement(mean, sd - h * sd, 0.1)) /
                            (2 * h * sd);

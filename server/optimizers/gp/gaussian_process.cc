@@ -108,8 +108,8 @@ double HyperPrior::LogDensity(const Eigen::VectorXd& theta, Eigen::VectorXd* gra
 
 Eigen::VectorXd HyperPrior::Mode(int num_groups) const {
   Eigen::VectorXd theta(num_groups + 2);
-  theta.head(num_groups).setConstant(
-      std::clamp(log_lengthscale_mean, log_lengthscale_min, log_lengthscale_max));
+  theta.head(num_groups)
+      .setConstant(std::clamp(log_lengthscale_mean, log_lengthscale_min, log_lengthscale_max));
   theta(num_groups) = std::clamp(log_signal_mean, log_signal_min, log_signal_max);
   theta(num_groups + 1) = std::clamp(log_noise_mean, log_noise_min, log_noise_max);
   return theta;

@@ -117,7 +117,7 @@ class GaussianProcess {
   Eigen::VectorXd sq_norms_;         // n: squared norms of the scaled columns
   Eigen::MatrixXd chol_;             // n x n lower Cholesky factor of K + noise I
   Eigen::VectorXd y_;
-  Eigen::VectorXd alpha_;            // (K + noise I)^-1 y
+  Eigen::VectorXd alpha_;  // (K + noise I)^-1 y
   double signal_variance_ = 1;
   double noise_variance_ = 1e-6;
 };

@@ -54,7 +54,7 @@ double SdOf(double var, double floor_var) { return std::sqrt(std::max(var, floor
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Optimizer>> GpOptimizer::Create(const hpo::v1::OptimizerSpec& spec,
-                                                              const hpo::v1::SearchSpace& space) {
+                                                               const hpo::v1::SearchSpace& space) {
   if (absl::Status s = core::ValidateSearchSpace(space); !s.ok()) return s;
   Options options;
   // Sorted keys, so the first error reported does not depend on map order.
@@ -74,6 +74,14 @@ absl::StatusOr<std::unique_ptr<Optimizer>> GpOptimizer::Create(const hpo::v1::Op
       s = ParseInt(key, value, 10, &options.fit_max_points);
     } else if (key == "fit_max_evals") {
       s = ParseInt(key, value, 1, &options.fit_max_evals);
+    } else if (key == "power_transform") {
+      if (value == "true") {
+        options.power_transform = true;
+      } else if (value == "false") {
+        options.power_transform = false;
+      } else {
+        s = OptionError(key, absl::StrCat("'", value, "' is not true or false"));
+      }
     } else if (key == "pending") {
       if (value == "believer") {
         options.believer = true;
@@ -85,13 +93,12 @@ absl::StatusOr<std::unique_ptr<Optimizer>> GpOptimizer::Create(const hpo::v1::Op
     } else {
       s = OptionError(key,
                       "unknown option (known: fit_max_evals, fit_max_points, n_candidates, "
-                      "n_restarts, n_startup_trials, pending)");
+                      "n_restarts, n_startup_trials, pending, power_transform)");
     }
     if (!s.ok()) return s;
   }
-  if (std::getenv("GP_NOPOWER")) options.power_transform = false;
   if (options.n_startup_trials == 0) {
-    options.n_startup_trials = std::max(5, space.params_size() + 1);
+    options.n_startup_trials = std::max(10, 3 * space.params_size() + 2);
   }
   return std::unique_ptr<Optimizer>(new GpOptimizer(space, spec.seed(), options));
 }
@@ -103,11 +110,6 @@ GpOptimizer::GpOptimizer(hpo::v1::SearchSpace space, int64_t seed, Options optio
   const double d = std::max(1, encoder_.num_params());
   prior_.log_lengthscale_sd = std::sqrt(3.0);
   prior_.log_lengthscale_mean = std::sqrt(2.0) + 0.5 * std::log(d) - 3.0;
-  if (const char* e = std::getenv("GP_LS_SHIFT")) prior_.log_lengthscale_mean = std::sqrt(2.0) + 0.5 * std::log(d) + atof(e);
-  if (const char* e = std::getenv("GP_LS_SD")) prior_.log_lengthscale_sd = atof(e);
-  if (const char* e = std::getenv("GP_NOISE_MEAN")) prior_.log_noise_mean = atof(e);
-  if (const char* e = std::getenv("GP_NOISE_MIN")) prior_.log_noise_min = atof(e);
-  if (const char* e = std::getenv("GP_SIG_SD")) prior_.log_signal_sd = atof(e);
 }
 
 hpo::v1::ParamMap GpOptimizer::RandomProposal(int number) const {
@@ -124,15 +126,7 @@ Eigen::VectorXd GpOptimizer::FitTheta(const Eigen::MatrixXd& features, const Eig
     return memo_theta_;
   }
   gp::MarginalLikelihood likelihood(features, encoder_.groups(), y);
-  std::vector<Eigen::VectorXd> starts = {prior_.Mode(encoder_.groups().num_groups)};
-  if (std::getenv("GP_FIT_STARTS")) {
-    Eigen::VectorXd a = starts[0];
-    a.head(encoder_.groups().num_groups).array() -= 1.5;
-    Eigen::VectorXd b = starts[0];
-    b.head(encoder_.groups().num_groups).array() += 1.5;
-    starts.push_back(a);
-    starts.push_back(b);
-  }
+  const std::vector<Eigen::VectorXd> starts = {prior_.Mode(encoder_.groups().num_groups)};
   memo_theta_ = gp::FitHyperparameters(likelihood, prior_, starts, options_.fit_max_evals);
   memo_features_ = features;
   memo_y_ = y;
@@ -152,7 +146,8 @@ absl::StatusOr<std::vector<hpo::v1::ParamMap>> GpOptimizer::Suggest(
   std::vector<Point> pending;
   if (view.trials != nullptr) {
     for (const hpo::v1::Trial& t : *view.trials) {
-      const bool done = t.state() == hpo::v1::COMPLETED && t.has_value() && std::isfinite(t.value());
+      const bool done =
+          t.state() == hpo::v1::COMPLETED && t.has_value() && std::isfinite(t.value());
       const bool running = t.state() == hpo::v1::RUNNING || t.state() == hpo::v1::PENDING;
       if (!done && !running) continue;
       if (!core::ValidateParams(space_, t.params()).ok()) continue;
@@ -201,11 +196,6 @@ absl::StatusOr<std::vector<hpo::v1::ParamMap>> GpOptimizer::Suggest(
     theta = FitTheta(features, y);
   }
 
-  if (std::getenv("GP_DEBUG")) {
-    fprintf(stderr, "n=%d theta:", n);
-    for (int i = 0; i < theta.size(); ++i) fprintf(stderr, " %.3f", std::exp(theta(i)));
-    fprintf(stderr, "\n");
-  }
   absl::StatusOr<gp::GaussianProcess> model =
       gp::GaussianProcess::Create(features, encoder_.groups(), y, theta);
   if (!model.ok()) return model.status();
@@ -332,8 +322,7 @@ double GpOptimizer::ContinuousSearch(const gp::GaussianProcess& model, double be
   return Score(model, best, point);
 }
 
-double GpOptimizer::LocalSearch(const gp::GaussianProcess& model, double best,
-                                Point* point) const {
+double GpOptimizer::LocalSearch(const gp::GaussianProcess& model, double best, Point* point) const {
   double value = ContinuousSearch(model, best, point);
   for (int round = 0; round < kLocalSearchRounds; ++round) {
     bool improved = false;

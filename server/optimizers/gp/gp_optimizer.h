@@ -17,9 +17,14 @@ namespace hpo::server {
 // GP-BO. Until `n_startup_trials` trials have completed it proposes exactly what
 // RandomOptimizer would (one stream per (seed, trial number)). Then, for each call:
 //   1. Completed trials (FAILED, LOST and PRUNED are ignored; MAXIMIZE is negated) are encoded
-//      by gp::SpaceEncoder and their values standardized.
+//      by gp::SpaceEncoder; their values are standardized and Yeo-Johnson transformed
+//      (gp::TransformOutputs; option power_transform: false keeps plain standardization).
 //   2. Kernel hyperparameters are fit by MAP (gp::FitHyperparameters: L-BFGS from the prior
-//      mode) on at most `fit_max_points` of them (a subset drawn from (seed, count) beyond that).
+//      mode; priors: log lengthscale ~ N(sqrt2 + log(d)/2 - 3, 3) after Hvarfner et al. 2024,
+//      log signal variance ~ N(0, 1), log noise variance ~ N(log 1e-4, 4) bounded below by 1e-6)
+//      on at most `fit_max_points` of them (a subset drawn from (seed, count) beyond that).
+//      Warm-starting from the previous fit was not taken: it would make the result depend on
+//      the object's past calls, not on the history alone.
 //      The fit is a function of the history alone; the object memoizes the last fit and reuses
 //      it when the fitted data are identical (e.g. several calls between completions), which
 //      changes speed, never results.
@@ -31,14 +36,16 @@ namespace hpo::server {
 //      starts are refined by L-BFGS over the active continuous parameters alternated with a
 //      local search over the discrete and categorical ones.
 // Suggest is deterministic for (options, seed, history, numbers).
-// Options (strings): n_startup_trials (int >= 1, default max(5, d + 1)), n_candidates
+// Options (strings): n_startup_trials (int >= 1, default max(10, 3 d + 2)), n_candidates
 // (int >= 1, default 1024), n_restarts (int >= 1, default 10), pending (believer | ignore),
-// fit_max_points (int >= 10, default 200), fit_max_evals (int >= 1, default 200).
+// fit_max_points (int >= 10, default 200), fit_max_evals (int >= 1, default 200),
+// power_transform (true | false, default true). Others: INVALID_ARGUMENT
+// "optimizer.options.<key>: ...".
 // Thread-compatible: Suggest mutates the fit memo, so one thread at a time.
 class GpOptimizer final : public Optimizer {
  public:
   struct Options {
-    int n_startup_trials = 0;  // 0: max(5, d + 1)
+    int n_startup_trials = 0;  // 0: max(10, 3 d + 2)
     int n_candidates = 1024;
     int n_restarts = 10;
     bool believer = true;

@@ -156,9 +156,13 @@ TEST(GpOptimizerTest, RejectsUnknownAndMalformedOptions) {
   ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(r.status().message(),
             "optimizer.options.pending: 'fantasy' is not one of believer, ignore");
-  EXPECT_TRUE(GpOptimizer::Create(GpSpec(1, {{"pending", "ignore"}, {"n_startup_trials", "3"}}),
-                                  space)
-                  .ok());
+  r = GpOptimizer::Create(GpSpec(1, {{"power_transform", "maybe"}}), space);
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.status().message(),
+            "optimizer.options.power_transform: 'maybe' is not true or false");
+  EXPECT_TRUE(
+      GpOptimizer::Create(GpSpec(1, {{"pending", "ignore"}, {"n_startup_trials", "3"}}), space)
+          .ok());
 }
 
 TEST(GpOptimizerTest, StartupTrialsAreRandomSearchsProposals) {
@@ -203,9 +207,8 @@ TEST(GpOptimizerTest, ProposalsAreValidOnRandomMixedSpaces) {
     ASSERT_TRUE(got.ok()) << got.status() << "\n" << space.DebugString();
     ASSERT_EQ(got->size(), 2u);
     for (const auto& p : *got) {
-      EXPECT_TRUE(core::ValidateParams(space, p).ok())
-          << core::ValidateParams(space, p) << "\n"
-          << space.DebugString() << p.DebugString();
+      EXPECT_TRUE(core::ValidateParams(space, p).ok()) << core::ValidateParams(space, p) << "\n"
+                                                       << space.DebugString() << p.DebugString();
     }
   }
 }
@@ -249,10 +252,10 @@ TEST(GpOptimizerTest, PendingTrialsMakeTheNextProposalDiffer) {
   auto second = (*opt)->Suggest(view, {13});
   ASSERT_TRUE(second.ok());
   EXPECT_NE(core::ParamsToJson((*first)[0]), core::ParamsToJson((*second)[0]));
-  const double dx = (*first)[0].values().at("x").float_value() -
-                    (*second)[0].values().at("x").float_value();
-  const double dy = (*first)[0].values().at("y").float_value() -
-                    (*second)[0].values().at("y").float_value();
+  const double dx =
+      (*first)[0].values().at("x").float_value() - (*second)[0].values().at("x").float_value();
+  const double dy =
+      (*first)[0].values().at("y").float_value() - (*second)[0].values().at("y").float_value();
   EXPECT_GT(dx * dx + dy * dy, 1e-8);
 
   // Several numbers in one call: each later one treats the earlier ones as pending.

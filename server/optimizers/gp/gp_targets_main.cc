@@ -99,7 +99,8 @@ int main(int argc, char** argv) {
     return Run("hartmann6", 100, 0, 10, {});
   }
   if (argc < 4) {
-    std::fprintf(stderr, "usage: gp_targets [TASK EVALUATIONS SEEDS|FIRST:COUNT [option=value ...]]\n");
+    std::fprintf(stderr,
+                 "usage: gp_targets [TASK EVALUATIONS SEEDS|FIRST:COUNT [option=value ...]]\n");
     return 2;
   }
   std::vector<std::pair<std::string, std::string>> options;
@@ -116,6 +117,7 @@ int main(int argc, char** argv) {
   const std::string seeds = argv[3];
   const auto colon = seeds.find(':');
   const int first = colon == std::string::npos ? 0 : std::atoi(seeds.substr(0, colon).c_str());
-  const int count = std::atoi(colon == std::string::npos ? seeds.c_str() : seeds.c_str() + colon + 1);
+  const int count =
+      std::atoi(colon == std::string::npos ? seeds.c_str() : seeds.c_str() + colon + 1);
   return Run(argv[1], std::atoi(argv[2]), first, count, options);
 }

@@ -54,7 +54,8 @@ TEST(SobolTest, WellSpreadInTenDimensions) {
   for (size_t i = 0; i < points.size(); ++i) {
     for (size_t j = 0; j < i; ++j) {
       double s = 0;
-      for (int d = 0; d < 10; ++d) s += (points[i][d] - points[j][d]) * (points[i][d] - points[j][d]);
+      for (int d = 0; d < 10; ++d)
+        s += (points[i][d] - points[j][d]) * (points[i][d] - points[j][d]);
       min_dist2 = std::min(min_dist2, s);
     }
   }

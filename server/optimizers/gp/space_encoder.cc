@@ -78,16 +78,14 @@ void SpaceEncoder::Canonicalize(std::vector<double>* raw, std::vector<char>* act
     u = Snap(p, u);
     bool on = true;
     if (p.parent >= 0) {
-      on = (*active)[p.parent] != 0 &&
-           std::find(p.parent_values.begin(), p.parent_values.end(), (*raw)[p.parent]) !=
-               p.parent_values.end();
+      on = (*active)[p.parent] != 0 && std::find(p.parent_values.begin(), p.parent_values.end(),
+                                                 (*raw)[p.parent]) != p.parent_values.end();
     }
     (*active)[i] = on;
     const int c = p.first_column;
     if (p.kind == Kind::kCategorical) {
       if (on) {
-        const int index =
-            std::clamp(static_cast<int>(u * p.num_choices), 0, p.num_choices - 1);
+        const int index = std::clamp(static_cast<int>(u * p.num_choices), 0, p.num_choices - 1);
         features(c + index) = kInvSqrt2;
       } else {
         features(c + p.num_choices) = kInvSqrt2;

@@ -56,8 +56,8 @@ class SpaceEncoder {
     hpo::v1::ParamSpec spec;
     Kind kind = Kind::kContinuous;
     int first_column = 0;
-    int num_choices = 0;  // categoricals
-    int parent = -1;      // index of the condition's parent, -1 when unconditional
+    int num_choices = 0;                // categoricals
+    int parent = -1;                    // index of the condition's parent, -1 when unconditional
     std::vector<double> parent_values;  // snapped raw values of the parent that activate it
   };
 

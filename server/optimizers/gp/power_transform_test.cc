@@ -1,0 +1,62 @@
+#include "server/optimizers/gp/power_transform.h"
+
+#include <cmath>
+#include <random>
+
+#include "gtest/gtest.h"
+
+namespace hpo::server::gp {
+namespace {
+
+TEST(PowerTransformTest, YeoJohnsonIsIdentityAtOneAndMonotone) {
+  for (double y : {-3.0, -0.5, 0.0, 0.7, 4.0}) EXPECT_NEAR(YeoJohnson(1.0, y), y, 1e-12);
+  EXPECT_NEAR(YeoJohnson(0.0, 2.0), std::log(3.0), 1e-12);
+  EXPECT_NEAR(YeoJohnson(2.0, -2.0), -std::log(3.0), 1e-12);
+  for (double lambda : {-2.5, -1.0, 0.0, 0.5, 2.0, 3.0}) {
+    double previous = -INFINITY;
+    for (double y = -5; y <= 5; y += 0.25) {
+      const double t = YeoJohnson(lambda, y);
+      EXPECT_GT(t, previous) << lambda << " " << y;
+      previous = t;
+    }
+  }
+}
+
+TEST(PowerTransformTest, OutputsAreStandardizedAndOrderIsKept) {
+  std::mt19937_64 rng(1);
+  std::lognormal_distribution<double> skewed(0, 1.2);
+  Eigen::VectorXd y(200);
+  for (int i = 0; i < y.size(); ++i) y(i) = skewed(rng);
+  double lambda = 1;
+  const Eigen::VectorXd t = TransformOutputs(y, true, &lambda);
+  EXPECT_NEAR(t.mean(), 0.0, 1e-9);
+  EXPECT_NEAR(std::sqrt(t.array().square().mean()), 1.0, 1e-9);
+  for (int i = 0; i < y.size(); ++i) {
+    for (int j = 0; j < y.size(); ++j) {
+      if (y(i) < y(j)) {
+        ASSERT_LT(t(i), t(j));
+      }
+    }
+  }
+  // Right-skewed data: lambda < 1 and the skewness drops.
+  EXPECT_LT(lambda, 1.0);
+  auto skewness = [](const Eigen::VectorXd& v) {
+    const double m = v.mean();
+    const double sd = std::sqrt((v.array() - m).square().mean());
+    return ((v.array() - m) / sd).cube().mean();
+  };
+  EXPECT_LT(std::abs(skewness(t)), 0.5 * std::abs(skewness(y)));
+  // The chosen lambda beats its neighbours.
+  const Eigen::VectorXd z = TransformOutputs(y, false);
+  EXPECT_GE(YeoJohnsonLogLikelihood(lambda, z), YeoJohnsonLogLikelihood(lambda + 0.05, z));
+  EXPECT_GE(YeoJohnsonLogLikelihood(lambda, z), YeoJohnsonLogLikelihood(lambda - 0.05, z));
+}
+
+TEST(PowerTransformTest, ConstantOutputsBecomeZeros) {
+  const Eigen::VectorXd t = TransformOutputs(Eigen::VectorXd::Constant(5, 3.5), true);
+  EXPECT_TRUE(t.isZero(0));
+  EXPECT_TRUE(TransformOutputs(Eigen::VectorXd::Constant(1, -2.0), true).isZero(0));
+}
+
+}  // namespace
+}  // namespace hpo::server::gp
