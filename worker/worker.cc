@@ -235,7 +235,9 @@ void Worker::Stop() {
   draining_ = true;
   stopping_ = true;
   for (grpc::ClientContext* context : acquiring_) context->TryCancel();
-  for (auto& [id, runner] : running_) runner->Cancel("worker stopping");
+  for (auto& [id, runner] : held_) {
+    if (runner != nullptr) runner->Cancel("worker stopping");
+  }
 }
 
 void Worker::Wait() {
@@ -326,6 +328,8 @@ void Worker::SlotLoop(int slot) {
     {
       absl::MutexLock lock(&mu_);
       acquiring_.erase(context.get());
+      // Held from now on, so that heartbeats list it even before it runs.
+      if (status.ok() && response.found()) held_.emplace(response.trial().id(), nullptr);
     }
     if (!status.ok()) {
       if (status.code() == absl::StatusCode::kCancelled && draining()) break;
@@ -355,19 +359,24 @@ void Worker::RunTrial(int slot, const hpo::v1::AcquireTrialResponse& acquired) {
                                            "-", trial.attempt(), "-", trial.id(), ".log");
   }
   TrialRunner runner(trial, spec, runner_options);
+  // The trial stays held until this returns: its result is reported (or dropped) first.
+  struct Unhold {
+    Worker* worker;
+    int64_t id;
+    ~Unhold() {
+      absl::MutexLock lock(&worker->mu_);
+      worker->held_.erase(id);
+    }
+  } unhold{this, trial.id()};
   {
     absl::MutexLock lock(&mu_);
-    running_[trial.id()] = &runner;
+    held_[trial.id()] = &runner;
     if (stopping_) runner.Cancel("worker stopping");
   }
   HPO_LOG(INFO) << "slot " << slot << ": trial " << trial.id() << " (study " << spec.name() << " #"
                 << trial.number() << ", attempt " << trial.attempt() << ")";
   Sink sink(this, trial.id());
   const TrialOutcome outcome = runner.Run(sink);
-  {
-    absl::MutexLock lock(&mu_);
-    running_.erase(trial.id());
-  }
   if (sink.lease_lost()) {
     HPO_LOG(WARNING) << "trial " << trial.id() << ": lease lost; its result ("
                      << core::TrialStateName(outcome.state) << ") is dropped";
@@ -437,7 +446,7 @@ void Worker::HeartbeatLoop() {
           return;
         }
       } while (heartbeat_interval_ms_.load() != interval_ms);
-      for (const auto& [id, runner] : running_) ids.push_back(id);
+      for (const auto& [id, runner] : held_) ids.push_back(id);
     }
     hpo::v1::HeartbeatRequest request;
     request.set_worker_id(options_.worker_id);
@@ -454,8 +463,8 @@ void Worker::HeartbeatLoop() {
     failures = 0;
     absl::MutexLock lock(&mu_);
     for (int64_t id : response.stop_trial_ids()) {
-      auto it = running_.find(id);
-      if (it == running_.end()) continue;
+      auto it = held_.find(id);
+      if (it == held_.end() || it->second == nullptr) continue;
       HPO_LOG(INFO) << "trial " << id << ": the coordinator asked to stop it";
       it->second->Prune();
     }

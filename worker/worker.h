@@ -1,5 +1,5 @@
 // The worker daemon: registers with the coordinator, pulls trials into its slots, runs each with
-// a TrialRunner while streaming progress, completes them, and heartbeats the running ones.
+// a TrialRunner while streaming progress, completes them, and heartbeats the ones it holds.
 #ifndef HPO_WORKER_WORKER_H_
 #define HPO_WORKER_WORKER_H_
 
@@ -103,7 +103,10 @@ class Worker {
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   int slots_running_ ABSL_GUARDED_BY(mu_) = 0;
-  std::map<int64_t, TrialRunner*> running_ ABSL_GUARDED_BY(mu_);  // trial id -> runner
+  // The trials this worker holds, listed in every heartbeat: from AcquireTrial's answer until
+  // their CompleteTrial (or release) succeeded or was given up. trial id -> its runner, null
+  // until the run starts; the runner outlives its entry.
+  std::map<int64_t, TrialRunner*> held_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<grpc::ClientContext*> acquiring_ ABSL_GUARDED_BY(mu_);
 
   absl::Mutex join_mu_;  // serializes Wait

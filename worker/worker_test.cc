@@ -56,6 +56,11 @@ class FakeCoordinator final : public hpo::v1::WorkerService::Service {
     fail_completes_ = n;
     complete_code_ = code;
   }
+  void FailReleases(int n, grpc::StatusCode code) {
+    absl::MutexLock lock(&mu_);
+    fail_releases_ = n;
+    release_code_ = code;
+  }
   void FailAcquires(int n) {
     absl::MutexLock lock(&mu_);
     fail_acquires_ = n;
@@ -89,6 +94,10 @@ class FakeCoordinator final : public hpo::v1::WorkerService::Service {
     absl::MutexLock lock(&mu_);
     return heartbeats_;
   }
+  std::vector<hpo::v1::ReleaseTrialRequest> releases() {
+    absl::MutexLock lock(&mu_);
+    return releases_;
+  }
   int acquires() {
     absl::MutexLock lock(&mu_);
     return acquires_;
@@ -103,6 +112,10 @@ class FakeCoordinator final : public hpo::v1::WorkerService::Service {
   std::vector<hpo::v1::ReportProgressRequest> reports_;
   std::vector<hpo::v1::RegisterWorkerRequest> registers_;
   std::vector<hpo::v1::HeartbeatRequest> heartbeats_;
+  // For each heartbeat: how many CompleteTrial calls had arrived, and how many had succeeded.
+  std::vector<std::pair<size_t, int>> heartbeat_completes_;
+  int completes_ok_ = 0;
+  std::vector<hpo::v1::ReleaseTrialRequest> releases_;
   int acquires_ = 0;
 
   // ---- the service
@@ -144,14 +157,28 @@ class FakeCoordinator final : public hpo::v1::WorkerService::Service {
       --fail_completes_;
       return grpc::Status(complete_code_, "scripted failure");
     }
+    ++completes_ok_;
     response->set_id(request->trial_id());
     response->set_state(request->state());
+    return grpc::Status::OK;
+  }
+  grpc::Status ReleaseTrial(grpc::ServerContext*, const hpo::v1::ReleaseTrialRequest* request,
+                            hpo::v1::Trial* response) override {
+    absl::MutexLock lock(&mu_);
+    releases_.push_back(*request);
+    if (fail_releases_ > 0) {
+      --fail_releases_;
+      return grpc::Status(release_code_, "scripted failure");
+    }
+    response->set_id(request->trial_id());
+    response->set_state(hpo::v1::PENDING);
     return grpc::Status::OK;
   }
   grpc::Status Heartbeat(grpc::ServerContext*, const hpo::v1::HeartbeatRequest* request,
                          hpo::v1::HeartbeatResponse* response) override {
     absl::MutexLock lock(&mu_);
     heartbeats_.push_back(*request);
+    heartbeat_completes_.emplace_back(completes_.size(), completes_ok_);
     for (int64_t id : request->running_trial_ids()) {
       if (heartbeat_stop_.count(id)) response->add_stop_trial_ids(id);
     }
@@ -165,6 +192,8 @@ class FakeCoordinator final : public hpo::v1::WorkerService::Service {
   bool stop_on_report_ ABSL_GUARDED_BY(mu_) = false;
   int fail_completes_ ABSL_GUARDED_BY(mu_) = 0;
   grpc::StatusCode complete_code_ ABSL_GUARDED_BY(mu_) = grpc::StatusCode::UNAVAILABLE;
+  int fail_releases_ ABSL_GUARDED_BY(mu_) = 0;
+  grpc::StatusCode release_code_ ABSL_GUARDED_BY(mu_) = grpc::StatusCode::UNAVAILABLE;
   int fail_acquires_ ABSL_GUARDED_BY(mu_) = 0;
   std::set<int64_t> heartbeat_stop_ ABSL_GUARDED_BY(mu_);
 };
@@ -442,6 +471,36 @@ TEST_F(WorkerTest, HeartbeatCarriesRunningTrialsAndStopsThem) {
   EXPECT_EQ(c.trial_id(), 21);
   EXPECT_EQ(c.state(), hpo::v1::PRUNED);
   EXPECT_EQ(c.final_metrics().at("value"), 5);
+}
+
+// A trial is the worker's until its completion got through: a finished trial whose result is
+// still being retried is listed in heartbeats, so the coordinator does not take it back.
+TEST_F(WorkerTest, HeartbeatsListATrialUntilItsCompletionSucceeds) {
+  fake_.FailCompletes(1000, grpc::StatusCode::UNAVAILABLE);
+  fake_.AddTrial(BraninTrial(51, 1, 1), BraninSpec(1));
+  StartWorker(DefaultOptions());
+  ASSERT_TRUE(fake_.AwaitState([](FakeCoordinator& f) {
+    for (size_t i = 0; i < f.heartbeats_.size(); ++i) {
+      if (f.heartbeat_completes_[i].first >= 1 && f.heartbeats_[i].running_trial_ids_size() == 1 &&
+          f.heartbeats_[i].running_trial_ids(0) == 51) {
+        return true;  // sent after the first CompleteTrial failed
+      }
+    }
+    return false;
+  }));
+  fake_.FailCompletes(0, grpc::StatusCode::UNAVAILABLE);
+  // Once the completion got through, it is no longer listed.
+  ASSERT_TRUE(fake_.AwaitState([](FakeCoordinator& f) {
+    for (size_t i = 0; i < f.heartbeats_.size(); ++i) {
+      if (f.heartbeat_completes_[i].second >= 1 && f.heartbeats_[i].running_trial_ids_size() == 0) {
+        return true;
+      }
+    }
+    return false;
+  }));
+  hpo::v1::CompleteTrialRequest last = fake_.completes().back();
+  EXPECT_EQ(last.trial_id(), 51);
+  EXPECT_EQ(last.state(), hpo::v1::COMPLETED);
 }
 
 TEST_F(WorkerTest, StopCancelsRunningTrials) {
