@@ -114,6 +114,7 @@ TrialOutcome TrialRunner::Run(ProgressSink& sink) {
   };
   if (std::optional<std::string> reason = cancelled_reason()) {
     outcome.failure_reason = *reason;
+    outcome.cancelled = true;
     return outcome;
   }
   if (pruned()) {
@@ -233,6 +234,7 @@ TrialOutcome TrialRunner::Run(ProgressSink& sink) {
       break;
     case Stop::kCancelled:
       outcome.failure_reason = cancelled_reason().value_or("cancelled");
+      outcome.cancelled = true;
       break;
     case Stop::kTimeout:
       outcome.failure_reason = absl::StrFormat("timed out after %g s", timeout_s);

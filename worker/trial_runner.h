@@ -33,6 +33,9 @@ struct TrialOutcome {
   // final, or up to the last line when none is. Filled for every state.
   std::map<std::string, double> final_metrics;
   std::string failure_reason;  // for FAILED
+  // Cancel() ended the trial (state FAILED, failure_reason "cancelled: <reason>"): the result
+  // says nothing about the parameters.
+  bool cancelled = false;
 };
 
 struct TrialRunnerOptions {

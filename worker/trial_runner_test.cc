@@ -372,6 +372,7 @@ TEST(TrialRunnerTest, CancelFromAnotherThread) {
   thread.join();
   EXPECT_EQ(outcome.state, hpo::v1::FAILED);
   EXPECT_EQ(outcome.failure_reason, "cancelled: worker draining");
+  EXPECT_TRUE(outcome.cancelled);
   const pid_t pid = static_cast<pid_t>(sink.measurements()[0].metrics().at("pid"));
   EXPECT_EQ(::kill(pid, 0), -1);
   EXPECT_EQ(errno, ESRCH);
@@ -389,6 +390,7 @@ TEST(TrialRunnerTest, PruneFromAnotherThread) {
   thread.join();
   EXPECT_EQ(outcome.state, hpo::v1::PRUNED);
   EXPECT_EQ(outcome.failure_reason, "");
+  EXPECT_FALSE(outcome.cancelled);
   EXPECT_EQ(outcome.final_metrics.at("value"), 3);
   const pid_t pid = static_cast<pid_t>(sink.measurements()[0].metrics().at("pid"));
   EXPECT_EQ(::kill(pid, 0), -1);
@@ -403,6 +405,7 @@ TEST(TrialRunnerTest, CancelBeforeRunDoesNotStartTheProcess) {
   TrialOutcome outcome = runner.Run(sink);
   EXPECT_EQ(outcome.state, hpo::v1::FAILED);
   EXPECT_EQ(outcome.failure_reason, "cancelled: stopped");
+  EXPECT_TRUE(outcome.cancelled);
   EXPECT_EQ(ReadFile(log), "");
 }
 

@@ -81,6 +81,9 @@ std::vector<std::string> DetectGpus() {
 
 bool IsRetryable(absl::StatusCode code) { return code == absl::StatusCode::kUnavailable; }
 
+// Why Stop cancels trials; they are released, not failed.
+constexpr char kStopReason[] = "worker stopping";
+
 }  // namespace
 
 absl::StatusOr<std::vector<std::string>> ParseGpus(const std::string& flag) {
@@ -231,12 +234,14 @@ void Worker::Drain() {
 
 void Worker::Stop() {
   absl::MutexLock lock(&mu_);
-  if (!stopping_ && started_) HPO_LOG(INFO) << "stopping: cancelling running trials";
+  if (!stopping_ && started_) {
+    HPO_LOG(INFO) << "stopping: running trials are killed and given back to the coordinator";
+  }
   draining_ = true;
   stopping_ = true;
   for (grpc::ClientContext* context : acquiring_) context->TryCancel();
   for (auto& [id, runner] : held_) {
-    if (runner != nullptr) runner->Cancel("worker stopping");
+    if (runner != nullptr) runner->Cancel(kStopReason);
   }
 }
 
@@ -371,12 +376,17 @@ void Worker::RunTrial(int slot, const hpo::v1::AcquireTrialResponse& acquired) {
   {
     absl::MutexLock lock(&mu_);
     held_[trial.id()] = &runner;
-    if (stopping_) runner.Cancel("worker stopping");
+    if (stopping_) runner.Cancel(kStopReason);
   }
   HPO_LOG(INFO) << "slot " << slot << ": trial " << trial.id() << " (study " << spec.name() << " #"
                 << trial.number() << ", attempt " << trial.attempt() << ")";
   Sink sink(this, trial.id());
   const TrialOutcome outcome = runner.Run(sink);
+  if (outcome.cancelled) {
+    // Only Stop cancels: the trial did not fail, another worker can run it.
+    ReleaseTrial(trial.id(), kStopReason);
+    return;
+  }
   if (sink.lease_lost()) {
     HPO_LOG(WARNING) << "trial " << trial.id() << ": lease lost; its result ("
                      << core::TrialStateName(outcome.state) << ") is dropped";
@@ -424,6 +434,44 @@ void Worker::CompleteTrial(const hpo::v1::CompleteTrialRequest& request) {
       HPO_LOG(ERROR) << what << ": giving up on CompleteTrial: " << status << "; result dropped";
       return;
     }
+  }
+}
+
+void Worker::ReleaseTrial(int64_t trial_id, const std::string& reason) {
+  Backoff backoff(options_.initial_backoff, options_.max_backoff);
+  const absl::Time deadline = absl::Now() + options_.complete_deadline;
+  hpo::v1::ReleaseTrialRequest request;
+  request.set_worker_id(options_.worker_id);
+  request.set_trial_id(trial_id);
+  request.set_reason(reason);
+  while (true) {
+    hpo::v1::Trial response;
+    auto context = MakeContext(options_.rpc_timeout);
+    const absl::Status status = rpc::FromGrpcStatus(
+        stub_->ReleaseTrial(context.get(), request, &response), options_.coordinator);
+    if (status.ok()) {
+      HPO_LOG(INFO) << "trial " << trial_id << " given back (" << reason << ")";
+      return;
+    }
+    if (status.code() == absl::StatusCode::kFailedPrecondition ||
+        status.code() == absl::StatusCode::kNotFound) {
+      HPO_LOG(WARNING) << "trial " << trial_id << ": not given back, the coordinator no longer "
+                       << "leases it to us (" << status.message() << ")";
+      return;
+    }
+    if (!IsRetryable(status.code()) && status.code() != absl::StatusCode::kDeadlineExceeded) {
+      HPO_LOG(ERROR) << "trial " << trial_id << ": ReleaseTrial failed: " << status
+                     << "; its lease will expire";
+      return;
+    }
+    if (status.code() == absl::StatusCode::kUnavailable) MarkDisconnected();
+    const absl::Duration wait = backoff.Next();
+    if (absl::Now() + wait > deadline) {
+      HPO_LOG(ERROR) << "trial " << trial_id << ": giving up on ReleaseTrial: " << status
+                     << "; its lease will expire";
+      return;
+    }
+    absl::SleepFor(wait);  // not cut short by Stop: releasing is part of stopping
   }
 }
 

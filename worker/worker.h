@@ -66,7 +66,10 @@ class Worker {
   absl::Status Start();
   // Stops taking trials; running trials finish and complete, then Wait returns.
   void Drain();
-  // Like Drain, and cancels the running trials (they complete as FAILED "cancelled: ...").
+  // Like Drain, but kills the running trials' processes and gives those trials back to the
+  // coordinator (ReleaseTrial: PENDING again, same attempt, no retry used up), retrying an
+  // unreachable coordinator for up to complete_deadline. A trial whose process had already
+  // ended completes with its result.
   void Stop();
   // Blocks until every slot has ended (after Drain or Stop).
   void Wait();
@@ -82,6 +85,8 @@ class Worker {
   void HeartbeatLoop();
   void RunTrial(int slot, const hpo::v1::AcquireTrialResponse& acquired);
   void CompleteTrial(const hpo::v1::CompleteTrialRequest& request);
+  // Gives a held trial back (ReleaseTrial), retrying UNAVAILABLE within complete_deadline.
+  void ReleaseTrial(int64_t trial_id, const std::string& reason);
   // Registers if not registered since the last UNAVAILABLE; false when told to stop first.
   bool EnsureRegistered(bool wake_on_drain);
   // Called on an UNAVAILABLE reply: the coordinator may have restarted.

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <deque>
 #include <fstream>
 #include <map>
@@ -503,17 +504,29 @@ TEST_F(WorkerTest, HeartbeatsListATrialUntilItsCompletionSucceeds) {
   EXPECT_EQ(last.state(), hpo::v1::COMPLETED);
 }
 
-TEST_F(WorkerTest, StopCancelsRunningTrials) {
-  fake_.AddTrial(BraninTrial(31, 0, 0),
-                 ShellSpec("echo 'hpo-metric {\"value\": 5}'; exec sleep 30"));
+// Stop gives a running trial back (PENDING, same attempt) instead of failing it; an UNAVAILABLE
+// release is retried.
+TEST_F(WorkerTest, StopReleasesRunningTrials) {
+  fake_.FailReleases(2, grpc::StatusCode::UNAVAILABLE);
+  fake_.AddTrial(
+      BraninTrial(31, 0, 0),
+      ShellSpec("echo \"hpo-metric {\\\"value\\\": 5, \\\"pid\\\": $$}\"; exec sleep 30"));
   StartWorker(DefaultOptions());
   ASSERT_TRUE(fake_.AwaitState([](FakeCoordinator& f) { return f.reports_.size() >= 1; }));
   worker_->Stop();
   worker_->Wait();
-  std::vector<hpo::v1::CompleteTrialRequest> completes = fake_.completes();
-  ASSERT_EQ(completes.size(), 1u);
-  EXPECT_EQ(completes[0].state(), hpo::v1::FAILED);
-  EXPECT_EQ(completes[0].failure_reason(), "cancelled: worker stopping");
+  EXPECT_THAT(fake_.completes(), IsEmpty());
+  std::vector<hpo::v1::ReleaseTrialRequest> releases = fake_.releases();
+  ASSERT_EQ(releases.size(), 3u);
+  for (const auto& r : releases) {
+    EXPECT_EQ(r.worker_id(), "w1");
+    EXPECT_EQ(r.trial_id(), 31);
+    EXPECT_EQ(r.reason(), "worker stopping");
+  }
+  // The process was killed first.
+  const pid_t pid = static_cast<pid_t>(fake_.reports()[0].measurement().metrics().at("pid"));
+  EXPECT_EQ(::kill(pid, 0), -1);
+  EXPECT_EQ(errno, ESRCH);
 }
 
 TEST_F(WorkerTest, SlotsRunInParallelWithTheirGpus) {
