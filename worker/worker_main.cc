@@ -1,6 +1,6 @@
 // hpo-worker: the worker daemon. Flags -> Worker::Options -> Start() -> Wait().
 // SIGTERM/SIGINT drain (running trials finish); a second signal stops (running trials are
-// cancelled).
+// killed and given back to the coordinator, to run elsewhere).
 #include <limits.h>
 #include <signal.h>
 #include <unistd.h>
