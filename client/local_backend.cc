@@ -8,20 +8,28 @@
 #include "client/backend.h"
 #include "core/status_macros.h"
 #include "server/coordinator.h"
+#include "storage/db_lock.h"
 #include "storage/sqlite_storage.h"
 
 namespace hpo::client {
 namespace {
 
-// Thread-safe: the coordinator is.
+// Thread-safe: the coordinator is. Holds the database's owner lock while it may write; when a
+// running coordinator holds it instead, reads work and writes are refused (a second writer would
+// hand out the same trial numbers).
 class LocalBackend final : public Backend {
  public:
-  LocalBackend(std::unique_ptr<storage::Storage> storage,
+  LocalBackend(std::unique_ptr<storage::DbLock> lock, absl::Status read_only,
+               std::unique_ptr<storage::Storage> storage,
                std::unique_ptr<server::Coordinator> coordinator)
-      : storage_(std::move(storage)), coordinator_(std::move(coordinator)) {}
+      : lock_(std::move(lock)),
+        read_only_(std::move(read_only)),
+        storage_(std::move(storage)),
+        coordinator_(std::move(coordinator)) {}
   ~LocalBackend() override { coordinator_.reset(); }
 
   absl::StatusOr<hpo::v1::Study> CreateStudy(const hpo::v1::StudySpec& spec) override {
+    HPO_RETURN_IF_ERROR(read_only_);
     return coordinator_->CreateStudy(spec);
   }
   absl::StatusOr<hpo::v1::Study> GetStudy(const std::string& name) override {
@@ -33,6 +41,7 @@ class LocalBackend final : public Backend {
     return out;
   }
   absl::StatusOr<hpo::v1::Study> StopStudy(const std::string& name) override {
+    HPO_RETURN_IF_ERROR(read_only_);
     return coordinator_->StopStudy(name);
   }
   absl::StatusOr<hpo::v1::ListTrialsResponse> ListTrials(
@@ -50,6 +59,7 @@ class LocalBackend final : public Backend {
   }
   absl::StatusOr<hpo::v1::Trial> EnqueueTrial(const std::string& study,
                                               const hpo::v1::ParamMap& params) override {
+    HPO_RETURN_IF_ERROR(read_only_);
     return coordinator_->EnqueueTrial(study, params);
   }
   absl::StatusOr<hpo::v1::Trial> GetBestTrial(const std::string& study) override {
@@ -67,6 +77,8 @@ class LocalBackend final : public Backend {
   }
 
  private:
+  std::unique_ptr<storage::DbLock> lock_;  // null when read-only
+  const absl::Status read_only_;           // OK when writes are allowed
   std::unique_ptr<storage::Storage> storage_;
   std::unique_ptr<server::Coordinator> coordinator_;
 };
@@ -78,6 +90,13 @@ absl::StatusOr<std::unique_ptr<Backend>> OpenLocal(const std::string& db_path, b
   if (!create && ::stat(db_path.c_str(), &st) != 0) {
     return absl::NotFoundError(absl::StrCat("no database file at ", db_path));
   }
+  auto lock = storage::DbLock::Acquire(db_path);
+  absl::Status read_only;
+  if (!lock.ok()) {
+    read_only = absl::FailedPreconditionError(
+        absl::StrCat(lock.status().message(),
+                     ": change it through that coordinator (--coordinator ADDR), not --db"));
+  }
   storage::SqliteStorage::Options options;
   options.path = db_path;
   auto storage = storage::SqliteStorage::Create(options);
@@ -85,7 +104,9 @@ absl::StatusOr<std::unique_ptr<Backend>> OpenLocal(const std::string& db_path, b
   std::unique_ptr<storage::Storage> owned = std::move(storage).value();
   HPO_ASSIGN_OR_RETURN(auto coordinator,
                        server::Coordinator::Create(owned.get(), server::CoordinatorOptions()));
-  return std::unique_ptr<Backend>(new LocalBackend(std::move(owned), std::move(coordinator)));
+  return std::unique_ptr<Backend>(new LocalBackend(lock.ok() ? std::move(lock).value() : nullptr,
+                                                   read_only, std::move(owned),
+                                                   std::move(coordinator)));
 }
 
 }  // namespace hpo::client

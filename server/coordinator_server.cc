@@ -14,8 +14,11 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     const CoordinatorServerOptions& options) {
   if (options.db_path.empty()) return absl::InvalidArgumentError("--db: missing");
   std::unique_ptr<CoordinatorServer> s(new CoordinatorServer());
+  // One coordinator per database: two would hand out the same trial numbers.
+  HPO_ASSIGN_OR_RETURN(s->db_lock_, storage::DbLock::Acquire(options.db_path));
   storage::SqliteStorage::Options db;
   db.path = options.db_path;
+  db.synchronous_full = options.synchronous_full;
   auto storage = storage::SqliteStorage::Create(db);
   if (!storage.ok()) {
     return core::Annotate(storage.status(), absl::StrCat("opening ", options.db_path));
@@ -26,6 +29,8 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   s->worker_service_ = std::make_unique<WorkerServiceImpl>(s->coordinator_.get());
 
   grpc::ServerBuilder builder;
+  // A second coordinator on a taken port must fail, not share the port.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &s->port_);
   builder.RegisterService(s->study_service_.get());
   builder.RegisterService(s->worker_service_.get());
@@ -61,9 +66,10 @@ void CoordinatorServer::Shutdown(absl::Duration grace) {
   if (stopped_.HasBeenNotified()) return;
   stopping_.Notify();
   if (reaper_.joinable()) reaper_.join();
-  // Wake long polls and watches first, so the server's drain does not wait on them.
-  coordinator_->Shutdown();
-  server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  // Wake long polls and watches first, so the server's drain does not wait on them. A server
+  // whose Start failed half-way has some of these missing.
+  if (coordinator_ != nullptr) coordinator_->Shutdown();
+  if (server_ != nullptr) server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   stopped_.Notify();
 }
 

@@ -13,6 +13,7 @@
 #include "server/coordinator.h"
 #include "server/study_service_impl.h"
 #include "server/worker_service_impl.h"
+#include "storage/db_lock.h"
 #include "storage/storage.h"
 
 namespace hpo::server {
@@ -20,6 +21,8 @@ namespace hpo::server {
 struct CoordinatorServerOptions {
   std::string listen = "0.0.0.0:50051";  // port 0 picks a free port
   std::string db_path;                   // SQLite file (":memory:" for tests)
+  // fsync every commit (survives power loss); the default survives a crash of the process.
+  bool synchronous_full = false;
   CoordinatorOptions coordinator;
   // How often the reaper looks for expired leases; zero disables the reaper (tests with a fake
   // clock call Coordinator::ExpireLeases themselves).
@@ -47,6 +50,7 @@ class CoordinatorServer {
   CoordinatorServer() = default;
   void ReapLoop(absl::Duration interval);
 
+  std::unique_ptr<storage::DbLock> db_lock_;
   std::unique_ptr<storage::Storage> storage_;
   std::unique_ptr<Coordinator> coordinator_;
   std::unique_ptr<StudyServiceImpl> study_service_;

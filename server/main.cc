@@ -1,6 +1,8 @@
 // hpo-coordinator: serves StudyService and WorkerService over one SQLite file.
-#include <csignal>
-#include <cstdlib>
+#include <pthread.h>
+#include <signal.h>
+
+#include <algorithm>
 #include <iostream>
 #include <thread>
 
@@ -8,23 +10,14 @@
 #include "core/logging.h"
 #include "server/coordinator_server.h"
 
-namespace {
-
-absl::Notification* g_signalled = nullptr;
-
-void HandleSignal(int) {
-  // Only async-signal-safe work here: a watcher thread does the shutdown.
-  if (g_signalled != nullptr && !g_signalled->HasBeenNotified()) g_signalled->Notify();
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
-  CLI::App app{"hpo-coordinator: schedules trials to hpo-worker daemons and stores everything in SQLite"};
+  CLI::App app{
+      "hpo-coordinator: schedules trials to hpo-worker daemons and stores everything in SQLite"};
   std::string listen = "0.0.0.0:50051";
   std::string db;
   double lease_s = 30;
   double heartbeat_s = 5;
+  bool sync_full = false;
   app.add_option("--listen", listen, "address to serve on (host:port; port 0 picks one)")
       ->capture_default_str();
   app.add_option("--db", db, "SQLite file holding every study and trial")->required();
@@ -35,19 +28,25 @@ int main(int argc, char** argv) {
   app.add_option("--heartbeat-s", heartbeat_s, "how often workers heartbeat")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  app.add_flag("--sync-full", sync_full,
+               "fsync every commit, so a power loss keeps every transition (slower)");
   CLI11_PARSE(app, argc, argv);
 
   hpo::server::CoordinatorServerOptions options;
   options.listen = listen;
   options.db_path = db;
+  options.synchronous_full = sync_full;
   options.coordinator.lease_timeout = absl::Seconds(lease_s);
   options.coordinator.heartbeat_interval = absl::Seconds(std::min(heartbeat_s, lease_s / 3));
   options.reap_interval = std::min(absl::Milliseconds(500), options.coordinator.lease_timeout / 4);
 
-  absl::Notification signalled;
-  g_signalled = &signalled;
-  std::signal(SIGINT, HandleSignal);
-  std::signal(SIGTERM, HandleSignal);
+  // SIGINT/SIGTERM are taken by a thread with sigwait, never by a handler: the shutdown it runs
+  // takes locks, which a signal handler must not.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // inherited by every thread started below
 
   auto server = hpo::server::CoordinatorServer::Start(options);
   if (!server.ok()) {
@@ -56,13 +55,12 @@ int main(int argc, char** argv) {
   }
   // Tells scripts which port was bound when --listen ended in :0.
   std::cout << "listening on port " << (*server)->port() << std::endl;
-  std::thread watcher([&] {
-    signalled.WaitForNotification();
-    HPO_LOG(INFO) << "signal received, shutting down";
-    (*server)->Shutdown();
-  });
+  std::thread([&signals, srv = server->get()] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    HPO_LOG(INFO) << "signal " << sig << " received, shutting down";
+    srv->Shutdown();
+  }).detach();
   (*server)->Wait();
-  if (!signalled.HasBeenNotified()) signalled.Notify();
-  watcher.join();
   return 0;
 }

@@ -209,6 +209,46 @@ task: {builtin: branin}
   EXPECT_THAT(r.out, ::testing::Not(HasSubstr("bad")));
 }
 
+TEST_F(CliTest, DbFileOfARunningCoordinatorIsReadOnly) {
+  const std::string file = Write(dir_, "small.yaml", kSmallStudy);
+  ASSERT_EQ(Cli({"--coordinator", address_, "study", "create", "-f", file}).code, 0);
+  auto r = Cli({"--db", dir_.File("server.db"), "study", "list"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("small"));
+  r = Cli({"--db", dir_.File("server.db"), "enqueue", "small", "--param", "x1=1", "--param",
+           "x2=1"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("server.db is in use by another coordinator"));
+  EXPECT_THAT(r.err, HasSubstr("--coordinator"));
+  // And a second server on the same file refuses to start.
+  server::CoordinatorServerOptions options;
+  options.listen = "127.0.0.1:0";
+  options.db_path = dir_.File("server.db");
+  auto second = server::CoordinatorServer::Start(options);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(CliTest, ServerStartFailuresAreErrorsNotCrashes) {
+  server::CoordinatorServerOptions options;
+  options.listen = address_;  // taken by the fixture's server
+  options.db_path = dir_.File("other.db");
+  auto busy = server::CoordinatorServer::Start(options);
+  EXPECT_EQ(busy.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(busy.status().message(), HasSubstr("cannot listen on " + address_));
+  options.listen = "127.0.0.1:0";
+  options.db_path = "/nonexistent-dir/x.db";
+  EXPECT_FALSE(server::CoordinatorServer::Start(options).ok());
+  options.listen = "1.2.3.4.5:99999";
+  options.db_path = dir_.File("third.db");
+  EXPECT_EQ(server::CoordinatorServer::Start(options).status().code(),
+            absl::StatusCode::kUnavailable);
+
+  const std::string file = Write(dir_, "small.yaml", kSmallStudy);
+  auto r = Cli({"run", file, "--db", "/nonexistent-dir/x.db", "--hpo-task", HPO_TASK_BIN});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("/nonexistent-dir/x.db"));
+}
+
 TEST(CliRunTest, RunsAStudyToItsBudgetAndKeepsTheHistory) {
   TempDir dir;
   const std::string file = Write(dir, "small.yaml", kSmallStudy);
