@@ -403,7 +403,7 @@ void Worker::RunTrial(int slot, const hpo::v1::AcquireTrialResponse& acquired) {
   CompleteTrial(request);
 }
 
-void Worker::CompleteTrial(const hpo::v1::CompleteTrialRequest& request) {
+void Worker::CompleteTrial(const hpo::v1::CompleteTrialRequest& request, bool fallback) {
   Backoff backoff(options_.initial_backoff, options_.max_backoff);
   const absl::Time deadline = absl::Now() + options_.complete_deadline;
   const std::string what =
@@ -419,13 +419,27 @@ void Worker::CompleteTrial(const hpo::v1::CompleteTrialRequest& request) {
       HPO_LOG(INFO) << what;
       return;
     }
-    if (status.code() == absl::StatusCode::kFailedPrecondition) {
+    if (status.code() == absl::StatusCode::kFailedPrecondition ||
+        status.code() == absl::StatusCode::kNotFound) {
       HPO_LOG(WARNING) << what << ": the coordinator no longer leases it to us ("
                        << status.message() << "); result dropped";
       return;
     }
     if (!IsRetryable(status.code()) && status.code() != absl::StatusCode::kDeadlineExceeded) {
-      HPO_LOG(ERROR) << what << ": CompleteTrial failed: " << status << "; result dropped";
+      if (!fallback) {
+        HPO_LOG(ERROR) << what << ": CompleteTrial failed: " << status << "; result dropped";
+        return;
+      }
+      // E.g. a metric name protobuf cannot serialize: end the trial as FAILED rather than
+      // leave it leased until it is LOST.
+      HPO_LOG(ERROR) << what << ": CompleteTrial refused: " << status << "; reporting FAILED";
+      hpo::v1::CompleteTrialRequest failed;
+      failed.set_worker_id(request.worker_id());
+      failed.set_trial_id(request.trial_id());
+      failed.set_request_id(NewRequestId(options_.worker_id, request.trial_id()));
+      failed.set_state(hpo::v1::FAILED);
+      failed.set_failure_reason(absl::StrCat("coordinator refused the result: ", status.message()));
+      CompleteTrial(failed, /*fallback=*/false);
       return;
     }
     if (status.code() == absl::StatusCode::kUnavailable) MarkDisconnected();

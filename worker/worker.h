@@ -84,7 +84,11 @@ class Worker {
   void SlotLoop(int slot);
   void HeartbeatLoop();
   void RunTrial(int slot, const hpo::v1::AcquireTrialResponse& acquired);
-  void CompleteTrial(const hpo::v1::CompleteTrialRequest& request);
+  // Reports a result, retrying UNAVAILABLE and DEADLINE_EXCEEDED within complete_deadline. A
+  // result refused for another reason than a lost lease (FAILED_PRECONDITION, NOT_FOUND) is
+  // replaced, when `fallback`, by one FAILED "coordinator refused the result: <message>"
+  // without metrics, so that the trial ends rather than waiting for its lease to expire.
+  void CompleteTrial(const hpo::v1::CompleteTrialRequest& request, bool fallback = true);
   // Gives a held trial back (ReleaseTrial), retrying UNAVAILABLE within complete_deadline.
   void ReleaseTrial(int64_t trial_id, const std::string& reason);
   // Registers if not registered since the last UNAVAILABLE; false when told to stop first.

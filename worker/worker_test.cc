@@ -529,6 +529,43 @@ TEST_F(WorkerTest, StopReleasesRunningTrials) {
   EXPECT_EQ(errno, ESRCH);
 }
 
+// A result the coordinator refuses for good (not a lost lease) is replaced by a plain FAILED, so
+// the trial does not linger until its lease expires.
+TEST_F(WorkerTest, RefusedResultIsCompletedAsFailed) {
+  fake_.FailCompletes(1, grpc::StatusCode::INVALID_ARGUMENT);
+  fake_.AddTrial(BraninTrial(61, 1, 1), BraninSpec(1));
+  StartWorker(DefaultOptions());
+  ASSERT_TRUE(AwaitCompletes(2));
+  std::vector<hpo::v1::CompleteTrialRequest> completes = fake_.completes();
+  EXPECT_EQ(completes[0].state(), hpo::v1::COMPLETED);
+  EXPECT_EQ(completes[1].trial_id(), 61);
+  EXPECT_EQ(completes[1].worker_id(), "w1");
+  EXPECT_EQ(completes[1].state(), hpo::v1::FAILED);
+  EXPECT_THAT(completes[1].final_metrics(), IsEmpty());
+  EXPECT_EQ(completes[1].failure_reason(), "coordinator refused the result: scripted failure");
+  EXPECT_THAT(completes[1].request_id(), StartsWith("w1-61-"));
+  EXPECT_NE(completes[1].request_id(), completes[0].request_id());
+
+  // The FAILED is sent once, even when it is refused too; a lost lease (NOT_FOUND) is not
+  // answered with it.
+  fake_.FailCompletes(2, grpc::StatusCode::INTERNAL);
+  fake_.AddTrial(BraninTrial(62, 1, 1), BraninSpec(1));
+  ASSERT_TRUE(AwaitCompletes(4));
+  fake_.FailCompletes(1, grpc::StatusCode::NOT_FOUND);
+  fake_.AddTrial(BraninTrial(63, 1, 1), BraninSpec(1));
+  ASSERT_TRUE(AwaitCompletes(5));
+  fake_.AddTrial(BraninTrial(64, 1, 1), BraninSpec(1));
+  ASSERT_TRUE(AwaitCompletes(6));
+  completes = fake_.completes();
+  ASSERT_EQ(completes.size(), 6u);
+  EXPECT_EQ(completes[2].trial_id(), 62);
+  EXPECT_EQ(completes[3].trial_id(), 62);
+  EXPECT_EQ(completes[3].failure_reason(), "coordinator refused the result: scripted failure");
+  EXPECT_EQ(completes[4].trial_id(), 63);
+  EXPECT_EQ(completes[4].state(), hpo::v1::COMPLETED);
+  EXPECT_EQ(completes[5].trial_id(), 64);
+}
+
 TEST_F(WorkerTest, SlotsRunInParallelWithTheirGpus) {
   const std::string gate = log_dir_ + "/gate2";
   const std::string script =
