@@ -1,6 +1,5 @@
 #include "client/run_command.h"
 
-#include <limits.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -8,7 +7,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "core/logging.h"
 #include "absl/time/clock.h"
 #include "client/format.h"
@@ -16,38 +14,10 @@
 #include "core/study_spec.h"
 #include "core/trial_states.h"
 #include "server/coordinator_server.h"
+#include "worker/process.h"
 #include "worker/worker.h"
 
 namespace hpo::client {
-
-namespace {
-
-// `name` itself when it names an executable file, else its first match on PATH; empty if none.
-std::string ResolveExecutable(const std::string& name) {
-  if (name.find('/') != std::string::npos) return ::access(name.c_str(), X_OK) == 0 ? name : "";
-  const char* path = std::getenv("PATH");
-  for (absl::string_view dir : absl::StrSplit(path == nullptr ? "" : path, ':')) {
-    if (dir.empty()) continue;
-    const std::string candidate = absl::StrCat(dir, "/", name);
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return "";
-}
-
-}  // namespace
-
-std::string SiblingExecutable(const std::string& name) {
-  char self[PATH_MAX];
-  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
-  if (n > 0) {
-    self[n] = '\0';
-    std::string dir(self);
-    dir.resize(dir.rfind('/') + 1);
-    const std::string candidate = dir + name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return name;
-}
 
 int RunStudy(const RunOptions& options, std::ostream& out, std::ostream& err) {
   auto fail = [&](const absl::Status& s) {
@@ -57,16 +27,16 @@ int RunStudy(const RunOptions& options, std::ostream& out, std::ostream& err) {
   auto spec = core::LoadStudyFile(options.study_file);
   if (!spec.ok()) return fail(spec.status());
   const std::string name = spec->name();
-  std::string hpo_task =
-      options.hpo_task_path.empty() ? SiblingExecutable("hpo-task") : options.hpo_task_path;
+  std::string hpo_task = options.hpo_task_path.empty() ? worker::SiblingExecutable("hpo-task")
+                                                       : options.hpo_task_path;
   if (spec->task().has_builtin()) {
-    const std::string resolved = ResolveExecutable(hpo_task);
-    if (resolved.empty()) {
+    absl::StatusOr<std::string> resolved = worker::ResolveProgram(hpo_task);
+    if (!resolved.ok()) {
       return fail(absl::NotFoundError(absl::StrCat(
           "cannot find the hpo-task executable ('", hpo_task,
           "') that runs builtin tasks: install hpo, or pass --hpo-task PATH")));
     }
-    hpo_task = resolved;
+    hpo_task = *std::move(resolved);
   }
   // Progress lines are the output here; the parts' own logs only when something goes wrong.
   if (std::getenv("HPO_LOG_LEVEL") == nullptr) core::SetMinLogLevel(core::LogLevel::kWarning);

@@ -1,6 +1,7 @@
 #include "worker/process.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -47,20 +48,6 @@ void CloseIfOpen(int fd) {
   if (fd >= 0) ::close(fd);
 }
 
-// Finds `name` like execvp would; the path, or an errno value.
-std::pair<std::string, int> ResolveProgram(const std::string& name, const std::string& path_env) {
-  if (name.find('/') != std::string::npos) return {name, 0};
-  int err = ENOENT;
-  for (absl::string_view dir : absl::StrSplit(path_env, ':')) {
-    std::string candidate = absl::StrCat(dir.empty() ? "." : dir, "/", name);
-    struct stat st;
-    if (::stat(candidate.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    if (::access(candidate.c_str(), X_OK) == 0) return {candidate, 0};
-    err = EACCES;
-  }
-  return {"", err};
-}
-
 int MillisUntil(absl::Time deadline) {
   if (deadline == absl::InfiniteFuture()) return -1;
   const absl::Duration left = deadline - absl::Now();
@@ -70,6 +57,44 @@ int MillisUntil(absl::Time deadline) {
 }
 
 }  // namespace
+
+absl::StatusOr<std::string> ResolveProgram(const std::string& name,
+                                           std::optional<std::string> path) {
+  if (name.empty()) return absl::InvalidArgumentError("cannot run an empty command");
+  if (name.find('/') != std::string::npos) {
+    if (::access(name.c_str(), X_OK) != 0) {
+      return ErrnoStatus(errno, absl::StrCat("cannot run '", name, "'"));
+    }
+    return name;
+  }
+  if (!path.has_value()) {
+    const char* env = std::getenv("PATH");
+    path = env != nullptr ? env : "/usr/local/bin:/usr/bin:/bin";
+  }
+  int err = ENOENT;
+  for (absl::string_view dir : absl::StrSplit(*path, ':')) {
+    std::string candidate = absl::StrCat(dir.empty() ? "." : dir, "/", name);
+    struct stat st;
+    if (::stat(candidate.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    err = EACCES;
+  }
+  return ErrnoStatus(err, absl::StrCat("cannot run '", name, "'"));
+}
+
+std::string SiblingExecutable(const std::string& name) {
+  char self[PATH_MAX];
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n > 0) {
+    const std::string exe(self, static_cast<size_t>(n));
+    const size_t slash = exe.rfind('/');
+    if (slash != std::string::npos) {
+      std::string candidate = exe.substr(0, slash + 1) + name;
+      if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    }
+  }
+  return name;
+}
 
 std::string DescribeExit(int exit) {
   if (exit >= 0) return absl::StrCat("exit code ", exit);
@@ -101,11 +126,10 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(const SpawnOpt
   argv.push_back(nullptr);
 
   auto path_it = env_map.find("PATH");
-  auto [program, resolve_err] = ResolveProgram(
+  absl::StatusOr<std::string> resolved = ResolveProgram(
       options.argv[0], path_it != env_map.end() ? path_it->second : "/usr/local/bin:/usr/bin:/bin");
-  if (resolve_err != 0) {
-    return ErrnoStatus(resolve_err, absl::StrCat("cannot run '", options.argv[0], "'"));
-  }
+  if (!resolved.ok()) return resolved.status();
+  const std::string program = *std::move(resolved);
 
   int log_fd = -1;
   if (!options.log_path.empty()) {

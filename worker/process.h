@@ -79,9 +79,9 @@ class ChildProcess {
 
   // Waits for the child to exit, kills with SIGKILL whatever it left running in
   // its process group (before reaping it, while its pid still names the
-  // group), and reaps it (later calls return the same value). The result is the exit code (0..255) when it exited, or minus the
-  // signal number when a signal killed it
-  // (-9 for SIGKILL). INTERNAL if waitpid fails.
+  // group), and reaps it (later calls return the same value). The result is
+  // the exit code (0..255) when it exited, or minus the signal number when a
+  // signal killed it (-9 for SIGKILL). INTERNAL if waitid or waitpid fails.
   absl::StatusOr<int> Wait();
 
   // Like Wait, but gives up at `deadline` (DEADLINE_EXCEEDED) or on Interrupt() (ABORTED),
@@ -108,6 +108,21 @@ class ChildProcess {
 // "exit code 3", "killed by signal 9" for a value returned by
 // ChildProcess::Wait.
 std::string DescribeExit(int exit);
+
+// Finds the program `name` the way execvp does: `name` itself when it has a
+// '/', else the first executable regular file `name` in a directory of
+// `path` (':'-separated; an empty entry is the current directory), which
+// defaults to this process's PATH ("/usr/local/bin:/usr/bin:/bin" when unset).
+// NOT_FOUND "cannot run 'foo': No such file or directory", or
+// PERMISSION_DENIED "cannot run 'foo': Permission denied" when only files that
+// are not executable match. ChildProcess::Spawn looks up argv[0] with it.
+absl::StatusOr<std::string> ResolveProgram(const std::string& name,
+                                           std::optional<std::string> path = std::nullopt);
+
+// The executable `name` in the directory of the running program (as
+// /proc/self/exe names it) when there is one, else `name` itself (for a PATH
+// lookup). How hpo-worker and hpo run find the hpo-task installed beside them.
+std::string SiblingExecutable(const std::string& name);
 
 }  // namespace hpo::worker
 

@@ -1,7 +1,6 @@
 #include "worker/process.h"
 
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -9,7 +8,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,10 +18,12 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "worker/test_util.h"
 
 namespace hpo::worker {
 namespace {
 
+using test_util::ReadFile;
 using ::testing::HasSubstr;
 
 absl::Time Soon() { return absl::Now() + absl::Seconds(5); }
@@ -41,20 +41,7 @@ std::optional<std::string> Line(ChildProcess& child) {
   return line.ok() ? *line : std::optional<std::string>("<error>");
 }
 
-std::string MakeTempDir() {
-  std::string base = ::testing::TempDir();
-  while (!base.empty() && base.back() == '/') base.pop_back();
-  std::string tmpl = base + "/process_test.XXXXXX";
-  EXPECT_NE(::mkdtemp(tmpl.data()), nullptr);
-  return tmpl;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+std::string MakeTempDir() { return test_util::MakeTempDir("process_test"); }
 
 TEST(ChildProcessTest, ReadsLinesThenEof) {
   auto child = SpawnSh("echo first; echo; echo 'third line'; printf 'no newline'");
@@ -169,6 +156,47 @@ TEST(ChildProcessTest, ExecFailureIsReported) {
   EXPECT_EQ(child.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(ResolveProgramTest, SearchesThePathLikeExecvp) {
+  const std::string dir = MakeTempDir();
+  std::ofstream(dir + "/prog") << "#!/bin/sh\n";
+  ASSERT_EQ(::chmod((dir + "/prog").c_str(), 0755), 0);
+  std::ofstream(dir + "/plain") << "data\n";
+  ASSERT_EQ(::mkdir((dir + "/sub").c_str(), 0755), 0);
+  std::ofstream(dir + "/sub/prog") << "#!/bin/sh\n";  // not executable: skipped for the next
+  const std::string path = dir + "/sub:" + dir;
+  EXPECT_EQ(ResolveProgram("prog", path).value(), dir + "/prog");
+
+  absl::StatusOr<std::string> r = ResolveProgram("plain", path);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(r.status().message(), "cannot run 'plain': Permission denied");
+  r = ResolveProgram("missing", path);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(r.status().message(), "cannot run 'missing': No such file or directory");
+
+  // A name with a '/' is not searched, only checked.
+  EXPECT_EQ(ResolveProgram(dir + "/prog", "").value(), dir + "/prog");
+  r = ResolveProgram(dir + "/plain");
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied);
+  r = ResolveProgram(dir + "/missing");
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
+
+  // This process's PATH by default.
+  r = ResolveProgram("sh");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->substr(r->size() - 3), "/sh");
+  EXPECT_EQ(::access(r->c_str(), X_OK), 0);
+}
+
+TEST(SiblingExecutableTest, FindsAProgramNextToThisOne) {
+  char self[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+  ASSERT_GT(n, 0);
+  const std::string exe(self, static_cast<size_t>(n));
+  const std::string base = exe.substr(exe.rfind('/') + 1);
+  EXPECT_EQ(SiblingExecutable(base), exe);
+  EXPECT_EQ(SiblingExecutable("hpo-no-such-program"), "hpo-no-such-program");
+}
+
 TEST(ChildProcessTest, ReadLineDeadline) {
   auto child = SpawnSh("echo ready; exec sleep 30");
   EXPECT_EQ(Line(*child), "ready");
@@ -212,7 +240,8 @@ TEST(ChildProcessTest, TerminateReturnsEarlyWhenTheChildExits) {
 
 TEST(ChildProcessTest, TerminateKillsTheWholeGroup) {
   // Become the reaper of orphans so the grandchild's end is observable here.
-  ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  test_util::ScopedSubreaper subreaper;
+  ASSERT_TRUE(subreaper.ok());
   auto child = SpawnSh("trap '' TERM; sleep 30 & echo $!; wait");
   std::optional<std::string> line = Line(*child);
   pid_t grandchild = 0;
@@ -220,19 +249,18 @@ TEST(ChildProcessTest, TerminateKillsTheWholeGroup) {
   EXPECT_EQ(::getpgid(grandchild), child->pid());
   child->Terminate(absl::Milliseconds(100));
   EXPECT_EQ(child->Wait().value(), -SIGKILL);
-  int status = 0;
-  ASSERT_EQ(::waitpid(grandchild, &status, 0),
-            grandchild);  // blocks until it is gone
-  EXPECT_TRUE(WIFSIGNALED(status));
-  EXPECT_EQ(WTERMSIG(status), SIGKILL);
-  ::prctl(PR_SET_CHILD_SUBREAPER, 0);
+  std::optional<int> status = test_util::AwaitReaped(grandchild, absl::Seconds(5));
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFSIGNALED(*status));
+  EXPECT_EQ(WTERMSIG(*status), SIGKILL);
 }
 
 // A background process that keeps stdout open must not hold ReadLine (or the trial) after the
 // leader exited; Wait removes it with the rest of the group.
 TEST(ChildProcessTest, LeaderExitEndsOutputAndWaitKillsTheGroup) {
   // Become the reaper of orphans so the grandchild's end is observable here.
-  ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  test_util::ScopedSubreaper subreaper;
+  ASSERT_TRUE(subreaper.ok());
   SpawnOptions options;
   options.exit_drain = absl::Milliseconds(300);
   auto child = SpawnSh("sleep 1000 & echo $!; echo last; exit 0", options);
@@ -247,18 +275,10 @@ TEST(ChildProcessTest, LeaderExitEndsOutputAndWaitKillsTheGroup) {
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(250));  // the drain, measured from the exit
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
   EXPECT_EQ(child->Wait().value(), 0);
-  int status = 0;
-  pid_t reaped = 0;
-  const absl::Time deadline = absl::Now() + absl::Seconds(5);
-  while (reaped == 0 && absl::Now() < deadline) {
-    reaped = ::waitpid(grandchild, &status, WNOHANG);
-    if (reaped == 0) absl::SleepFor(absl::Milliseconds(5));
-  }
-  if (reaped == 0) ::kill(grandchild, SIGKILL);  // do not leave it behind when the test fails
-  ::prctl(PR_SET_CHILD_SUBREAPER, 0);
-  ASSERT_EQ(reaped, grandchild);
-  EXPECT_TRUE(WIFSIGNALED(status));
-  EXPECT_EQ(WTERMSIG(status), SIGKILL);
+  std::optional<int> status = test_util::AwaitReaped(grandchild, absl::Seconds(5));
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFSIGNALED(*status));
+  EXPECT_EQ(WTERMSIG(*status), SIGKILL);
   EXPECT_EQ(::kill(grandchild, 0), -1);
   EXPECT_EQ(errno, ESRCH);
 }

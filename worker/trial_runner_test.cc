@@ -2,13 +2,10 @@
 
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include <cerrno>
 #include <cmath>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -19,10 +16,12 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "worker/test_util.h"
 
 namespace hpo::worker {
 namespace {
 
+using test_util::ReadFile;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -53,20 +52,7 @@ class RecordingSink final : public ProgressSink {
   absl::Notification first_;
 };
 
-std::string MakeTempDir() {
-  std::string base = ::testing::TempDir();
-  while (!base.empty() && base.back() == '/') base.pop_back();
-  std::string tmpl = base + "/trial_runner_test.XXXXXX";
-  EXPECT_NE(::mkdtemp(tmpl.data()), nullptr);
-  return tmpl;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+std::string MakeTempDir() { return test_util::MakeTempDir("trial_runner_test"); }
 
 // A study on the mixed space whose task is `/bin/sh -c SCRIPT sh ARGS...`.
 hpo::v1::StudySpec ShellStudy(const std::string& script,
@@ -276,7 +262,8 @@ TEST(TrialRunnerTest, Timeout) {
 // outlives it.
 TEST(TrialRunnerTest, BackgroundProcessesDoNotHoldOrOutliveTheTrial) {
   // Become the reaper of orphans so the background process's end is observable here.
-  ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  test_util::ScopedSubreaper subreaper;
+  ASSERT_TRUE(subreaper.ok());
   RecordingSink sink;
   const absl::Time start = absl::Now();
   TrialOutcome outcome =
@@ -287,17 +274,9 @@ TEST(TrialRunnerTest, BackgroundProcessesDoNotHoldOrOutliveTheTrial) {
   ASSERT_EQ(sink.measurements().size(), 1u);
   const pid_t bg = static_cast<pid_t>(sink.measurements()[0].metrics().at("bg"));
   ASSERT_GT(bg, 0);
-  int status = 0;
-  pid_t reaped = 0;
-  const absl::Time deadline = absl::Now() + absl::Seconds(5);
-  while (reaped == 0 && absl::Now() < deadline) {
-    reaped = ::waitpid(bg, &status, WNOHANG);
-    if (reaped == 0) absl::SleepFor(absl::Milliseconds(5));
-  }
-  if (reaped == 0) ::kill(bg, SIGKILL);  // do not leave it behind when the test fails
-  ::prctl(PR_SET_CHILD_SUBREAPER, 0);
-  ASSERT_EQ(reaped, bg);
-  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  std::optional<int> status = test_util::AwaitReaped(bg, absl::Seconds(5));
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL);
   EXPECT_EQ(::kill(bg, 0), -1);
   EXPECT_EQ(errno, ESRCH);
 }

@@ -1,9 +1,7 @@
 // hpo-worker: the worker daemon. Flags -> Worker::Options -> Start() -> Wait().
 // SIGTERM/SIGINT drain (running trials finish); a second signal stops (running trials are
 // killed and given back to the coordinator, to run elsewhere).
-#include <limits.h>
 #include <signal.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <iostream>
@@ -12,26 +10,8 @@
 
 #include "CLI/CLI.hpp"
 #include "core/logging.h"
+#include "worker/process.h"
 #include "worker/worker.h"
-
-namespace {
-
-// hpo-task next to this executable, else "hpo-task" (looked up in PATH).
-std::string DefaultHpoTaskPath() {
-  char buf[PATH_MAX];
-  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  if (n > 0) {
-    std::string self(buf, static_cast<size_t>(n));
-    const size_t slash = self.rfind('/');
-    if (slash != std::string::npos) {
-      std::string candidate = self.substr(0, slash + 1) + "hpo-task";
-      if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-    }
-  }
-  return "hpo-task";
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"hpo-worker: runs trials from an hpo coordinator"};
@@ -67,7 +47,7 @@ int main(int argc, char** argv) {
   options.coordinator = coordinator;
   options.slots = slots;
   options.gpus = *gpus;
-  options.hpo_task_path = hpo_task.empty() ? DefaultHpoTaskPath() : hpo_task;
+  options.hpo_task_path = hpo_task.empty() ? hpo::worker::SiblingExecutable("hpo-task") : hpo_task;
   options.acquire_wait = absl::Seconds(acquire_wait_s);
   options.kill_grace = absl::Seconds(kill_grace_s);
 

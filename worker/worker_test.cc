@@ -24,6 +24,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "hpo/v1/hpo.grpc.pb.h"
+#include "worker/test_util.h"
 
 namespace hpo::worker {
 namespace {
@@ -199,13 +200,7 @@ class FakeCoordinator final : public hpo::v1::WorkerService::Service {
   std::set<int64_t> heartbeat_stop_ ABSL_GUARDED_BY(mu_);
 };
 
-std::string MakeTempDir() {
-  std::string base = ::testing::TempDir();
-  while (!base.empty() && base.back() == '/') base.pop_back();
-  std::string tmpl = base + "/worker_test.XXXXXX";
-  EXPECT_NE(::mkdtemp(tmpl.data()), nullptr);
-  return tmpl;
-}
+std::string MakeTempDir() { return test_util::MakeTempDir("worker_test"); }
 
 hpo::v1::StudySpec BraninSpec(int steps) {
   hpo::v1::StudySpec spec;
