@@ -184,7 +184,7 @@ task: {builtin: branin}
       {"log with low <= 0", "random", "{type: float, low: 0, high: 1, log: true}", "x2",
        "space.x1: low must be > 0 on a log scale"},
       {"unknown optimizer", "bogus", ok_x1, "x1",
-       "optimizer.name: unknown optimizer 'bogus' (known: random)"},
+       "optimizer.name: unknown optimizer 'bogus' (known: gp, random, tpe)"},
       {"condition on an unknown parameter", "random", ok_x1, "optim",
        "space.child: condition names unknown parameter 'optim'"},
   };

@@ -4,14 +4,18 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "server/optimizers/optimizer.h"
+#include "server/optimizers/gp/gp_optimizer.h"
 #include "server/optimizers/random_optimizer.h"
+#include "server/optimizers/tpe/tpe_optimizer.h"
 
 namespace hpo::server {
 namespace {
 
 const std::map<std::string, OptimizerFactory>& Registry() {
   static const auto* registry = new std::map<std::string, OptimizerFactory>{
+      {"gp", &GpOptimizer::Create},
       {"random", &RandomOptimizer::Create},
+      {"tpe", &TpeOptimizer::Create},
   };
   return *registry;
 }
