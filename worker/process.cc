@@ -268,6 +268,9 @@ absl::StatusOr<std::optional<std::string>> ChildProcess::ReadLine(absl::Time dea
         return absl::AbortedError("interrupted");
       }
     }
+    // Checked before the output: a background process that writes without pause must not keep
+    // the leader's exit from being noticed.
+    if (watch_pid_fd && fds[2].revents != 0) drain_until_ = absl::Now() + exit_drain_;
     if (fds[1].revents != 0) {
       char chunk[8192];
       const ssize_t n = ::read(stdout_fd_, chunk, sizeof(chunk));
@@ -278,20 +281,16 @@ absl::StatusOr<std::optional<std::string>> ChildProcess::ReadLine(absl::Time dea
       }
       if (n == 0) {
         eof_ = true;
-      } else {
-        buffer_.append(chunk, static_cast<size_t>(n));
+        continue;
       }
-      continue;
+      buffer_.append(chunk, static_cast<size_t>(n));
     }
     const absl::Time now = absl::Now();
-    if (watch_pid_fd && fds[2].revents != 0) {
-      drain_until_ = now + exit_drain_;
-      continue;
-    }
     if (drain_until_.has_value() && now >= *drain_until_) {
       eof_ = true;  // the leader is gone; whatever still holds the pipe is ignored
       continue;
     }
+    if (fds[1].revents != 0) continue;  // look for a line in what was read
     if (now >= deadline) {
       return absl::DeadlineExceededError("no line from the child before the deadline");
     }

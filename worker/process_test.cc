@@ -283,6 +283,23 @@ TEST(ChildProcessTest, LeaderExitEndsOutputAndWaitKillsTheGroup) {
   EXPECT_EQ(errno, ESRCH);
 }
 
+// Also when what is left behind writes without pause.
+TEST(ChildProcessTest, LeaderExitEndsEvenNonStopOutput) {
+  SpawnOptions options;
+  options.exit_drain = absl::Milliseconds(200);
+  auto child = SpawnSh("yes spam & exit 0", options);
+  const absl::Time start = absl::Now();
+  const absl::Time deadline = start + absl::Seconds(10);
+  absl::StatusOr<std::optional<std::string>> line;
+  do {
+    line = child->ReadLine(deadline);
+  } while (line.ok() && line->has_value() && absl::Now() < deadline);
+  ASSERT_TRUE(line.ok()) << line.status();
+  EXPECT_EQ(*line, std::nullopt);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_EQ(child->Wait().value(), 0);
+}
+
 TEST(ChildProcessTest, ChildStartsWithDefaultSignals) {
   sigset_t term, old;
   sigemptyset(&term);
