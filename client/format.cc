@@ -137,12 +137,12 @@ std::string TrialsTable(const hpo::v1::StudySpec& spec, const std::vector<hpo::v
   return RenderTable(header, rows);
 }
 
-std::string TrialJson(const hpo::v1::Trial& trial) { return ToJson(trial).dump(2) + "\n"; }
+std::string TrialJson(const hpo::v1::Trial& trial) { return ToJson(trial).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"; }
 
 std::string TrialsJson(const std::vector<hpo::v1::Trial>& trials) {
   nlohmann::json arr = nlohmann::json::array();
   for (const auto& t : trials) arr.push_back(ToJson(t));
-  return arr.dump(2) + "\n";
+  return arr.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 std::string TrialsCsv(const hpo::v1::StudySpec& spec, const std::vector<hpo::v1::Trial>& trials) {
@@ -177,10 +177,10 @@ std::string StudiesTable(const std::vector<hpo::v1::Study>& studies) {
 
 std::string ProgressLine(const hpo::v1::Study& study) {
   const auto& c = study.counts();
-  const int finished = c.completed() + c.pruned() + c.failed();
   std::string line = absl::StrFormat(
       "[%*d/%d] running %d, completed %d, pruned %d, failed %d, lost %d",
-      static_cast<int>(absl::StrCat(study.spec().budget().max_trials()).size()), finished,
+      static_cast<int>(absl::StrCat(study.spec().budget().max_trials()).size()),
+      study.finished_trials(),
       study.spec().budget().max_trials(), c.running(), c.completed(), c.pruned(), c.failed(),
       c.lost());
   if (study.has_best_trial()) {

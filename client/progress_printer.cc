@@ -6,8 +6,7 @@
 namespace hpo::client {
 
 void ProgressPrinter::OnEvent(const hpo::v1::StudyEvent& event) {
-  const auto& c = event.study().counts();
-  const int finished = c.completed() + c.pruned() + c.failed() + c.lost();
+  const int finished = event.study().finished_trials();
   const bool ended = event.kind() == hpo::v1::StudyEvent::STUDY_ENDED;
   const std::string line = ProgressLine(event.study());
   if (tty_) {

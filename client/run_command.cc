@@ -10,6 +10,7 @@
 #include "core/logging.h"
 #include "absl/time/clock.h"
 #include "client/format.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "client/progress_printer.h"
 #include "core/study_spec.h"
 #include "core/trial_states.h"
@@ -61,6 +62,22 @@ int RunStudy(const RunOptions& options, std::ostream& out, std::ostream& err) {
           " study show ", name, " — or rename the study / use another --db")));
     }
     out << "resuming study " << name << " from " << options.db_path << "\n";
+    if (!google::protobuf::util::MessageDifferencer::Equals(existing->spec(), *spec)) {
+      err << "hpo: warning: " << options.study_file << " differs from the study stored in "
+          << options.db_path << "; resuming with the stored one\n";
+    }
+    // This process holds the database's owner lock, so trials still RUNNING belong to an
+    // earlier run that died: give them back now instead of waiting out their leases.
+    auto orphans = coordinator->ListTrials(name, hpo::v1::RUNNING, 0, "");
+    if (!orphans.ok()) return fail(orphans.status());
+    for (const auto& t : orphans->trials) {
+      hpo::v1::ReleaseTrialRequest release;
+      release.set_worker_id(t.worker_id());
+      release.set_trial_id(t.id());
+      release.set_reason("its hpo run ended before the trial did");
+      auto released = coordinator->ReleaseTrial(release);
+      if (!released.ok()) return fail(released.status());
+    }
   } else if (!created.ok()) {
     return fail(created.status());
   }

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/cli.h"
+#include "core/study_spec.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/coordinator_server.h"
@@ -272,6 +273,44 @@ TEST(CliRunTest, RunsAStudyToItsBudgetAndKeepsTheHistory) {
   r = Cli({"run", file, "--db", db, "--hpo-task", HPO_TASK_BIN});
   EXPECT_EQ(r.code, 1);
   EXPECT_THAT(r.err, HasSubstr("study 'small' already ended in"));
+}
+
+TEST(CliRunTest, ResumesAnInterruptedRunAndRerunsItsOrphanedTrials) {
+  TempDir dir;
+  const std::string file = Write(dir, "small.yaml", kSmallStudy);
+  const std::string db = dir.File("run.db");
+  int64_t orphan = 0;
+  {
+    // An earlier run that died with one trial leased to a worker of its own.
+    server::CoordinatorServerOptions options;
+    options.listen = "127.0.0.1:0";
+    options.db_path = db;
+    auto s = server::CoordinatorServer::Start(options);
+    ASSERT_TRUE(s.ok()) << s.status();
+    auto spec = core::LoadStudyFile(file);
+    ASSERT_TRUE(spec.ok());
+    ASSERT_TRUE((*s)->coordinator()->CreateStudy(*spec).ok());
+    auto lease = (*s)->coordinator()->AcquireTrial("local-dead-0", absl::ZeroDuration());
+    ASSERT_TRUE(lease.ok() && lease->found());
+    orphan = lease->trial().id();
+  }
+  const absl::Time start = absl::Now();
+  // The default lease is 30 s: finishing well inside it shows the orphan was not waited out.
+  auto r = Cli({"run", file, "--workers", "2", "--db", db, "--hpo-task", HPO_TASK_BIN});
+  ASSERT_EQ(r.code, 0) << r.err << r.out;
+  EXPECT_LT(absl::Now() - start, absl::Seconds(20));
+  EXPECT_THAT(r.out, HasSubstr("resuming study small"));
+  EXPECT_THAT(r.out, HasSubstr("study small COMPLETED"));
+  r = Cli({"--db", db, "trials", "small", "--format", "json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  int completed = 0;
+  for (size_t at = 0; (at = r.out.find("\"state\": \"COMPLETED\"", at)) != std::string::npos;
+       ++at) {
+    ++completed;
+  }
+  EXPECT_EQ(completed, 6) << r.out;
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("\"state\": \"LOST\"")));
+  EXPECT_THAT(r.out, HasSubstr(absl::StrCat("\"id\": ", orphan, ",")));
 }
 
 }  // namespace
