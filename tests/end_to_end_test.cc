@@ -118,7 +118,7 @@ TEST(EndToEndTest, CoordinatorRestartMidStudyEndsWithExactlyMaxTrials) {
   ASSERT_TRUE(backend.ok()) << backend.status();
   const int kTrials = 40;
   ASSERT_TRUE(
-      (*backend)->CreateStudy(BraninSpec("restart", kTrials, 6, 2, ", args: {steps: 4, step_ms: 25}")).ok());
+      (*backend)->CreateStudy(BraninSpec("restart", kTrials, 6, 0, ", args: {steps: 4, step_ms: 25}")).ok());
 
   std::vector<std::unique_ptr<worker::ChildProcess>> workers;
   for (int i = 0; i < 3; ++i) {
@@ -128,7 +128,8 @@ TEST(EndToEndTest, CoordinatorRestartMidStudyEndsWithExactlyMaxTrials) {
   ASSERT_TRUE(PollUntil(
       [&] {
         auto s = (*backend)->GetStudy("restart");
-        return s.ok() && s->counts().completed() >= 10;
+        // Mid-study for real: some done, some in flight.
+        return s.ok() && s->counts().completed() >= 10 && s->counts().running() >= 2;
       },
       absl::Seconds(120)));
 
@@ -150,6 +151,9 @@ TEST(EndToEndTest, CoordinatorRestartMidStudyEndsWithExactlyMaxTrials) {
       absl::Seconds(120)))
       << (*backend2)->GetStudy("restart")->DebugString();
 
+  // No retries allowed: a trial in flight during the restart must have been finished by its
+  // worker, not lost.
+  EXPECT_EQ((*backend2)->GetStudy("restart")->counts().lost(), 0);
   auto completed = (*backend2)->AllTrials("restart", hpo::v1::COMPLETED);
   ASSERT_TRUE(completed.ok());
   EXPECT_EQ(completed->size(), static_cast<size_t>(kTrials));
