@@ -51,7 +51,7 @@ class Worker {
     // Retry backoff on UNAVAILABLE: initial, doubled up to max.
     absl::Duration initial_backoff = absl::Milliseconds(100);
     absl::Duration max_backoff = absl::Seconds(5);
-    // How long a trial's completion is retried before its result is dropped.
+    // How long a trial's completion (or, on Stop, its release) is retried before it is given up.
     absl::Duration complete_deadline = absl::Minutes(5);
   };
 
