@@ -21,8 +21,6 @@ struct RunOptions {
 // printing progress, then prints the best trial. Returns the exit code.
 int RunStudy(const RunOptions& options, std::ostream& out, std::ostream& err);
 
-// Path of a sibling executable of the running program, or `name` itself when there is none.
-std::string SiblingExecutable(const std::string& name);
 
 }  // namespace hpo::client
 
