@@ -44,7 +44,9 @@ CLI::App* AddBenchCommand(CLI::App& app, BenchFlags* flags) {
   auto* bench = app.add_subcommand(
       "bench", "compare optimizers on benchmark tasks over seeds; writes DIR/report.md");
   bench->add_option("--optimizers", flags->optimizers,
-                    "comma list (default: every registered optimizer, optuna-tpe, optuna-random)");
+                    "comma list of NAME or NAME:key=value;key=value (a variant with "
+                    "optimizer options, named by the whole text in the report; default: every "
+                    "registered optimizer, optuna-tpe, optuna-random)");
   bench->add_option("--tasks", flags->tasks, "comma list of tasks or suites (synthetic, builtin)")
       ->capture_default_str();
   bench->add_option("--seeds", flags->seeds, "seeds 0..N-1")

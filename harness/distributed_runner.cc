@@ -14,7 +14,11 @@ namespace hpo::harness {
 namespace {
 
 bool SameRun(const hpo::v1::StudySpec& a, const hpo::v1::StudySpec& b) {
-  return a.optimizer().name() == b.optimizer().name() &&
+  const std::map<std::string, std::string> a_options(a.optimizer().options().begin(),
+                                                     a.optimizer().options().end());
+  const std::map<std::string, std::string> b_options(b.optimizer().options().begin(),
+                                                     b.optimizer().options().end());
+  return a.optimizer().name() == b.optimizer().name() && a_options == b_options &&
          a.optimizer().seed() == b.optimizer().seed() &&
          a.budget().max_trials() == b.budget().max_trials() &&
          a.task().builtin() == b.task().builtin();

@@ -117,6 +117,27 @@ TEST(RunSpecTest, AppendEvalKeepsBestSoFar) {
   EXPECT_EQ(r.best(), 1);
 }
 
+TEST(RunSpecTest, ParsesOptimizerVariants) {
+  auto plain = ParseOptimizerVariant(" tpe ");
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ(plain->name, "tpe");
+  EXPECT_TRUE(plain->options.empty());
+  auto variant = ParseOptimizerVariant("tpe:multivariate=false; gamma = sqrt ;");
+  ASSERT_TRUE(variant.ok()) << variant.status();
+  EXPECT_EQ(variant->name, "tpe");
+  EXPECT_EQ(variant->options,
+            (std::map<std::string, std::string>{{"gamma", "sqrt"}, {"multivariate", "false"}}));
+  auto no_name = ParseOptimizerVariant(":a=1");
+  EXPECT_EQ(no_name.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(no_name.status().message(), "--optimizers: ':a=1': no optimizer name");
+  EXPECT_EQ(ParseOptimizerVariant("tpe:a").status().message(),
+            "--optimizers: 'tpe:a': option 'a' is not key=value");
+  EXPECT_EQ(ParseOptimizerVariant("tpe:=1").status().message(),
+            "--optimizers: 'tpe:=1': option '=1' has no key");
+  EXPECT_EQ(ParseOptimizerVariant("tpe:a=1;a=2").status().message(),
+            "--optimizers: 'tpe:a=1;a=2': option 'a' is given twice");
+}
+
 TEST(AnalysisTest, RanksShareTies) {
   EXPECT_EQ(Ranks({3, 1, 1, 2}), (std::vector<double>{4, 1.5, 1.5, 3}));
   EXPECT_EQ(Ranks({}), std::vector<double>{});
@@ -240,6 +261,46 @@ TEST(InProcessRunnerTest, ErrorsNameTheRun) {
   EXPECT_EQ((*runner)->Run({"random", "nope", 0, 5}).status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ((*runner)->Run({"random", "branin", 0, 0}).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST(InProcessRunnerTest, VariantsRunWithTheirOptions) {
+  const RunSpec spec{"tpe:n_startup_trials=3;multivariate=false", "branin", 2, 8};
+  const hpo::v1::StudySpec study = BenchStudySpec(spec, worker::tasks::MakeBranin()->space());
+  EXPECT_EQ(study.name(), "bench-tpe_n_startup_trials_3_multivariate_false-branin-s2-n8");
+  EXPECT_EQ(study.optimizer().name(), "tpe");
+  EXPECT_EQ(study.optimizer().options().at("n_startup_trials"), "3");
+  EXPECT_EQ(study.optimizer().options().at("multivariate"), "false");
+  EXPECT_EQ(study.optimizer().seed(), 2);
+
+  auto runner = InProcessRunner::Create({});
+  ASSERT_TRUE(runner.ok());
+  auto variant = (*runner)->Run(spec);
+  auto plain = (*runner)->Run({"tpe", "branin", 2, 8});
+  ASSERT_TRUE(variant.ok() && plain.ok()) << variant.status();
+  EXPECT_EQ(variant->spec.optimizer, spec.optimizer);
+  // Both start from the same random trials; the variant's TPE takes over after 3 of them.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(variant->evals[i].params_json, plain->evals[i].params_json);
+  EXPECT_NE(variant->evals[3].params_json, plain->evals[3].params_json);
+
+  auto bad = (*runner)->Run({"tpe:bogus=1", "branin", 0, 5});
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status().message(),
+              HasSubstr("tpe:bogus=1/branin/seed=0/trials=5: optimizer.options.bogus: unknown"));
+
+  // In a bench, the variant is a row of its own under its full text.
+  BenchOptions options;
+  options.optimizers = {"tpe", "tpe:n_startup_trials=3"};
+  options.tasks = {"branin"};
+  options.trials = 5;
+  options.out_dir = TempDir("variants");
+  auto summary = RunBench(options, StandardRouter(runner->get(), {"tpe"}, nullptr));
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->ran, 2);
+  std::ifstream f(summary->report_path);
+  std::stringstream md;
+  md << f.rdbuf();
+  EXPECT_THAT(md.str(), HasSubstr("| branin | tpe | 1 | 5 |"));
+  EXPECT_THAT(md.str(), HasSubstr("| branin | tpe:n_startup_trials=3 | 1 | 5 |"));
 }
 
 TEST(PipeProcessTest, TalksInLinesBothWays) {
@@ -468,6 +529,15 @@ TEST(BenchTest, RejectsBadOptionsAndUnknownOptimizers) {
   EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(unknown.status().message(),
               HasSubstr("--optimizers: unknown optimizer 'bogus' (known: random, optuna-tpe"));
+  options.optimizers = {"random:x=1", "bogus:x=1"};
+  EXPECT_THAT(RunBench(options, router).status().message(),
+              HasSubstr("--optimizers: unknown optimizer 'bogus' (known: random, optuna-tpe"));
+  options.optimizers = {"random:x"};
+  EXPECT_EQ(RunBench(options, router).status().message(),
+            "--optimizers: 'random:x': option 'x' is not key=value");
+  options.optimizers = {"optuna-tpe:seed=1"};
+  EXPECT_EQ(RunBench(options, router).status().message(),
+            "--optimizers: 'optuna-tpe:seed=1': optuna-tpe takes no options");
   options.optimizers = {"random", "random"};
   EXPECT_THAT(RunBench(options, router).status().message(), HasSubstr("'random' is named twice"));
   options.optimizers = {"random"};

@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "core/search_space.h"
@@ -12,11 +13,24 @@ namespace hpo::harness {
 
 hpo::v1::StudySpec BenchStudySpec(const RunSpec& spec, const hpo::v1::SearchSpace& space) {
   hpo::v1::StudySpec study;
+  // Study names allow [A-Za-z0-9_.-]: a variant's ':', ';', '=' become '_'.
+  std::string optimizer = spec.optimizer;
+  for (char& c : optimizer) {
+    if (!absl::ascii_isalnum(c) && c != '_' && c != '.' && c != '-') c = '_';
+  }
+  if (optimizer.size() > 64) optimizer.resize(64);  // names are at most 128 characters
   study.set_name(
-      absl::StrCat("bench-", spec.optimizer, "-", spec.task, "-s", spec.seed, "-n", spec.trials));
+      absl::StrCat("bench-", optimizer, "-", spec.task, "-s", spec.seed, "-n", spec.trials));
   study.mutable_objective()->set_metric(std::string(worker::tasks::kValueMetric));
   study.mutable_objective()->set_direction(hpo::v1::MINIMIZE);
-  study.mutable_optimizer()->set_name(spec.optimizer);
+  absl::StatusOr<OptimizerVariant> variant = ParseOptimizerVariant(spec.optimizer);
+  if (variant.ok()) {
+    study.mutable_optimizer()->set_name(variant->name);
+    study.mutable_optimizer()->mutable_options()->insert(variant->options.begin(),
+                                                         variant->options.end());
+  } else {
+    study.mutable_optimizer()->set_name(spec.optimizer);  // fails as an unknown optimizer
+  }
   study.mutable_optimizer()->set_seed(spec.seed);
   study.mutable_budget()->set_max_trials(spec.trials);
   study.mutable_budget()->set_max_parallel(1);

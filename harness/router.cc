@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/status_macros.h"
 
 namespace hpo::harness {
 
@@ -14,19 +15,24 @@ Router StandardRouter(Runner* ours, std::vector<std::string> our_names, OptunaRu
   auto probe = std::make_shared<std::optional<absl::StatusOr<std::string>>>();
   return [ours, our_names = std::move(our_names), optuna,
           probe](const std::string& optimizer) -> absl::StatusOr<Route> {
+    HPO_ASSIGN_OR_RETURN(const OptimizerVariant variant, ParseOptimizerVariant(optimizer));
+    if (IsOptunaOptimizer(variant.name) && !variant.options.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--optimizers: '", optimizer, "': ", variant.name, " takes no options"));
+    }
     if (IsOptunaOptimizer(optimizer)) {
       if (optuna == nullptr) return Route{nullptr, "Optuna runner not configured"};
       if (!probe->has_value()) *probe = optuna->Probe();
       if (!(*probe)->ok()) return Route{nullptr, std::string((*probe)->status().message())};
       return Route{optuna, ""};
     }
-    if (std::find(our_names.begin(), our_names.end(), optimizer) != our_names.end()) {
+    if (std::find(our_names.begin(), our_names.end(), variant.name) != our_names.end()) {
       return Route{ours, ""};
     }
     std::vector<std::string> known = our_names;
     known.push_back("optuna-tpe");
     known.push_back("optuna-random");
-    return absl::InvalidArgumentError(absl::StrCat("--optimizers: unknown optimizer '", optimizer,
+    return absl::InvalidArgumentError(absl::StrCat("--optimizers: unknown optimizer '", variant.name,
                                                    "' (known: ", absl::StrJoin(known, ", "), ")"));
   };
 }

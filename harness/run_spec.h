@@ -2,10 +2,26 @@
 #ifndef HPO_HARNESS_RUN_SPEC_H_
 #define HPO_HARNESS_RUN_SPEC_H_
 
+#include <map>
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
 namespace hpo::harness {
+
+// An --optimizers entry: "NAME" or "NAME:key=value;key=value" (a variant of NAME with
+// OptimizerSpec.options set; the whole text is the variant's name in results and the report).
+struct OptimizerVariant {
+  std::string name;                           // the registry name, e.g. "tpe"
+  std::map<std::string, std::string> options;  // key -> value, as given
+};
+
+// Splits `text` as above; whitespace around names, keys and values is dropped and a trailing
+// ';' is allowed. INVALID_ARGUMENT "--optimizers: 'TEXT': ..." for an empty name, an entry
+// without '=', an empty key, or a key given twice.
+absl::StatusOr<OptimizerVariant> ParseOptimizerVariant(absl::string_view text);
 
 // One (optimizer, task, seed, trials) cell of a benchmark. A plain value type.
 struct RunSpec {
