@@ -296,7 +296,11 @@ ParzenEstimator::ParzenEstimator(const std::vector<Dim>& dims, const double* obs
     // sigma <= high - low.
     CentralMasses(pd.mu.data(), pd.inv_sigma.data(), dim.low, dim.high, m, mass.data());
     for (int c = 0; c < m; ++c) {
-      norm[c] *= dim.kind == Dim::Kind::kContinuous ? mass[c] * pd.sigma[c] * kSqrt2Pi : mass[c];
+      if (dim.kind != Dim::Kind::kContinuous) {
+        norm[c] *= mass[c];
+      } else {
+        norm[c] *= options.optuna31_kernel ? mass[c] * kSqrt2Pi : mass[c] * pd.sigma[c] * kSqrt2Pi;
+      }
     }
     fold(/*all=*/false);
   }

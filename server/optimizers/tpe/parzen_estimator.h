@@ -35,6 +35,10 @@ struct ParzenOptions {
   // true: Optuna's default_weights (older observations ramp down when there are more than 25);
   // false: every observation weighs 1.
   bool ramp_weights = true;
+  // false: continuous kernels are exact truncated-Gaussian densities, 1 / (sigma sqrt(2 pi) Z);
+  // true: Optuna 3.1's truncnorm.logpdf, which leaves out the 1 / sigma (so a narrow component
+  // peaks no higher than a wide one). Sampling is the same either way.
+  bool optuna31_kernel = false;
 };
 
 // Optuna's gamma functions: the number of observations in the "below" (good) group.

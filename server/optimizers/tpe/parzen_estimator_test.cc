@@ -84,6 +84,41 @@ TEST(ParzenEstimatorTest, RampWeightsAndPriorWeightMatchOptuna) {
                             {-2.780077502297681, -1.639537900498291, -2.0194543570654515}));
 }
 
+TEST(ParzenEstimatorTest, Optuna31KernelLeavesOutOneOverSigma) {
+  const std::vector<Dim> dims = {Dim{Dim::Kind::kContinuous, 0, 4}};
+  const std::vector<double> obs = {1.0};
+  ParzenOptions exact;
+  exact.scott_bandwidth = false;
+  ParzenOptions optuna31 = exact;
+  optuna31.optuna31_kernel = true;
+  // No observations: the prior alone (sigma = range = 4), so the two differ by log 4 exactly.
+  const ParzenEstimator prior_exact(dims, obs.data(), 0, exact);
+  const ParzenEstimator prior_optuna(dims, obs.data(), 0, optuna31);
+  const double x = 2.5;
+  double a, b;
+  prior_exact.LogPdf(&x, 1, &a);
+  prior_optuna.LogPdf(&x, 1, &b);
+  EXPECT_NEAR(b - a, std::log(4.0), 1e-12);
+  // One observation: each component's term gains its own log sigma.
+  const ParzenEstimator one_exact(dims, obs.data(), 1, exact);
+  const ParzenEstimator one_optuna(dims, obs.data(), 1, optuna31);
+  one_exact.LogPdf(&x, 1, &a);
+  one_optuna.LogPdf(&x, 1, &b);
+  const auto& mu = one_exact.mus(0);
+  const auto& sigma = one_exact.sigmas(0);
+  const auto w = one_exact.weights();
+  double want_exact = 0, want_optuna = 0;
+  for (int c = 0; c < 2; ++c) {
+    const double z = (x - mu[c]) / sigma[c];
+    const double mass = NormalCdf((4 - mu[c]) / sigma[c]) - NormalCdf((0 - mu[c]) / sigma[c]);
+    const double k = w[c] * std::exp(-0.5 * z * z) / (std::sqrt(2 * M_PI) * mass);
+    want_optuna += k;
+    want_exact += k / sigma[c];
+  }
+  EXPECT_NEAR(a, std::log(want_exact), 1e-9);
+  EXPECT_NEAR(b, std::log(want_optuna), 1e-9);
+}
+
 TEST(ParzenEstimatorTest, GammaAndWeights) {
   EXPECT_EQ(OptunaGamma(0), 0);
   EXPECT_EQ(OptunaGamma(10), 1);

@@ -93,6 +93,14 @@ absl::StatusOr<TpeOptimizer::Options> TpeOptimizer::ParseOptions(
       } else {
         return OptionError(key, absl::StrCat("'", value, "' is not one of optuna, uniform"));
       }
+    } else if (key == "kernel_normalization") {
+      if (value == "exact") {
+        o.optuna31_kernel = false;
+      } else if (value == "optuna31") {
+        o.optuna31_kernel = true;
+      } else {
+        return OptionError(key, absl::StrCat("'", value, "' is not one of exact, optuna31"));
+      }
     } else if (key == "prior_weight") {
       double v;
       if (!absl::SimpleAtod(value, &v) || !std::isfinite(v) || v <= 0) {
@@ -111,7 +119,8 @@ absl::StatusOr<TpeOptimizer::Options> TpeOptimizer::ParseOptions(
       return OptionError(
           key,
           "unknown option (known: consider_endpoints, consider_magic_clip, constant_liar, gamma, "
-          "multivariate, n_ei_candidates, n_startup_trials, prior_weight, weights)");
+          "kernel_normalization, multivariate, n_ei_candidates, n_startup_trials, prior_weight, "
+          "weights)");
     }
   }
   return o;
@@ -372,6 +381,7 @@ void TpeOptimizer::SampleGroup(const std::vector<int>& group, bool scott, core::
   po.consider_endpoints = options_.consider_endpoints;
   po.scott_bandwidth = scott;
   po.ramp_weights = options_.ramp_weights;
+  po.optuna31_kernel = options_.optuna31_kernel;
   const tpe::ParzenEstimator l(dims, below.data(), static_cast<int>(below.size() / g), po);
   const tpe::ParzenEstimator gx(dims, above.data(), static_cast<int>(above.size() / g), po);
 

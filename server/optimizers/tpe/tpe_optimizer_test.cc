@@ -512,25 +512,25 @@ double BestAfter(Optimizer& opt, const worker::tasks::SyntheticTask& task,
 }
 
 TEST_F(BraninHistory, TpeBeatsRandomSearchOnBranin) {
-  double tpe_sum = 0, tpe_uni_sum = 0, random_sum = 0;
+  double tpe_sum = 0, tpe_mv_sum = 0, random_sum = 0;
   int tpe_wins = 0;
   for (int seed = 0; seed < 10; ++seed) {
     auto tpe = MustCreate(TpeSpec(seed), space_);
-    auto tpe_uni = MustCreate(TpeSpec(seed, {{"multivariate", "false"}}), space_);
+    auto tpe_mv = MustCreate(TpeSpec(seed, {{"multivariate", "true"}}), space_);
     auto random = MustCreate(TpeSpec(seed, {{"n_startup_trials", "1000"}}), space_);
     const double t = BestAfter(*tpe, *task_, study_, 100);
     const double r = BestAfter(*random, *task_, study_, 100);
     tpe_sum += t;
-    tpe_uni_sum += BestAfter(*tpe_uni, *task_, study_, 100);
+    tpe_mv_sum += BestAfter(*tpe_mv, *task_, study_, 100);
     random_sum += r;
     tpe_wins += t < r;
   }
   std::printf(
       "Branin, best after 100 trials, mean of 10 seeds (optimum 0.397887): "
-      "tpe %.5f, tpe univariate %.5f, random %.5f; tpe better on %d of 10\n",
-      tpe_sum / 10, tpe_uni_sum / 10, random_sum / 10, tpe_wins);
+      "tpe %.5f, tpe multivariate %.5f, random %.5f; tpe better on %d of 10\n",
+      tpe_sum / 10, tpe_mv_sum / 10, random_sum / 10, tpe_wins);
   EXPECT_LT(tpe_sum, random_sum);
-  EXPECT_LT(tpe_uni_sum, random_sum);
+  EXPECT_LT(tpe_mv_sum, random_sum);
   EXPECT_GE(tpe_wins, 7);
 }
 
@@ -544,8 +544,8 @@ optimizer:
   name: tpe
   seed: 3
   options: {n_startup_trials: 4, n_ei_candidates: 12, gamma: sqrt, prior_weight: 2.5,
-            multivariate: false, constant_liar: False, consider_magic_clip: false,
-            consider_endpoints: true, weights: uniform}
+            multivariate: true, constant_liar: False, consider_magic_clip: false,
+            consider_endpoints: true, weights: uniform, kernel_normalization: exact}
 budget: {max_trials: 10}
 space:
   x: {type: float, low: 0, high: 1}
@@ -558,7 +558,8 @@ task: {builtin: branin}
   EXPECT_EQ(o->n_ei_candidates, 12);
   EXPECT_TRUE(o->sqrt_gamma);
   EXPECT_EQ(o->prior_weight, 2.5);
-  EXPECT_FALSE(o->multivariate);
+  EXPECT_TRUE(o->multivariate);
+  EXPECT_FALSE(o->optuna31_kernel);
   EXPECT_FALSE(o->constant_liar);
   EXPECT_FALSE(o->consider_magic_clip);
   EXPECT_TRUE(o->consider_endpoints);
@@ -569,7 +570,8 @@ task: {builtin: branin}
   EXPECT_EQ(defaults->n_ei_candidates, 24);
   EXPECT_FALSE(defaults->sqrt_gamma);
   EXPECT_EQ(defaults->prior_weight, 1.0);
-  EXPECT_TRUE(defaults->multivariate);
+  EXPECT_FALSE(defaults->multivariate);
+  EXPECT_TRUE(defaults->optuna31_kernel);
   EXPECT_TRUE(defaults->constant_liar);
   EXPECT_TRUE(defaults->consider_magic_clip);
   EXPECT_FALSE(defaults->consider_endpoints);
@@ -581,8 +583,10 @@ TEST(TpeOptimizerTest, BadOptionsAreRejectedWithTheirKey) {
   const std::vector<std::pair<std::pair<std::string, std::string>, std::string>> cases = {
       {{"n_startup", "3"},
        "optimizer.options.n_startup: unknown option (known: consider_endpoints, "
-       "consider_magic_clip, constant_liar, gamma, multivariate, n_ei_candidates, "
-       "n_startup_trials, prior_weight, weights)"},
+       "consider_magic_clip, constant_liar, gamma, kernel_normalization, multivariate, "
+       "n_ei_candidates, n_startup_trials, prior_weight, weights)"},
+      {{"kernel_normalization", "scipy"},
+       "optimizer.options.kernel_normalization: 'scipy' is not one of exact, optuna31"},
       {{"n_startup_trials", "-1"},
        "optimizer.options.n_startup_trials: '-1' is not an integer >= 0"},
       {{"n_startup_trials", "ten"},
