@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "core/status_macros.h"
 #include "harness/analysis.h"
@@ -65,11 +66,30 @@ absl::StatusOr<BenchSummary> RunBench(const BenchOptions& options, const Router&
     }
     routes[o] = std::move(route);
   }
-  // Trials per task.
+  // Trials per task. A task the factory cannot make for want of data (FAILED_PRECONDITION, e.g.
+  // the LCBench model file is absent) is skipped: one note per reason, naming its tasks.
   std::map<std::string, int> trials;
+  std::vector<std::string> tasks;
+  std::vector<std::pair<std::string, std::vector<std::string>>> skipped_tasks;  // reason, names
   for (const std::string& t : options.tasks) {
-    HPO_ASSIGN_OR_RETURN(auto task, options.task_factory(t));
-    trials[t] = options.trials > 0 ? options.trials : DefaultTrials(task->space().params_size());
+    auto task = options.task_factory(t);
+    if (!task.ok() && absl::IsFailedPrecondition(task.status())) {
+      const std::string reason(task.status().message());
+      auto same = std::find_if(skipped_tasks.begin(), skipped_tasks.end(),
+                               [&reason](const auto& s) { return s.first == reason; });
+      if (same == skipped_tasks.end()) same = skipped_tasks.insert(same, {reason, {}});
+      same->second.push_back(t);
+      const int runs = static_cast<int>(options.optimizers.size()) * options.seeds;
+      summary.total += runs;
+      summary.skipped += runs;
+      continue;
+    }
+    HPO_RETURN_IF_ERROR(task.status());
+    tasks.push_back(t);
+    trials[t] = options.trials > 0 ? options.trials : DefaultTrials((*task)->space().params_size());
+  }
+  for (const auto& [reason, names] : skipped_tasks) {
+    summary.notes.push_back(absl::StrCat(absl::StrJoin(names, ", "), ": skipped: ", reason));
   }
 
   std::error_code ec;
@@ -86,7 +106,7 @@ absl::StatusOr<BenchSummary> RunBench(const BenchOptions& options, const Router&
   // The work list, seed-major so partial results cover every task early.
   std::vector<Job> jobs;
   for (int seed = 0; seed < options.seeds; ++seed) {
-    for (const std::string& t : options.tasks) {
+    for (const std::string& t : tasks) {
       for (const std::string& o : options.optimizers) {
         ++summary.total;
         Runner* runner = routes[o].runner;
@@ -176,7 +196,7 @@ absl::StatusOr<BenchSummary> RunBench(const BenchOptions& options, const Router&
   for (Job& job : jobs) {
     if (job.record.has_value()) records.push_back(std::move(*job.record));
   }
-  const Analysis analysis = Analyze(records, options.optimizers, options.tasks);
+  const Analysis analysis = Analyze(records, options.optimizers, tasks);
   ReportContext context;
   context.command = options.command;
   context.seeds = options.seeds;

@@ -48,7 +48,10 @@ struct BenchSummary {
 // Runs the bench and writes the report. Errors: INVALID_ARGUMENT for empty optimizers/tasks,
 // seeds < 1, trials < 0, jobs < 1, duplicate names, or the router's error; the task factory's
 // NOT_FOUND; FAILED_PRECONDITION when DIR cannot be created; results.sqlite errors; report
-// file errors. Failed runs do not fail the bench (they are counted and noted).
+// file errors. Failed runs do not fail the bench (they are counted and noted). Tasks the factory
+// answers FAILED_PRECONDITION (data absent, e.g. the LCBench model) are skipped: their runs
+// count as skipped and one note per reason names them ("lcbench-3945, lcbench-7593: skipped:
+// LCBench surrogate not found at ...").
 absl::StatusOr<BenchSummary> RunBench(const BenchOptions& options, const Router& router);
 
 }  // namespace hpo::harness

@@ -20,6 +20,9 @@ std::string G(double v) { return absl::StrFormat("%.4g", v); }
 
 std::string PlusMinus(const MeanSd& m) { return absl::StrCat(G(m.mean), " ± ", G(m.sd)); }
 
+// Regret is NaN where the task's optimum is not known (e.g. LCBench).
+std::string Regret(const MeanSd& m) { return std::isnan(m.mean) ? "n/a" : PlusMinus(m); }
+
 // Full precision for CSVs.
 std::string Csv(double v) {
   if (std::isnan(v)) return "nan";
@@ -73,7 +76,8 @@ std::string ReportMarkdown(const Analysis& a, const ReportContext& context) {
 
   absl::StrAppend(
       &md, "## Final results per task\n\n",
-      "Regret = best value found − the task's known optimum (mean ± sd over seeds). Score is "
+      "Regret = best value found − the task's known optimum (mean ± sd over seeds; n/a where "
+      "the optimum is not known, e.g. LCBench). Score is "
       "carps-style min–max normalized per task: the final best of every run on the task is "
       "mapped to [0, 1], 0 = the best final value seen by any optimizer and seed, 1 = the worst "
       "(lower is better). Rank orders the optimizers on each task by mean score (1 = best, ties "
@@ -85,7 +89,7 @@ std::string ReportMarkdown(const Analysis& a, const ReportContext& context) {
       const Cell* c = a.Find(t, o);
       if (c == nullptr) continue;
       absl::StrAppend(&md, "| ", t, " | ", o, " | ", c->seeds.size(), " | ", a.trials.at(t), " | ",
-                      PlusMinus(c->best), " | ", PlusMinus(c->regret), " | ", PlusMinus(c->score),
+                      PlusMinus(c->best), " | ", Regret(c->regret), " | ", PlusMinus(c->score),
                       " | ", G(c->rank), " |\n");
     }
   }

@@ -2,14 +2,43 @@
 
 #include <algorithm>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "core/status_macros.h"
+#include "harness/served_task.h"
+#include "worker/tasks/lcbench_data.h"
 
 namespace hpo::harness {
 
+namespace {
+
+constexpr absl::string_view kLcbenchSuite = "lcbench";
+
+// The LCBench task names, or why they cannot be listed (FAILED_PRECONDITION naming the model
+// file when it is absent, else the JSON file that is).
+absl::StatusOr<std::vector<std::string>> LcbenchSuite() {
+  HPO_RETURN_IF_ERROR(worker::tasks::CheckLcbenchModel());
+  HPO_ASSIGN_OR_RETURN(const std::vector<std::string> ids, worker::tasks::LcbenchTaskIds());
+  std::vector<std::string> names;
+  for (const std::string& id : ids)
+    names.push_back(absl::StrCat(worker::tasks::kLcbenchPrefix, id));
+  return names;
+}
+
+}  // namespace
+
 TaskFactory BuiltinTaskFactory() {
-  return [](absl::string_view name) { return worker::tasks::MakeTask(name); };
+  TaskFactory lcbench = LcbenchTaskFactory();
+  return [lcbench](absl::string_view name) -> absl::StatusOr<std::unique_ptr<worker::tasks::Task>> {
+    if (absl::StartsWith(name, worker::tasks::kLcbenchPrefix)) return lcbench(name);
+    if (name == kLcbenchSuite) {
+      HPO_RETURN_IF_ERROR(LcbenchSuite().status());
+      return absl::NotFoundError("'lcbench' is a suite of tasks (lcbench-<id>), not a task");
+    }
+    return worker::tasks::MakeTask(name);
+  };
 }
 
 std::vector<std::string> SyntheticSuite() {
@@ -35,9 +64,20 @@ absl::StatusOr<std::vector<std::string>> ExpandTasks(absl::string_view list,
       for (const std::string& n : SyntheticSuite()) add(n);
     } else if (name == "builtin") {
       for (const std::string& n : worker::tasks::TaskNames()) add(n);
+    } else if (name == kLcbenchSuite) {
+      absl::StatusOr<std::vector<std::string>> names = LcbenchSuite();
+      if (names.ok()) {
+        for (const std::string& n : *names) add(n);
+      } else if (absl::IsFailedPrecondition(names.status())) {
+        add(name);  // RunBench skips it, saying why
+      } else {
+        return core::Annotate(names.status(), "--tasks");
+      }
     } else {
       auto task = factory(name);
-      if (!task.ok()) return core::Annotate(task.status(), "--tasks");
+      if (!task.ok() && !absl::IsFailedPrecondition(task.status())) {
+        return core::Annotate(task.status(), "--tasks");
+      }
       add(name);
     }
   }

@@ -18,16 +18,22 @@ namespace hpo::harness {
 using TaskFactory =
     std::function<absl::StatusOr<std::unique_ptr<worker::tasks::Task>>(absl::string_view)>;
 
-// worker::tasks::MakeTask.
+// worker::tasks::MakeTask, and LcbenchTaskFactory() (served_task.h) for "lcbench-<id>" names.
+// The name "lcbench" (the suite, see ExpandTasks) gives the reason the LCBench files cannot be
+// read (FAILED_PRECONDITION), or NOT_FOUND when they can (it is not a task).
+// Each call makes a new factory (with its own LCBench helper processes; copies share them).
 TaskFactory BuiltinTaskFactory();
 
 // Names of the built-in tasks that are closed-form functions (SyntheticTask), sorted.
 std::vector<std::string> SyntheticSuite();
 
 // Expands a comma list of suite and task names into task names, in order, without repeats:
-// "synthetic" = SyntheticSuite(), "builtin" = every worker::tasks::TaskNames(), anything else a
-// task name that `factory` must know. INVALID_ARGUMENT for an empty list; the factory's NOT_FOUND
-// (prefixed "--tasks: ") for an unknown name.
+// "synthetic" = SyntheticSuite(), "builtin" = every worker::tasks::TaskNames(), "lcbench" = the
+// 34 LCBench tasks "lcbench-<id>" (worker::tasks::LcbenchTaskIds), anything else a task name that
+// `factory` must know. A task the factory cannot make for want of data (FAILED_PRECONDITION,
+// e.g. the LCBench model is absent) is kept, and so is "lcbench" itself when the LCBench files
+// are absent: RunBench skips such names with the reason. INVALID_ARGUMENT for an empty list; the
+// factory's other errors (prefixed "--tasks: "), e.g. NOT_FOUND for an unknown name.
 absl::StatusOr<std::vector<std::string>> ExpandTasks(absl::string_view list,
                                                      const TaskFactory& factory);
 

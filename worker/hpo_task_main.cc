@@ -5,6 +5,14 @@
 //   hpo-task NAME --param x1=0.5 --param=x2=3
 //   HPO_PARAMS='{"x1": 0.5, "x2": 3}' hpo-task NAME
 //   hpo-task --list
+//   hpo-task --serve NAME
+//
+// --serve keeps the task loaded and evaluates it once per request: it reads one
+// JSON object a line on stdin, {"params": {"x1": 0.5, "x2": 3}}, and answers
+// each with one line on stdout, {"value": f(x)} (the blackbox value: one step,
+// no learning curve) or {"error": "...", "code": N} (N an absl::StatusCode);
+// blank lines are ignored, and it exits 0 at end of input. The bench harness
+// uses it to evaluate lcbench-<id> tasks without linking LibTorch itself.
 //
 // The lcbench-<id> tasks need LibTorch, which costs ~0.6 s of startup: they live in
 // hpo-task-lcbench, and hpo-task hands such names over to it (exec, same arguments), so the
@@ -16,8 +24,8 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -45,6 +53,7 @@ constexpr int kBadInput = 2;
 
 struct Invocation {
   bool list = false;
+  bool serve = false;
   std::string task;
   tasks::TaskOptions options;
   std::vector<std::pair<std::string, std::string>> params;  // name, text, in order given
@@ -70,7 +79,7 @@ absl::StatusOr<Invocation> ParseArgs(int argc, char** argv) {
     if (arg == "--help" || arg == "-h") {
       return absl::InvalidArgumentError(
           "usage: hpo-task NAME --PARAM=VALUE... [--steps=N] [--step_ms=M] | "
-          "hpo-task --list");
+          "hpo-task --serve NAME | hpo-task --list");
     }
     if (!absl::ConsumePrefix(&arg, "--")) {
       if (!inv.task.empty()) {
@@ -93,7 +102,14 @@ absl::StatusOr<Invocation> ParseArgs(int argc, char** argv) {
       value = args[++i];
     }
     if (name.empty()) return absl::InvalidArgumentError(absl::StrCat("bad flag '", args[i], "'"));
-    if (name == "steps") {
+    if (name == "serve") {  // --serve NAME: NAME is the task
+      if (!inv.task.empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--serve ", value, ": the task is already '", inv.task, "'"));
+      }
+      inv.serve = true;
+      inv.task = value;
+    } else if (name == "steps") {
       HPO_RETURN_IF_ERROR(ParseIntFlag(name, value, 1, &inv.options.steps));
     } else if (name == "step_ms" || name == "step-ms") {
       HPO_RETURN_IF_ERROR(ParseIntFlag(name, value, 0, &inv.options.step_ms));
@@ -141,16 +157,18 @@ absl::StatusOr<hpo::v1::ParamMap> ParamsFromFlags(
   return params;
 }
 
-absl::StatusOr<hpo::v1::ParamMap> ParamsFromJson(const tasks::Task& task, const char* text) {
-  nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded() || !json.is_object()) {
-    return absl::InvalidArgumentError("HPO_PARAMS: not a JSON object");
+// `json` is an object of parameter values; `what` names its source in errors.
+absl::StatusOr<hpo::v1::ParamMap> ParamsFromJsonObject(const tasks::Task& task,
+                                                       const nlohmann::json& json,
+                                                       absl::string_view what) {
+  if (!json.is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": not a JSON object"));
   }
   const hpo::v1::SearchSpace space = task.space();
   hpo::v1::ParamMap params;
   for (const auto& [name, v] : json.items()) {
     const hpo::v1::ParamSpec* spec = FindOrNull(space, name);
-    if (spec == nullptr) return core::Annotate(UnknownParam(task, name), "HPO_PARAMS");
+    if (spec == nullptr) return core::Annotate(UnknownParam(task, name), what);
     hpo::v1::ParamValue value;
     if (spec->has_float_domain() && v.is_number()) {
       value.set_float_value(v.get<double>());
@@ -161,11 +179,51 @@ absl::StatusOr<hpo::v1::ParamMap> ParamsFromJson(const tasks::Task& task, const 
           value, core::ParseValue(*spec, v.is_string() ? v.get<std::string>() : v.dump()));
     } else {
       return absl::InvalidArgumentError(
-          absl::StrCat("HPO_PARAMS: parameter '", name, "' has a non-scalar value"));
+          absl::StrCat(what, ": parameter '", name, "' has a non-scalar value"));
     }
     (*params.mutable_values())[name] = value;
   }
   return params;
+}
+
+absl::StatusOr<hpo::v1::ParamMap> ParamsFromJson(const tasks::Task& task, const char* text) {
+  nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded()) return absl::InvalidArgumentError("HPO_PARAMS: not a JSON object");
+  return ParamsFromJsonObject(task, json, "HPO_PARAMS");
+}
+
+// The answer to one --serve request line.
+nlohmann::json ServeOne(const tasks::Task& task, const std::string& line) {
+  auto error = [](const absl::Status& status) {
+    return nlohmann::json{{"error", std::string(status.message())},
+                          {"code", static_cast<int>(status.code())}};
+  };
+  nlohmann::json request = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (request.is_discarded() || !request.is_object() || !request.contains("params")) {
+    return error(absl::InvalidArgumentError(
+        "expected a JSON object {\"params\": {NAME: VALUE, ...}} on one line"));
+  }
+  absl::StatusOr<hpo::v1::ParamMap> params =
+      ParamsFromJsonObject(task, request["params"], "params");
+  if (!params.ok()) return error(params.status());
+  tasks::CallbackReporter ignore([](const core::MetricLine&) { return true; });
+  absl::StatusOr<double> value = task.Evaluate(*params, tasks::TaskOptions{}, ignore);
+  if (!value.ok()) return error(value.status());
+  return nlohmann::json{{"value", *value}};
+}
+
+// --serve: answers requests on stdin until end of input.
+int Serve(const tasks::Task& task) {
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string answer = ServeOne(task, line).dump() + "\n";
+    if (std::fwrite(answer.data(), 1, answer.size(), stdout) != answer.size() ||
+        std::fflush(stdout) != 0) {
+      return 1;  // the reader went away
+    }
+  }
+  return 0;
 }
 
 int Run(int argc, char** argv) {
@@ -187,8 +245,8 @@ int Run(int argc, char** argv) {
       std::string path(self, n);
       path = path.substr(0, path.rfind('/') + 1) + "hpo-task-lcbench";
       ::execv(path.c_str(), argv);
-      std::cerr << "hpo-task: " << inv->task << " needs " << path << ": "
-                << std::strerror(errno) << "\n";
+      std::cerr << "hpo-task: " << inv->task << " needs " << path << ": " << std::strerror(errno)
+                << "\n";
       return 1;
     }
   }
@@ -200,6 +258,13 @@ int Run(int argc, char** argv) {
     }
     std::cerr << "hpo-task: " << task.status().message() << "\n";
     return kBadInput;
+  }
+  if (inv->serve) {
+    if (!inv->params.empty()) {
+      std::cerr << "hpo-task: --serve takes the parameters on stdin, not as flags\n";
+      return kBadInput;
+    }
+    return Serve(**task);
   }
   absl::StatusOr<hpo::v1::ParamMap> params;
   const char* env = std::getenv("HPO_PARAMS");

@@ -14,36 +14,13 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "hpo/v1/hpo.pb.h"
+#include "worker/tasks/lcbench_data.h"
 #include "worker/tasks/task.h"
 
 namespace hpo::worker::tasks {
 
-// Epochs of every LCBench learning curve; the blackbox value is at the last.
-inline constexpr int kLcbenchEpochs = 52;
-inline constexpr absl::string_view kLcbenchPrefix = "lcbench-";
-
-// $HPO_LCBENCH_DIR when set (even if it does not exist, so that errors name
-// it); else ../shared/benchmarks/lcbench relative to the current directory
-// when that directory exists; else /work/shared/benchmarks/lcbench.
-std::string DefaultLcbenchDir();
-
-// The search space, config_space.json without OpenML_task_id (and without
-// epoch, the fidelity), in the surrogate's input order:
-//   batch_size    int   [16, 512]     log
-//   learning_rate float [1e-4, 0.1]   log
-//   momentum      float [0.1, 0.99]
-//   weight_decay  float [1e-5, 0.1]
-//   num_layers    int   [1, 5]
-//   max_units     int   [64, 1024]    log
-//   max_dropout   float [0, 1]
-hpo::v1::SearchSpace LcbenchSpace();
-
-// The OpenML task ids the surrogate serves, in config_space.json's order: the
-// ids of encoding.json (without "#na#") that config_space.json also lists for
-// OpenML_task_id. (encoding.json has 35 ids; 167083 is not in the config space,
-// so this gives 34.) An empty model_dir means DefaultLcbenchDir().
-// FAILED_PRECONDITION naming the file when one is absent or malformed.
-absl::StatusOr<std::vector<std::string>> LcbenchTaskIds(const std::string& model_dir = "");
+// kLcbenchEpochs, kLcbenchPrefix, DefaultLcbenchDir(), LcbenchSpace() and
+// LcbenchTaskIds() are in lcbench_data.h (LibTorch-free, in hpo_tasks).
 
 // The task "lcbench-<openml_task_id>". Its objective "value" is
 // 100 - val_accuracy at epoch 52 (minimized). optimum() is NaN and

@@ -1,0 +1,301 @@
+// The LCBench tasks in the bench harness: served by hpo-task-lcbench (the harness links no
+// LibTorch), skipped with a clear message when the model is absent.
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "harness/bench.h"
+#include "harness/in_process_runner.h"
+#include "harness/pipe_process.h"
+#include "harness/served_task.h"
+#include "harness/task_source.h"
+#include "nlohmann/json.hpp"
+#include "worker/tasks/lcbench_data.h"
+
+namespace hpo::harness {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+namespace fs = std::filesystem;
+
+bool HaveModel() { return worker::tasks::CheckLcbenchModel().ok(); }
+
+bool HaveHelper() { return ::access(HPO_TASK_LCBENCH_PATH, X_OK) == 0; }
+
+#define SKIP_WITHOUT_LCBENCH()                                   \
+  if (!HaveModel()) {                                            \
+    GTEST_SKIP() << worker::tasks::CheckLcbenchModel().message() \
+                 << " (to the folder that holds lcbench.pt)";    \
+  }                                                              \
+  if (!HaveHelper()) GTEST_SKIP() << HPO_TASK_LCBENCH_PATH << " not built (LibTorch not found)"
+
+std::string TempDir(const std::string& name) {
+  const char* base = std::getenv("TEST_TMPDIR");
+  fs::path dir = fs::path(base != nullptr ? base : "/tmp") /
+                 absl::StrCat("hpo_lcbench_bench_", name, "_", ::getpid());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir.string();
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// Sets an environment variable for one scope.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    ::setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    if (old_.has_value()) {
+      ::setenv(name_, old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+// The README's example configuration for task 3945: val_accuracy 93.3497 at epoch 52.
+constexpr char kReadmeParams[] =
+    R"({"batch_size": 64, "learning_rate": 0.003, "momentum": 0.9, "weight_decay": 0.0001, )"
+    R"("num_layers": 3, "max_units": 256, "max_dropout": 0.1})";
+constexpr double kReadmeValue = 100.0 - 93.3497;
+
+hpo::v1::ParamMap ReadmeParamMap() {
+  hpo::v1::ParamMap p;
+  auto& v = *p.mutable_values();
+  v["batch_size"].set_int_value(64);
+  v["learning_rate"].set_float_value(3e-3);
+  v["momentum"].set_float_value(0.9);
+  v["weight_decay"].set_float_value(1e-4);
+  v["num_layers"].set_int_value(3);
+  v["max_units"].set_int_value(256);
+  v["max_dropout"].set_float_value(0.1);
+  return p;
+}
+
+nlohmann::json Ask(PipeProcess& p, const std::string& line) {
+  EXPECT_TRUE(p.WriteLine(line).ok());
+  auto answer = p.ReadLine(absl::Now() + absl::Seconds(120));
+  EXPECT_TRUE(answer.ok()) << answer.status();
+  if (!answer.ok() || !answer->has_value()) return nullptr;
+  return nlohmann::json::parse(**answer);
+}
+
+// ------------------------------------------------------------------ the serve protocol
+
+TEST(LcbenchServeTest, AnswersRequestsUntilEndOfInput) {
+  SKIP_WITHOUT_LCBENCH();
+  // Through hpo-task, which hands lcbench names (and --serve) over to hpo-task-lcbench.
+  for (const char* program : {HPO_TASK_LCBENCH_PATH, HPO_TASK_PATH}) {
+    SCOPED_TRACE(program);
+    auto p = PipeProcess::Spawn({{program, "--serve", "lcbench-3945"}, ""});
+    ASSERT_TRUE(p.ok()) << p.status();
+
+    nlohmann::json a = Ask(**p, absl::StrCat(R"({"params": )", kReadmeParams, "}"));
+    ASSERT_TRUE(a.contains("value")) << a.dump();
+    EXPECT_NEAR(a["value"].get<double>(), kReadmeValue, 0.01);
+
+    ASSERT_TRUE((*p)->WriteLine("").ok());  // blank lines are ignored
+    nlohmann::json bad = Ask(**p, R"({"params": {"batch_size": 64}})");
+    EXPECT_EQ(bad.value("code", 0), static_cast<int>(absl::StatusCode::kInvalidArgument));
+    EXPECT_THAT(bad.value("error", ""), HasSubstr("learning_rate"));
+    nlohmann::json unknown = Ask(**p, R"({"params": {"lr": 0.1}})");
+    EXPECT_THAT(unknown.value("error", ""), HasSubstr("unknown parameter 'lr'"));
+    nlohmann::json garbage = Ask(**p, "not json");
+    EXPECT_THAT(garbage.value("error", ""), HasSubstr("expected a JSON object"));
+
+    // Still serving after errors, and the same answer again.
+    nlohmann::json again = Ask(**p, absl::StrCat(R"({"params": )", kReadmeParams, "}"));
+    EXPECT_EQ(again, a);
+
+    auto code = (*p)->Close(absl::Seconds(30));
+    ASSERT_TRUE(code.ok()) << code.status();
+    EXPECT_EQ(*code, 0);
+  }
+}
+
+TEST(LcbenchServeTest, ServedTaskEvaluatesThroughTheHelper) {
+  SKIP_WITHOUT_LCBENCH();
+  TaskFactory factory = LcbenchTaskFactory({HPO_TASK_LCBENCH_PATH});
+  auto task = factory("lcbench-3945");
+  ASSERT_TRUE(task.ok()) << task.status();
+  EXPECT_EQ((*task)->name(), "lcbench-3945");
+  EXPECT_EQ((*task)->space().SerializeAsString(),
+            worker::tasks::LcbenchSpace().SerializeAsString());
+  EXPECT_TRUE(std::isnan((*task)->optimum()));
+
+  std::vector<double> seen;
+  worker::tasks::CallbackReporter reporter([&seen](const core::MetricLine& line) {
+    seen.push_back(line.metrics.at("value"));
+    return true;
+  });
+  auto value = (*task)->Evaluate(ReadmeParamMap(), {}, reporter);
+  ASSERT_TRUE(value.ok()) << value.status();
+  EXPECT_NEAR(*value, kReadmeValue, 0.01);
+  EXPECT_THAT(seen, ElementsAre(*value));
+
+  // Another task of the same factory; the helper of the first is reused.
+  auto other = factory("lcbench-7593");
+  ASSERT_TRUE(other.ok()) << other.status();
+  auto other_value = (*other)->Evaluate(ReadmeParamMap(), {}, reporter);
+  ASSERT_TRUE(other_value.ok()) << other_value.status();
+  EXPECT_NE(*other_value, *value);
+  auto repeat = (*task)->Evaluate(ReadmeParamMap(), {}, reporter);
+  ASSERT_TRUE(repeat.ok()) << repeat.status();
+  EXPECT_EQ(*repeat, *value);
+
+  hpo::v1::ParamMap bad = ReadmeParamMap();
+  (*bad.mutable_values())["batch_size"].set_int_value(4096);
+  auto out_of_range = (*task)->Evaluate(bad, {}, reporter);
+  EXPECT_EQ(out_of_range.status().code(), absl::StatusCode::kInvalidArgument);
+  auto curve = (*task)->Evaluate(ReadmeParamMap(), {/*steps=*/52, 0}, reporter);
+  EXPECT_EQ(curve.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(curve.status().message(), HasSubstr("blackbox only"));
+
+  auto unknown = factory("lcbench-1");
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(unknown.status().message(), HasSubstr("3945"));
+}
+
+TEST(LcbenchServeTest, MissingHelperIsAFailedPrecondition) {
+  SKIP_WITHOUT_LCBENCH();
+  auto task = LcbenchTaskFactory({"/nonexistent/hpo-task-lcbench"})("lcbench-3945");
+  EXPECT_EQ(task.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(task.status().message(), HasSubstr("/nonexistent/hpo-task-lcbench"));
+}
+
+TEST(LcbenchSuiteTest, ExpandsToTheSurrogatesTasks) {
+  SKIP_WITHOUT_LCBENCH();
+  auto names = ExpandTasks("lcbench", BuiltinTaskFactory());
+  ASSERT_TRUE(names.ok()) << names.status();
+  EXPECT_EQ(names->size(), 34u);
+  EXPECT_EQ(names->front(), "lcbench-3945");
+  auto unknown = ExpandTasks("lcbench-1", BuiltinTaskFactory());
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
+}
+
+// ------------------------------------------------------------------ the bench
+
+// final.csv rows (optimizer, task, seed, best, regret, score) of `task`.
+std::vector<std::vector<std::string>> FinalRows(const std::string& dir, const std::string& task) {
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream in(ReadFile(dir + "/final.csv"));
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> f = absl::StrSplit(line, ',');
+    if (f.size() == 6 && f[1] == task) rows.push_back(f);
+  }
+  return rows;
+}
+
+TEST(LcbenchBenchTest, RandomAndTpeOnLcbench3945) {
+  SKIP_WITHOUT_LCBENCH();
+  const std::string dir = TempDir("bench");
+  TaskFactory tasks = BuiltinTaskFactory();
+  auto names = ExpandTasks("lcbench-3945", tasks);
+  ASSERT_TRUE(names.ok()) << names.status();
+  auto runner = InProcessRunner::Create({tasks, &server::MakeOptimizer});
+  ASSERT_TRUE(runner.ok()) << runner.status();
+  Router router = [&](const std::string&) -> absl::StatusOr<Route> {
+    return Route{runner->get(), ""};
+  };
+  BenchOptions options;
+  options.optimizers = {"random", "tpe"};
+  options.tasks = *names;
+  options.seeds = 2;
+  options.trials = 10;
+  options.out_dir = dir;
+  options.jobs = 2;
+  options.task_factory = tasks;
+  auto summary = RunBench(options, router);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->ran, 4);
+  EXPECT_EQ(summary->failed, 0) << (summary->notes.empty() ? "" : summary->notes[0]);
+
+  const auto rows = FinalRows(dir, "lcbench-3945");
+  ASSERT_EQ(rows.size(), 4u);
+  for (const auto& row : rows) {
+    SCOPED_TRACE(absl::StrJoin(row, ","));
+    const double best = std::stod(row[3]);
+    EXPECT_TRUE(std::isfinite(best));
+    EXPECT_GT(best, 0);
+    EXPECT_LT(best, 100);
+    EXPECT_EQ(row[4], "nan");  // regret: the optimum is unknown
+    const double score = std::stod(row[5]);
+    EXPECT_GE(score, 0);
+    EXPECT_LE(score, 1);
+  }
+  const std::string report = ReadFile(dir + "/report.md");
+  EXPECT_THAT(report, HasSubstr("| lcbench-3945 | random | 2 | 10 |"));
+  EXPECT_THAT(report, HasSubstr(" | n/a | "));
+  EXPECT_THAT(report, ::testing::Not(HasSubstr("nan")));
+}
+
+TEST(LcbenchBenchTest, AbsentModelSkipsTheTasksWithOneMessage) {
+  const std::string empty = TempDir("empty");
+  ScopedEnv env("HPO_LCBENCH_DIR", empty);
+  const std::string model = (fs::path(empty) / "lcbench.pt").string();
+  const std::string reason =
+      absl::StrCat("LCBench surrogate not found at ", model, ": set HPO_LCBENCH_DIR");
+
+  TaskFactory tasks = BuiltinTaskFactory();
+  auto direct = tasks("lcbench-3945");
+  EXPECT_EQ(direct.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(direct.status().message(), reason);
+
+  auto names = ExpandTasks("lcbench-3945,lcbench-7593,branin,lcbench", tasks);
+  ASSERT_TRUE(names.ok()) << names.status();
+  EXPECT_THAT(*names, ElementsAre("lcbench-3945", "lcbench-7593", "branin", "lcbench"));
+
+  auto runner = InProcessRunner::Create({tasks, &server::MakeOptimizer});
+  ASSERT_TRUE(runner.ok()) << runner.status();
+  Router router = [&](const std::string&) -> absl::StatusOr<Route> {
+    return Route{runner->get(), ""};
+  };
+  BenchOptions options;
+  options.optimizers = {"random"};
+  options.tasks = *names;
+  options.seeds = 1;
+  options.trials = 5;
+  options.out_dir = TempDir("absent");
+  options.task_factory = tasks;
+  auto summary = RunBench(options, router);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->ran, 1);
+  EXPECT_EQ(summary->skipped, 3);
+  EXPECT_EQ(summary->total, 4);
+  EXPECT_THAT(summary->notes,
+              ElementsAre(absl::StrCat("lcbench-3945, lcbench-7593, lcbench: skipped: ", reason)));
+  const std::string report = ReadFile(options.out_dir + "/report.md");
+  EXPECT_THAT(report, HasSubstr("| branin | random | 1 | 5 |"));
+  EXPECT_THAT(report,
+              HasSubstr(absl::StrCat("- lcbench-3945, lcbench-7593, lcbench: skipped: ", reason)));
+}
+
+}  // namespace
+}  // namespace hpo::harness

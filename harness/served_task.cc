@@ -1,0 +1,212 @@
+#include "harness/served_task.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "core/search_space.h"
+#include "core/status_macros.h"
+#include "harness/pipe_process.h"
+#include "nlohmann/json.hpp"
+#include "worker/tasks/lcbench_data.h"
+
+namespace hpo::harness {
+namespace {
+
+using worker::tasks::Task;
+
+std::string DefaultExecutable() {
+  if (const char* env = std::getenv("HPO_TASK_LCBENCH"); env != nullptr && *env != '\0') {
+    return env;
+  }
+  char self[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n <= 0) return "hpo-task-lcbench";
+  const std::string path(self, static_cast<size_t>(n));
+  return path.substr(0, path.rfind('/') + 1) + "hpo-task-lcbench";
+}
+
+// Idle helper processes per task name. Thread-safe.
+class HelperPool {
+ public:
+  HelperPool(std::string executable, absl::Duration timeout)
+      : executable_(std::move(executable)), timeout_(timeout) {}
+
+  ~HelperPool() {
+    // End of input makes each helper exit; the PipeProcess destructor reaps (or kills) it.
+    absl::MutexLock lock(&mu_);
+    for (auto& [name, helpers] : idle_) {
+      for (auto& helper : helpers) (void)helper->Close(absl::Seconds(2));
+    }
+  }
+
+  const std::string& executable() const { return executable_; }
+
+  // Evaluates `request` (one JSON line) with a helper serving `task`.
+  absl::StatusOr<double> Ask(const std::string& task, const std::string& request) {
+    std::unique_ptr<PipeProcess> helper = Take(task);
+    if (helper == nullptr) {
+      PipeProcess::Options spawn;
+      spawn.argv = {executable_, "--serve", task};
+      absl::StatusOr<std::unique_ptr<PipeProcess>> started = PipeProcess::Spawn(spawn);
+      if (!started.ok()) {
+        return absl::UnavailableError(absl::StrCat(task, ": ", started.status().message()));
+      }
+      helper = std::move(*started);
+    }
+    const std::string who = absl::StrCat(executable_, " --serve ", task);
+    if (absl::Status written = helper->WriteLine(request); !written.ok()) {
+      return Dead(std::move(helper), who);
+    }
+    absl::StatusOr<std::optional<std::string>> line = helper->ReadLine(absl::Now() + timeout_);
+    if (!line.ok()) return core::Annotate(line.status(), who);
+    if (!line->has_value()) return Dead(std::move(helper), who);
+
+    nlohmann::json answer = nlohmann::json::parse(**line, nullptr, /*allow_exceptions=*/false);
+    absl::StatusOr<double> result;
+    if (answer.is_object() && answer.contains("value") && answer["value"].is_number()) {
+      result = answer["value"].get<double>();
+    } else if (answer.is_object() && answer.contains("error") && answer["error"].is_string()) {
+      int code = answer.value("code", static_cast<int>(absl::StatusCode::kInternal));
+      if (code <= 0 || code > static_cast<int>(absl::StatusCode::kUnauthenticated)) {
+        code = static_cast<int>(absl::StatusCode::kInternal);
+      }
+      result =
+          absl::Status(static_cast<absl::StatusCode>(code), answer["error"].get<std::string>());
+    } else {
+      // Not the protocol: do not reuse this helper.
+      return absl::InternalError(absl::StrCat(who, ": unexpected answer '", **line, "'"));
+    }
+    Give(task, std::move(helper));
+    return result;
+  }
+
+ private:
+  std::unique_ptr<PipeProcess> Take(const std::string& task) {
+    absl::MutexLock lock(&mu_);
+    std::vector<std::unique_ptr<PipeProcess>>& helpers = idle_[task];
+    if (helpers.empty()) return nullptr;
+    std::unique_ptr<PipeProcess> helper = std::move(helpers.back());
+    helpers.pop_back();
+    return helper;
+  }
+
+  void Give(const std::string& task, std::unique_ptr<PipeProcess> helper) {
+    absl::MutexLock lock(&mu_);
+    idle_[task].push_back(std::move(helper));
+  }
+
+  static absl::Status Dead(std::unique_ptr<PipeProcess> helper, const std::string& who) {
+    absl::StatusOr<int> exit = helper->Close(absl::Seconds(2));
+    return absl::UnavailableError(absl::StrCat(
+        who, ": exited without answering",
+        exit.ok() ? absl::StrCat(" (exit status ", *exit, "; its stderr says why)") : ""));
+  }
+
+  const std::string executable_;
+  const absl::Duration timeout_;
+  absl::Mutex mu_;
+  std::map<std::string, std::vector<std::unique_ptr<PipeProcess>>> idle_ ABSL_GUARDED_BY(mu_);
+};
+
+// One parameter assignment as the JSON object `hpo-task --serve` reads.
+nlohmann::json ParamsJson(const hpo::v1::ParamMap& params) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [name, v] : params.values()) {
+    switch (v.kind_case()) {
+      case hpo::v1::ParamValue::kFloatValue:
+        out[name] = v.float_value();
+        break;
+      case hpo::v1::ParamValue::kIntValue:
+        out[name] = v.int_value();
+        break;
+      case hpo::v1::ParamValue::kBoolValue:
+        out[name] = v.bool_value();
+        break;
+      default:
+        out[name] = v.string_value();
+        break;
+    }
+  }
+  return out;
+}
+
+// Thread-safe: immutable; the pool is.
+class ServedLcbenchTask final : public Task {
+ public:
+  ServedLcbenchTask(std::string name, std::shared_ptr<HelperPool> pool)
+      : name_(std::move(name)), space_(worker::tasks::LcbenchSpace()), pool_(std::move(pool)) {}
+
+  std::string name() const override { return name_; }
+  hpo::v1::SearchSpace space() const override { return space_; }
+  double optimum() const override { return std::nan(""); }
+  hpo::v1::ParamMap optimum_params() const override { return hpo::v1::ParamMap(); }
+
+  absl::StatusOr<double> Evaluate(const hpo::v1::ParamMap& params,
+                                  const worker::tasks::TaskOptions& options,
+                                  worker::tasks::Reporter& reporter) const override {
+    if (options.steps != 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          name_,
+          ": a served task evaluates the blackbox only (steps = 1), got steps = ", options.steps));
+    }
+    HPO_RETURN_IF_ERROR(core::ValidateParams(space_, params));
+    const nlohmann::json request{{"params", ParamsJson(params)}};
+    HPO_ASSIGN_OR_RETURN(double value, pool_->Ask(name_, request.dump()));
+    core::MetricLine line;
+    line.step = 1;
+    line.final = true;
+    line.metrics[std::string(worker::tasks::kValueMetric)] = value;
+    if (!reporter.Report(line)) {
+      return absl::CancelledError(absl::StrCat(name_, ": stopped at step 1"));
+    }
+    return value;
+  }
+
+ private:
+  const std::string name_;
+  const hpo::v1::SearchSpace space_;
+  const std::shared_ptr<HelperPool> pool_;
+};
+
+}  // namespace
+
+TaskFactory LcbenchTaskFactory(LcbenchFactoryOptions options) {
+  auto pool = std::make_shared<HelperPool>(
+      options.executable.empty() ? DefaultExecutable() : options.executable, options.timeout);
+  return [pool](absl::string_view name) -> absl::StatusOr<std::unique_ptr<Task>> {
+    const absl::string_view prefix = worker::tasks::kLcbenchPrefix;
+    if (!absl::StartsWith(name, prefix)) {
+      return absl::NotFoundError(
+          absl::StrCat("'", name, "' is not an LCBench task (", prefix, "<OpenML task id>)"));
+    }
+    HPO_RETURN_IF_ERROR(worker::tasks::CheckLcbenchModel());
+    HPO_ASSIGN_OR_RETURN(const std::vector<std::string> ids, worker::tasks::LcbenchTaskIds());
+    const std::string id(name.substr(prefix.size()));
+    if (std::find(ids.begin(), ids.end(), id) == ids.end()) {
+      return absl::NotFoundError(absl::StrCat("unknown LCBench task '", name,
+                                              "'; OpenML task ids: ", absl::StrJoin(ids, ", ")));
+    }
+    if (::access(pool->executable().c_str(), X_OK) != 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the LCBench tasks need ", pool->executable(),
+                       " (built only where LibTorch is found; or set HPO_TASK_LCBENCH)"));
+    }
+    return std::unique_ptr<Task>(std::make_unique<ServedLcbenchTask>(std::string(name), pool));
+  };
+}
+
+}  // namespace hpo::harness

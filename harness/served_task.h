@@ -1,0 +1,45 @@
+// Tasks evaluated in a helper process: the harness's way to run the LCBench
+// surrogate (lcbench-<id>) without linking LibTorch. The helper is
+// `hpo-task-lcbench --serve NAME` (see worker/hpo_task_main.cc): one JSON
+// request a line on its stdin, {"params": {...}}, one answer a line on its
+// stdout, {"value": v} or {"error": "...", "code": N}.
+#ifndef HPO_HARNESS_SERVED_TASK_H_
+#define HPO_HARNESS_SERVED_TASK_H_
+
+#include <string>
+
+#include "absl/time/time.h"
+#include "harness/task_source.h"
+
+namespace hpo::harness {
+
+struct LcbenchFactoryOptions {
+  // The helper program. Empty: $HPO_TASK_LCBENCH when set, else hpo-task-lcbench next to
+  // this program (/proc/self/exe), where both are built and installed.
+  std::string executable;
+  // How long one answer may take (the first includes loading LibTorch and the model).
+  absl::Duration timeout = absl::Seconds(120);
+};
+
+// A factory for the names "lcbench-<OpenML task id>". The tasks it makes have LcbenchSpace(),
+// an unknown optimum (NaN) and evaluate the blackbox (100 - val_accuracy at epoch 52) through
+// helper processes: each name keeps a pool of idle helpers shared by every task the factory
+// (or a copy of it) made, an Evaluate takes one (or starts one) and gives it back, so there is
+// at most one helper per task name and evaluating thread, each kept alive across runs until
+// the last copy of the factory and its tasks is gone (then they see end of input and exit).
+// The model directory is DefaultLcbenchDir() ($HPO_LCBENCH_DIR), read by the helpers too.
+//
+// The factory's errors: NOT_FOUND for a name without the prefix or an id the surrogate does
+// not serve; FAILED_PRECONDITION "LCBench surrogate not found at <dir>/lcbench.pt: set
+// HPO_LCBENCH_DIR" when the model is absent (RunBench skips such tasks with that message), or
+// naming the helper when it is missing. Making a task starts no process.
+//
+// Evaluate: INVALID_ARGUMENT for bad params (checked here) or steps != 1 (only the blackbox is
+// served: the harness never draws curves); the helper's error with its code; UNAVAILABLE when
+// the helper cannot be started or exits without answering; DEADLINE_EXCEEDED after `timeout`.
+// Thread-safe (factory and tasks).
+TaskFactory LcbenchTaskFactory(LcbenchFactoryOptions options = {});
+
+}  // namespace hpo::harness
+
+#endif  // HPO_HARNESS_SERVED_TASK_H_
