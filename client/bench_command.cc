@@ -47,7 +47,9 @@ CLI::App* AddBenchCommand(CLI::App& app, BenchFlags* flags) {
                     "comma list of NAME or NAME:key=value;key=value (a variant with "
                     "optimizer options, named by the whole text in the report; default: every "
                     "registered optimizer, optuna-tpe, optuna-random)");
-  bench->add_option("--tasks", flags->tasks, "comma list of tasks or suites (synthetic, builtin, lcbench)")
+  bench
+      ->add_option("--tasks", flags->tasks,
+                   "comma list of tasks or suites (synthetic, builtin, lcbench)")
       ->capture_default_str();
   bench->add_option("--seeds", flags->seeds, "seeds 0..N-1")
       ->capture_default_str()
