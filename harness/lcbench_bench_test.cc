@@ -182,6 +182,42 @@ TEST(LcbenchServeTest, ServedTaskEvaluatesThroughTheHelper) {
   EXPECT_THAT(unknown.status().message(), HasSubstr("3945"));
 }
 
+// Live (not reaped) child processes of this one.
+int Children() {
+  int n = 0;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string stat = ReadFile((entry.path() / "stat").string());
+    const size_t close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::vector<std::string> f = absl::StrSplit(stat.substr(close + 2), ' ');
+    if (f.size() > 1 && f[1] == std::to_string(::getpid())) ++n;
+  }
+  return n;
+}
+
+TEST(LcbenchServeTest, IdleHelpersBeyondTheCapAreClosed) {
+  SKIP_WITHOUT_LCBENCH();
+  const int before = Children();
+  {
+    LcbenchFactoryOptions options;
+    options.executable = HPO_TASK_LCBENCH_PATH;
+    options.max_idle = 1;
+    TaskFactory factory = LcbenchTaskFactory(options);
+    worker::tasks::CallbackReporter ignore([](const core::MetricLine&) { return true; });
+    std::vector<double> values;
+    for (const char* name : {"lcbench-3945", "lcbench-7593", "lcbench-3945"}) {
+      auto task = factory(name);
+      ASSERT_TRUE(task.ok()) << task.status();
+      auto value = (*task)->Evaluate(ReadmeParamMap(), {}, ignore);
+      ASSERT_TRUE(value.ok()) << value.status();
+      values.push_back(*value);
+      EXPECT_EQ(Children(), before + 1) << name;  // the other task's helper was closed
+    }
+    EXPECT_EQ(values[0], values[2]);
+  }
+  EXPECT_EQ(Children(), before);  // the factory's last copy closed its helpers
+}
+
 TEST(LcbenchServeTest, MissingHelperIsAFailedPrecondition) {
   SKIP_WITHOUT_LCBENCH();
   auto task = LcbenchTaskFactory({"/nonexistent/hpo-task-lcbench"})("lcbench-3945");

@@ -5,9 +5,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <map>
+#include <list>
 #include <memory>
 #include <optional>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -42,15 +43,13 @@ std::string DefaultExecutable() {
 // Idle helper processes per task name. Thread-safe.
 class HelperPool {
  public:
-  HelperPool(std::string executable, absl::Duration timeout)
-      : executable_(std::move(executable)), timeout_(timeout) {}
+  HelperPool(std::string executable, absl::Duration timeout, int max_idle)
+      : executable_(std::move(executable)), timeout_(timeout), max_idle_(max_idle) {}
 
   ~HelperPool() {
     // End of input makes each helper exit; the PipeProcess destructor reaps (or kills) it.
     absl::MutexLock lock(&mu_);
-    for (auto& [name, helpers] : idle_) {
-      for (auto& helper : helpers) (void)helper->Close(absl::Seconds(2));
-    }
+    for (auto& [name, helper] : idle_) (void)helper->Close(absl::Seconds(2));
   }
 
   const std::string& executable() const { return executable_; }
@@ -97,16 +96,28 @@ class HelperPool {
  private:
   std::unique_ptr<PipeProcess> Take(const std::string& task) {
     absl::MutexLock lock(&mu_);
-    std::vector<std::unique_ptr<PipeProcess>>& helpers = idle_[task];
-    if (helpers.empty()) return nullptr;
-    std::unique_ptr<PipeProcess> helper = std::move(helpers.back());
-    helpers.pop_back();
-    return helper;
+    for (auto it = idle_.begin(); it != idle_.end(); ++it) {
+      if (it->first != task) continue;
+      std::unique_ptr<PipeProcess> helper = std::move(it->second);
+      idle_.erase(it);
+      return helper;
+    }
+    return nullptr;
   }
 
+  // Keeps `helper` idle, most recently used first; beyond max_idle_, the least recently used
+  // idle helper is closed (each holds ~180 MB: LibTorch and the model).
   void Give(const std::string& task, std::unique_ptr<PipeProcess> helper) {
-    absl::MutexLock lock(&mu_);
-    idle_[task].push_back(std::move(helper));
+    std::unique_ptr<PipeProcess> evicted;
+    {
+      absl::MutexLock lock(&mu_);
+      idle_.emplace_front(task, std::move(helper));
+      if (static_cast<int>(idle_.size()) > max_idle_) {
+        evicted = std::move(idle_.back().second);
+        idle_.pop_back();
+      }
+    }
+    if (evicted != nullptr) (void)evicted->Close(absl::Seconds(2));
   }
 
   static absl::Status Dead(std::unique_ptr<PipeProcess> helper, const std::string& who) {
@@ -118,8 +129,10 @@ class HelperPool {
 
   const std::string executable_;
   const absl::Duration timeout_;
+  const int max_idle_;
   absl::Mutex mu_;
-  std::map<std::string, std::vector<std::unique_ptr<PipeProcess>>> idle_ ABSL_GUARDED_BY(mu_);
+  // Idle helpers and the task each serves, most recently used first.
+  std::list<std::pair<std::string, std::unique_ptr<PipeProcess>>> idle_ ABSL_GUARDED_BY(mu_);
 };
 
 // One parameter assignment as the JSON object `hpo-task --serve` reads.
@@ -185,8 +198,12 @@ class ServedLcbenchTask final : public Task {
 }  // namespace
 
 TaskFactory LcbenchTaskFactory(LcbenchFactoryOptions options) {
+  const int max_idle = options.max_idle > 0
+                           ? options.max_idle
+                           : std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
   auto pool = std::make_shared<HelperPool>(
-      options.executable.empty() ? DefaultExecutable() : options.executable, options.timeout);
+      options.executable.empty() ? DefaultExecutable() : options.executable, options.timeout,
+      max_idle);
   return [pool](absl::string_view name) -> absl::StatusOr<std::unique_ptr<Task>> {
     const absl::string_view prefix = worker::tasks::kLcbenchPrefix;
     if (!absl::StartsWith(name, prefix)) {

@@ -19,14 +19,18 @@ struct LcbenchFactoryOptions {
   std::string executable;
   // How long one answer may take (the first includes loading LibTorch and the model).
   absl::Duration timeout = absl::Seconds(120);
+  // Idle helpers kept, over all task names (each holds ~180 MB); the least recently used beyond
+  // this are closed. 0 = the hardware cores (at least 2).
+  int max_idle = 0;
 };
 
 // A factory for the names "lcbench-<OpenML task id>". The tasks it makes have LcbenchSpace(),
 // an unknown optimum (NaN) and evaluate the blackbox (100 - val_accuracy at epoch 52) through
-// helper processes: each name keeps a pool of idle helpers shared by every task the factory
-// (or a copy of it) made, an Evaluate takes one (or starts one) and gives it back, so there is
-// at most one helper per task name and evaluating thread, each kept alive across runs until
-// the last copy of the factory and its tasks is gone (then they see end of input and exit).
+// helper processes (`hpo-task-lcbench --serve NAME`, one per task name): an Evaluate takes an
+// idle helper of its task (or starts one, ~0.5 s) and gives it back, so there is at most one
+// busy helper per evaluating thread, and up to max_idle idle ones are kept across runs, shared
+// by every task the factory (or a copy of it) made, until the last copy of the factory and its
+// tasks is gone (then they see end of input and exit).
 // The model directory is DefaultLcbenchDir() ($HPO_LCBENCH_DIR), read by the helpers too.
 //
 // The factory's errors: NOT_FOUND for a name without the prefix or an id the surrogate does
