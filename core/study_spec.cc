@@ -100,6 +100,27 @@ absl::StatusOr<bool> ReadBool(const YAML::Node& n, const std::string& path) {
              absl::StrCat("must be true or false, got '", n.IsScalar() ? n.Scalar() : "", "'"));
 }
 
+// low, high and the optional log and step of a float or int domain (`Domain` is FloatDomain or
+// IntDomain, `T` its number type, `read` the matching reader).
+template <typename T, typename Domain>
+absl::Status ReadNumericDomain(const YAML::Node& n, const std::string& path,
+                               absl::StatusOr<T> (*read)(const YAML::Node&, const std::string&),
+                               Domain* d) {
+  HPO_ASSIGN_OR_RETURN(T low, read(n["low"], Join(path, "low")));
+  HPO_ASSIGN_OR_RETURN(T high, read(n["high"], Join(path, "high")));
+  d->set_low(low);
+  d->set_high(high);
+  if (n["log"].IsDefined()) {
+    HPO_ASSIGN_OR_RETURN(bool log, ReadBool(n["log"], Join(path, "log")));
+    d->set_log(log);
+  }
+  if (n["step"].IsDefined()) {
+    HPO_ASSIGN_OR_RETURN(T step, read(n["step"], Join(path, "step")));
+    d->set_step(step);
+  }
+  return absl::OkStatus();
+}
+
 // A map of scalars kept as their text (numbers allowed, stored as text).
 absl::Status ReadStringMap(const YAML::Node& n, const std::string& path,
                            google::protobuf::Map<std::string, std::string>* out) {
@@ -241,34 +262,11 @@ absl::Status ReadParam(const std::string& name, const YAML::Node& n,
   };
   if (type == "float") {
     HPO_RETURN_IF_ERROR(not_for({"choices"}));
-    auto* d = spec->mutable_float_domain();
-    HPO_ASSIGN_OR_RETURN(double low, ReadDouble(n["low"], Join(path, "low")));
-    HPO_ASSIGN_OR_RETURN(double high, ReadDouble(n["high"], Join(path, "high")));
-    d->set_low(low);
-    d->set_high(high);
-    if (n["log"].IsDefined()) {
-      HPO_ASSIGN_OR_RETURN(bool log, ReadBool(n["log"], Join(path, "log")));
-      d->set_log(log);
-    }
-    if (n["step"].IsDefined()) {
-      HPO_ASSIGN_OR_RETURN(double step, ReadDouble(n["step"], Join(path, "step")));
-      d->set_step(step);
-    }
+    HPO_RETURN_IF_ERROR(
+        ReadNumericDomain<double>(n, path, &ReadDouble, spec->mutable_float_domain()));
   } else if (type == "int") {
     HPO_RETURN_IF_ERROR(not_for({"choices"}));
-    auto* d = spec->mutable_int_domain();
-    HPO_ASSIGN_OR_RETURN(int64_t low, ReadInt(n["low"], Join(path, "low")));
-    HPO_ASSIGN_OR_RETURN(int64_t high, ReadInt(n["high"], Join(path, "high")));
-    d->set_low(low);
-    d->set_high(high);
-    if (n["log"].IsDefined()) {
-      HPO_ASSIGN_OR_RETURN(bool log, ReadBool(n["log"], Join(path, "log")));
-      d->set_log(log);
-    }
-    if (n["step"].IsDefined()) {
-      HPO_ASSIGN_OR_RETURN(int64_t step, ReadInt(n["step"], Join(path, "step")));
-      d->set_step(step);
-    }
+    HPO_RETURN_IF_ERROR(ReadNumericDomain<int64_t>(n, path, &ReadInt, spec->mutable_int_domain()));
   } else if (type == "categorical") {
     HPO_RETURN_IF_ERROR(not_for({"low", "high", "log", "step"}));
     const YAML::Node choices = n["choices"];
