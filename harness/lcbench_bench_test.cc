@@ -24,6 +24,7 @@
 #include "harness/task_source.h"
 #include "nlohmann/json.hpp"
 #include "worker/tasks/lcbench_data.h"
+#include "worker/tasks/task_testing.h"
 
 namespace hpo::harness {
 namespace {
@@ -85,19 +86,6 @@ constexpr char kReadmeParams[] =
     R"("num_layers": 3, "max_units": 256, "max_dropout": 0.1})";
 constexpr double kReadmeValue = 100.0 - 93.3497;
 
-hpo::v1::ParamMap ReadmeParamMap() {
-  hpo::v1::ParamMap p;
-  auto& v = *p.mutable_values();
-  v["batch_size"].set_int_value(64);
-  v["learning_rate"].set_float_value(3e-3);
-  v["momentum"].set_float_value(0.9);
-  v["weight_decay"].set_float_value(1e-4);
-  v["num_layers"].set_int_value(3);
-  v["max_units"].set_int_value(256);
-  v["max_dropout"].set_float_value(0.1);
-  return p;
-}
-
 nlohmann::json Ask(PipeProcess& p, const std::string& line) {
   EXPECT_TRUE(p.WriteLine(line).ok());
   auto answer = p.ReadLine(absl::Now() + absl::Seconds(120));
@@ -154,7 +142,7 @@ TEST(LcbenchServeTest, ServedTaskEvaluatesThroughTheHelper) {
     seen.push_back(line.metrics.at("value"));
     return true;
   });
-  auto value = (*task)->Evaluate(ReadmeParamMap(), {}, reporter);
+  auto value = (*task)->Evaluate(worker::tasks::task_testing::LcbenchReadmeParams(), {}, reporter);
   ASSERT_TRUE(value.ok()) << value.status();
   EXPECT_NEAR(*value, kReadmeValue, 0.01);
   EXPECT_THAT(seen, ElementsAre(*value));
@@ -162,18 +150,20 @@ TEST(LcbenchServeTest, ServedTaskEvaluatesThroughTheHelper) {
   // Another task of the same factory; the helper of the first is reused.
   auto other = factory("lcbench-7593");
   ASSERT_TRUE(other.ok()) << other.status();
-  auto other_value = (*other)->Evaluate(ReadmeParamMap(), {}, reporter);
+  auto other_value =
+      (*other)->Evaluate(worker::tasks::task_testing::LcbenchReadmeParams(), {}, reporter);
   ASSERT_TRUE(other_value.ok()) << other_value.status();
   EXPECT_NE(*other_value, *value);
-  auto repeat = (*task)->Evaluate(ReadmeParamMap(), {}, reporter);
+  auto repeat = (*task)->Evaluate(worker::tasks::task_testing::LcbenchReadmeParams(), {}, reporter);
   ASSERT_TRUE(repeat.ok()) << repeat.status();
   EXPECT_EQ(*repeat, *value);
 
-  hpo::v1::ParamMap bad = ReadmeParamMap();
+  hpo::v1::ParamMap bad = worker::tasks::task_testing::LcbenchReadmeParams();
   (*bad.mutable_values())["batch_size"].set_int_value(4096);
   auto out_of_range = (*task)->Evaluate(bad, {}, reporter);
   EXPECT_EQ(out_of_range.status().code(), absl::StatusCode::kInvalidArgument);
-  auto curve = (*task)->Evaluate(ReadmeParamMap(), {/*steps=*/52, 0}, reporter);
+  auto curve = (*task)->Evaluate(worker::tasks::task_testing::LcbenchReadmeParams(),
+                                 {/*steps=*/52, 0}, reporter);
   EXPECT_EQ(curve.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(curve.status().message(), HasSubstr("blackbox only"));
 
@@ -208,7 +198,8 @@ TEST(LcbenchServeTest, IdleHelpersBeyondTheCapAreClosed) {
     for (const char* name : {"lcbench-3945", "lcbench-7593", "lcbench-3945"}) {
       auto task = factory(name);
       ASSERT_TRUE(task.ok()) << task.status();
-      auto value = (*task)->Evaluate(ReadmeParamMap(), {}, ignore);
+      auto value =
+          (*task)->Evaluate(worker::tasks::task_testing::LcbenchReadmeParams(), {}, ignore);
       ASSERT_TRUE(value.ok()) << value.status();
       values.push_back(*value);
       EXPECT_EQ(Children(), before + 1) << name;  // the other task's helper was closed

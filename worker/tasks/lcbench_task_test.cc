@@ -18,6 +18,7 @@
 #include "nlohmann/json.hpp"
 #include "worker/tasks/lcbench_surrogate.h"
 #include "worker/tasks/task.h"
+#include "worker/tasks/task_testing.h"
 
 namespace hpo::worker::tasks {
 namespace {
@@ -39,33 +40,6 @@ bool HaveModel() { return fs::is_regular_file(fs::path(ModelDir()) / "lcbench.pt
                  << "/lcbench.pt: set HPO_LCBENCH_DIR to the folder that holds lcbench.pt"; \
   }
 
-class RecordingReporter final : public Reporter {
- public:
-  explicit RecordingReporter(int stop_after = -1) : stop_after_(stop_after) {}
-  bool Report(const core::MetricLine& line) override {
-    lines.push_back(line);
-    return stop_after_ < 0 || static_cast<int>(lines.size()) < stop_after_;
-  }
-  std::vector<core::MetricLine> lines;
-
- private:
-  int stop_after_;
-};
-
-// The README's example configuration.
-hpo::v1::ParamMap ReadmeParams() {
-  hpo::v1::ParamMap p;
-  auto& v = *p.mutable_values();
-  v["batch_size"].set_int_value(64);
-  v["learning_rate"].set_float_value(3e-3);
-  v["momentum"].set_float_value(0.9);
-  v["weight_decay"].set_float_value(1e-4);
-  v["num_layers"].set_int_value(3);
-  v["max_units"].set_int_value(256);
-  v["max_dropout"].set_float_value(0.1);
-  return p;
-}
-
 TaskOptions Steps(int steps) {
   TaskOptions o;
   o.steps = steps;
@@ -83,8 +57,9 @@ TEST(LcbenchTest, ReproducesTheReadmeExample) {
   std::unique_ptr<Task> task = Make3945();
   ASSERT_NE(task, nullptr);
   EXPECT_EQ(task->name(), "lcbench-3945");
-  RecordingReporter reporter;
-  absl::StatusOr<double> value = task->Evaluate(ReadmeParams(), Steps(52), reporter);
+  task_testing::RecordingReporter reporter;
+  absl::StatusOr<double> value =
+      task->Evaluate(task_testing::LcbenchReadmeParams(), Steps(52), reporter);
   ASSERT_TRUE(value.ok()) << value.status();
   ASSERT_EQ(reporter.lines.size(), 52u);
   for (int epoch = 1; epoch <= 52; ++epoch) {
@@ -110,14 +85,16 @@ TEST(LcbenchTest, BlackboxIsEpoch52) {
   SKIP_WITHOUT_MODEL();
   std::unique_ptr<Task> task = Make3945();
   ASSERT_NE(task, nullptr);
-  RecordingReporter one;
-  absl::StatusOr<double> value = task->Evaluate(ReadmeParams(), TaskOptions{}, one);
+  task_testing::RecordingReporter one;
+  absl::StatusOr<double> value =
+      task->Evaluate(task_testing::LcbenchReadmeParams(), TaskOptions{}, one);
   ASSERT_TRUE(value.ok()) << value.status();
   ASSERT_EQ(one.lines.size(), 1u);
   EXPECT_EQ(one.lines[0].metrics.at("epoch"), 52);
   EXPECT_TRUE(one.lines[0].final);
-  RecordingReporter curve;
-  absl::StatusOr<double> last = task->Evaluate(ReadmeParams(), Steps(52), curve);
+  task_testing::RecordingReporter curve;
+  absl::StatusOr<double> last =
+      task->Evaluate(task_testing::LcbenchReadmeParams(), Steps(52), curve);
   ASSERT_TRUE(last.ok()) << last.status();
   // Batch size 1 and 52 may round differently in the last float digits.
   EXPECT_NEAR(*value, *last, 1e-4);
@@ -127,8 +104,8 @@ TEST(LcbenchTest, StepsSpreadOverTheEpochs) {
   SKIP_WITHOUT_MODEL();
   std::unique_ptr<Task> task = Make3945();
   ASSERT_NE(task, nullptr);
-  RecordingReporter reporter;
-  ASSERT_TRUE(task->Evaluate(ReadmeParams(), Steps(5), reporter).ok());
+  task_testing::RecordingReporter reporter;
+  ASSERT_TRUE(task->Evaluate(task_testing::LcbenchReadmeParams(), Steps(5), reporter).ok());
   std::vector<double> epochs;
   for (const core::MetricLine& line : reporter.lines) epochs.push_back(line.metrics.at("epoch"));
   // ceil(52 t / 5).
@@ -143,20 +120,21 @@ TEST(LcbenchTest, BadOptionsAndParams) {
   SKIP_WITHOUT_MODEL();
   std::unique_ptr<Task> task = Make3945();
   ASSERT_NE(task, nullptr);
-  RecordingReporter reporter;
-  absl::StatusOr<double> v = task->Evaluate(ReadmeParams(), Steps(53), reporter);
+  task_testing::RecordingReporter reporter;
+  absl::StatusOr<double> v =
+      task->Evaluate(task_testing::LcbenchReadmeParams(), Steps(53), reporter);
   EXPECT_EQ(v.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(v.status().message(), "lcbench-3945: steps must be in [1, 52], got 53");
-  v = task->Evaluate(ReadmeParams(), Steps(0), reporter);
+  v = task->Evaluate(task_testing::LcbenchReadmeParams(), Steps(0), reporter);
   EXPECT_EQ(v.status().code(), absl::StatusCode::kInvalidArgument);
 
-  hpo::v1::ParamMap p = ReadmeParams();
+  hpo::v1::ParamMap p = task_testing::LcbenchReadmeParams();
   (*p.mutable_values())["batch_size"].set_int_value(1024);
   v = task->Evaluate(p, TaskOptions{}, reporter);
   EXPECT_EQ(v.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(v.status().message(), HasSubstr("batch_size"));
 
-  p = ReadmeParams();
+  p = task_testing::LcbenchReadmeParams();
   p.mutable_values()->erase("momentum");
   v = task->Evaluate(p, TaskOptions{}, reporter);
   EXPECT_EQ(v.status().code(), absl::StatusCode::kInvalidArgument);
@@ -168,8 +146,9 @@ TEST(LcbenchTest, ReporterFalseStops) {
   SKIP_WITHOUT_MODEL();
   std::unique_ptr<Task> task = Make3945();
   ASSERT_NE(task, nullptr);
-  RecordingReporter reporter(/*stop_after=*/3);
-  absl::StatusOr<double> v = task->Evaluate(ReadmeParams(), Steps(52), reporter);
+  task_testing::RecordingReporter reporter(/*stop_after=*/3);
+  absl::StatusOr<double> v =
+      task->Evaluate(task_testing::LcbenchReadmeParams(), Steps(52), reporter);
   EXPECT_EQ(v.status().code(), absl::StatusCode::kCancelled);
   EXPECT_EQ(v.status().message(), "lcbench-3945: stopped at step 3");
   EXPECT_EQ(reporter.lines.size(), 3u);
@@ -189,9 +168,11 @@ TEST(LcbenchTest, TasksDifferAndTheModelIsLoadedOnce) {
   absl::StatusOr<std::unique_ptr<Task>> a = MakeLcbenchTask("3945", ModelDir());
   absl::StatusOr<std::unique_ptr<Task>> b = MakeLcbenchTask("7593", ModelDir());
   ASSERT_TRUE(a.ok() && b.ok());
-  RecordingReporter ra, rb;
-  absl::StatusOr<double> va = (*a)->Evaluate(ReadmeParams(), TaskOptions{}, ra);
-  absl::StatusOr<double> vb = (*b)->Evaluate(ReadmeParams(), TaskOptions{}, rb);
+  task_testing::RecordingReporter ra, rb;
+  absl::StatusOr<double> va =
+      (*a)->Evaluate(task_testing::LcbenchReadmeParams(), TaskOptions{}, ra);
+  absl::StatusOr<double> vb =
+      (*b)->Evaluate(task_testing::LcbenchReadmeParams(), TaskOptions{}, rb);
   ASSERT_TRUE(va.ok() && vb.ok());
   EXPECT_GT(std::fabs(*va - *vb), 0.1);
 
@@ -213,14 +194,14 @@ TEST(LcbenchTest, ConcurrentEvaluationsAgreeWithSerialOnes) {
   for (int i = 0; i < 8; ++i) points.push_back(core::SampleUniform(space, rng));
   std::vector<double> serial(points.size()), parallel(points.size());
   for (size_t i = 0; i < points.size(); ++i) {
-    RecordingReporter r;
+    task_testing::RecordingReporter r;
     serial[i] = *task->Evaluate(points[i], Steps(52), r);
   }
   std::vector<std::thread> threads;
   for (int k = 0; k < 4; ++k) {
     threads.emplace_back([&, k] {
       for (size_t i = k; i < points.size(); i += 4) {
-        RecordingReporter r;
+        task_testing::RecordingReporter r;
         absl::StatusOr<double> v = task->Evaluate(points[i], Steps(52), r);
         parallel[i] = v.ok() ? *v : NAN;
       }

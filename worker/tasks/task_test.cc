@@ -13,27 +13,13 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "worker/tasks/synthetic_tasks.h"
+#include "worker/tasks/task_testing.h"
 
 namespace hpo::worker::tasks {
 namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
-// Records every reported line; asks to stop after `stop_after` lines when it is
-// >= 0.
-class RecordingReporter final : public Reporter {
- public:
-  explicit RecordingReporter(int stop_after = -1) : stop_after_(stop_after) {}
-  bool Report(const core::MetricLine& line) override {
-    lines.push_back(line);
-    return stop_after_ < 0 || static_cast<int>(lines.size()) < stop_after_;
-  }
-  std::vector<core::MetricLine> lines;
-
- private:
-  int stop_after_;
-};
 
 hpo::v1::ParamMap Floats(const std::vector<std::pair<std::string, double>>& values) {
   hpo::v1::ParamMap p;
@@ -49,7 +35,7 @@ TaskOptions Options(int steps, int step_ms) {
 }
 
 double EvalOnce(const Task& task, const hpo::v1::ParamMap& params) {
-  RecordingReporter reporter;
+  task_testing::RecordingReporter reporter;
   absl::StatusOr<double> v = task.Evaluate(params, TaskOptions{}, reporter);
   EXPECT_TRUE(v.ok()) << v.status();
   return v.ok() ? *v : NAN;
@@ -192,7 +178,7 @@ TEST(TaskTest, LearningCurveEndsAtTheValue) {
   std::unique_ptr<Task> task = MakeBranin();
   const hpo::v1::ParamMap p = Floats({{"x1", 0}, {"x2", 0}});
   const double f = EvalOnce(*task, p);
-  RecordingReporter reporter;
+  task_testing::RecordingReporter reporter;
   absl::StatusOr<double> v = task->Evaluate(p, Options(4, 0), reporter);
   ASSERT_TRUE(v.ok()) << v.status();
   EXPECT_EQ(*v, f);
@@ -209,7 +195,7 @@ TEST(TaskTest, LearningCurveEndsAtTheValue) {
 }
 
 TEST(TaskTest, StepMsSleepsBetweenSteps) {
-  RecordingReporter reporter;
+  task_testing::RecordingReporter reporter;
   const absl::Time start = absl::Now();
   ASSERT_TRUE(
       MakeBranin()->Evaluate(Floats({{"x1", 0}, {"x2", 0}}), Options(3, 20), reporter).ok());
@@ -217,7 +203,7 @@ TEST(TaskTest, StepMsSleepsBetweenSteps) {
 }
 
 TEST(TaskTest, ReporterFalseStops) {
-  RecordingReporter reporter(/*stop_after=*/2);
+  task_testing::RecordingReporter reporter(/*stop_after=*/2);
   absl::StatusOr<double> v =
       MakeBranin()->Evaluate(Floats({{"x1", 0}, {"x2", 0}}), Options(10, 0), reporter);
   EXPECT_EQ(v.status().code(), absl::StatusCode::kCancelled);
@@ -226,7 +212,7 @@ TEST(TaskTest, ReporterFalseStops) {
 }
 
 TEST(TaskTest, BadParamsAreRejected) {
-  RecordingReporter reporter;
+  task_testing::RecordingReporter reporter;
   std::unique_ptr<Task> task = MakeBranin();
   absl::StatusOr<double> v = task->Evaluate(Floats({{"x1", 11}, {"x2", 0}}), {}, reporter);
   EXPECT_EQ(v.status().code(), absl::StatusCode::kInvalidArgument);

@@ -7,6 +7,7 @@
 #include "core/study_spec.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/optimizers/optimizer_testing.h"
 #include "worker/tasks/task.h"
 
 namespace hpo::server {
@@ -37,19 +38,7 @@ hpo::v1::StudySpec Study(const hpo::v1::SearchSpace& space,
   return spec;
 }
 
-hpo::v1::Trial Trial(int number, const hpo::v1::ParamMap& params, hpo::v1::TrialState state,
-                     double value = 0) {
-  hpo::v1::Trial t;
-  t.set_id(number + 1);
-  t.set_number(number);
-  *t.mutable_params() = params;
-  t.set_state(state);
-  if (state == hpo::v1::COMPLETED) {
-    t.set_has_value(true);
-    t.set_value(value);
-  }
-  return t;
-}
+using optimizer_testing::MakeTrial;
 
 hpo::v1::SearchSpace TwoFloats() {
   hpo::v1::SearchSpace space;
@@ -74,7 +63,7 @@ std::vector<hpo::v1::Trial> BowlHistory(int count, uint64_t seed) {
   std::vector<hpo::v1::Trial> trials;
   for (int i = 0; i < count; ++i) {
     hpo::v1::ParamMap p = core::SampleUniform(TwoFloats(), rng);
-    trials.push_back(Trial(i, p, hpo::v1::COMPLETED, Bowl(p)));
+    trials.push_back(MakeTrial(i, hpo::v1::COMPLETED, p, Bowl(p)));
   }
   return trials;
 }
@@ -198,7 +187,7 @@ TEST(GpOptimizerTest, ProposalsAreValidOnRandomMixedSpaces) {
                          : roll == 1 ? hpo::v1::RUNNING
                          : roll == 2 ? hpo::v1::PRUNED
                                      : hpo::v1::COMPLETED;
-      trials.push_back(Trial(i, p, state, noise(rng)));
+      trials.push_back(MakeTrial(i, state, p, noise(rng)));
     }
     auto opt = GpOptimizer::Create(GpSpec(s, Fast()), space);
     ASSERT_TRUE(opt.ok()) << opt.status();
@@ -248,7 +237,7 @@ TEST(GpOptimizerTest, PendingTrialsMakeTheNextProposalDiffer) {
   StudyView view{&spec, &trials};
   auto first = (*opt)->Suggest(view, {12});
   ASSERT_TRUE(first.ok());
-  trials.push_back(Trial(12, (*first)[0], hpo::v1::RUNNING));
+  trials.push_back(MakeTrial(12, hpo::v1::RUNNING, (*first)[0]));
   auto second = (*opt)->Suggest(view, {13});
   ASSERT_TRUE(second.ok());
   EXPECT_NE(core::ParamsToJson((*first)[0]), core::ParamsToJson((*second)[0]));
@@ -276,11 +265,11 @@ TEST(GpOptimizerTest, FailedAndPrunedTrialsAreIgnored) {
   StudyView view{&spec, &trials};
   auto before = (*opt)->Suggest(view, {12});
   core::Rng rng(77);
-  auto failed = Trial(10, core::SampleUniform(space, rng), hpo::v1::FAILED);
+  auto failed = MakeTrial(10, hpo::v1::FAILED, core::SampleUniform(space, rng));
   failed.set_has_value(true);
   failed.set_value(-1e9);
   trials.push_back(failed);
-  trials.push_back(Trial(11, core::SampleUniform(space, rng), hpo::v1::PRUNED));
+  trials.push_back(MakeTrial(11, hpo::v1::PRUNED, core::SampleUniform(space, rng)));
   auto after = (*opt)->Suggest(view, {12});
   ASSERT_TRUE(before.ok() && after.ok());
   EXPECT_EQ(core::ParamsToJson((*before)[0]), core::ParamsToJson((*after)[0]));
@@ -293,8 +282,9 @@ TEST(GpOptimizerTest, ConstantValuesAndDuplicatePointsStillGiveValidProposals) {
   const hpo::v1::ParamMap p = core::SampleUniform(space, rng);
   const hpo::v1::ParamMap q = core::SampleUniform(space, rng);
   std::vector<hpo::v1::Trial> trials;
-  for (int i = 0; i < 8; ++i) trials.push_back(Trial(i, i % 2 ? p : q, hpo::v1::COMPLETED, 2.5));
-  trials.push_back(Trial(8, p, hpo::v1::RUNNING));
+  for (int i = 0; i < 8; ++i)
+    trials.push_back(MakeTrial(i, hpo::v1::COMPLETED, i % 2 ? p : q, 2.5));
+  trials.push_back(MakeTrial(8, hpo::v1::RUNNING, p));
   auto opt = GpOptimizer::Create(GpSpec(4, Fast()), space);
   ASSERT_TRUE(opt.ok());
   StudyView view{&spec, &trials};
@@ -317,7 +307,7 @@ TEST(GpOptimizerTest, FindsTheMaximumOfAConcaveFunction) {
     ASSERT_TRUE(got.ok()) << got.status();
     const double value = -Bowl((*got)[0]);
     best = std::max(best, value);
-    trials.push_back(Trial(i, (*got)[0], hpo::v1::COMPLETED, value));
+    trials.push_back(MakeTrial(i, hpo::v1::COMPLETED, (*got)[0], value));
   }
   EXPECT_GT(best, -1e-4);
 }
@@ -338,7 +328,7 @@ TEST(GpOptimizerTest, BeatsRandomSearchOnBranin) {
     ASSERT_TRUE(got.ok()) << got.status();
     const double value = branin->Value((*got)[0]);
     best = std::min(best, value);
-    trials.push_back(Trial(i, (*got)[0], hpo::v1::COMPLETED, value));
+    trials.push_back(MakeTrial(i, hpo::v1::COMPLETED, (*got)[0], value));
   }
   // Random search averages about 0.9 after 200 evaluations; the optimum is 0.397887.
   EXPECT_LT(best, 0.45);

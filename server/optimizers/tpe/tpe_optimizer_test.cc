@@ -13,6 +13,7 @@
 #include "core/study_spec.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/optimizers/optimizer_testing.h"
 #include "server/optimizers/random_optimizer.h"
 #include "worker/tasks/task.h"
 
@@ -42,18 +43,7 @@ hpo::v1::StudySpec Study(const SearchSpace& space, hpo::v1::Direction direction)
   return spec;
 }
 
-Trial MakeTrial(int number, hpo::v1::TrialState state, const ParamMap& params, double value) {
-  Trial t;
-  t.set_id(number + 1);
-  t.set_number(number);
-  t.set_state(state);
-  *t.mutable_params() = params;
-  if (state == hpo::v1::COMPLETED) {
-    t.set_has_value(true);
-    t.set_value(value);
-  }
-  return t;
-}
+using optimizer_testing::MakeTrial;
 
 std::unique_ptr<Optimizer> MustCreate(const hpo::v1::OptimizerSpec& spec,
                                       const SearchSpace& space) {
