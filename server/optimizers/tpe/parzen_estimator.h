@@ -91,6 +91,13 @@ class ParzenEstimator {
     double hit = 0, miss = 0, log_hit = 0, log_miss = 0;
   };
 
+  // One-dimensional continuous estimators with many components (univariate TPE on a long
+  // history) also keep their observation components sorted by mean, in blocks with an upper
+  // bound on each block's log terms: LogPdf skips a block whose terms all fall more than 50 nats
+  // below the largest, which is what the exhaustive sum would discard anyway.
+  void BuildBlocks(const std::vector<int>& sorted);
+  double LogPdfBlocked(double x) const;
+
   const std::vector<Dim>& dims_;
   int n_;
   std::vector<double> log_weights_;  // n_ + 1
@@ -100,6 +107,11 @@ class ParzenEstimator {
   std::vector<double> base_;
   std::vector<PerDim> per_dim_;
   mutable std::vector<double> scratch_;
+  // BuildBlocks' arrays (empty when the estimator does not use them): per sorted observation
+  // component its mean, inverse bandwidth and base; per block of kBlock of them the range of
+  // means, the largest bandwidth and the largest base.
+  std::vector<double> s_mu_, s_inv_sigma_, s_base_;
+  std::vector<double> b_lo_, b_hi_, b_max_sigma_, b_max_base_;
 };
 
 }  // namespace hpo::server::tpe

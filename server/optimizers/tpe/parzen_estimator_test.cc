@@ -192,5 +192,87 @@ TEST(ParzenEstimatorTest, SamplesStayInsideAndFollowTheKernels) {
   EXPECT_GT(three, n * 8 / 10);
 }
 
+// The density straight from the definition: sum over components of weight times a Gaussian
+// kernel truncated to [low, high] (with or without the 1 / sigma).
+double ReferenceLogPdf(const ParzenEstimator& pe, const Dim& dim, double x, bool optuna31) {
+  const std::vector<double>& mu = pe.mus(0);
+  const std::vector<double>& sigma = pe.sigmas(0);
+  const std::vector<double> w = pe.weights();
+  double sum = 0;
+  for (size_t c = 0; c < w.size(); ++c) {
+    const double z = (x - mu[c]) / sigma[c];
+    const double mass =
+        NormalCdf((dim.high - mu[c]) / sigma[c]) - NormalCdf((dim.low - mu[c]) / sigma[c]);
+    const double kernel = std::exp(-0.5 * z * z) / (std::sqrt(2 * M_PI) * mass);
+    sum += w[c] * (optuna31 ? kernel : kernel / sigma[c]);
+  }
+  return std::log(sum);
+}
+
+// Long one-dimensional histories take the pruned path (components in blocks, far blocks
+// skipped): it must give the density the definition gives, for narrow (neighbour-gap) and wide
+// (Scott) bandwidths, with ramped weights, repeated values and points anywhere in the range.
+TEST(ParzenEstimatorTest, LongUnivariateHistoryMatchesTheDefinition) {
+  const Dim dim{Dim::Kind::kContinuous, -3, 7, 0, 0};
+  const std::vector<Dim> dims = {dim};
+  core::Rng rng(11);
+  for (int n : {70, 300, 1000}) {
+    std::vector<double> obs(n);
+    for (int i = 0; i < n; ++i) {
+      // Clusters (a good region), a spread, and repeats (including 0 and -0).
+      const double u = Uniform01(rng);
+      obs[i] = i % 7 == 0 ? 0.0 : i % 7 == 1 ? -0.0 : i % 3 == 0 ? 1.5 + 0.01 * u : -3 + 10 * u;
+    }
+    for (bool scott : {false, true}) {
+      for (bool optuna31 : {false, true}) {
+        ParzenOptions o;
+        o.scott_bandwidth = scott;
+        o.optuna31_kernel = optuna31;
+        ParzenEstimator pe(dims, obs.data(), n, o);
+        std::vector<double> points = {-3, 7, 0, 1.5, 1.505};
+        for (int i = 0; i < 40; ++i) points.push_back(-3 + 10 * Uniform01(rng));
+        std::vector<double> lp(points.size());
+        pe.LogPdf(points.data(), static_cast<int>(points.size()), lp.data());
+        for (size_t i = 0; i < points.size(); ++i) {
+          EXPECT_NEAR(lp[i], ReferenceLogPdf(pe, dim, points[i], optuna31), 1e-9)
+              << "n=" << n << " scott=" << scott << " optuna31=" << optuna31 << " x=" << points[i];
+        }
+      }
+    }
+  }
+}
+
+// The neighbour-gap bandwidths of a long history with ties: equal values are ordered by
+// position, as sorting (value, index) pairs orders them.
+TEST(ParzenEstimatorTest, NeighbourGapsOfALongHistoryWithTies) {
+  const Dim dim{Dim::Kind::kContinuous, -1, 1, 0, 0};
+  const std::vector<Dim> dims = {dim};
+  core::Rng rng(5);
+  const int n = 500;
+  std::vector<double> obs(n);
+  for (int i = 0; i < n; ++i) obs[i] = std::round(40 * Uniform01(rng) - 20) / 20;  // 41 values
+  ParzenOptions o;
+  o.scott_bandwidth = false;
+  o.consider_magic_clip = false;
+  ParzenEstimator pe(dims, obs.data(), n, o);
+  // Reference: sort (value, index) pairs, prior (the midpoint) last, and take the larger gap.
+  std::vector<std::pair<double, int>> keyed;
+  for (int i = 0; i < n; ++i) keyed.push_back({obs[i], i});
+  keyed.push_back({0.0, n});
+  std::sort(keyed.begin(), keyed.end());
+  std::vector<double> ext = {dim.low};
+  for (const auto& [v, i] : keyed) ext.push_back(v);
+  ext.push_back(dim.high);
+  std::vector<double> expected(n + 1);
+  for (int k = 0; k <= n; ++k) {
+    double gap = std::max(ext[k + 1] - ext[k], ext[k + 2] - ext[k + 1]);
+    if (k == 0) gap = ext[2] - ext[1];
+    if (k == n) gap = ext[n + 1] - ext[n];
+    expected[keyed[k].second] = std::max(gap, 1e-12);
+  }
+  expected[n] = dim.high - dim.low;  // the prior's
+  EXPECT_THAT(pe.sigmas(0), Pointwise(DoubleNear(1e-15), expected));
+}
+
 }  // namespace
 }  // namespace hpo::server::tpe
