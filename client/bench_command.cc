@@ -51,9 +51,14 @@ CLI::App* AddBenchCommand(CLI::App& app, BenchFlags* flags) {
       ->add_option("--tasks", flags->tasks,
                    "comma list of tasks or suites (synthetic, builtin, lcbench)")
       ->capture_default_str();
-  bench->add_option("--seeds", flags->seeds, "seeds 0..N-1")
+  bench->add_option("--seeds", flags->seeds, "how many seeds: --first-seed .. --first-seed + N-1")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
+  bench
+      ->add_option("--first-seed", flags->first_seed,
+                   "the first seed (a different range of seeds gives independent runs)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000000000));
   bench
       ->add_option("--trials", flags->trials,
                    "trials per run (default: ceil(20 + 40 sqrt(dimensions)) per task)")
@@ -91,6 +96,7 @@ int RunBenchCommand(const BenchFlags& flags, std::ostream& out, std::ostream& er
   if (!task_names.ok()) return Fail(err, task_names.status());
   options.tasks = *task_names;
   options.seeds = flags.seeds;
+  options.first_seed = flags.first_seed;
   options.trials = flags.trials;
   options.out_dir = flags.out;
   options.task_factory = tasks;
@@ -100,10 +106,12 @@ int RunBenchCommand(const BenchFlags& flags, std::ostream& out, std::ostream& er
   } else {
     options.jobs = flags.jobs > 0 ? std::min(flags.jobs, cores) : cores;
   }
-  options.command = absl::StrCat("hpo bench --optimizers ", absl::StrJoin(options.optimizers, ","),
-                                 " --tasks ", flags.tasks, " --seeds ", flags.seeds,
-                                 flags.trials > 0 ? absl::StrCat(" --trials ", flags.trials) : "",
-                                 flags.distributed ? " --distributed" : "");
+  options.command =
+      absl::StrCat("hpo bench --optimizers ", absl::StrJoin(options.optimizers, ","), " --tasks ",
+                   flags.tasks, " --seeds ", flags.seeds,
+                   flags.first_seed > 0 ? absl::StrCat(" --first-seed ", flags.first_seed) : "",
+                   flags.trials > 0 ? absl::StrCat(" --trials ", flags.trials) : "",
+                   flags.distributed ? " --distributed" : "");
   options.progress = &err;
   options.progress_tty = &err == &std::cerr && ::isatty(STDERR_FILENO);
 

@@ -13,6 +13,7 @@ struct BenchFlags {
   std::string optimizers;  // comma list; empty = every registered optimizer + optuna-tpe,random
   std::string tasks = "synthetic";
   int seeds = 20;
+  int first_seed = 0;
   int trials = 0;  // 0 = ceil(20 + 40 sqrt(d)) per task
   std::string out = "bench-out";
   int jobs = 0;  // 0 = hardware cores

@@ -27,6 +27,10 @@ absl::Status CheckOptions(const BenchOptions& o) {
   if (o.tasks.empty()) return absl::InvalidArgumentError("--tasks: none named");
   if (o.seeds < 1)
     return absl::InvalidArgumentError(absl::StrCat("--seeds must be >= 1, got ", o.seeds));
+  if (o.first_seed < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--first-seed must be >= 0, got ", o.first_seed));
+  }
   if (o.trials < 0) {
     return absl::InvalidArgumentError(absl::StrCat("--trials must be >= 0, got ", o.trials));
   }
@@ -105,7 +109,7 @@ absl::StatusOr<BenchSummary> RunBench(const BenchOptions& options, const Router&
 
   // The work list, seed-major so partial results cover every task early.
   std::vector<Job> jobs;
-  for (int seed = 0; seed < options.seeds; ++seed) {
+  for (int seed = options.first_seed; seed < options.first_seed + options.seeds; ++seed) {
     for (const std::string& t : tasks) {
       for (const std::string& o : options.optimizers) {
         ++summary.total;
@@ -200,6 +204,7 @@ absl::StatusOr<BenchSummary> RunBench(const BenchOptions& options, const Router&
   ReportContext context;
   context.command = options.command;
   context.seeds = options.seeds;
+  context.first_seed = options.first_seed;
   context.notes = summary.notes;
   HPO_RETURN_IF_ERROR(WriteReport(options.out_dir, analysis, context));
   summary.report_path = (std::filesystem::path(options.out_dir) / "report.md").string();

@@ -25,10 +25,11 @@ using Router = std::function<absl::StatusOr<Route>(const std::string& optimizer)
 struct BenchOptions {
   std::vector<std::string> optimizers;
   std::vector<std::string> tasks;  // task names (see ExpandTasks)
-  int seeds = 1;                   // seeds 0..seeds-1
-  int trials = 0;                  // per run; 0 = DefaultTrials(task dimensions)
-  std::string out_dir;             // created if missing
-  int jobs = 1;                    // runs at once
+  int seeds = 1;                   // seeds first_seed..first_seed+seeds-1
+  int first_seed = 0;
+  int trials = 0;       // per run; 0 = DefaultTrials(task dimensions)
+  std::string out_dir;  // created if missing
+  int jobs = 1;         // runs at once
   TaskFactory task_factory = BuiltinTaskFactory();
   std::string command;               // shown at the top of the report
   std::ostream* progress = nullptr;  // progress lines; null = none

@@ -15,6 +15,7 @@ namespace hpo::client {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 int Cli(std::vector<std::string> args, std::string* out, std::string* err) {
   args.insert(args.begin(), "hpo");
@@ -46,6 +47,30 @@ TEST(BenchCommandTest, RunsThenReusesAndWritesTheReport) {
 
   ASSERT_EQ(Cli(args, &out, &err), 0) << err;
   EXPECT_THAT(out, HasSubstr("runs: 0 run, 2 reused"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(BenchCommandTest, FirstSeedShiftsTheSeedsAndKeepsEarlierRuns) {
+  const std::string dir = absl::StrCat("/tmp/hpo_bench_cli_seeds_", ::getpid());
+  std::filesystem::remove_all(dir);
+  std::string out, err;
+  auto args = [&](const std::string& first) {
+    return std::vector<std::string>{
+        "bench", "--optimizers", "random", "--tasks", "branin", "--seeds", "2", "--first-seed",
+        first,   "--trials",     "5",      "--out",   dir,      "--jobs",  "1"};
+  };
+  ASSERT_EQ(Cli(args("0"), &out, &err), 0) << err;
+  ASSERT_EQ(Cli(args("1"), &out, &err), 0) << err;
+  // Seed 1 is shared with the first call; seed 2 is new.
+  EXPECT_THAT(out, HasSubstr("runs: 1 run, 1 reused"));
+  EXPECT_THAT(err, HasSubstr("done random/branin/seed=2/trials=5"));
+  EXPECT_THAT(err, Not(HasSubstr("seed=0")));
+  std::ifstream report(dir + "/report.md");
+  std::stringstream md;
+  md << report.rdbuf();
+  EXPECT_THAT(md.str(), HasSubstr("--seeds 2 --first-seed 1 --trials 5`"));
+  EXPECT_THAT(md.str(), HasSubstr("Seeds: 2 (1..2)."));
+  EXPECT_EQ(Cli({"bench", "--first-seed", "-1"}, &out, &err), 2);  // CLI11 range check
   std::filesystem::remove_all(dir);
 }
 

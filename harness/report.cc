@@ -71,8 +71,8 @@ std::string ReportMarkdown(const Analysis& a, const ReportContext& context) {
   std::string md = "# hpo bench report\n\n";
   if (!context.command.empty()) absl::StrAppend(&md, "`", context.command, "`\n\n");
   absl::StrAppend(&md, "Optimizers: ", absl::StrJoin(a.optimizers, ", "),
-                  ". Tasks: ", absl::StrJoin(a.tasks, ", "), ". Seeds: ", context.seeds, " (0..",
-                  context.seeds - 1, ").\n\n");
+                  ". Tasks: ", absl::StrJoin(a.tasks, ", "), ". Seeds: ", context.seeds, " (",
+                  context.first_seed, "..", context.first_seed + context.seeds - 1, ").\n\n");
 
   absl::StrAppend(
       &md, "## Final results per task\n\n",

@@ -11,8 +11,9 @@
 namespace hpo::harness {
 
 struct ReportContext {
-  std::string command;             // how the bench was called, shown at the top
-  int seeds = 0;                   // seeds asked for
+  std::string command;  // how the bench was called, shown at the top
+  int seeds = 0;        // seeds asked for
+  int first_seed = 0;
   std::vector<std::string> notes;  // skipped optimizers, failed runs: listed under "Notes"
 };
 
