@@ -218,8 +218,10 @@ std::vector<double> RawWeights(int n, const ParzenOptions& options) {
 
 }  // namespace
 
-int OptunaGamma(int n) {
-  return std::min(static_cast<int>(std::ceil(0.1 * static_cast<double>(n))), 25);
+int OptunaGamma(int n) { return LinearGamma(n, 0.1); }
+
+int LinearGamma(int n, double fraction) {
+  return std::min(static_cast<int>(std::ceil(fraction * static_cast<double>(n))), 25);
 }
 
 int SqrtGamma(int n) {
@@ -416,33 +418,37 @@ void ParzenEstimator::Sample(core::Rng& rng, int count, double* out) const {
         static_cast<int>(std::upper_bound(cum_weights_.begin(), cum_weights_.end(), u) -
                          cum_weights_.begin()),
         n_);
-    for (int j = 0; j < d; ++j) {
-      const Dim& dim = dims_[j];
-      const PerDim& pd = per_dim_[j];
-      const double v = Uniform01(rng);
-      if (dim.kind == Dim::Kind::kCategorical) {
-        const int k = dim.n_choices;
-        int chosen = k - 1;
-        if (c == n_) {
-          chosen = std::min(static_cast<int>(v * k), k - 1);
-        } else {
-          double cum = 0;
-          for (int i = 0; i < k; ++i) {
-            cum += i == pd.choice[c] ? pd.hit : pd.miss;
-            if (v < cum) {
-              chosen = i;
-              break;
-            }
+    DrawFrom(rng, c, out + s * d);
+  }
+}
+
+void ParzenEstimator::DrawFrom(core::Rng& rng, int c, double* row) const {
+  const int d = static_cast<int>(dims_.size());
+  for (int j = 0; j < d; ++j) {
+    const Dim& dim = dims_[j];
+    const PerDim& pd = per_dim_[j];
+    const double v = Uniform01(rng);
+    if (dim.kind == Dim::Kind::kCategorical) {
+      const int k = dim.n_choices;
+      int chosen = k - 1;
+      if (c == n_) {
+        chosen = std::min(static_cast<int>(v * k), k - 1);
+      } else {
+        double cum = 0;
+        for (int i = 0; i < k; ++i) {
+          cum += i == pd.choice[c] ? pd.hit : pd.miss;
+          if (v < cum) {
+            chosen = i;
+            break;
           }
         }
-        out[s * d + j] = chosen;
-      } else {
-        const double mu = pd.mu[c];
-        const double sigma = pd.sigma[c];
-        const double z =
-            TruncatedStandardNormal((dim.low - mu) / sigma, (dim.high - mu) / sigma, v);
-        out[s * d + j] = std::clamp(mu + sigma * z, dim.low, dim.high);
       }
+      row[j] = chosen;
+    } else {
+      const double mu = pd.mu[c];
+      const double sigma = pd.sigma[c];
+      const double z = TruncatedStandardNormal((dim.low - mu) / sigma, (dim.high - mu) / sigma, v);
+      row[j] = std::clamp(mu + sigma * z, dim.low, dim.high);
     }
   }
 }

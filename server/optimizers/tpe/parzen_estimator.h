@@ -42,8 +42,9 @@ struct ParzenOptions {
 };
 
 // Optuna's gamma functions: the number of observations in the "below" (good) group.
-int OptunaGamma(int n);  // min(ceil(0.1 n), 25)
-int SqrtGamma(int n);    // min(ceil(0.25 sqrt(n)), 25), Hyperopt's
+int OptunaGamma(int n);                   // min(ceil(0.1 n), 25)
+int SqrtGamma(int n);                     // min(ceil(0.25 sqrt(n)), 25), Hyperopt's
+int LinearGamma(int n, double fraction);  // min(ceil(fraction n), 25); OptunaGamma is 0.1
 // Optuna's default_weights(n): n ones below 25, else linspace(1/n, 1, n - 25) then 25 ones.
 std::vector<double> OptunaWeights(int n);
 
@@ -96,6 +97,8 @@ class ParzenEstimator {
   // bound on each block's log terms: LogPdf skips a block whose terms all fall more than 50 nats
   // below the largest, which is what the exhaustive sum would discard anyway.
   void BuildBlocks(const std::vector<int>& sorted);
+  // Draws one row from component c with the uniforms from rng.
+  void DrawFrom(core::Rng& rng, int c, double* row) const;
   double LogPdfBlocked(double x) const;
 
   const std::vector<Dim>& dims_;

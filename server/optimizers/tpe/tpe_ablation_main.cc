@@ -31,6 +31,11 @@ std::vector<Variant> Variants() {
   return {
       {"default", {}},
       {"univariate", {{"multivariate", "false"}}},
+      {"bandwidth=scott", {{"bandwidth", "scott"}}},
+      {"kernel=optuna31", {{"kernel_normalization", "optuna31"}}},
+      {"optuna3.1",
+       {{"multivariate", "false"}, {"gamma", "optuna"}, {"kernel_normalization", "optuna31"}}},
+      {"gamma=optuna", {{"gamma", "optuna"}}},
       {"gamma=sqrt", {{"gamma", "sqrt"}}},
       {"weights=uniform", {{"weights", "uniform"}}},
       {"no_magic_clip", {{"consider_magic_clip", "false"}}},

@@ -78,12 +78,26 @@ absl::StatusOr<TpeOptimizer::Options> TpeOptimizer::ParseOptions(
     } else if (key == "n_ei_candidates") {
       if (auto s = ParseInt(key, value, 1, &o.n_ei_candidates); !s.ok()) return s;
     } else if (key == "gamma") {
+      double fraction;
       if (value == "optuna") {
         o.sqrt_gamma = false;
+        o.gamma_fraction = 0.1;
       } else if (value == "sqrt") {
         o.sqrt_gamma = true;
+      } else if (absl::SimpleAtod(value, &fraction) && fraction > 0 && fraction <= 1) {
+        o.sqrt_gamma = false;
+        o.gamma_fraction = fraction;
       } else {
-        return OptionError(key, absl::StrCat("'", value, "' is not one of optuna, sqrt"));
+        return OptionError(
+            key, absl::StrCat("'", value, "' is not optuna, sqrt or a fraction in (0, 1]"));
+      }
+    } else if (key == "bandwidth") {
+      if (value == "scott") {
+        o.scott_bandwidth = true;
+      } else if (value == "gaps") {
+        o.scott_bandwidth = false;
+      } else {
+        return OptionError(key, absl::StrCat("'", value, "' is not one of scott, gaps"));
       }
     } else if (key == "weights") {
       if (value == "optuna") {
@@ -118,9 +132,10 @@ absl::StatusOr<TpeOptimizer::Options> TpeOptimizer::ParseOptions(
     } else {
       return OptionError(
           key,
-          "unknown option (known: consider_endpoints, consider_magic_clip, constant_liar, gamma, "
-          "kernel_normalization, multivariate, n_ei_candidates, n_startup_trials, prior_weight, "
-          "weights)");
+          "unknown option (known: bandwidth, consider_endpoints, consider_magic_clip, "
+          "constant_liar, "
+          "gamma, kernel_normalization, multivariate, n_ei_candidates, n_startup_trials, "
+          "prior_weight, weights)");
     }
   }
   return o;
@@ -434,7 +449,8 @@ absl::StatusOr<std::vector<ParamMap>> TpeOptimizer::Suggest(const StudyView& vie
     if (obs_[a].key1 != obs_[b].key1) return obs_[a].key1 < obs_[b].key1;
     return obs_[a].key2 < obs_[b].key2;
   });
-  const int n_below = options_.sqrt_gamma ? tpe::SqrtGamma(finished) : tpe::OptunaGamma(finished);
+  const int n_below = options_.sqrt_gamma ? tpe::SqrtGamma(finished)
+                                          : tpe::LinearGamma(finished, options_.gamma_fraction);
   below_.assign(ranked.begin(), ranked.begin() + n_below);
   above_.insert(above_.end(), ranked.begin() + n_below, ranked.end());
   std::sort(below_.begin(), below_.end());
@@ -450,7 +466,7 @@ absl::StatusOr<std::vector<ParamMap>> TpeOptimizer::Suggest(const StudyView& vie
     std::fill(row.begin(), row.end(), kNaN);
     std::vector<bool> done(n_params, false);
     if (options_.multivariate && !unconditional_.empty()) {
-      SampleGroup(unconditional_, /*scott=*/true, rng, chosen.data());
+      SampleGroup(unconditional_, options_.scott_bandwidth, rng, chosen.data());
       for (size_t t = 0; t < unconditional_.size(); ++t) {
         const int i = unconditional_[t];
         row[i] = Snap(i, chosen[t], &values[params_[i].spec->name()]);
@@ -461,7 +477,7 @@ absl::StatusOr<std::vector<ParamMap>> TpeOptimizer::Suggest(const StudyView& vie
     for (size_t i = 0; i < n_params; ++i) {
       if (done[i] || !core::IsActive(*params_[i].spec, proposal)) continue;
       single[0] = static_cast<int>(i);
-      SampleGroup(single, /*scott=*/options_.multivariate, rng, chosen.data());
+      SampleGroup(single, options_.multivariate && options_.scott_bandwidth, rng, chosen.data());
       row[i] = Snap(static_cast<int>(i), chosen[0], &values[params_[i].spec->name()]);
     }
     out.push_back(std::move(proposal));

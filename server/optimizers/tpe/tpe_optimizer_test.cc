@@ -480,8 +480,9 @@ task: {builtin: mixed}
       beta_error += std::fabs(Get(p, "beta") - 0.9);
     }
   }
-  EXPECT_GE(adam, 24);
-  EXPECT_LT(beta_error / adam, 0.06);
+  // Uniform proposals would give about 15 adams and a mean beta error near 0.17.
+  EXPECT_GE(adam, 21);
+  EXPECT_LT(beta_error / adam, 0.08);
 }
 
 // ------------------------------------------------------------------ optimization quality
@@ -535,7 +536,8 @@ optimizer:
   seed: 3
   options: {n_startup_trials: 4, n_ei_candidates: 12, gamma: sqrt, prior_weight: 2.5,
             multivariate: true, constant_liar: False, consider_magic_clip: false,
-            consider_endpoints: true, weights: uniform, kernel_normalization: exact}
+            consider_endpoints: true, weights: uniform, kernel_normalization: optuna31,
+            bandwidth: scott}
 budget: {max_trials: 10}
 space:
   x: {type: float, low: 0, high: 1}
@@ -549,7 +551,8 @@ task: {builtin: branin}
   EXPECT_TRUE(o->sqrt_gamma);
   EXPECT_EQ(o->prior_weight, 2.5);
   EXPECT_TRUE(o->multivariate);
-  EXPECT_FALSE(o->optuna31_kernel);
+  EXPECT_TRUE(o->scott_bandwidth);
+  EXPECT_TRUE(o->optuna31_kernel);
   EXPECT_FALSE(o->constant_liar);
   EXPECT_FALSE(o->consider_magic_clip);
   EXPECT_TRUE(o->consider_endpoints);
@@ -559,9 +562,11 @@ task: {builtin: branin}
   EXPECT_EQ(defaults->n_startup_trials, 10);
   EXPECT_EQ(defaults->n_ei_candidates, 24);
   EXPECT_FALSE(defaults->sqrt_gamma);
+  EXPECT_EQ(defaults->gamma_fraction, 0.15);
   EXPECT_EQ(defaults->prior_weight, 1.0);
-  EXPECT_FALSE(defaults->multivariate);
-  EXPECT_TRUE(defaults->optuna31_kernel);
+  EXPECT_TRUE(defaults->multivariate);
+  EXPECT_FALSE(defaults->scott_bandwidth);
+  EXPECT_FALSE(defaults->optuna31_kernel);
   EXPECT_TRUE(defaults->constant_liar);
   EXPECT_TRUE(defaults->consider_magic_clip);
   EXPECT_FALSE(defaults->consider_endpoints);
@@ -572,9 +577,11 @@ TEST(TpeOptimizerTest, BadOptionsAreRejectedWithTheirKey) {
   const SearchSpace space = OneFloat(0, 1);
   const std::vector<std::pair<std::pair<std::string, std::string>, std::string>> cases = {
       {{"n_startup", "3"},
-       "optimizer.options.n_startup: unknown option (known: consider_endpoints, "
+       "optimizer.options.n_startup: unknown option (known: bandwidth, consider_endpoints, "
        "consider_magic_clip, constant_liar, gamma, kernel_normalization, multivariate, "
        "n_ei_candidates, n_startup_trials, prior_weight, weights)"},
+      {{"bandwidth", "silverman"},
+       "optimizer.options.bandwidth: 'silverman' is not one of scott, gaps"},
       {{"kernel_normalization", "scipy"},
        "optimizer.options.kernel_normalization: 'scipy' is not one of exact, optuna31"},
       {{"n_startup_trials", "-1"},
@@ -582,7 +589,10 @@ TEST(TpeOptimizerTest, BadOptionsAreRejectedWithTheirKey) {
       {{"n_startup_trials", "ten"},
        "optimizer.options.n_startup_trials: 'ten' is not an integer >= 0"},
       {{"n_ei_candidates", "0"}, "optimizer.options.n_ei_candidates: '0' is not an integer >= 1"},
-      {{"gamma", "0.1"}, "optimizer.options.gamma: '0.1' is not one of optuna, sqrt"},
+      {{"gamma", "1.5"},
+       "optimizer.options.gamma: '1.5' is not optuna, sqrt or a fraction in (0, 1]"},
+      {{"gamma", "lots"},
+       "optimizer.options.gamma: 'lots' is not optuna, sqrt or a fraction in (0, 1]"},
       {{"weights", "flat"}, "optimizer.options.weights: 'flat' is not one of optuna, uniform"},
       {{"prior_weight", "0"}, "optimizer.options.prior_weight: '0' is not a finite number > 0"},
       {{"prior_weight", "nan"}, "optimizer.options.prior_weight: 'nan' is not a finite number > 0"},
