@@ -218,12 +218,15 @@ std::map<std::string, std::string> RandomOptions(std::mt19937_64& rng) {
   auto pick = [&](int n) { return static_cast<int>(rng() % n); };
   const char* startup[] = {"0", "1", "5", "10"};
   const char* prior[] = {"0.5", "1", "3"};
+  const char* gamma[] = {"optuna", "sqrt", "0.15", "1"};
   return {
       {"multivariate", pick(2) ? "true" : "false"},
+      {"bandwidth", pick(2) ? "gaps" : "scott"},
+      {"kernel_normalization", pick(2) ? "exact" : "optuna31"},
       {"constant_liar", pick(2) ? "true" : "false"},
       {"n_startup_trials", startup[pick(4)]},
       {"n_ei_candidates", pick(4) ? "24" : "1"},
-      {"gamma", pick(2) ? "optuna" : "sqrt"},
+      {"gamma", gamma[pick(4)]},
       {"weights", pick(2) ? "optuna" : "uniform"},
       {"consider_endpoints", pick(2) ? "true" : "false"},
       {"consider_magic_clip", pick(2) ? "true" : "false"},
