@@ -29,8 +29,9 @@ struct ParzenOptions {
   bool consider_magic_clip = true;
   bool consider_endpoints = false;
   // true: one Scott's-rule bandwidth per dimension, 0.2 n^(-1/(d+4)) (high - low), for every
-  // component (Optuna's multivariate estimator); false: each component's bandwidth is the larger
-  // gap to its neighbours among the sorted observations, prior and bounds (univariate TPE).
+  // component (Optuna's multivariate estimator); false: in each dimension, each component's
+  // bandwidth is the larger gap to its neighbours among the sorted observations, prior and
+  // bounds (univariate TPE's rule, applied per dimension of a joint estimator too).
   bool scott_bandwidth = true;
   // true: Optuna's default_weights (older observations ramp down when there are more than 25);
   // false: every observation weighs 1.

@@ -133,9 +133,8 @@ absl::StatusOr<TpeOptimizer::Options> TpeOptimizer::ParseOptions(
       return OptionError(
           key,
           "unknown option (known: bandwidth, consider_endpoints, consider_magic_clip, "
-          "constant_liar, "
-          "gamma, kernel_normalization, multivariate, n_ei_candidates, n_startup_trials, "
-          "prior_weight, weights)");
+          "constant_liar, gamma, kernel_normalization, multivariate, n_ei_candidates, "
+          "n_startup_trials, prior_weight, weights)");
     }
   }
   return o;
