@@ -32,7 +32,8 @@ Router StandardRouter(Runner* ours, std::vector<std::string> our_names, OptunaRu
     std::vector<std::string> known = our_names;
     known.push_back("optuna-tpe");
     known.push_back("optuna-random");
-    return absl::InvalidArgumentError(absl::StrCat("--optimizers: unknown optimizer '", variant.name,
+    return absl::InvalidArgumentError(absl::StrCat("--optimizers: unknown optimizer '",
+                                                   variant.name,
                                                    "' (known: ", absl::StrJoin(known, ", "), ")"));
   };
 }
