@@ -184,9 +184,9 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
       }
       const auto* spec = core::FindParam(s->spec().space(), kv.first);
       if (spec == nullptr) {
-        return Fail(err, absl::InvalidArgumentError(absl::StrCat(
-                             "--param ", kv.first, ": study '", study_name,
-                             "' has no such parameter")));
+        return Fail(
+            err, absl::InvalidArgumentError(absl::StrCat("--param ", kv.first, ": study '",
+                                                         study_name, "' has no such parameter")));
       }
       auto value = core::ParseValue(*spec, kv.second);
       if (!value.ok()) return Fail(err, value.status());

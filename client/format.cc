@@ -30,7 +30,8 @@ std::string RenderTable(const Row& header, const std::vector<Row>& rows) {
     std::string line;
     for (size_t i = 0; i < header.size(); ++i) {
       const std::string cell = i < r.size() ? r[i] : "";
-      absl::StrAppend(&line, cell, i + 1 < header.size() ? std::string(width[i] - cell.size() + 2, ' ') : "");
+      absl::StrAppend(&line, cell,
+                      i + 1 < header.size() ? std::string(width[i] - cell.size() + 2, ' ') : "");
     }
     while (!line.empty() && line.back() == ' ') line.pop_back();
     absl::StrAppend(&out, line, "\n");
@@ -137,7 +138,9 @@ std::string TrialsTable(const hpo::v1::StudySpec& spec, const std::vector<hpo::v
   return RenderTable(header, rows);
 }
 
-std::string TrialJson(const hpo::v1::Trial& trial) { return ToJson(trial).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"; }
+std::string TrialJson(const hpo::v1::Trial& trial) {
+  return ToJson(trial).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
 
 std::string TrialsJson(const std::vector<hpo::v1::Trial>& trials) {
   nlohmann::json arr = nlohmann::json::array();
@@ -177,12 +180,11 @@ std::string StudiesTable(const std::vector<hpo::v1::Study>& studies) {
 
 std::string ProgressLine(const hpo::v1::Study& study) {
   const auto& c = study.counts();
-  std::string line = absl::StrFormat(
-      "[%*d/%d] running %d, completed %d, pruned %d, failed %d, lost %d",
-      static_cast<int>(absl::StrCat(study.spec().budget().max_trials()).size()),
-      study.finished_trials(),
-      study.spec().budget().max_trials(), c.running(), c.completed(), c.pruned(), c.failed(),
-      c.lost());
+  std::string line =
+      absl::StrFormat("[%*d/%d] running %d, completed %d, pruned %d, failed %d, lost %d",
+                      static_cast<int>(absl::StrCat(study.spec().budget().max_trials()).size()),
+                      study.finished_trials(), study.spec().budget().max_trials(), c.running(),
+                      c.completed(), c.pruned(), c.failed(), c.lost());
   if (study.has_best_trial()) {
     absl::StrAppend(&line, "; best ", FormatNumber(study.best_trial().value()), " (trial #",
                     study.best_trial().number(), ")");
@@ -191,8 +193,8 @@ std::string ProgressLine(const hpo::v1::Study& study) {
 }
 
 std::string BestTrialText(const hpo::v1::StudySpec& spec, const hpo::v1::Trial& trial) {
-  std::string out = absl::StrCat("best trial #", trial.number(), " (id ", trial.id(), "): ",
-                                 spec.objective().metric(), " = ", ValueText(trial), "\n");
+  std::string out = absl::StrCat("best trial #", trial.number(), " (id ", trial.id(),
+                                 "): ", spec.objective().metric(), " = ", ValueText(trial), "\n");
   for (const auto& p : spec.space().params()) {
     auto it = trial.params().values().find(p.name());
     if (it == trial.params().values().end()) continue;
@@ -202,10 +204,11 @@ std::string BestTrialText(const hpo::v1::StudySpec& spec, const hpo::v1::Trial& 
 }
 
 std::string StudyDetails(const hpo::v1::Study& study) {
-  std::string out = absl::StrCat("study ", study.spec().name(), " (id ", study.id(), "): ",
-                                 core::StudyStateName(study.state()), "\n");
+  std::string out = absl::StrCat("study ", study.spec().name(), " (id ", study.id(),
+                                 "): ", core::StudyStateName(study.state()), "\n");
   absl::StrAppend(&out, ProgressLine(study), "\n");
-  if (study.has_best_trial()) absl::StrAppend(&out, BestTrialText(study.spec(), study.best_trial()));
+  if (study.has_best_trial())
+    absl::StrAppend(&out, BestTrialText(study.spec(), study.best_trial()));
   absl::StrAppend(&out, "--- spec\n", core::StudySpecToYaml(study.spec()));
   return out;
 }

@@ -32,8 +32,7 @@ class GrpcBackend final : public Backend {
     return Call(&Stub::GetStudy, req, hpo::v1::Study());
   }
   absl::StatusOr<hpo::v1::ListStudiesResponse> ListStudies() override {
-    return Call(&Stub::ListStudies, hpo::v1::ListStudiesRequest(),
-                hpo::v1::ListStudiesResponse());
+    return Call(&Stub::ListStudies, hpo::v1::ListStudiesRequest(), hpo::v1::ListStudiesResponse());
   }
   absl::StatusOr<hpo::v1::Study> StopStudy(const std::string& name) override {
     hpo::v1::StopStudyRequest req;

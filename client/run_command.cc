@@ -7,13 +7,13 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "core/logging.h"
 #include "absl/time/clock.h"
 #include "client/format.h"
-#include "google/protobuf/util/message_differencer.h"
 #include "client/progress_printer.h"
+#include "core/logging.h"
 #include "core/study_spec.h"
 #include "core/trial_states.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "server/coordinator_server.h"
 #include "worker/process.h"
 #include "worker/worker.h"
@@ -28,14 +28,14 @@ int RunStudy(const RunOptions& options, std::ostream& out, std::ostream& err) {
   auto spec = core::LoadStudyFile(options.study_file);
   if (!spec.ok()) return fail(spec.status());
   const std::string name = spec->name();
-  std::string hpo_task = options.hpo_task_path.empty() ? worker::SiblingExecutable("hpo-task")
-                                                       : options.hpo_task_path;
+  std::string hpo_task =
+      options.hpo_task_path.empty() ? worker::SiblingExecutable("hpo-task") : options.hpo_task_path;
   if (spec->task().has_builtin()) {
     absl::StatusOr<std::string> resolved = worker::ResolveProgram(hpo_task);
     if (!resolved.ok()) {
-      return fail(absl::NotFoundError(absl::StrCat(
-          "cannot find the hpo-task executable ('", hpo_task,
-          "') that runs builtin tasks: install hpo, or pass --hpo-task PATH")));
+      return fail(absl::NotFoundError(
+          absl::StrCat("cannot find the hpo-task executable ('", hpo_task,
+                       "') that runs builtin tasks: install hpo, or pass --hpo-task PATH")));
     }
     hpo_task = *std::move(resolved);
   }

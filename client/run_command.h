@@ -21,7 +21,6 @@ struct RunOptions {
 // printing progress, then prints the best trial. Returns the exit code.
 int RunStudy(const RunOptions& options, std::ostream& out, std::ostream& err);
 
-
 }  // namespace hpo::client
 
 #endif  // HPO_CLIENT_RUN_COMMAND_H_

@@ -38,10 +38,10 @@ struct LogVoidify {
 #define HPO_LOG_LEVEL_ERROR ::hpo::core::LogLevel::kError
 
 // `cond ? (void)0 : Voidify() & stream` keeps HPO_LOG safe inside an unbraced if/else.
-#define HPO_LOG(level)                                                            \
-  (HPO_LOG_LEVEL_##level < ::hpo::core::MinLogLevel())                            \
-      ? (void)0                                                                   \
-      : ::hpo::core::LogVoidify() &                                               \
+#define HPO_LOG(level)                                 \
+  (HPO_LOG_LEVEL_##level < ::hpo::core::MinLogLevel()) \
+      ? (void)0                                        \
+      : ::hpo::core::LogVoidify() &                    \
             ::hpo::core::LogMessage(HPO_LOG_LEVEL_##level, __FILE__, __LINE__).stream()
 
 #endif  // HPO_CORE_LOGGING_H_

@@ -17,8 +17,8 @@ namespace hpo::core {
 inline constexpr absl::string_view kMetricPrefix = "hpo-metric";
 
 struct MetricLine {
-  std::optional<int64_t> step;          // "step", a non-negative integer, if given
-  bool final = false;                   // "final": true marks the result
+  std::optional<int64_t> step;            // "step", a non-negative integer, if given
+  bool final = false;                     // "final": true marks the result
   std::map<std::string, double> metrics;  // every other key; NaN and +-Infinity allowed
 };
 

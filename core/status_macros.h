@@ -9,10 +9,10 @@
 #define HPO_STATUS_CONCAT_(a, b) HPO_STATUS_CONCAT_INNER_(a, b)
 
 // Returns from the enclosing function when `expr` (an absl::Status) is not OK.
-#define HPO_RETURN_IF_ERROR(expr)                          \
-  do {                                                     \
-    ::absl::Status hpo_status_ = (expr);                   \
-    if (!hpo_status_.ok()) return hpo_status_;             \
+#define HPO_RETURN_IF_ERROR(expr)              \
+  do {                                         \
+    ::absl::Status hpo_status_ = (expr);       \
+    if (!hpo_status_.ok()) return hpo_status_; \
   } while (false)
 
 // `HPO_ASSIGN_OR_RETURN(auto x, Foo());` declares x from an absl::StatusOr, or returns its error.

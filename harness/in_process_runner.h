@@ -14,7 +14,8 @@ namespace hpo::harness {
 
 // The study a run stands for: space = task.space(), objective "value" minimized, optimizer
 // {name, options, seed} from spec.optimizer read by ParseOptimizerVariant (a malformed one is
-// kept whole as the name, so the optimizer factory rejects it), budget spec.trials trials one at a time, task builtin spec.task.
+// kept whole as the name, so the optimizer factory rejects it), budget spec.trials trials one at a
+// time, task builtin spec.task.
 hpo::v1::StudySpec BenchStudySpec(const RunSpec& spec, const hpo::v1::SearchSpace& space);
 
 // For each trial number 0..trials-1: Suggest(view of the history so far, {number}), evaluate

@@ -14,7 +14,7 @@ namespace hpo::harness {
 // An --optimizers entry: "NAME" or "NAME:key=value;key=value" (a variant of NAME with
 // OptimizerSpec.options set; the whole text is the variant's name in results and the report).
 struct OptimizerVariant {
-  std::string name;                           // the registry name, e.g. "tpe"
+  std::string name;                            // the registry name, e.g. "tpe"
   std::map<std::string, std::string> options;  // key -> value, as given
 };
 

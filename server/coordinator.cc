@@ -131,12 +131,14 @@ absl::StatusOr<std::unique_ptr<Coordinator::StudyEntry>> Coordinator::MakeEntry(
 
 absl::Status Coordinator::Load() {
   HPO_ASSIGN_OR_RETURN(std::vector<Study> studies, storage_->ListStudies());
-  const int64_t fresh_lease = options_.clock->NowMs() + absl::ToInt64Milliseconds(options_.lease_timeout);
+  const int64_t fresh_lease =
+      options_.clock->NowMs() + absl::ToInt64Milliseconds(options_.lease_timeout);
   absl::MutexLock lock(&mu_);
   for (const Study& study : studies) {
     auto entry_or = MakeEntry(study);
     if (!entry_or.ok()) {
-      return core::Annotate(entry_or.status(), absl::StrCat("loading study '", study.spec().name(), "'"));
+      return core::Annotate(entry_or.status(),
+                            absl::StrCat("loading study '", study.spec().name(), "'"));
     }
     std::unique_ptr<StudyEntry> entry = std::move(entry_or).value();
     HPO_ASSIGN_OR_RETURN(std::vector<Trial> trials,
@@ -170,9 +172,8 @@ void Coordinator::AddTrialLocked(StudyEntry& entry, Trial trial) {
   if (IsFinalAttempt(trial, max_retries)) entry.finished_numbers++;
   const size_t pos = entry.trials.size();
   if (trial.state() == hpo::v1::COMPLETED && trial.has_value() &&
-      (entry.best < 0 ||
-       core::IsBetter(entry.study.spec().objective().direction(), trial.value(),
-                      entry.trials[entry.best].value()))) {
+      (entry.best < 0 || core::IsBetter(entry.study.spec().objective().direction(), trial.value(),
+                                        entry.trials[entry.best].value()))) {
     entry.best = static_cast<int>(pos);
   }
   entry.index[trial.id()] = pos;
@@ -193,8 +194,8 @@ void Coordinator::OnTransitionLocked(StudyEntry& entry, Trial& trial, TrialState
   if (IsFinalAttempt(trial, max_retries)) entry.finished_numbers++;
   if (trial.state() == hpo::v1::COMPLETED && trial.has_value()) {
     const size_t pos = entry.index[trial.id()];
-    if (entry.best < 0 || core::IsBetter(entry.study.spec().objective().direction(),
-                                         trial.value(), entry.trials[entry.best].value())) {
+    if (entry.best < 0 || core::IsBetter(entry.study.spec().objective().direction(), trial.value(),
+                                         entry.trials[entry.best].value())) {
       entry.best = static_cast<int>(pos);
     }
   }
@@ -305,9 +306,8 @@ absl::StatusOr<Study> Coordinator::StopStudy(absl::string_view name) {
   absl::MutexLock lock(&mu_);
   HPO_ASSIGN_OR_RETURN(StudyEntry * entry, StudyOrError(name));
   if (entry->study.state() != hpo::v1::STUDY_RUNNING) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("study '", name, "' has already ended (",
-                     core::StudyStateName(entry->study.state()), ")"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "study '", name, "' has already ended (", core::StudyStateName(entry->study.state()), ")"));
   }
   const int64_t now = options_.clock->NowMs();
   // Pending trials will never run now; they fail in the same transaction that stops the study.
@@ -379,9 +379,9 @@ absl::StatusOr<Trial> Coordinator::EnqueueTrial(absl::string_view study,
   const auto& space = entry->study.spec().space();
   HPO_RETURN_IF_ERROR(core::ValidateParams(space, params));
   if (entry->next_number >= entry->study.spec().budget().max_trials()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("study '", study, "' has handed out all ",
-                     entry->study.spec().budget().max_trials(), " trials of its budget"));
+    return absl::FailedPreconditionError(absl::StrCat("study '", study, "' has handed out all ",
+                                                      entry->study.spec().budget().max_trials(),
+                                                      " trials of its budget"));
   }
   Trial t;
   t.set_study_id(entry->study.id());
@@ -583,9 +583,8 @@ absl::StatusOr<hpo::v1::ReportProgressResponse> Coordinator::ReportProgress(
 absl::StatusOr<Trial> Coordinator::CompleteTrial(const hpo::v1::CompleteTrialRequest& request) {
   const TrialState to = request.state();
   if (to != hpo::v1::COMPLETED && to != hpo::v1::PRUNED && to != hpo::v1::FAILED) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("state: a trial completes as COMPLETED, PRUNED or FAILED, not ",
-                     core::TrialStateName(to)));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "state: a trial completes as COMPLETED, PRUNED or FAILED, not ", core::TrialStateName(to)));
   }
   absl::MutexLock lock(&mu_);
   if (shutdown_) return Unavailable();
@@ -642,8 +641,7 @@ absl::StatusOr<Trial> Coordinator::CompleteTrial(const hpo::v1::CompleteTrialReq
   return *trial;
 }
 
-absl::Status Coordinator::ReleaseLocked(StudyEntry& entry, Trial& trial,
-                                        absl::string_view reason) {
+absl::Status Coordinator::ReleaseLocked(StudyEntry& entry, Trial& trial, absl::string_view reason) {
   Trial updated = trial;
   updated.set_state(hpo::v1::PENDING);
   updated.set_worker_id("");
@@ -667,11 +665,11 @@ absl::StatusOr<Trial> Coordinator::ReleaseTrial(const hpo::v1::ReleaseTrialReque
   HPO_ASSIGN_OR_RETURN(auto found, LeasedTrialLocked(request.trial_id(), request.worker_id()));
   auto [entry, trial] = found;
   if (entry->study.state() != hpo::v1::STUDY_RUNNING) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "study '", entry->study.spec().name(), "' has ended: complete the trial instead"));
+    return absl::FailedPreconditionError(absl::StrCat("study '", entry->study.spec().name(),
+                                                      "' has ended: complete the trial instead"));
   }
-  HPO_RETURN_IF_ERROR(
-      ReleaseLocked(*entry, *trial, request.reason().empty() ? "no reason given" : request.reason()));
+  HPO_RETURN_IF_ERROR(ReleaseLocked(
+      *entry, *trial, request.reason().empty() ? "no reason given" : request.reason()));
   return *trial;
 }
 
@@ -708,8 +706,8 @@ absl::StatusOr<hpo::v1::HeartbeatResponse> Coordinator::Heartbeat(
     }
     std::sort(forgotten.begin(), forgotten.end());
     for (int64_t id : forgotten) {
-      HPO_RETURN_IF_ERROR(ReleaseLocked(*entry, entry->trials[entry->index[id]],
-                                        "not in the worker's heartbeat"));
+      HPO_RETURN_IF_ERROR(
+          ReleaseLocked(*entry, entry->trials[entry->index[id]], "not in the worker's heartbeat"));
     }
   }
   return response;

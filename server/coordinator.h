@@ -122,8 +122,8 @@ class Coordinator {
 
  private:
   struct StudyEntry {
-    hpo::v1::Study study;                // without counts/best (filled on read)
-    std::vector<hpo::v1::Trial> trials;  // every attempt, id order, with measurements
+    hpo::v1::Study study;                        // without counts/best (filled on read)
+    std::vector<hpo::v1::Trial> trials;          // every attempt, id order, with measurements
     absl::flat_hash_map<int64_t, size_t> index;  // trial id -> position in `trials`
     absl::flat_hash_set<int64_t> running;        // ids of RUNNING trials
     std::deque<int64_t> pending;                 // ids of PENDING trials, FIFO

@@ -24,7 +24,8 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     return core::Annotate(storage.status(), absl::StrCat("opening ", options.db_path));
   }
   s->storage_ = std::move(storage).value();
-  HPO_ASSIGN_OR_RETURN(s->coordinator_, Coordinator::Create(s->storage_.get(), options.coordinator));
+  HPO_ASSIGN_OR_RETURN(s->coordinator_,
+                       Coordinator::Create(s->storage_.get(), options.coordinator));
   s->study_service_ = std::make_unique<StudyServiceImpl>(s->coordinator_.get());
   s->worker_service_ = std::make_unique<WorkerServiceImpl>(s->coordinator_.get());
 
@@ -36,13 +37,12 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   builder.RegisterService(s->worker_service_.get());
   s->server_ = builder.BuildAndStart();
   if (s->server_ == nullptr || s->port_ == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen,
-                                               " (address in use or malformed?)"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.listen, " (address in use or malformed?)"));
   }
   if (options.reap_interval > absl::ZeroDuration()) {
-    s->reaper_ = std::thread([srv = s.get(), interval = options.reap_interval] {
-      srv->ReapLoop(interval);
-    });
+    s->reaper_ =
+        std::thread([srv = s.get(), interval = options.reap_interval] { srv->ReapLoop(interval); });
   }
   HPO_LOG(INFO) << "coordinator listening on port " << s->port_ << ", db " << options.db_path;
   return s;

@@ -14,23 +14,26 @@
 namespace hpo::server {
 namespace {
 
-using ::testing::HasSubstr;
 using hpo::v1::StudySpec;
 using hpo::v1::Trial;
+using ::testing::HasSubstr;
 
 StudySpec Spec(const std::string& name, int max_trials, int max_parallel, int max_retries = 0,
                const std::string& extra = "") {
   auto spec = core::ParseStudyYaml(absl::StrCat(R"(
-name: )", name, R"(
+name: )",
+                                                name, R"(
 objective: {metric: value, direction: minimize}
 optimizer: {name: random, seed: 7}
-budget: {max_trials: )", max_trials, ", max_parallel: ", max_parallel,
+budget: {max_trials: )",
+                                                max_trials, ", max_parallel: ", max_parallel,
                                                 ", max_retries: ", max_retries, R"(}
 space:
   x: {type: float, low: -5, high: 5}
   k: {type: categorical, choices: [a, b]}
 task: {builtin: branin}
-)", extra));
+)",
+                                                extra));
   EXPECT_TRUE(spec.ok()) << spec.status();
   return *spec;
 }
@@ -77,8 +80,7 @@ class CoordinatorTest : public ::testing::Test {
     return coordinator_->CompleteTrial(req);
   }
 
-  absl::StatusOr<hpo::v1::ReportProgressResponse> Report(const Trial& t, int64_t step,
-                                                         double value,
+  absl::StatusOr<hpo::v1::ReportProgressResponse> Report(const Trial& t, int64_t step, double value,
                                                          const std::string& worker = "w1") {
     hpo::v1::ReportProgressRequest req;
     req.set_worker_id(worker);
@@ -111,7 +113,8 @@ TEST_F(CoordinatorTest, UnknownOptimizerAndStopperAreRejectedByName) {
   spec.mutable_optimizer()->set_name("bogus");
   auto s = coordinator_->CreateStudy(spec);
   EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(s.status().message(), "optimizer.name: unknown optimizer 'bogus' (known: gp, random, tpe)");
+  EXPECT_EQ(s.status().message(),
+            "optimizer.name: unknown optimizer 'bogus' (known: gp, random, tpe)");
   spec = Spec("s1", 5, 2);
   spec.mutable_early_stopping()->set_name("hyperband9");
   s = coordinator_->CreateStudy(spec);
@@ -208,8 +211,7 @@ TEST_F(CoordinatorTest, OnlyTheLeaseHolderMayReportOrComplete) {
   auto r = Report(a, 1, 0.5, "intruder");
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(r.status().message(), HasSubstr("not leased to worker 'intruder'"));
-  EXPECT_EQ(Complete(a, 1.0, "intruder").status().code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Complete(a, 1.0, "intruder").status().code(), absl::StatusCode::kFailedPrecondition);
   hpo::v1::ReportProgressRequest unknown;
   unknown.set_worker_id("w1");
   unknown.set_trial_id(12345);
@@ -314,12 +316,12 @@ TEST_F(CoordinatorTest, ListTrialsPagesAndFilters) {
   ASSERT_TRUE(page.ok());
   ASSERT_EQ(page->trials.size(), 2u);
   EXPECT_EQ(page->trials[0].id(), ts[0].id());
-  auto page2 = coordinator_->ListTrials("s1", hpo::v1::TRIAL_STATE_UNSPECIFIED, 2,
-                                        page->next_page_token);
+  auto page2 =
+      coordinator_->ListTrials("s1", hpo::v1::TRIAL_STATE_UNSPECIFIED, 2, page->next_page_token);
   ASSERT_EQ(page2->trials.size(), 2u);
   EXPECT_EQ(page2->trials[0].id(), ts[2].id());
-  auto page3 = coordinator_->ListTrials("s1", hpo::v1::TRIAL_STATE_UNSPECIFIED, 2,
-                                        page2->next_page_token);
+  auto page3 =
+      coordinator_->ListTrials("s1", hpo::v1::TRIAL_STATE_UNSPECIFIED, 2, page2->next_page_token);
   ASSERT_EQ(page3->trials.size(), 1u);
   EXPECT_TRUE(page3->next_page_token.empty());
   auto done = coordinator_->ListTrials("s1", hpo::v1::COMPLETED, 0, "");
@@ -502,10 +504,9 @@ TEST_F(CoordinatorTest, WatchSeesSnapshotUpdatesAndEnd) {
   std::vector<hpo::v1::StudyEvent::Kind> kinds;
   hpo::v1::StudyEvent e;
   while ((*watch)->Next(&e, absl::Now() + absl::Seconds(5))) kinds.push_back(e.kind());
-  EXPECT_THAT(kinds, ::testing::ElementsAre(hpo::v1::StudyEvent::SNAPSHOT,
-                                            hpo::v1::StudyEvent::TRIAL_UPDATED,
-                                            hpo::v1::StudyEvent::TRIAL_UPDATED,
-                                            hpo::v1::StudyEvent::STUDY_ENDED));
+  EXPECT_THAT(kinds, ::testing::ElementsAre(
+                         hpo::v1::StudyEvent::SNAPSHOT, hpo::v1::StudyEvent::TRIAL_UPDATED,
+                         hpo::v1::StudyEvent::TRIAL_UPDATED, hpo::v1::StudyEvent::STUDY_ENDED));
   EXPECT_EQ(e.study().state(), hpo::v1::STUDY_COMPLETED);
   EXPECT_DOUBLE_EQ(e.study().best_trial().value(), 0.25);
 }

@@ -9,7 +9,6 @@ namespace {
 
 using rpc::ToGrpcStatus;
 
-
 }  // namespace
 
 grpc::Status StudyServiceImpl::CreateStudy(grpc::ServerContext*,
@@ -24,8 +23,7 @@ grpc::Status StudyServiceImpl::GetStudy(grpc::ServerContext*,
   return Reply(coordinator_->GetStudy(request->name()), response);
 }
 
-grpc::Status StudyServiceImpl::ListStudies(grpc::ServerContext*,
-                                           const hpo::v1::ListStudiesRequest*,
+grpc::Status StudyServiceImpl::ListStudies(grpc::ServerContext*, const hpo::v1::ListStudiesRequest*,
                                            hpo::v1::ListStudiesResponse* response) {
   for (auto& s : coordinator_->ListStudies()) *response->add_studies() = std::move(s);
   return grpc::Status::OK;

@@ -1,10 +1,11 @@
 // The `hpo` CLI against a real coordinator, against a db file, and `hpo run`.
+#include "client/cli.h"
+
 #include <fstream>
 #include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "client/cli.h"
 #include "core/study_spec.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -76,17 +77,18 @@ TEST_F(CliTest, CreateListShowEnqueueTrialsAndStop) {
   EXPECT_THAT(r.out, HasSubstr("NAME"));
   EXPECT_THAT(r.out, HasSubstr("small  RUNNING  random"));
 
-  r = Cli({"--coordinator", address_, "enqueue", "small", "--param", "x1=3.14", "--param",
-           "x2=2.27"});
+  r = Cli(
+      {"--coordinator", address_, "enqueue", "small", "--param", "x1=3.14", "--param", "x2=2.27"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "enqueued trial #0 (id 1)\n");
 
   r = Cli({"--coordinator", address_, "trials", "small", "--format", "csv"});
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(r.out, "id,number,attempt,state,value,x1,x2,failure_reason\n1,0,0,PENDING,,3.14,2.27,\n");
+  EXPECT_EQ(r.out,
+            "id,number,attempt,state,value,x1,x2,failure_reason\n1,0,0,PENDING,,3.14,2.27,\n");
 
-  r = Cli({"--coordinator", address_, "trials", "small", "--state", "completed", "--format",
-           "json"});
+  r = Cli(
+      {"--coordinator", address_, "trials", "small", "--state", "completed", "--format", "json"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "[]\n");
 
@@ -202,8 +204,8 @@ task: {builtin: branin}
   // A missing field.
   std::string missing = kSmallStudy;
   missing.erase(missing.find("budget:"), missing.find("space:") - missing.find("budget:"));
-  auto r = Cli({"--coordinator", address_, "study", "create", "-f",
-                Write(dir_, "missing.yaml", missing)});
+  auto r = Cli(
+      {"--coordinator", address_, "study", "create", "-f", Write(dir_, "missing.yaml", missing)});
   EXPECT_EQ(r.code, 1);
   EXPECT_THAT(r.err, HasSubstr("budget: missing"));
   r = Cli({"--coordinator", address_, "study", "list"});
@@ -216,8 +218,8 @@ TEST_F(CliTest, DbFileOfARunningCoordinatorIsReadOnly) {
   auto r = Cli({"--db", dir_.File("server.db"), "study", "list"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("small"));
-  r = Cli({"--db", dir_.File("server.db"), "enqueue", "small", "--param", "x1=1", "--param",
-           "x2=1"});
+  r = Cli(
+      {"--db", dir_.File("server.db"), "enqueue", "small", "--param", "x1=1", "--param", "x2=1"});
   EXPECT_EQ(r.code, 1);
   EXPECT_THAT(r.err, HasSubstr("server.db is in use by another coordinator"));
   EXPECT_THAT(r.err, HasSubstr("--coordinator"));

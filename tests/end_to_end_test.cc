@@ -23,8 +23,7 @@ using ::hpo::testing::TempDir;
 using ::testing::HasSubstr;
 
 double Branin(double x1, double x2) {
-  const double a = 1, b = 5.1 / (4 * M_PI * M_PI), c = 5 / M_PI, r = 6, s = 10,
-               t = 1 / (8 * M_PI);
+  const double a = 1, b = 5.1 / (4 * M_PI * M_PI), c = 5 / M_PI, r = 6, s = 10, t = 1 / (8 * M_PI);
   return a * std::pow(x2 - b * x1 * x1 + c * x1 - r, 2) + s * (1 - t) * std::cos(x1) + s;
 }
 
@@ -32,16 +31,21 @@ hpo::v1::StudySpec BraninSpec(const std::string& name, int trials, int parallel,
                               const std::string& extra_task_args = "",
                               const std::string& early_stopping = "{name: none}") {
   auto spec = core::ParseStudyYaml(absl::StrCat(R"(
-name: )", name, R"(
+name: )",
+                                                name, R"(
 objective: {metric: value, direction: minimize}
 optimizer: {name: random, seed: 42}
-early_stopping: )", early_stopping, R"(
-budget: {max_trials: )", trials, ", max_parallel: ", parallel, ", max_retries: ", retries,
+early_stopping: )",
+                                                early_stopping, R"(
+budget: {max_trials: )",
+                                                trials, ", max_parallel: ", parallel,
+                                                ", max_retries: ", retries,
                                                 R"(, trial_timeout_s: 60}
 space:
   x1: {type: float, low: -5, high: 10}
   x2: {type: float, low: 0, high: 15}
-task: {builtin: branin)", extra_task_args, R"(}
+task: {builtin: branin)",
+                                                extra_task_args, R"(}
 )"));
   EXPECT_TRUE(spec.ok()) << spec.status();
   return *spec;
@@ -83,7 +87,8 @@ TEST(EndToEndTest, HundredBraninTrialsOnThreeWorkers) {
   ASSERT_TRUE(PollUntil(
       [&] { return coordinator->GetStudy("branin-100")->state() == hpo::v1::STUDY_COMPLETED; },
       absl::Seconds(180)))
-      << "study did not finish; counts: " << coordinator->GetStudy("branin-100")->counts().DebugString();
+      << "study did not finish; counts: "
+      << coordinator->GetStudy("branin-100")->counts().DebugString();
 
   auto page = coordinator->ListTrials("branin-100", hpo::v1::TRIAL_STATE_UNSPECIFIED, 0, "");
   ASSERT_TRUE(page.ok());
@@ -94,8 +99,8 @@ TEST(EndToEndTest, HundredBraninTrialsOnThreeWorkers) {
     ASSERT_EQ(t.state(), hpo::v1::COMPLETED) << t.DebugString();
     numbers.insert(t.number());
     used_workers.insert(t.worker_id());
-    const double expected =
-        Branin(t.params().values().at("x1").float_value(), t.params().values().at("x2").float_value());
+    const double expected = Branin(t.params().values().at("x1").float_value(),
+                                   t.params().values().at("x2").float_value());
     EXPECT_NEAR(t.value(), expected, 1e-9 * std::max(1.0, std::abs(expected)));
     EXPECT_GE(t.value(), 0.397887 - 1e-6);
   }
@@ -110,15 +115,16 @@ TEST(EndToEndTest, CoordinatorRestartMidStudyEndsWithExactlyMaxTrials) {
   TempDir dir;
   const std::string db = dir.File("hpo.db");
   int port = 0;
-  auto coordinator =
-      StartCoordinator("127.0.0.1:0", db, 10, dir.File("coordinator-1.log"), &port);
+  auto coordinator = StartCoordinator("127.0.0.1:0", db, 10, dir.File("coordinator-1.log"), &port);
   ASSERT_NE(coordinator, nullptr);
   const std::string address = absl::StrCat("127.0.0.1:", port);
   auto backend = client::ConnectGrpc(address, absl::Seconds(10));
   ASSERT_TRUE(backend.ok()) << backend.status();
   const int kTrials = 40;
   ASSERT_TRUE(
-      (*backend)->CreateStudy(BraninSpec("restart", kTrials, 6, 0, ", args: {steps: 4, step_ms: 25}")).ok());
+      (*backend)
+          ->CreateStudy(BraninSpec("restart", kTrials, 6, 0, ", args: {steps: 4, step_ms: 25}"))
+          .ok());
 
   std::vector<std::unique_ptr<worker::ChildProcess>> workers;
   for (int i = 0; i < 3; ++i) {
@@ -171,9 +177,9 @@ TEST(EndToEndTest, KilledWorkersTrialIsLostAndRetried) {
   auto server = StartServer(dir.File("hpo.db"), absl::Milliseconds(1500));
   ASSERT_NE(server, nullptr);
   auto* coordinator = server->coordinator();
-  ASSERT_TRUE(coordinator
-                  ->CreateStudy(BraninSpec("lost", 1, 1, 2, ", args: {steps: 40, step_ms: 50}"))
-                  .ok());
+  ASSERT_TRUE(
+      coordinator->CreateStudy(BraninSpec("lost", 1, 1, 2, ", args: {steps: 40, step_ms: 50}"))
+          .ok());
   auto doomed = StartWorker(server->local_address(), 1, "doomed", dir.path());
   ASSERT_NE(doomed, nullptr);
   int64_t first_id = 0;
@@ -194,9 +200,9 @@ TEST(EndToEndTest, KilledWorkersTrialIsLostAndRetried) {
 
   auto rescuer = StartWorker(server->local_address(), 1, "rescuer", dir.path());
   ASSERT_NE(rescuer, nullptr);
-  ASSERT_TRUE(PollUntil(
-      [&] { return coordinator->GetStudy("lost")->state() == hpo::v1::STUDY_COMPLETED; },
-      absl::Seconds(60)));
+  ASSERT_TRUE(
+      PollUntil([&] { return coordinator->GetStudy("lost")->state() == hpo::v1::STUDY_COMPLETED; },
+                absl::Seconds(60)));
   auto page = coordinator->ListTrials("lost", hpo::v1::TRIAL_STATE_UNSPECIFIED, 0, "");
   ASSERT_EQ(page->trials.size(), 2u);
   EXPECT_EQ(page->trials[0].state(), hpo::v1::LOST);
@@ -216,10 +222,9 @@ TEST(EndToEndTest, MedianRulePrunesAndKillsTheTrialProcess) {
   auto* coordinator = server->coordinator();
   const int kSteps = 30;
   ASSERT_TRUE(coordinator
-                  ->CreateStudy(BraninSpec("prune", 4, 1, 0,
-                                           absl::StrCat(", args: {steps: ", kSteps,
-                                                        ", step_ms: 20}"),
-                                           "{name: median, options: {min_trials: 3}}"))
+                  ->CreateStudy(BraninSpec(
+                      "prune", 4, 1, 0, absl::StrCat(", args: {steps: ", kSteps, ", step_ms: 20}"),
+                      "{name: median, options: {min_trials: 3}}"))
                   .ok());
   auto enqueue = [&](double x1, double x2) {
     hpo::v1::ParamMap p;
@@ -236,9 +241,9 @@ TEST(EndToEndTest, MedianRulePrunesAndKillsTheTrialProcess) {
 
   auto worker = StartWorker(server->local_address(), 1, "w", dir.path());
   ASSERT_NE(worker, nullptr);
-  ASSERT_TRUE(PollUntil(
-      [&] { return coordinator->GetStudy("prune")->state() == hpo::v1::STUDY_COMPLETED; },
-      absl::Seconds(60)));
+  ASSERT_TRUE(
+      PollUntil([&] { return coordinator->GetStudy("prune")->state() == hpo::v1::STUDY_COMPLETED; },
+                absl::Seconds(60)));
   auto trial = coordinator->GetTrial(bad);
   ASSERT_TRUE(trial.ok());
   EXPECT_EQ(trial->state(), hpo::v1::PRUNED);

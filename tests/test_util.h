@@ -76,13 +76,13 @@ inline std::unique_ptr<worker::ChildProcess> StartCoordinator(const std::string&
   return child;
 }
 
-inline std::unique_ptr<worker::ChildProcess> StartWorker(const std::string& coordinator,
-                                                         int slots, const std::string& id,
+inline std::unique_ptr<worker::ChildProcess> StartWorker(const std::string& coordinator, int slots,
+                                                         const std::string& id,
                                                          const std::string& log_dir) {
-  return StartProcess({HPO_WORKER_BIN, "--coordinator", coordinator, "--slots",
-                       absl::StrCat(slots), "--gpus", "none", "--worker-id", id, "--log-dir",
-                       log_dir, "--hpo-task", HPO_TASK_BIN},
-                      log_dir + "/" + id + ".log");
+  return StartProcess(
+      {HPO_WORKER_BIN, "--coordinator", coordinator, "--slots", absl::StrCat(slots), "--gpus",
+       "none", "--worker-id", id, "--log-dir", log_dir, "--hpo-task", HPO_TASK_BIN},
+      log_dir + "/" + id + ".log");
 }
 
 }  // namespace hpo::testing

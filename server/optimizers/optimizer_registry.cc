@@ -3,8 +3,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "server/optimizers/optimizer.h"
 #include "server/optimizers/gp/gp_optimizer.h"
+#include "server/optimizers/optimizer.h"
 #include "server/optimizers/random_optimizer.h"
 #include "server/optimizers/tpe/tpe_optimizer.h"
 
@@ -32,9 +32,9 @@ absl::StatusOr<std::unique_ptr<Optimizer>> MakeOptimizer(const hpo::v1::Optimize
                                                          const hpo::v1::SearchSpace& space) {
   auto it = Registry().find(spec.name());
   if (it == Registry().end()) {
-    return absl::InvalidArgumentError(absl::StrCat("optimizer.name: unknown optimizer '",
-                                                   spec.name(), "' (known: ",
-                                                   absl::StrJoin(OptimizerNames(), ", "), ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("optimizer.name: unknown optimizer '", spec.name(),
+                     "' (known: ", absl::StrJoin(OptimizerNames(), ", "), ")"));
   }
   return it->second(spec, space);
 }

@@ -12,7 +12,8 @@ hpo::v1::StudySpec MixedSpec(int seed) {
   auto spec = core::ParseStudyYaml(R"(
 name: mixed
 objective: {metric: value, direction: minimize}
-optimizer: {name: random, seed: )" + std::to_string(seed) + R"(}
+optimizer: {name: random, seed: )" +
+                                   std::to_string(seed) + R"(}
 budget: {max_trials: 10}
 space:
   lr: {type: float, low: 1.0e-5, high: 1.0, log: true}

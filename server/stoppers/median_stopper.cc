@@ -54,8 +54,7 @@ absl::StatusOr<std::unique_ptr<EarlyStopper>> MedianStopper::Create(
   if (*min_trials < 1) {
     return absl::InvalidArgumentError("early_stopping.options.min_trials: must be >= 1");
   }
-  return std::unique_ptr<EarlyStopper>(
-      new MedianStopper(*warmup, static_cast<int>(*min_trials)));
+  return std::unique_ptr<EarlyStopper>(new MedianStopper(*warmup, static_cast<int>(*min_trials)));
 }
 
 hpo::v1::Decision MedianStopper::Decide(const StudyView& view, const hpo::v1::Trial& trial) {

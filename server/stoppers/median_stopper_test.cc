@@ -35,7 +35,8 @@ class MedianStopperTest : public ::testing::Test {
   void SetUp() override {
     spec_.mutable_objective()->set_metric("value");
     spec_.mutable_objective()->set_direction(hpo::v1::MINIMIZE);
-    trials_ = {WithCurve(1, hpo::v1::COMPLETED, {5, 4, 3}), WithCurve(2, hpo::v1::COMPLETED, {6, 5, 4}),
+    trials_ = {WithCurve(1, hpo::v1::COMPLETED, {5, 4, 3}),
+               WithCurve(2, hpo::v1::COMPLETED, {6, 5, 4}),
                WithCurve(3, hpo::v1::COMPLETED, {7, 6, 5}),
                WithCurve(4, hpo::v1::RUNNING, {0.1, 0.1})};  // running trials do not count
   }

@@ -10,14 +10,14 @@
 namespace hpo::server {
 namespace {
 
-using StopperFactory = std::function<absl::StatusOr<std::unique_ptr<EarlyStopper>>(
-    const hpo::v1::EarlyStoppingSpec&)>;
+using StopperFactory =
+    std::function<absl::StatusOr<std::unique_ptr<EarlyStopper>>(const hpo::v1::EarlyStoppingSpec&)>;
 
 absl::StatusOr<std::unique_ptr<EarlyStopper>> MakeNone(const hpo::v1::EarlyStoppingSpec& spec) {
   if (!spec.options().empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("early_stopping.options.", spec.options().begin()->first,
-                     ": stopper 'none' takes no options"));
+    return absl::InvalidArgumentError(absl::StrCat("early_stopping.options.",
+                                                   spec.options().begin()->first,
+                                                   ": stopper 'none' takes no options"));
   }
   return std::unique_ptr<EarlyStopper>(new NoStopper());
 }
@@ -43,9 +43,9 @@ absl::StatusOr<std::unique_ptr<EarlyStopper>> MakeEarlyStopper(
   const std::string name = spec.name().empty() ? "none" : spec.name();
   auto it = Registry().find(name);
   if (it == Registry().end()) {
-    return absl::InvalidArgumentError(absl::StrCat("early_stopping.name: unknown stopper '", name,
-                                                   "' (known: ",
-                                                   absl::StrJoin(EarlyStopperNames(), ", "), ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("early_stopping.name: unknown stopper '", name,
+                     "' (known: ", absl::StrJoin(EarlyStopperNames(), ", "), ")"));
   }
   return it->second(spec);
 }
