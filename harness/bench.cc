@@ -52,6 +52,7 @@ absl::Status CheckOptions(const BenchOptions& o) {
 struct Job {
   RunSpec spec;
   Runner* runner = nullptr;
+  std::string fingerprint;          // the route's
   std::optional<RunRecord> record;  // set when done or reused
 };
 
@@ -113,12 +114,13 @@ absl::StatusOr<BenchSummary> RunBench(const BenchOptions& options, const Router&
     for (const std::string& t : tasks) {
       for (const std::string& o : options.optimizers) {
         ++summary.total;
-        Runner* runner = routes[o].runner;
-        if (runner == nullptr) {
+        const Route& route = routes[o];
+        if (route.runner == nullptr) {
           ++summary.skipped;
           continue;
         }
-        jobs.push_back(Job{RunSpec{o, t, seed, trials[t]}, runner, std::nullopt});
+        jobs.push_back(
+            Job{RunSpec{o, t, seed, trials[t]}, route.runner, route.fingerprint, std::nullopt});
       }
     }
   }
@@ -140,7 +142,7 @@ absl::StatusOr<BenchSummary> RunBench(const BenchOptions& options, const Router&
       if (i >= jobs.size()) return;
       Job& job = jobs[i];
       const std::string label = job.spec.Label();
-      absl::StatusOr<std::optional<RunRecord>> found = db->FindDone(job.spec);
+      absl::StatusOr<std::optional<RunRecord>> found = db->FindDone(job.spec, job.fingerprint);
       if (!found.ok()) {
         absl::MutexLock lock(&mu);
         fatal.Update(found.status());
@@ -160,7 +162,7 @@ absl::StatusOr<BenchSummary> RunBench(const BenchOptions& options, const Router&
       }
       absl::StatusOr<RunRecord> record = job.runner->Run(job.spec);
       absl::Status saved = record.ok()
-                               ? db->SaveDone(*record)
+                               ? db->SaveDone(*record, job.fingerprint)
                                : db->SaveFailed(job.spec, std::string(record.status().message()));
       absl::MutexLock lock(&mu);
       if (!saved.ok()) {

@@ -18,6 +18,9 @@ namespace hpo::harness {
 struct Route {
   Runner* runner = nullptr;
   std::string skip_reason;
+  // What produces this optimizer's runs (e.g. "hpo tpe r2", "optuna 3.1.0"): a finished run in
+  // results.sqlite is reused only when it was recorded with the same fingerprint.
+  std::string fingerprint;
 };
 // INVALID_ARGUMENT for an optimizer nobody knows. Called from the bench's calling thread only.
 using Router = std::function<absl::StatusOr<Route>(const std::string& optimizer)>;

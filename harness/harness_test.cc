@@ -31,6 +31,7 @@
 #include "harness/task_source.h"
 #include "nlohmann/json.hpp"
 #include "server/optimizers/optimizer.h"
+#include "storage/sqlite_util.h"
 #include "worker/tasks/synthetic_tasks.h"
 
 namespace hpo::harness {
@@ -412,8 +413,8 @@ TEST(BenchTest, ShortBenchWritesReportAndReusesRuns) {
   CountingRunner ours(in_process->get()), theirs(optuna_runner->get());
   // Both routes go through counters, so a re-run can show that no runner was invoked.
   Router router = [&](const std::string& o) -> absl::StatusOr<Route> {
-    if (o == "optuna-random") return Route{&theirs, ""};
-    return Route{&ours, ""};
+    if (o == "optuna-random") return Route{&theirs, "", "fp"};
+    return Route{&ours, "", "fp"};
   };
 
   BenchOptions options;
@@ -464,9 +465,12 @@ TEST(BenchTest, ShortBenchWritesReportAndReusesRuns) {
     ASSERT_TRUE(db.ok());
     EXPECT_EQ(*(*db)->CountRuns("done"), 8);
     EXPECT_EQ(*(*db)->CountEvals(), 8 * 15);
-    auto found = (*db)->FindDone({"random", "branin", 1, 15});
+    auto found = (*db)->FindDone({"random", "branin", 1, 15}, "fp");
     ASSERT_TRUE(found.ok() && found->has_value());
     EXPECT_EQ((*found)->evals.size(), 15u);
+    auto other = (*db)->FindDone({"random", "branin", 1, 15}, "another version");
+    ASSERT_TRUE(other.ok());
+    EXPECT_FALSE(other->has_value());
   }
 
   // The same bench again: every run comes from results.sqlite, the report is the same.
@@ -479,15 +483,75 @@ TEST(BenchTest, ShortBenchWritesReportAndReusesRuns) {
   EXPECT_EQ(ours.calls + theirs.calls, 0);
   EXPECT_EQ(ReadFile(dir + "/report.md"), md);
 
+  // Runs recorded by another version of an optimizer are made again (and replace the old ones);
+  // the other optimizer's are still reused.
+  Router upgraded = [&](const std::string& o) -> absl::StatusOr<Route> {
+    if (o == "optuna-random") return Route{&theirs, "", "fp"};
+    return Route{&ours, "", "fp2"};
+  };
+  auto after_upgrade = RunBench(options, upgraded);
+  ASSERT_TRUE(after_upgrade.ok()) << after_upgrade.status();
+  const int ours_runs = optuna ? 4 : 8;  // without Optuna both optimizers are ours
+  EXPECT_EQ(after_upgrade->ran, ours_runs);
+  EXPECT_EQ(after_upgrade->reused, 8 - ours_runs);
+  EXPECT_EQ(ours.calls, ours_runs);
+  EXPECT_EQ(theirs.calls, 0);
+  ours.calls = 0;
+  EXPECT_EQ(RunBench(options, upgraded)->reused, 8);
+
   // A bigger budget is a different run.
   options.trials = 16;
   options.optimizers = {"random"};
   options.tasks = {"branin"};
   options.seeds = 1;
-  auto bigger = RunBench(options, router);
+  auto bigger = RunBench(options, upgraded);
   ASSERT_TRUE(bigger.ok());
   EXPECT_EQ(bigger->ran, 1);
   EXPECT_EQ(ours.calls, 1);
+}
+
+// A results file from before fingerprints: it opens, keeps its runs, and none of them counts as
+// made by the current optimizers.
+TEST(ResultsDbTest, VersionOneFileIsMigratedAndItsRunsAreNotReused) {
+  const std::string path = TempDir("v1") + "/results.sqlite";
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_TRUE(storage::ExecSql(db, R"sql(
+CREATE TABLE runs(optimizer TEXT NOT NULL, task TEXT NOT NULL, seed INTEGER NOT NULL,
+  trials INTEGER NOT NULL, status TEXT NOT NULL, wall_s REAL, optimum REAL,
+  message TEXT NOT NULL DEFAULT '', PRIMARY KEY(optimizer, task, seed, trials));
+CREATE TABLE evals(optimizer TEXT NOT NULL, task TEXT NOT NULL, seed INTEGER NOT NULL,
+  trials INTEGER NOT NULL, i INTEGER NOT NULL, value REAL, best_so_far REAL,
+  params_json TEXT NOT NULL, PRIMARY KEY(optimizer, task, seed, trials, i));
+INSERT INTO runs VALUES('tpe', 'branin', 0, 1, 'done', 0.1, 0.397887, '');
+INSERT INTO evals VALUES('tpe', 'branin', 0, 1, 0, 5.0, 5.0, '{}');
+PRAGMA user_version = 1;
+)sql")
+                    .ok());
+    sqlite3_close(db);
+  }
+  auto db = ResultsDb::Open(path);
+  ASSERT_TRUE(db.ok()) << db.status();
+  EXPECT_EQ(*(*db)->CountRuns("done"), 1);
+  const RunSpec spec{"tpe", "branin", 0, 1};
+  auto found = (*db)->FindDone(spec, "hpo tpe r2");
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_FALSE(found->has_value());
+  // Made again, the run replaces the old one and is found under its fingerprint.
+  RunRecord record;
+  record.spec = spec;
+  AppendEval(record, 4.0, "{}");
+  ASSERT_TRUE((*db)->SaveDone(record, "hpo tpe r2").ok());
+  EXPECT_EQ(*(*db)->CountRuns("done"), 1);
+  found = (*db)->FindDone(spec, "hpo tpe r2");
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->evals[0].value, 4.0);
+  db->reset();
+  // Reopening a migrated file changes nothing.
+  auto again = ResultsDb::Open(path);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE((*(*again)->FindDone(spec, "hpo tpe r2")).has_value());
 }
 
 TEST(BenchTest, MissingOptunaRowsAreSkippedWithAMessage) {
@@ -521,6 +585,10 @@ TEST(BenchTest, RejectsBadOptionsAndUnknownOptimizers) {
   auto in_process = InProcessRunner::Create({});
   ASSERT_TRUE(in_process.ok());
   Router router = StandardRouter(in_process->get(), {"random"}, nullptr);
+  // Our optimizers' runs are fingerprinted by name and implementation revision.
+  ASSERT_TRUE(router("random:x=1").ok());
+  EXPECT_EQ(router("random:x=1")->fingerprint,
+            absl::StrCat("hpo random r", server::OptimizerRevision("random")));
   BenchOptions options;
   options.optimizers = {"random", "bogus"};
   options.tasks = {"branin"};
@@ -563,7 +631,7 @@ TEST(BenchTest, FailedRunsAreNotedAndRetriedNextTime) {
   options.trials = 1;
   options.out_dir = TempDir("fail");
   Router router = [&runner](const std::string&) -> absl::StatusOr<Route> {
-    return Route{&runner, ""};
+    return Route{&runner, "", "fp"};
   };
   auto first = RunBench(options, router);
   ASSERT_TRUE(first.ok()) << first.status();

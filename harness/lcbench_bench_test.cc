@@ -249,7 +249,7 @@ TEST(LcbenchBenchTest, RandomAndTpeOnLcbench3945) {
   auto runner = InProcessRunner::Create({tasks, &server::MakeOptimizer});
   ASSERT_TRUE(runner.ok()) << runner.status();
   Router router = [&](const std::string&) -> absl::StatusOr<Route> {
-    return Route{runner->get(), ""};
+    return Route{runner->get(), "", "fp"};
   };
   BenchOptions options;
   options.optimizers = {"random", "tpe"};
@@ -302,7 +302,7 @@ TEST(LcbenchBenchTest, AbsentModelSkipsTheTasksWithOneMessage) {
   auto runner = InProcessRunner::Create({tasks, &server::MakeOptimizer});
   ASSERT_TRUE(runner.ok()) << runner.status();
   Router router = [&](const std::string&) -> absl::StatusOr<Route> {
-    return Route{runner->get(), ""};
+    return Route{runner->get(), "", "fp"};
   };
   BenchOptions options;
   options.optimizers = {"random"};

@@ -16,7 +16,7 @@ using storage::Transaction;
 
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 constexpr char kSchema[] = R"sql(
 CREATE TABLE IF NOT EXISTS runs(
@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS runs(
   wall_s REAL,
   optimum REAL,
   message TEXT NOT NULL DEFAULT '',
+  fingerprint TEXT NOT NULL DEFAULT '',
   PRIMARY KEY(optimizer, task, seed, trials));
 CREATE TABLE IF NOT EXISTS evals(
   optimizer TEXT NOT NULL,
@@ -39,7 +40,13 @@ CREATE TABLE IF NOT EXISTS evals(
   best_so_far REAL,
   params_json TEXT NOT NULL,
   PRIMARY KEY(optimizer, task, seed, trials, i));
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;
+)sql";
+
+// Version 1 files: runs without a fingerprint (they keep an empty one).
+constexpr char kMigrate1To2[] = R"sql(
+ALTER TABLE runs ADD COLUMN fingerprint TEXT NOT NULL DEFAULT '';
+PRAGMA user_version = 2;
 )sql";
 
 void BindKey(Statement& stmt, const RunSpec& spec) {
@@ -90,16 +97,20 @@ absl::Status ResultsDb::Migrate() {
                                                       "; this hpo knows up to ", kSchemaVersion));
   }
   if (version == kSchemaVersion) return absl::OkStatus();
+  if (version == 1) return ExecSql(db_, kMigrate1To2);
   return ExecSql(db_, kSchema);
 }
 
-absl::StatusOr<std::optional<RunRecord>> ResultsDb::FindDone(const RunSpec& spec) {
+absl::StatusOr<std::optional<RunRecord>> ResultsDb::FindDone(const RunSpec& spec,
+                                                             const std::string& fingerprint) {
   absl::MutexLock lock(&mu_);
   HPO_ASSIGN_OR_RETURN(auto run, Statement::Prepare(db_,
                                                     "SELECT wall_s, optimum FROM runs WHERE "
                                                     "optimizer=? AND task=? AND seed=? AND "
-                                                    "trials=? AND status='done'"));
+                                                    "trials=? AND status='done' AND "
+                                                    "fingerprint=?"));
   BindKey(*run, spec);
+  run->BindText(5, fingerprint);
   HPO_ASSIGN_OR_RETURN(bool found, run->Step());
   if (!found) return std::optional<RunRecord>();
   RunRecord record;
@@ -129,24 +140,27 @@ absl::Status ResultsDb::DeleteEvals(const RunSpec& spec) {
 }
 
 absl::Status ResultsDb::PutRun(const RunSpec& spec, const std::string& status, double wall_s,
-                               double optimum, const std::string& message) {
+                               double optimum, const std::string& message,
+                               const std::string& fingerprint) {
   HPO_ASSIGN_OR_RETURN(
-      auto put, Statement::Prepare(db_,
-                                   "INSERT OR REPLACE INTO runs(optimizer, task, seed, trials, "
-                                   "status, wall_s, optimum, message) VALUES(?,?,?,?,?,?,?,?)"));
+      auto put,
+      Statement::Prepare(db_,
+                         "INSERT OR REPLACE INTO runs(optimizer, task, seed, trials, status, "
+                         "wall_s, optimum, message, fingerprint) VALUES(?,?,?,?,?,?,?,?,?)"));
   BindKey(*put, spec);
   put->BindText(5, status);
   put->BindDouble(6, wall_s);
   put->BindDouble(7, optimum);
   put->BindText(8, message);
+  put->BindText(9, fingerprint);
   return put->StepDone();
 }
 
-absl::Status ResultsDb::SaveDone(const RunRecord& record) {
+absl::Status ResultsDb::SaveDone(const RunRecord& record, const std::string& fingerprint) {
   absl::MutexLock lock(&mu_);
   HPO_ASSIGN_OR_RETURN(auto txn, Transaction::Begin(db_, nullptr));
   HPO_RETURN_IF_ERROR(DeleteEvals(record.spec));
-  HPO_RETURN_IF_ERROR(PutRun(record.spec, "done", record.wall_s, record.optimum, ""));
+  HPO_RETURN_IF_ERROR(PutRun(record.spec, "done", record.wall_s, record.optimum, "", fingerprint));
   HPO_ASSIGN_OR_RETURN(auto ins, Statement::Prepare(db_,
                                                     "INSERT INTO evals(optimizer, task, seed, "
                                                     "trials, i, value, best_so_far, params_json) "
@@ -169,7 +183,8 @@ absl::Status ResultsDb::SaveFailed(const RunSpec& spec, const std::string& messa
   absl::MutexLock lock(&mu_);
   HPO_ASSIGN_OR_RETURN(auto txn, Transaction::Begin(db_, nullptr));
   HPO_RETURN_IF_ERROR(DeleteEvals(spec));
-  HPO_RETURN_IF_ERROR(PutRun(spec, "failed", 0, std::numeric_limits<double>::quiet_NaN(), message));
+  HPO_RETURN_IF_ERROR(
+      PutRun(spec, "failed", 0, std::numeric_limits<double>::quiet_NaN(), message, ""));
   return txn->Commit();
 }
 

@@ -17,12 +17,14 @@
 
 namespace hpo::harness {
 
-// Schema (version 1, in PRAGMA user_version):
+// Schema (version 2, in PRAGMA user_version):
 //   runs(optimizer, task, seed, trials, status 'done'|'failed', wall_s, optimum, message,
-//        PRIMARY KEY(optimizer, task, seed, trials))
+//        fingerprint, PRIMARY KEY(optimizer, task, seed, trials))
 //   evals(optimizer, task, seed, trials, i, value, best_so_far, params_json,
 //         PRIMARY KEY(optimizer, task, seed, trials, i))
 // A run is written in one transaction with all its evals, so a 'done' row always has them all.
+// `fingerprint` says what produced the run (see Route::fingerprint); files of version 1 are
+// migrated with an empty one, so their runs are made again rather than trusted.
 //
 // Thread-safe: one connection behind a mutex.
 class ResultsDb {
@@ -34,12 +36,13 @@ class ResultsDb {
   ResultsDb(const ResultsDb&) = delete;
   ResultsDb& operator=(const ResultsDb&) = delete;
 
-  // The finished run with exactly this key, with its evals in order; nullopt when there is
-  // none or it failed.
-  absl::StatusOr<std::optional<RunRecord>> FindDone(const RunSpec& spec);
+  // The finished run with exactly this key and fingerprint, with its evals in order; nullopt
+  // when there is none, it failed, or another fingerprint made it.
+  absl::StatusOr<std::optional<RunRecord>> FindDone(const RunSpec& spec,
+                                                    const std::string& fingerprint);
 
   // Stores a finished run (status 'done'), replacing any earlier row and evals with its key.
-  absl::Status SaveDone(const RunRecord& record);
+  absl::Status SaveDone(const RunRecord& record, const std::string& fingerprint);
 
   // Stores a failed run (status 'failed', evals removed) with the reason.
   absl::Status SaveFailed(const RunSpec& spec, const std::string& message);
@@ -53,7 +56,8 @@ class ResultsDb {
   absl::Status Migrate() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status DeleteEvals(const RunSpec& spec) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status PutRun(const RunSpec& spec, const std::string& status, double wall_s, double optimum,
-                      const std::string& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                      const std::string& message, const std::string& fingerprint)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::Mutex mu_;
   sqlite3* const db_ ABSL_GUARDED_BY(mu_);

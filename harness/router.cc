@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/status_macros.h"
+#include "server/optimizers/optimizer.h"
 
 namespace hpo::harness {
 
@@ -21,13 +22,15 @@ Router StandardRouter(Runner* ours, std::vector<std::string> our_names, OptunaRu
           absl::StrCat("--optimizers: '", optimizer, "': ", variant.name, " takes no options"));
     }
     if (IsOptunaOptimizer(optimizer)) {
-      if (optuna == nullptr) return Route{nullptr, "Optuna runner not configured"};
+      if (optuna == nullptr) return Route{nullptr, "Optuna runner not configured", ""};
       if (!probe->has_value()) *probe = optuna->Probe();
-      if (!(*probe)->ok()) return Route{nullptr, std::string((*probe)->status().message())};
-      return Route{optuna, ""};
+      if (!(*probe)->ok()) return Route{nullptr, std::string((*probe)->status().message()), ""};
+      return Route{optuna, "", absl::StrCat("optuna ", (*probe)->value())};
     }
     if (std::find(our_names.begin(), our_names.end(), variant.name) != our_names.end()) {
-      return Route{ours, ""};
+      return Route{
+          ours, "",
+          absl::StrCat("hpo ", variant.name, " r", server::OptimizerRevision(variant.name))};
     }
     std::vector<std::string> known = our_names;
     known.push_back("optuna-tpe");

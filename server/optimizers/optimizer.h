@@ -36,6 +36,9 @@ absl::StatusOr<std::unique_ptr<Optimizer>> MakeOptimizer(const hpo::v1::Optimize
 
 // Names in the registry, sorted.
 std::vector<std::string> OptimizerNames();
+// The implementation revision of a registered optimizer (0 for an unknown name): it changes
+// whenever the optimizer's proposals for a given (options, seed, history) change.
+int OptimizerRevision(const std::string& name);
 
 }  // namespace hpo::server
 

@@ -11,11 +11,18 @@
 namespace hpo::server {
 namespace {
 
-const std::map<std::string, OptimizerFactory>& Registry() {
-  static const auto* registry = new std::map<std::string, OptimizerFactory>{
-      {"gp", &GpOptimizer::Create},
-      {"random", &RandomOptimizer::Create},
-      {"tpe", &TpeOptimizer::Create},
+struct Entry {
+  OptimizerFactory factory;
+  // Bumped whenever the optimizer's proposals for a given (options, seed, history) change:
+  // hpo bench does not reuse runs recorded under another revision.
+  int revision;
+};
+
+const std::map<std::string, Entry>& Registry() {
+  static const auto* registry = new std::map<std::string, Entry>{
+      {"gp", {&GpOptimizer::Create, 1}},
+      {"random", {&RandomOptimizer::Create, 1}},
+      {"tpe", {&TpeOptimizer::Create, 2}},  // 2: multivariate, gaps, exact kernels, gamma 0.15
   };
   return *registry;
 }
@@ -36,7 +43,12 @@ absl::StatusOr<std::unique_ptr<Optimizer>> MakeOptimizer(const hpo::v1::Optimize
         absl::StrCat("optimizer.name: unknown optimizer '", spec.name(),
                      "' (known: ", absl::StrJoin(OptimizerNames(), ", "), ")"));
   }
-  return it->second(spec, space);
+  return it->second.factory(spec, space);
+}
+
+int OptimizerRevision(const std::string& name) {
+  auto it = Registry().find(name);
+  return it == Registry().end() ? 0 : it->second.revision;
 }
 
 }  // namespace hpo::server
