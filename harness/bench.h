@@ -18,7 +18,7 @@ namespace hpo::harness {
 struct Route {
   Runner* runner = nullptr;
   std::string skip_reason;
-  // What produces this optimizer's runs (e.g. "hpo tpe r2", "optuna 3.1.0"): a finished run in
+  // What produces this optimizer's runs (e.g. "hpo tpe r3", "optuna 3.1.0"): a finished run in
   // results.sqlite is reused only when it was recorded with the same fingerprint.
   std::string fingerprint;
 };

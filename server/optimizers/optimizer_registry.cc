@@ -22,7 +22,7 @@ const std::map<std::string, Entry>& Registry() {
   static const auto* registry = new std::map<std::string, Entry>{
       {"gp", {&GpOptimizer::Create, 1}},
       {"random", {&RandomOptimizer::Create, 1}},
-      {"tpe", {&TpeOptimizer::Create, 2}},  // 2: multivariate, gaps, exact kernels, gamma 0.15
+      {"tpe", {&TpeOptimizer::Create, 3}},  // 3: multivariate, blended widths, exact, gamma 0.15
   };
   return *registry;
 }

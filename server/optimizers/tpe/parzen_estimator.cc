@@ -343,7 +343,14 @@ ParzenEstimator::ParzenEstimator(const std::vector<Dim>& dims, const double* obs
         gaps[0] = ext[2] - ext[1];
         gaps[m - 1] = ext[m] - ext[m - 1];
       }
-      for (int i = 0; i < m; ++i) pd.sigma[order[i]] = gaps[i];
+      if (options.gap_weight >= 1) {
+        for (int i = 0; i < m; ++i) pd.sigma[order[i]] = gaps[i];
+      } else {
+        const double scott_part = std::pow(sigma0 * range, 1 - options.gap_weight);
+        for (int i = 0; i < m; ++i) {
+          pd.sigma[order[i]] = std::pow(std::max(gaps[i], kEps), options.gap_weight) * scott_part;
+        }
+      }
     }
     const double max_sigma = range;
     const double min_sigma = options.consider_magic_clip ? range / std::min(100.0, 1.0 + m) : kEps;

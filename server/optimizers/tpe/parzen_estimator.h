@@ -33,6 +33,9 @@ struct ParzenOptions {
   // bandwidth is the larger gap to its neighbours among the sorted observations, prior and
   // bounds (univariate TPE's rule, applied per dimension of a joint estimator too).
   bool scott_bandwidth = true;
+  // With scott_bandwidth false: each width is gap^t * scott^(1 - t) for this t in [0, 1] (1 =
+  // the neighbour gap alone, the univariate rule; smaller t leans towards Scott's rule).
+  double gap_weight = 1.0;
   // true: Optuna's default_weights (older observations ramp down when there are more than 25);
   // false: every observation weighs 1.
   bool ramp_weights = true;

@@ -92,12 +92,18 @@ absl::StatusOr<TpeOptimizer::Options> TpeOptimizer::ParseOptions(
             key, absl::StrCat("'", value, "' is not optuna, sqrt or a fraction in (0, 1]"));
       }
     } else if (key == "bandwidth") {
+      double t;
       if (value == "scott") {
         o.scott_bandwidth = true;
       } else if (value == "gaps") {
         o.scott_bandwidth = false;
+        o.gap_weight = 1;
+      } else if (absl::SimpleAtod(value, &t) && t >= 0 && t <= 1) {
+        o.scott_bandwidth = false;
+        o.gap_weight = t;
       } else {
-        return OptionError(key, absl::StrCat("'", value, "' is not one of scott, gaps"));
+        return OptionError(key,
+                           absl::StrCat("'", value, "' is not scott, gaps or a weight in [0, 1]"));
       }
     } else if (key == "weights") {
       if (value == "optuna") {
@@ -394,6 +400,7 @@ void TpeOptimizer::SampleGroup(const std::vector<int>& group, bool scott, core::
   po.consider_magic_clip = options_.consider_magic_clip;
   po.consider_endpoints = options_.consider_endpoints;
   po.scott_bandwidth = scott;
+  po.gap_weight = options_.gap_weight;
   po.ramp_weights = options_.ramp_weights;
   po.optuna31_kernel = options_.optuna31_kernel;
   const tpe::ParzenEstimator l(dims, below.data(), static_cast<int>(below.size() / g), po);

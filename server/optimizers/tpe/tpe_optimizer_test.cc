@@ -219,9 +219,10 @@ std::map<std::string, std::string> RandomOptions(std::mt19937_64& rng) {
   const char* startup[] = {"0", "1", "5", "10"};
   const char* prior[] = {"0.5", "1", "3"};
   const char* gamma[] = {"optuna", "sqrt", "0.15", "1"};
+  const char* bandwidth[] = {"gaps", "scott", "0.5"};
   return {
       {"multivariate", pick(2) ? "true" : "false"},
-      {"bandwidth", pick(2) ? "gaps" : "scott"},
+      {"bandwidth", bandwidth[pick(3)]},
       {"kernel_normalization", pick(2) ? "exact" : "optuna31"},
       {"constant_liar", pick(2) ? "true" : "false"},
       {"n_startup_trials", startup[pick(4)]},
@@ -569,6 +570,7 @@ task: {builtin: branin}
   EXPECT_EQ(defaults->prior_weight, 1.0);
   EXPECT_TRUE(defaults->multivariate);
   EXPECT_FALSE(defaults->scott_bandwidth);
+  EXPECT_EQ(defaults->gap_weight, 0.5);
   EXPECT_FALSE(defaults->optuna31_kernel);
   EXPECT_TRUE(defaults->constant_liar);
   EXPECT_TRUE(defaults->consider_magic_clip);
@@ -584,7 +586,9 @@ TEST(TpeOptimizerTest, BadOptionsAreRejectedWithTheirKey) {
        "consider_magic_clip, constant_liar, gamma, kernel_normalization, multivariate, "
        "n_ei_candidates, n_startup_trials, prior_weight, weights)"},
       {{"bandwidth", "silverman"},
-       "optimizer.options.bandwidth: 'silverman' is not one of scott, gaps"},
+       "optimizer.options.bandwidth: 'silverman' is not scott, gaps or a weight in [0, 1]"},
+      {{"bandwidth", "1.5"},
+       "optimizer.options.bandwidth: '1.5' is not scott, gaps or a weight in [0, 1]"},
       {{"kernel_normalization", "scipy"},
        "optimizer.options.kernel_normalization: 'scipy' is not one of exact, optuna31"},
       {{"n_startup_trials", "-1"},
