@@ -4,6 +4,7 @@
 #include <atomic>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -27,6 +28,10 @@ absl::Status CheckOptions(const BenchOptions& o) {
   if (o.tasks.empty()) return absl::InvalidArgumentError("--tasks: none named");
   if (o.seeds < 1)
     return absl::InvalidArgumentError(absl::StrCat("--seeds must be >= 1, got ", o.seeds));
+  if (o.first_seed > std::numeric_limits<int>::max() - o.seeds) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--first-seed ", o.first_seed, " + --seeds ", o.seeds, " is too large"));
+  }
   if (o.first_seed < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("--first-seed must be >= 0, got ", o.first_seed));
@@ -68,6 +73,10 @@ absl::StatusOr<BenchSummary> RunBench(const BenchOptions& options, const Router&
     HPO_ASSIGN_OR_RETURN(Route route, router(o));
     if (route.runner == nullptr) {
       summary.notes.push_back(absl::StrCat(o, ": skipped: ", route.skip_reason));
+    }
+    if (route.runner != nullptr && route.fingerprint.empty()) {
+      return absl::InternalError(
+          absl::StrCat("the route of '", o, "' has no fingerprint (its runs could not be reused)"));
     }
     routes[o] = std::move(route);
   }

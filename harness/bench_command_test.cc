@@ -71,6 +71,7 @@ TEST(BenchCommandTest, FirstSeedShiftsTheSeedsAndKeepsEarlierRuns) {
   EXPECT_THAT(md.str(), HasSubstr("--seeds 2 --first-seed 1 --trials 5`"));
   EXPECT_THAT(md.str(), HasSubstr("Seeds: 2 (1..2)."));
   EXPECT_EQ(Cli({"bench", "--first-seed", "-1"}, &out, &err), 2);  // CLI11 range check
+  EXPECT_THAT(err, HasSubstr("--first-seed"));
   std::filesystem::remove_all(dir);
 }
 

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <sstream>
 #include <string>
@@ -587,8 +588,7 @@ TEST(BenchTest, RejectsBadOptionsAndUnknownOptimizers) {
   Router router = StandardRouter(in_process->get(), {"random"}, nullptr);
   // Our optimizers' runs are fingerprinted by name and implementation revision.
   ASSERT_TRUE(router("random:x=1").ok());
-  EXPECT_EQ(router("random:x=1")->fingerprint,
-            absl::StrCat("hpo random r", server::OptimizerRevision("random")));
+  EXPECT_EQ(router("random:x=1")->fingerprint, "hpo random r1");
   BenchOptions options;
   options.optimizers = {"random", "bogus"};
   options.tasks = {"branin"};
@@ -611,6 +611,15 @@ TEST(BenchTest, RejectsBadOptionsAndUnknownOptimizers) {
   options.optimizers = {"random"};
   options.seeds = 0;
   EXPECT_EQ(RunBench(options, router).status().code(), absl::StatusCode::kInvalidArgument);
+  options.seeds = 2;
+  options.first_seed = std::numeric_limits<int>::max() - 1;
+  EXPECT_THAT(RunBench(options, router).status().message(), HasSubstr("is too large"));
+  options.first_seed = 0;
+  // A route that could not tell its runs apart from another version's is refused.
+  Router unmarked = [&](const std::string&) -> absl::StatusOr<Route> {
+    return Route{in_process->get(), "", ""};
+  };
+  EXPECT_THAT(RunBench(options, unmarked).status().message(), HasSubstr("has no fingerprint"));
 }
 
 TEST(BenchTest, FailedRunsAreNotedAndRetriedNextTime) {

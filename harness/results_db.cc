@@ -88,6 +88,9 @@ ResultsDb::~ResultsDb() {
 }
 
 absl::Status ResultsDb::Migrate() {
+  // In one write transaction, with the version read inside it: two benches opening one old
+  // file migrate it once, and a crash leaves it at one version or the other.
+  HPO_ASSIGN_OR_RETURN(auto txn, Transaction::Begin(db_, nullptr));
   HPO_ASSIGN_OR_RETURN(auto stmt, Statement::Prepare(db_, "PRAGMA user_version"));
   HPO_ASSIGN_OR_RETURN(bool row, stmt->Step());
   const int64_t version = row ? stmt->ColumnInt64(0) : 0;
@@ -96,9 +99,9 @@ absl::Status ResultsDb::Migrate() {
     return absl::FailedPreconditionError(absl::StrCat("results file has schema version ", version,
                                                       "; this hpo knows up to ", kSchemaVersion));
   }
-  if (version == kSchemaVersion) return absl::OkStatus();
-  if (version == 1) return ExecSql(db_, kMigrate1To2);
-  return ExecSql(db_, kSchema);
+  if (version == kSchemaVersion) return txn->Commit();
+  HPO_RETURN_IF_ERROR(ExecSql(db_, version == 1 ? kMigrate1To2 : kSchema));
+  return txn->Commit();
 }
 
 absl::StatusOr<std::optional<RunRecord>> ResultsDb::FindDone(const RunSpec& spec,

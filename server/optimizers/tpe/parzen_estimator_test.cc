@@ -198,15 +198,18 @@ double ReferenceLogPdf(const ParzenEstimator& pe, const Dim& dim, double x, bool
   const std::vector<double>& mu = pe.mus(0);
   const std::vector<double>& sigma = pe.sigmas(0);
   const std::vector<double> w = pe.weights();
-  double sum = 0;
+  std::vector<double> terms;  // log of each weighted kernel
   for (size_t c = 0; c < w.size(); ++c) {
     const double z = (x - mu[c]) / sigma[c];
     const double mass =
         NormalCdf((dim.high - mu[c]) / sigma[c]) - NormalCdf((dim.low - mu[c]) / sigma[c]);
-    const double kernel = std::exp(-0.5 * z * z) / (std::sqrt(2 * M_PI) * mass);
-    sum += w[c] * (optuna31 ? kernel : kernel / sigma[c]);
+    terms.push_back(std::log(w[c]) - 0.5 * z * z - std::log(std::sqrt(2 * M_PI) * mass) -
+                    (optuna31 ? 0.0 : std::log(sigma[c])));
   }
-  return std::log(sum);
+  const double top = *std::max_element(terms.begin(), terms.end());
+  double sum = 0;
+  for (double t : terms) sum += std::exp(t - top);
+  return top + std::log(sum);
 }
 
 // Long one-dimensional histories take the pruned path (components in blocks, far blocks
@@ -234,12 +237,34 @@ TEST(ParzenEstimatorTest, LongUnivariateHistoryMatchesTheDefinition) {
         std::vector<double> lp(points.size());
         pe.LogPdf(points.data(), static_cast<int>(points.size()), lp.data());
         for (size_t i = 0; i < points.size(); ++i) {
-          EXPECT_NEAR(lp[i], ReferenceLogPdf(pe, dim, points[i], optuna31), 1e-9)
+          EXPECT_NEAR(lp[i], ReferenceLogPdf(pe, dim, points[i], optuna31), 1e-12)
               << "n=" << n << " scott=" << scott << " optuna31=" << optuna31 << " x=" << points[i];
         }
       }
     }
   }
+}
+
+// gap_weight t blends each neighbour gap with Scott's rule: width = gap^t * scott^(1 - t).
+TEST(ParzenEstimatorTest, BlendedBandwidthsAreGeometricMeans) {
+  const Dim dim{Dim::Kind::kContinuous, -2, 6, 0, 0};
+  const std::vector<Dim> dims = {dim};
+  core::Rng rng(9);
+  const int n = 40;
+  std::vector<double> obs(n);
+  for (double& x : obs) x = -2 + 8 * Uniform01(rng);
+  ParzenOptions o;
+  o.scott_bandwidth = false;
+  o.consider_magic_clip = false;
+  const ParzenEstimator gaps(dims, obs.data(), n, o);
+  o.gap_weight = 0.25;
+  const ParzenEstimator blended(dims, obs.data(), n, o);
+  const double scott = 0.2 * std::pow(n, -1.0 / 5) * (dim.high - dim.low);
+  for (int c = 0; c < n; ++c) {
+    EXPECT_NEAR(blended.sigmas(0)[c], std::pow(gaps.sigmas(0)[c], 0.25) * std::pow(scott, 0.75),
+                1e-12 * blended.sigmas(0)[c]);
+  }
+  EXPECT_EQ(blended.sigmas(0)[n], dim.high - dim.low);  // the prior's is the whole range
 }
 
 // The neighbour-gap bandwidths of a long history with ties: equal values are ordered by

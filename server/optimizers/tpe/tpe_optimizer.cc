@@ -95,6 +95,7 @@ absl::StatusOr<TpeOptimizer::Options> TpeOptimizer::ParseOptions(
       double t;
       if (value == "scott") {
         o.scott_bandwidth = true;
+        o.gap_weight = 1;  // parameters sampled alone outside multivariate mode: plain gaps
       } else if (value == "gaps") {
         o.scott_bandwidth = false;
         o.gap_weight = 1;

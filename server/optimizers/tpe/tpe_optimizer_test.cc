@@ -45,6 +45,8 @@ hpo::v1::StudySpec Study(const SearchSpace& space, hpo::v1::Direction direction)
 
 using optimizer_testing::MakeTrial;
 
+double Uniform01ForTest(core::Rng& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
+
 std::unique_ptr<Optimizer> MustCreate(const hpo::v1::OptimizerSpec& spec,
                                       const SearchSpace& space) {
   auto opt = TpeOptimizer::Create(spec, space);
@@ -443,6 +445,49 @@ TEST(TpeOptimizerTest, PrunedTrialsRankBehindCompletedOnes) {
   }
   EXPECT_LT(mean, 0.3);
   EXPECT_GT(mean_completed, mean + 0.3);
+}
+
+// A long history takes the estimators' pruned log-density path (64 or more components): the
+// proposals still concentrate on the good region and repeat for the same seed and history.
+TEST(TpeOptimizerTest, LongHistoryProposalsFindTheGoodRegion) {
+  const SearchSpace space = OneFloat(0, 1);
+  const hpo::v1::StudySpec study = Study(space, hpo::v1::MINIMIZE);
+  std::vector<Trial> trials;
+  core::Rng rng(3);
+  for (int i = 0; i < 300; ++i) {
+    const double x = Uniform01ForTest(rng);
+    trials.push_back(MakeTrial(i, hpo::v1::COMPLETED, X(x), (x - 0.3) * (x - 0.3)));
+  }
+  const StudyView view{&study, &trials};
+  for (const char* mv : {"false", "true"}) {
+    auto a = MustCreate(TpeSpec(2, {{"multivariate", mv}}), space);
+    auto b = MustCreate(TpeSpec(2, {{"multivariate", mv}}), space);
+    double mean_error = 0;
+    for (int k = 300; k < 320; ++k) {
+      const ParamMap p = SuggestOne(*a, view, k);
+      EXPECT_EQ(core::ParamsToJson(p), core::ParamsToJson(SuggestOne(*b, view, k)));
+      mean_error += std::fabs(Get(p, "x") - 0.3) / 20;
+    }
+    // Uniform proposals would be 0.29 away on average.
+    EXPECT_LT(mean_error, 0.05) << "multivariate=" << mv;
+  }
+}
+
+TEST(TpeOptimizerTest, BandwidthAndGammaOptions) {
+  auto parse = [](const std::map<std::string, std::string>& options) {
+    auto o = TpeOptimizer::ParseOptions(TpeSpec(1, options));
+    EXPECT_TRUE(o.ok()) << o.status();
+    return *o;
+  };
+  EXPECT_EQ(parse({{"bandwidth", "0.3"}}).gap_weight, 0.3);
+  EXPECT_FALSE(parse({{"bandwidth", "0.3"}}).scott_bandwidth);
+  EXPECT_EQ(parse({{"bandwidth", "gaps"}}).gap_weight, 1.0);
+  EXPECT_TRUE(parse({{"bandwidth", "scott"}}).scott_bandwidth);
+  EXPECT_EQ(parse({{"bandwidth", "scott"}}).gap_weight, 1.0);
+  EXPECT_EQ(parse({{"gamma", "0.25"}}).gamma_fraction, 0.25);
+  EXPECT_FALSE(parse({{"gamma", "0.25"}}).sqrt_gamma);
+  EXPECT_EQ(parse({{"gamma", "optuna"}}).gamma_fraction, 0.1);
+  EXPECT_TRUE(parse({{"gamma", "sqrt"}}).sqrt_gamma);
 }
 
 TEST(TpeOptimizerTest, ConditionalParametersFollowTheirParent) {
