@@ -218,8 +218,6 @@ std::vector<double> RawWeights(int n, const ParzenOptions& options) {
 
 }  // namespace
 
-int OptunaGamma(int n) { return LinearGamma(n, 0.1); }
-
 int LinearGamma(int n, double fraction) {
   return std::min(static_cast<int>(std::ceil(fraction * static_cast<double>(n))), 25);
 }

@@ -46,9 +46,8 @@ struct ParzenOptions {
 };
 
 // Optuna's gamma functions: the number of observations in the "below" (good) group.
-int OptunaGamma(int n);                   // min(ceil(0.1 n), 25)
 int SqrtGamma(int n);                     // min(ceil(0.25 sqrt(n)), 25), Hyperopt's
-int LinearGamma(int n, double fraction);  // min(ceil(fraction n), 25); OptunaGamma is 0.1
+int LinearGamma(int n, double fraction);  // min(ceil(fraction n), 25); Optuna's is 0.1
 // Optuna's default_weights(n): n ones below 25, else linspace(1/n, 1, n - 25) then 25 ones.
 std::vector<double> OptunaWeights(int n);
 

@@ -120,10 +120,10 @@ TEST(ParzenEstimatorTest, Optuna31KernelLeavesOutOneOverSigma) {
 }
 
 TEST(ParzenEstimatorTest, GammaAndWeights) {
-  EXPECT_EQ(OptunaGamma(0), 0);
-  EXPECT_EQ(OptunaGamma(10), 1);
-  EXPECT_EQ(OptunaGamma(11), 2);
-  EXPECT_EQ(OptunaGamma(1000), 25);
+  EXPECT_EQ(LinearGamma(0, 0.1), 0);
+  EXPECT_EQ(LinearGamma(10, 0.1), 1);
+  EXPECT_EQ(LinearGamma(11, 0.1), 2);
+  EXPECT_EQ(LinearGamma(1000, 0.1), 25);
   EXPECT_EQ(SqrtGamma(10), 1);
   EXPECT_EQ(SqrtGamma(100), 3);
   EXPECT_EQ(SqrtGamma(1000), 8);
