@@ -25,6 +25,8 @@ class Backend {
   virtual absl::StatusOr<hpo::v1::Trial> EnqueueTrial(const std::string& study,
                                                       const hpo::v1::ParamMap& params) = 0;
   virtual absl::StatusOr<hpo::v1::Trial> GetBestTrial(const std::string& study) = 0;
+  // The optimizers the coordinator runs, with their implementation revisions.
+  virtual absl::StatusOr<hpo::v1::ServerInfo> GetServerInfo() = 0;
   // Calls `on_event` for each event until the study ends (OK), `on_event` returns false (OK),
   // or the stream breaks (its error).
   virtual absl::Status Watch(const std::string& study,

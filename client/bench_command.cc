@@ -155,8 +155,21 @@ int RunBenchCommand(const BenchFlags& flags, std::ostream& out, std::ostream& er
            "optimizer)\n";
   }
 
+  // The fingerprint of our optimizers' runs names the revision of the build that runs them: the
+  // coordinator's when distributed.
+  hpo::v1::ServerInfo ours_info = server::OptimizerServerInfo();
+  if (flags.distributed) {
+    auto info = backend->GetServerInfo();
+    if (!info.ok()) {
+      return Fail(err, absl::Status(info.status().code(),
+                                    absl::StrCat("the coordinator did not say which optimizers it "
+                                                 "runs (GetServerInfo): ",
+                                                 info.status().message())));
+    }
+    ours_info = *std::move(info);
+  }
   const harness::Router router =
-      harness::StandardRouter(ours.get(), server::OptimizerNames(), optuna->get());
+      harness::StandardRouter(ours.get(), std::move(ours_info), optuna->get());
   err << "hpo bench: " << options.optimizers.size() << " optimizers x " << options.tasks.size()
       << " tasks x " << options.seeds << " seeds, " << options.jobs << " at once, into "
       << options.out_dir << "\n";

@@ -60,6 +60,9 @@ class GrpcBackend final : public Backend {
     req.set_study_name(study);
     return Call(&Stub::GetBestTrial, req, hpo::v1::Trial());
   }
+  absl::StatusOr<hpo::v1::ServerInfo> GetServerInfo() override {
+    return Call(&Stub::GetServerInfo, hpo::v1::GetServerInfoRequest(), hpo::v1::ServerInfo());
+  }
   absl::Status Watch(const std::string& study,
                      const std::function<bool(const hpo::v1::StudyEvent&)>& on_event) override {
     grpc::ClientContext context;

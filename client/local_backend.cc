@@ -8,6 +8,7 @@
 #include "client/backend.h"
 #include "core/status_macros.h"
 #include "server/coordinator.h"
+#include "server/optimizers/optimizer.h"
 #include "storage/db_lock.h"
 #include "storage/sqlite_storage.h"
 
@@ -64,6 +65,9 @@ class LocalBackend final : public Backend {
   }
   absl::StatusOr<hpo::v1::Trial> GetBestTrial(const std::string& study) override {
     return coordinator_->GetBestTrial(study);
+  }
+  absl::StatusOr<hpo::v1::ServerInfo> GetServerInfo() override {
+    return server::OptimizerServerInfo();
   }
   absl::Status Watch(const std::string& study,
                      const std::function<bool(const hpo::v1::StudyEvent&)>& on_event) override {

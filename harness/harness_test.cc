@@ -40,6 +40,17 @@ namespace {
 
 using ::testing::HasSubstr;
 
+// What a build's optimizer registry (or a coordinator) reports: name and revision.
+hpo::v1::ServerInfo Ours(const std::vector<std::pair<std::string, int>>& optimizers) {
+  hpo::v1::ServerInfo info;
+  for (const auto& [name, revision] : optimizers) {
+    hpo::v1::OptimizerInfo* o = info.add_optimizers();
+    o->set_name(name);
+    o->set_revision(revision);
+  }
+  return info;
+}
+
 std::string TempDir(const std::string& name) {
   const char* base = std::getenv("TEST_TMPDIR");
   std::filesystem::path dir = std::filesystem::path(base != nullptr ? base : "/tmp") /
@@ -295,7 +306,7 @@ TEST(InProcessRunnerTest, VariantsRunWithTheirOptions) {
   options.tasks = {"branin"};
   options.trials = 5;
   options.out_dir = TempDir("variants");
-  auto summary = RunBench(options, StandardRouter(runner->get(), {"tpe"}, nullptr));
+  auto summary = RunBench(options, StandardRouter(runner->get(), Ours({{"tpe", 3}}), nullptr));
   ASSERT_TRUE(summary.ok()) << summary.status();
   EXPECT_EQ(summary->ran, 2);
   std::ifstream f(summary->report_path);
@@ -568,8 +579,8 @@ TEST(BenchTest, MissingOptunaRowsAreSkippedWithAMessage) {
   options.seeds = 2;
   options.trials = 5;
   options.out_dir = dir + "/out";
-  auto summary =
-      RunBench(options, StandardRouter(in_process->get(), {"random"}, optuna_runner->get()));
+  auto summary = RunBench(
+      options, StandardRouter(in_process->get(), Ours({{"random", 1}}), optuna_runner->get()));
   ASSERT_TRUE(summary.ok()) << summary.status();
   EXPECT_EQ(summary->total, 4);
   EXPECT_EQ(summary->ran, 2);
@@ -585,10 +596,14 @@ TEST(BenchTest, MissingOptunaRowsAreSkippedWithAMessage) {
 TEST(BenchTest, RejectsBadOptionsAndUnknownOptimizers) {
   auto in_process = InProcessRunner::Create({});
   ASSERT_TRUE(in_process.ok());
-  Router router = StandardRouter(in_process->get(), {"random"}, nullptr);
-  // Our optimizers' runs are fingerprinted by name and implementation revision.
+  Router router = StandardRouter(in_process->get(), Ours({{"random", 1}}), nullptr);
+  // Our optimizers' runs are fingerprinted by name and the revision of the build that runs them
+  // (with --distributed, the coordinator's).
   ASSERT_TRUE(router("random:x=1").ok());
   EXPECT_EQ(router("random:x=1")->fingerprint, "hpo random r1");
+  Router other_build = StandardRouter(in_process->get(), Ours({{"random", 7}}), nullptr);
+  ASSERT_TRUE(other_build("random").ok());
+  EXPECT_EQ(other_build("random")->fingerprint, "hpo random r7");
   BenchOptions options;
   options.optimizers = {"random", "bogus"};
   options.tasks = {"branin"};
@@ -732,6 +747,9 @@ class FakeBackend final : public client::Backend {
   }
   absl::Status Watch(const std::string&,
                      const std::function<bool(const hpo::v1::StudyEvent&)>&) override {
+    return absl::UnimplementedError("");
+  }
+  absl::StatusOr<hpo::v1::ServerInfo> GetServerInfo() override {
     return absl::UnimplementedError("");
   }
 

@@ -1,20 +1,18 @@
 #include "harness/router.h"
 
-#include <algorithm>
 #include <memory>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/status_macros.h"
-#include "server/optimizers/optimizer.h"
 
 namespace hpo::harness {
 
-Router StandardRouter(Runner* ours, std::vector<std::string> our_names, OptunaRunner* optuna) {
+Router StandardRouter(Runner* ours, hpo::v1::ServerInfo ours_info, OptunaRunner* optuna) {
   // The probe's outcome, shared by the copies of the router.
   auto probe = std::make_shared<std::optional<absl::StatusOr<std::string>>>();
-  return [ours, our_names = std::move(our_names), optuna,
+  return [ours, ours_info = std::move(ours_info), optuna,
           probe](const std::string& optimizer) -> absl::StatusOr<Route> {
     HPO_ASSIGN_OR_RETURN(const OptimizerVariant variant, ParseOptimizerVariant(optimizer));
     if (IsOptunaOptimizer(variant.name) && !variant.options.empty()) {
@@ -27,12 +25,13 @@ Router StandardRouter(Runner* ours, std::vector<std::string> our_names, OptunaRu
       if (!(*probe)->ok()) return Route{nullptr, std::string((*probe)->status().message()), ""};
       return Route{optuna, "", absl::StrCat("optuna ", (*probe)->value())};
     }
-    if (std::find(our_names.begin(), our_names.end(), variant.name) != our_names.end()) {
-      return Route{
-          ours, "",
-          absl::StrCat("hpo ", variant.name, " r", server::OptimizerRevision(variant.name))};
+    std::vector<std::string> known;
+    for (const hpo::v1::OptimizerInfo& info : ours_info.optimizers()) {
+      if (info.name() == variant.name) {
+        return Route{ours, "", absl::StrCat("hpo ", info.name(), " r", info.revision())};
+      }
+      known.push_back(info.name());
     }
-    std::vector<std::string> known = our_names;
     known.push_back("optuna-tpe");
     known.push_back("optuna-random");
     return absl::InvalidArgumentError(absl::StrCat("--optimizers: unknown optimizer '",

@@ -3,6 +3,7 @@
 #include "absl/time/clock.h"
 #include "proto/status_convert.h"
 #include "server/grpc_reply.h"
+#include "server/optimizers/optimizer.h"
 
 namespace hpo::server {
 namespace {
@@ -62,6 +63,13 @@ grpc::Status StudyServiceImpl::GetBestTrial(grpc::ServerContext*,
                                             const hpo::v1::GetBestTrialRequest* request,
                                             hpo::v1::Trial* response) {
   return Reply(coordinator_->GetBestTrial(request->study_name()), response);
+}
+
+grpc::Status StudyServiceImpl::GetServerInfo(grpc::ServerContext*,
+                                             const hpo::v1::GetServerInfoRequest*,
+                                             hpo::v1::ServerInfo* response) {
+  *response = OptimizerServerInfo();
+  return grpc::Status::OK;
 }
 
 grpc::Status StudyServiceImpl::WatchStudy(grpc::ServerContext* context,

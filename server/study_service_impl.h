@@ -30,6 +30,8 @@ class StudyServiceImpl final : public hpo::v1::StudyService::Service {
                             hpo::v1::Trial* response) override;
   grpc::Status WatchStudy(grpc::ServerContext* context, const hpo::v1::WatchStudyRequest* request,
                           grpc::ServerWriter<hpo::v1::StudyEvent>* writer) override;
+  grpc::Status GetServerInfo(grpc::ServerContext*, const hpo::v1::GetServerInfoRequest* request,
+                             hpo::v1::ServerInfo* response) override;
 
  private:
   Coordinator* const coordinator_;

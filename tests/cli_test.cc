@@ -6,10 +6,13 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "client/backend.h"
 #include "core/study_spec.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "harness/results_db.h"
 #include "server/coordinator_server.h"
+#include "server/optimizers/optimizer.h"
 #include "tests/test_util.h"
 
 namespace hpo {
@@ -250,6 +253,51 @@ TEST_F(CliTest, ServerStartFailuresAreErrorsNotCrashes) {
   auto r = Cli({"run", file, "--db", "/nonexistent-dir/x.db", "--hpo-task", HPO_TASK_BIN});
   EXPECT_EQ(r.code, 1);
   EXPECT_THAT(r.err, HasSubstr("/nonexistent-dir/x.db"));
+}
+
+// `hpo bench --distributed`: the cluster's worker evaluates every run as a study, and the runs
+// are fingerprinted with the optimizer revisions that the coordinator reports over gRPC.
+TEST_F(CliTest, DistributedBenchRunsOnTheClusterUnderTheCoordinatorsRevisions) {
+  auto backend = client::ConnectGrpc(address_, absl::Seconds(10));
+  ASSERT_TRUE(backend.ok()) << backend.status();
+  auto info = (*backend)->GetServerInfo();
+  ASSERT_TRUE(info.ok()) << info.status();
+  ASSERT_EQ(info->optimizers_size(), 3);
+  EXPECT_EQ(info->optimizers(0).name(), "gp");
+  EXPECT_EQ(info->optimizers(1).name(), "random");
+  EXPECT_EQ(info->optimizers(1).revision(), server::OptimizerRevision("random"));
+  EXPECT_EQ(info->optimizers(2).name(), "tpe");
+  EXPECT_EQ(info->optimizers(2).revision(), server::OptimizerRevision("tpe"));
+
+  auto worker = testing::StartWorker(address_, 2, "w", dir_.path());
+  ASSERT_NE(worker, nullptr);
+  const std::string out = dir_.File("bench");
+  const std::vector<std::string> bench = {"bench",         "--distributed",
+                                          "--coordinator", address_,
+                                          "--optimizers",  "random",
+                                          "--tasks",       "branin",
+                                          "--seeds",       "2",
+                                          "--trials",      "4",
+                                          "--out",         out};
+  auto r = Cli(bench);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("runs: 2 run, 0 reused, 0 failed"));
+  r = Cli({"study", "list", "--coordinator", address_});
+  EXPECT_THAT(r.out, HasSubstr("bench-random-branin-s1-n4"));
+
+  auto db = harness::ResultsDb::Open(out + "/results.sqlite");
+  ASSERT_TRUE(db.ok()) << db.status();
+  auto found = (*db)->FindDone({"random", "branin", 1, 4},
+                               absl::StrCat("hpo random r", info->optimizers(1).revision()));
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ((*found)->evals.size(), 4u);
+  db->reset();
+
+  r = Cli(bench);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("runs: 0 run, 2 reused"));
+  EXPECT_EQ(testing::TerminateAndWait(*worker, absl::Seconds(30)), 0);
 }
 
 TEST(CliRunTest, RunsAStudyToItsBudgetAndKeepsTheHistory) {

@@ -20,6 +20,7 @@ using ::hpo::testing::PollUntil;
 using ::hpo::testing::StartCoordinator;
 using ::hpo::testing::StartWorker;
 using ::hpo::testing::TempDir;
+using ::hpo::testing::TerminateAndWait;
 using ::testing::HasSubstr;
 
 double Branin(double x1, double x2) {
@@ -65,13 +66,6 @@ std::unique_ptr<server::CoordinatorServer> StartServer(const std::string& db,
 }
 
 // Exit status of a terminated child, after SIGTERM, within `timeout`.
-int TerminateAndWait(worker::ChildProcess& child, absl::Duration timeout) {
-  ::kill(child.pid(), SIGTERM);
-  auto status = child.WaitUntil(absl::Now() + timeout);
-  EXPECT_TRUE(status.ok()) << status.status();
-  return status.ok() ? *status : -1;
-}
-
 TEST(EndToEndTest, HundredBraninTrialsOnThreeWorkers) {
   TempDir dir;
   auto server = StartServer(dir.File("hpo.db"), absl::Seconds(10));

@@ -85,6 +85,14 @@ inline std::unique_ptr<worker::ChildProcess> StartWorker(const std::string& coor
       log_dir + "/" + id + ".log");
 }
 
+// SIGTERM, then the exit code (-1, with a test failure, when it does not exit within `timeout`).
+inline int TerminateAndWait(worker::ChildProcess& child, absl::Duration timeout) {
+  ::kill(child.pid(), SIGTERM);
+  auto status = child.WaitUntil(absl::Now() + timeout);
+  EXPECT_TRUE(status.ok()) << status.status();
+  return status.ok() ? *status : -1;
+}
+
 }  // namespace hpo::testing
 
 #endif  // HPO_TESTS_TEST_UTIL_H_

@@ -39,6 +39,8 @@ std::vector<std::string> OptimizerNames();
 // The implementation revision of a registered optimizer (0 for an unknown name): it changes
 // whenever the optimizer's proposals for a given (options, seed, history) change.
 int OptimizerRevision(const std::string& name);
+// Every registered optimizer with its revision, sorted by name (GetServerInfo's answer).
+hpo::v1::ServerInfo OptimizerServerInfo();
 
 }  // namespace hpo::server
 

@@ -51,4 +51,14 @@ int OptimizerRevision(const std::string& name) {
   return it == Registry().end() ? 0 : it->second.revision;
 }
 
+hpo::v1::ServerInfo OptimizerServerInfo() {
+  hpo::v1::ServerInfo info;
+  for (const auto& [name, entry] : Registry()) {
+    hpo::v1::OptimizerInfo* o = info.add_optimizers();
+    o->set_name(name);
+    o->set_revision(entry.revision);
+  }
+  return info;
+}
+
 }  // namespace hpo::server
