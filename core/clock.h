@@ -20,6 +20,10 @@ class Clock {
   static Clock* Real();
 };
 
+// Milliseconds from now (the real clock) until `deadline`, rounded up, as poll(2) takes them:
+// -1 for absl::InfiniteFuture(), 0 once it has passed, at most INT_MAX.
+int PollTimeoutMs(absl::Time deadline);
+
 // A clock that only moves when told to. Thread-safe.
 class FakeClock final : public Clock {
  public:

@@ -9,11 +9,11 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <climits>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "core/clock.h"
 
 extern char** environ;
 
@@ -21,14 +21,6 @@ namespace hpo::harness {
 namespace {
 
 constexpr size_t kMaxLine = 16 << 20;
-
-int MillisUntil(absl::Time deadline) {
-  if (deadline == absl::InfiniteFuture()) return -1;
-  const absl::Duration left = deadline - absl::Now();
-  if (left <= absl::ZeroDuration()) return 0;
-  const int64_t ms = absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1)));
-  return ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
-}
 
 int DecodeWaitStatus(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
@@ -125,7 +117,7 @@ absl::StatusOr<std::optional<std::string>> PipeProcess::ReadLine(absl::Time dead
       return std::optional<std::string>(std::move(line));
     }
     pollfd p{fd_, POLLIN, 0};
-    const int ready = ::poll(&p, 1, MillisUntil(deadline));
+    const int ready = ::poll(&p, 1, core::PollTimeoutMs(deadline));
     if (ready < 0) {
       if (errno == EINTR) continue;
       return absl::InternalError(absl::StrCat("poll: ", std::strerror(errno)));

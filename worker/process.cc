@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <climits>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -21,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "core/clock.h"
 
 extern char** environ;
 
@@ -46,14 +46,6 @@ absl::Status ErrnoStatus(int err, std::string message) {
 
 void CloseIfOpen(int fd) {
   if (fd >= 0) ::close(fd);
-}
-
-int MillisUntil(absl::Time deadline) {
-  if (deadline == absl::InfiniteFuture()) return -1;
-  const absl::Duration left = deadline - absl::Now();
-  if (left <= absl::ZeroDuration()) return 0;
-  const int64_t ms = absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1)));
-  return ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
 }
 
 }  // namespace
@@ -252,7 +244,7 @@ absl::StatusOr<std::optional<std::string>> ChildProcess::ReadLine(absl::Time dea
       drain_until_ = absl::Now() + exit_drain_;
     }
     const bool watch_pid_fd = pid_fd_ >= 0 && !drain_until_.has_value();
-    int ms = MillisUntil(drain_until_.has_value() ? std::min(deadline, *drain_until_) : deadline);
+    int ms = core::PollTimeoutMs(drain_until_.has_value() ? std::min(deadline, *drain_until_) : deadline);
     if (pid_fd_ < 0 && !drain_until_.has_value() && (ms < 0 || ms > 10)) {
       ms = 10;  // no pidfd: check the leader every 10 ms
     }
@@ -315,7 +307,7 @@ void ChildProcess::Terminate(absl::Duration grace) {
   ::kill(-pid_, SIGTERM);
   const absl::Time deadline = absl::Now() + grace;
   while (!Exited()) {
-    const int ms = MillisUntil(deadline);
+    const int ms = core::PollTimeoutMs(deadline);
     if (ms == 0) break;
     if (pid_fd_ >= 0) {
       struct pollfd fd = {pid_fd_, POLLIN, 0};
@@ -354,7 +346,7 @@ absl::StatusOr<int> ChildProcess::Wait() {
 absl::StatusOr<int> ChildProcess::WaitUntil(absl::Time deadline) {
   while (true) {
     if (exit_.has_value() || Exited()) return Wait();
-    int ms = MillisUntil(deadline);
+    int ms = core::PollTimeoutMs(deadline);
     if (ms == 0) return absl::DeadlineExceededError("the child is still running");
     if (pid_fd_ < 0 && (ms < 0 || ms > 10)) ms = 10;  // no pidfd: check every 10 ms
     struct pollfd fds[2] = {{event_fd_, POLLIN, 0}, {pid_fd_, POLLIN, 0}};
