@@ -244,7 +244,8 @@ absl::StatusOr<std::optional<std::string>> ChildProcess::ReadLine(absl::Time dea
       drain_until_ = absl::Now() + exit_drain_;
     }
     const bool watch_pid_fd = pid_fd_ >= 0 && !drain_until_.has_value();
-    int ms = core::PollTimeoutMs(drain_until_.has_value() ? std::min(deadline, *drain_until_) : deadline);
+    int ms = core::PollTimeoutMs(drain_until_.has_value() ? std::min(deadline, *drain_until_)
+                                                          : deadline);
     if (pid_fd_ < 0 && !drain_until_.has_value() && (ms < 0 || ms > 10)) {
       ms = 10;  // no pidfd: check the leader every 10 ms
     }
