@@ -283,6 +283,8 @@ void Worker::MarkDisconnected() {
 }
 
 bool Worker::EnsureRegistered(bool wake_on_drain) {
+  if (registered_.load()) return true;
+  absl::MutexLock registering(&register_mu_);
   Backoff backoff(options_.initial_backoff, options_.max_backoff);
   int failures = 0;
   while (!registered_.load()) {

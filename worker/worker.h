@@ -105,6 +105,9 @@ class Worker {
   std::vector<std::vector<std::string>> slot_gpus_;
   std::unique_ptr<hpo::v1::WorkerService::Stub> stub_;
   std::atomic<bool> registered_{false};
+  // One registration at a time: slots that find the worker unregistered wait for the one that
+  // registers it, instead of each sending its own RegisterWorker.
+  absl::Mutex register_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   std::atomic<int64_t> heartbeat_interval_ms_{5000};
 
   mutable absl::Mutex mu_;

@@ -579,6 +579,8 @@ TEST_F(WorkerTest, SlotsRunInParallelWithTheirGpus) {
   std::set<double> values;
   for (const auto& c : fake_.completes()) values.insert(c.final_metrics().at("value"));
   EXPECT_THAT(values, ElementsAre(6, 7));
+  // Both slots started unregistered; one of them registered the worker.
+  EXPECT_EQ(fake_.registers().size(), 1u);
 }
 
 }  // namespace
