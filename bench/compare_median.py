@@ -110,7 +110,7 @@ def main(argv):
                 r = ranks({o: statistics.mean(by_opt[o]) for o in group})
                 rank_sum += r[c]
                 rank_n += 1
-        share = "%.0f%%" % (100.0 * wins / n) if n else "-"
+        share = "%.1f%%" % (100.0 * wins / n) if n else "-"
         avg = "%.3f" % (rank_sum / rank_n) if rank_n else "-"
         print("| %s | %d | %d | %s | %s |" % (c, wins, n, share, avg))
     return 0
