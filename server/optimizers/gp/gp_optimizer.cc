@@ -28,6 +28,12 @@ constexpr double kMinRelativeVariance = 1e-12;
 constexpr int kIncumbentStarts = 3;
 constexpr int kLocalSearchRounds = 5;
 constexpr int kAcquisitionMaxEvals = 100;
+// Trust regions: centres farther apart than this (in lengthscale units), boxes of this
+// half-width relative to the geometric-mean lengthscale, and the improvement (standardized) that
+// counts against a stall.
+constexpr double kRegionSeparation = 1.5;
+constexpr double kRegionHalfWidth = 0.2;
+constexpr double kStallTolerance = 1e-3;
 
 absl::Status OptionError(const std::string& key, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat("optimizer.options.", key, ": ", why));
@@ -74,6 +80,10 @@ absl::StatusOr<std::unique_ptr<Optimizer>> GpOptimizer::Create(const hpo::v1::Op
       s = ParseInt(key, value, 10, &options.fit_max_points);
     } else if (key == "fit_max_evals") {
       s = ParseInt(key, value, 1, &options.fit_max_evals);
+    } else if (key == "trust_regions") {
+      s = ParseInt(key, value, 0, &options.trust_regions);
+    } else if (key == "stall_trials") {
+      s = ParseInt(key, value, 1, &options.stall_trials);
     } else if (key == "power_transform") {
       if (value == "true") {
         options.power_transform = true;
@@ -93,7 +103,8 @@ absl::StatusOr<std::unique_ptr<Optimizer>> GpOptimizer::Create(const hpo::v1::Op
     } else {
       s = OptionError(key,
                       "unknown option (known: fit_max_evals, fit_max_points, n_candidates, "
-                      "n_restarts, n_startup_trials, pending, power_transform)");
+                      "n_restarts, n_startup_trials, pending, power_transform, stall_trials, "
+                      "trust_regions)");
     }
     if (!s.ok()) return s;
   }
@@ -218,7 +229,11 @@ absl::StatusOr<std::vector<hpo::v1::ParamMap>> GpOptimizer::Suggest(
 
   for (size_t k = 0; k < numbers.size(); ++k) {
     core::Rng rng = MakeRng(seed_, numbers[k], kAcquisitionSalt);
-    Point chosen = MaximizeAcquisition(*model, best, incumbents, rng);
+    const std::optional<Region> region = PickRegion(completed, order, y, theta, numbers[k]);
+    Point chosen = region.has_value()
+                       ? MaximizeAcquisition(*model, y(region->center), {completed[region->center]},
+                                             &region->box, rng)
+                       : MaximizeAcquisition(*model, best, incumbents, nullptr, rng);
     hpo::v1::ParamMap params = encoder_.Decode(chosen.raw, chosen.active);
     if (absl::Status s = core::ValidateParams(space_, params); !s.ok()) {
       return absl::InternalError(absl::StrCat("gp proposed an invalid assignment: ", s.message()));
@@ -231,6 +246,57 @@ absl::StatusOr<std::vector<hpo::v1::ParamMap>> GpOptimizer::Suggest(
     }
   }
   return out;
+}
+
+std::optional<GpOptimizer::Region> GpOptimizer::PickRegion(const std::vector<Point>& completed,
+                                                           const std::vector<int>& order,
+                                                           const Eigen::VectorXd& y,
+                                                           const Eigen::VectorXd& theta,
+                                                           int number) const {
+  const int n = static_cast<int>(completed.size());
+  if (options_.trust_regions <= 1) return std::nullopt;
+  // A stall: no improvement over the last stall_trials completed trials (once that many have
+  // completed after the startup ones).
+  const int before = n - options_.stall_trials;
+  if (before >= options_.n_startup_trials &&
+      y.head(before).minCoeff() - y.minCoeff() < kStallTolerance) {
+    return std::nullopt;
+  }
+  const int d = encoder_.num_params();
+  std::vector<double> lengthscale(d);
+  double log_mean = 0;
+  for (int i = 0; i < d; ++i) {
+    lengthscale[i] = std::exp(theta(encoder_.groups().group[encoder_.value_column(i)]));
+    log_mean += std::log(lengthscale[i]) / d;
+  }
+  std::vector<int> centers;
+  for (int index : order) {
+    bool distinct = true;
+    for (int c : centers) {
+      double r2 = 0;
+      for (int i = 0; i < d; ++i) {
+        const double u = (completed[index].raw[i] - completed[c].raw[i]) / lengthscale[i];
+        r2 += u * u;
+      }
+      if (r2 <= kRegionSeparation * kRegionSeparation) {
+        distinct = false;
+        break;
+      }
+    }
+    if (distinct) centers.push_back(index);
+    if (static_cast<int>(centers.size()) == options_.trust_regions) break;
+  }
+  Region region;
+  region.center = centers[static_cast<size_t>(number) % centers.size()];
+  const Point& c = completed[region.center];
+  region.box.lo.resize(d);
+  region.box.hi.resize(d);
+  for (int i = 0; i < d; ++i) {
+    const double half = std::min(0.5, kRegionHalfWidth * lengthscale[i] / std::exp(log_mean));
+    region.box.lo[i] = std::max(0.0, c.raw[i] - half);
+    region.box.hi[i] = std::min(1.0, c.raw[i] + half);
+  }
+  return region;
 }
 
 double GpOptimizer::Score(const gp::GaussianProcess& model, double best, Point* point) const {
@@ -284,7 +350,7 @@ double ContinuousObjective(const std::vector<double>& x, std::vector<double>& gr
 
 }  // namespace
 
-double GpOptimizer::ContinuousSearch(const gp::GaussianProcess& model, double best,
+double GpOptimizer::ContinuousSearch(const gp::GaussianProcess& model, double best, const Box* box,
                                      Point* point) const {
   const double start = Score(model, best, point);
   std::vector<int> params;
@@ -306,8 +372,16 @@ double GpOptimizer::ContinuousSearch(const gp::GaussianProcess& model, double be
   state.best_x = x;
   state.best_value = start;
   nlopt::opt opt(nlopt::LD_LBFGS, static_cast<unsigned>(params.size()));
-  opt.set_lower_bounds(std::vector<double>(params.size(), 0.0));
-  opt.set_upper_bounds(std::vector<double>(params.size(), 1.0));
+  std::vector<double> lo(params.size(), 0.0), hi(params.size(), 1.0);
+  if (box != nullptr) {
+    for (size_t k = 0; k < params.size(); ++k) {
+      lo[k] = box->lo[params[k]];
+      hi[k] = box->hi[params[k]];
+      x[k] = std::min(std::max(x[k], lo[k]), hi[k]);
+    }
+  }
+  opt.set_lower_bounds(lo);
+  opt.set_upper_bounds(hi);
   opt.set_max_objective(ContinuousObjective, &state);
   opt.set_maxeval(kAcquisitionMaxEvals);
   opt.set_ftol_abs(1e-10);
@@ -322,8 +396,9 @@ double GpOptimizer::ContinuousSearch(const gp::GaussianProcess& model, double be
   return Score(model, best, point);
 }
 
-double GpOptimizer::LocalSearch(const gp::GaussianProcess& model, double best, Point* point) const {
-  double value = ContinuousSearch(model, best, point);
+double GpOptimizer::LocalSearch(const gp::GaussianProcess& model, double best, const Box* box,
+                                Point* point) const {
+  double value = ContinuousSearch(model, best, box, point);
   for (int round = 0; round < kLocalSearchRounds; ++round) {
     bool improved = false;
     for (int i = 0; i < encoder_.num_params(); ++i) {
@@ -346,14 +421,14 @@ double GpOptimizer::LocalSearch(const gp::GaussianProcess& model, double best, P
       }
     }
     if (!improved) break;
-    value = ContinuousSearch(model, best, point);
+    value = ContinuousSearch(model, best, box, point);
   }
   return value;
 }
 
 GpOptimizer::Point GpOptimizer::MaximizeAcquisition(const gp::GaussianProcess& model, double best,
                                                     const std::vector<Point>& incumbents,
-                                                    core::Rng& rng) const {
+                                                    const Box* box, core::Rng& rng) const {
   const int d = encoder_.num_params();
   const int m = options_.n_candidates;
   gp::SobolSequence sobol(d, rng());
@@ -363,6 +438,9 @@ GpOptimizer::Point GpOptimizer::MaximizeAcquisition(const gp::GaussianProcess& m
     Point& p = candidates[j];
     p.raw.resize(d);
     sobol.Next(p.raw.data());
+    if (box != nullptr) {
+      for (int i = 0; i < d; ++i) p.raw[i] = box->lo[i] + (box->hi[i] - box->lo[i]) * p.raw[i];
+    }
     p.features.resize(encoder_.num_features());
     encoder_.Canonicalize(&p.raw, &p.active, p.features);
     features.col(j) = p.features;
@@ -387,7 +465,7 @@ GpOptimizer::Point GpOptimizer::MaximizeAcquisition(const gp::GaussianProcess& m
   Point winner = seeds.front();
   double winner_value = -std::numeric_limits<double>::infinity();
   for (Point& p : seeds) {
-    const double v = LocalSearch(model, best, &p);
+    const double v = LocalSearch(model, best, box, &p);
     if (v > winner_value) {
       winner_value = v;
       winner = p;

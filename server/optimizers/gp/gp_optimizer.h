@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -31,15 +32,30 @@ namespace hpo::server {
 //   3. RUNNING and PENDING trials, and the proposals made earlier in the same call, enter the
 //      GP as "Kriging believer" points (their value is the posterior mean), so parallel workers
 //      get distinct points. Option pending: ignore turns this off.
-//   4. LogEI (against the best completed value) is maximized: a digitally shifted Sobol batch of
-//      `n_candidates` points plus the best completed points are scored; the best `n_restarts`
+//   4. Trust regions (option trust_regions, default 1 = off): the regions are centred on the best
+//      completed points that lie more than 1.5 lengthscale units (sqrt of sum ((x_i - c_i) /
+//      l_i)^2 over the raw [0, 1] values) from every better centre, best first, at most
+//      `trust_regions` of them. Trial number k proposes in region k mod (number of centres): a
+//      box around the centre of half-width 0.2 l_i / (geometric mean of the l) per continuous
+//      parameter (clipped to [0, 1]), with LogEI against the centre's value. So while one region
+//      converges on the best basin, another keeps climbing the best distinct one, which is what
+//      lets GP-BO leave Hartmann6's -3.203 local minimum (trust_regions 2: mean best -3.302 on
+//      30 seeds at 100 evaluations, against -3.280 without). It is off by default because it
+//      costs on smooth problems: the LCBench tasks' mean best is worse on most tasks (README).
+//      When the best value has not improved by 1e-3 (standardized units) over the last
+//      `stall_trials` completed trials, once that many have completed after the startup ones,
+//      or when trust_regions <= 1, the proposal is global (step 5 over the whole space).
+//   5. LogEI (against the best completed value, or the region's centre) is maximized: a
+//      digitally shifted Sobol batch of `n_candidates` points (in the box, for a region) plus
+//      the best completed points (the centre, for a region) are scored; the best `n_restarts`
 //      starts are refined by L-BFGS over the active continuous parameters alternated with a
 //      local search over the discrete and categorical ones.
 // Suggest is deterministic for (options, seed, history, numbers).
 // Options (strings): n_startup_trials (int >= 1, default max(10, 3 d + 2)), n_candidates
 // (int >= 1, default 1024), n_restarts (int >= 1, default 10), pending (believer | ignore),
 // fit_max_points (int >= 10, default 200), fit_max_evals (int >= 1, default 200),
-// power_transform (true | false, default true). Others: INVALID_ARGUMENT
+// power_transform (true | false, default true), trust_regions (int >= 0, default 1; 0 and 1:
+// every proposal global), stall_trials (int >= 1, default 20). Others: INVALID_ARGUMENT
 // "optimizer.options.<key>: ...".
 // Thread-compatible: Suggest mutates the fit memo, so one thread at a time.
 class GpOptimizer final : public Optimizer {
@@ -52,6 +68,8 @@ class GpOptimizer final : public Optimizer {
     int fit_max_points = 200;
     int fit_max_evals = 200;
     bool power_transform = true;
+    int trust_regions = 1;
+    int stall_trials = 20;
   };
 
   static absl::StatusOr<std::unique_ptr<Optimizer>> Create(const hpo::v1::OptimizerSpec& spec,
@@ -71,12 +89,30 @@ class GpOptimizer final : public Optimizer {
 
   hpo::v1::ParamMap RandomProposal(int number) const;
   Eigen::VectorXd FitTheta(const Eigen::MatrixXd& features, const Eigen::VectorXd& y);
-  // Maximizes LogEI against `best` (standardized) and returns the winning point.
+  // Bounds on the raw [0, 1] values of the continuous parameters (all parameters indexed).
+  struct Box {
+    std::vector<double> lo, hi;
+  };
+  // The trust region for trial `number` (step 4 above), or nullopt for a global proposal.
+  // `order`: completed trials by standardized value, best first.
+  struct Region {
+    Box box;
+    int center = 0;  // index into the completed trials
+  };
+  std::optional<Region> PickRegion(const std::vector<Point>& completed,
+                                   const std::vector<int>& order, const Eigen::VectorXd& y,
+                                   const Eigen::VectorXd& theta, int number) const;
+  // Maximizes LogEI against `best` (standardized), inside `box` when it is non-null, and returns
+  // the winning point.
   Point MaximizeAcquisition(const gp::GaussianProcess& model, double best,
-                            const std::vector<Point>& incumbents, std::mt19937_64& rng) const;
-  // Refines `point` in place; returns its LogEI.
-  double LocalSearch(const gp::GaussianProcess& model, double best, Point* point) const;
-  double ContinuousSearch(const gp::GaussianProcess& model, double best, Point* point) const;
+                            const std::vector<Point>& incumbents, const Box* box,
+                            std::mt19937_64& rng) const;
+  // Refines `point` in place (continuous parameters inside `box` when non-null); returns its
+  // LogEI.
+  double LocalSearch(const gp::GaussianProcess& model, double best, const Box* box,
+                     Point* point) const;
+  double ContinuousSearch(const gp::GaussianProcess& model, double best, const Box* box,
+                          Point* point) const;
   double Score(const gp::GaussianProcess& model, double best, Point* point) const;
 
   hpo::v1::SearchSpace space_;

@@ -1,7 +1,9 @@
 #include "server/optimizers/gp/gp_optimizer.h"
 
 #include <cmath>
+#include <map>
 #include <random>
+#include <utility>
 
 #include "core/search_space.h"
 #include "core/study_spec.h"
@@ -149,9 +151,14 @@ TEST(GpOptimizerTest, RejectsUnknownAndMalformedOptions) {
   ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(r.status().message(),
             "optimizer.options.power_transform: 'maybe' is not true or false");
+  r = GpOptimizer::Create(GpSpec(1, {{"trust_regions", "-1"}}), space);
+  EXPECT_EQ(r.status().message(), "optimizer.options.trust_regions: must be >= 0, got -1");
+  r = GpOptimizer::Create(GpSpec(1, {{"stall_trials", "0"}}), space);
+  EXPECT_EQ(r.status().message(), "optimizer.options.stall_trials: must be >= 1, got 0");
   EXPECT_TRUE(
       GpOptimizer::Create(GpSpec(1, {{"pending", "ignore"}, {"n_startup_trials", "3"}}), space)
           .ok());
+  EXPECT_TRUE(GpOptimizer::Create(GpSpec(1, {{"trust_regions", "0"}}), space).ok());
 }
 
 TEST(GpOptimizerTest, StartupTrialsAreRandomSearchsProposals) {
@@ -254,6 +261,95 @@ TEST(GpOptimizerTest, PendingTrialsMakeTheNextProposalDiffer) {
   EXPECT_EQ(core::ParamsToJson((*batch)[0]), core::ParamsToJson((*first)[0]));
   EXPECT_NE(core::ParamsToJson((*batch)[1]), core::ParamsToJson((*batch)[0]));
   EXPECT_NE(core::ParamsToJson((*batch)[2]), core::ParamsToJson((*batch)[1]));
+}
+
+// Two basins, the left one deeper: -exp(-|x - a|^2 / 0.02) - 0.9 exp(-|x - b|^2 / 0.02).
+double TwoBasins(const hpo::v1::ParamMap& p) {
+  const double x = p.values().at("x").float_value();
+  const double y = p.values().at("y").float_value();
+  const double da = (x - 0.2) * (x - 0.2) + (y - 0.2) * (y - 0.2);
+  const double db = (x - 0.8) * (x - 0.8) + (y - 0.8) * (y - 0.8);
+  return -std::exp(-da / 0.02) - 0.9 * std::exp(-db / 0.02);
+}
+
+hpo::v1::ParamMap Point2(double x, double y) {
+  hpo::v1::ParamMap p;
+  (*p.mutable_values())["x"].set_float_value(x);
+  (*p.mutable_values())["y"].set_float_value(y);
+  return p;
+}
+
+double DistanceTo(const hpo::v1::ParamMap& p, double x, double y) {
+  return std::hypot(p.values().at("x").float_value() - x, p.values().at("y").float_value() - y);
+}
+
+// Random points plus one point in each basin: even trial numbers search around the best point,
+// odd ones around the best point of the other basin; with trust_regions 1 both are global.
+TEST(GpOptimizerTest, TrustRegionsAlternateBetweenTheTwoBestBasins) {
+  const auto space = TwoFloats();
+  const auto spec = Study(space);
+  core::Rng rng(5);
+  std::vector<hpo::v1::Trial> trials;
+  for (int i = 0; i < 16; ++i) {
+    hpo::v1::ParamMap p = core::SampleUniform(space, rng);
+    trials.push_back(MakeTrial(i, hpo::v1::COMPLETED, p, TwoBasins(p)));
+  }
+  for (const auto& [x, y] : {std::pair{0.25, 0.22}, std::pair{0.76, 0.83}}) {
+    const int i = static_cast<int>(trials.size());
+    trials.push_back(MakeTrial(i, hpo::v1::COMPLETED, Point2(x, y), TwoBasins(Point2(x, y))));
+  }
+  std::map<std::string, std::string> two = Fast();
+  two["trust_regions"] = "2";
+  auto opt = GpOptimizer::Create(GpSpec(2, two), space);
+  ASSERT_TRUE(opt.ok());
+  StudyView view{&spec, &trials};
+  auto even = (*opt)->Suggest(view, {18});
+  auto odd = (*opt)->Suggest(view, {19});
+  ASSERT_TRUE(even.ok() && odd.ok());
+  EXPECT_LT(DistanceTo((*even)[0], 0.2, 0.2), 0.2) << core::ParamsToJson((*even)[0]);
+  EXPECT_LT(DistanceTo((*odd)[0], 0.8, 0.8), 0.2) << core::ParamsToJson((*odd)[0]);
+
+  std::map<std::string, std::string> global = Fast();
+  global["trust_regions"] = "1";
+  auto one = GpOptimizer::Create(GpSpec(2, global), space);
+  ASSERT_TRUE(one.ok());
+  auto global_odd = (*one)->Suggest(view, {19});
+  ASSERT_TRUE(global_odd.ok());
+  EXPECT_NE(core::ParamsToJson((*global_odd)[0]), core::ParamsToJson((*odd)[0]));
+}
+
+// Once the best value has not improved for stall_trials completed trials, proposals are global:
+// the same as with trust_regions 1.
+TEST(GpOptimizerTest, AStallMakesTheProposalGlobal) {
+  const auto space = TwoFloats();
+  const auto spec = Study(space);
+  std::vector<hpo::v1::Trial> trials;
+  trials.push_back(MakeTrial(0, hpo::v1::COMPLETED, Point2(0.3, 0.7), 0.0));  // Bowl's minimum
+  for (hpo::v1::Trial& t : BowlHistory(24, 8)) {
+    t.set_number(static_cast<int>(trials.size()));
+    trials.push_back(t);
+  }
+  StudyView view{&spec, &trials};
+  std::map<std::string, std::string> options = Fast();
+  options["n_startup_trials"] = "4";
+  options["trust_regions"] = "2";
+  auto regions = GpOptimizer::Create(GpSpec(4, options), space);
+  options["trust_regions"] = "1";
+  auto global = GpOptimizer::Create(GpSpec(4, options), space);
+  ASSERT_TRUE(regions.ok() && global.ok());
+  // 25 completed, the best first: no improvement in the last 20 (and 25 - 20 >= 4 startup).
+  auto a = (*regions)->Suggest(view, {25});
+  auto b = (*global)->Suggest(view, {25});
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(core::ParamsToJson((*a)[0]), core::ParamsToJson((*b)[0]));
+  // With a longer stall window the same history is not a stall, and the proposal differs.
+  options["trust_regions"] = "2";
+  options["stall_trials"] = "22";
+  auto patient = GpOptimizer::Create(GpSpec(4, options), space);
+  ASSERT_TRUE(patient.ok());
+  auto c = (*patient)->Suggest(view, {25});
+  ASSERT_TRUE(c.ok());
+  EXPECT_NE(core::ParamsToJson((*c)[0]), core::ParamsToJson((*b)[0]));
 }
 
 TEST(GpOptimizerTest, FailedAndPrunedTrialsAreIgnored) {
