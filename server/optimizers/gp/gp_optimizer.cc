@@ -367,19 +367,19 @@ double GpOptimizer::ContinuousSearch(const gp::GaussianProcess& model, double be
   state.floor_var = kMinRelativeVariance * model.signal_variance();
   state.params = &params;
   state.features = point->features;
+  // The starts lie inside the box (the region's centre and Sobol points drawn in it).
   std::vector<double> x(params.size());
-  for (size_t k = 0; k < params.size(); ++k) x[k] = point->raw[params[k]];
+  std::vector<double> lo(params.size(), 0.0), hi(params.size(), 1.0);
+  for (size_t k = 0; k < params.size(); ++k) {
+    x[k] = point->raw[params[k]];
+    if (box != nullptr) {
+      lo[k] = box->lo[params[k]];
+      hi[k] = box->hi[params[k]];
+    }
+  }
   state.best_x = x;
   state.best_value = start;
   nlopt::opt opt(nlopt::LD_LBFGS, static_cast<unsigned>(params.size()));
-  std::vector<double> lo(params.size(), 0.0), hi(params.size(), 1.0);
-  if (box != nullptr) {
-    for (size_t k = 0; k < params.size(); ++k) {
-      lo[k] = box->lo[params[k]];
-      hi[k] = box->hi[params[k]];
-      x[k] = std::min(std::max(x[k], lo[k]), hi[k]);
-    }
-  }
   opt.set_lower_bounds(lo);
   opt.set_upper_bounds(hi);
   opt.set_max_objective(ContinuousObjective, &state);
