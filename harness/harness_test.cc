@@ -34,11 +34,13 @@
 #include "server/optimizers/optimizer.h"
 #include "storage/sqlite_util.h"
 #include "worker/tasks/synthetic_tasks.h"
+#include "worker/test_util.h"
 
 namespace hpo::harness {
 namespace {
 
 using ::testing::HasSubstr;
+using worker::test_util::ReadFile;
 
 // What a build's optimizer registry (or a coordinator) reports: name and revision.
 hpo::v1::ServerInfo Ours(const std::vector<std::pair<std::string, int>>& optimizers) {
@@ -51,20 +53,9 @@ hpo::v1::ServerInfo Ours(const std::vector<std::pair<std::string, int>>& optimiz
   return info;
 }
 
+// A new empty directory for one test.
 std::string TempDir(const std::string& name) {
-  const char* base = std::getenv("TEST_TMPDIR");
-  std::filesystem::path dir = std::filesystem::path(base != nullptr ? base : "/tmp") /
-                              absl::StrCat("hpo_harness_", name, "_", ::getpid());
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir.string();
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
+  return worker::test_util::MakeTempDir("hpo_harness_" + name);
 }
 
 // "random" plus "random-b" (random search with another seed stream), so the bench tests do not

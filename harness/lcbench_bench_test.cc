@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -25,12 +24,14 @@
 #include "nlohmann/json.hpp"
 #include "worker/tasks/lcbench_data.h"
 #include "worker/tasks/task_testing.h"
+#include "worker/test_util.h"
 
 namespace hpo::harness {
 namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using worker::test_util::ReadFile;
 namespace fs = std::filesystem;
 
 bool HaveModel() { return worker::tasks::CheckLcbenchModel().ok(); }
@@ -44,20 +45,9 @@ bool HaveHelper() { return ::access(HPO_TASK_LCBENCH_PATH, X_OK) == 0; }
   }                                                              \
   if (!HaveHelper()) GTEST_SKIP() << HPO_TASK_LCBENCH_PATH << " not built (LibTorch not found)"
 
+// A new empty directory for one test.
 std::string TempDir(const std::string& name) {
-  const char* base = std::getenv("TEST_TMPDIR");
-  fs::path dir = fs::path(base != nullptr ? base : "/tmp") /
-                 absl::StrCat("hpo_lcbench_bench_", name, "_", ::getpid());
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
+  return worker::test_util::MakeTempDir("hpo_lcbench_bench_" + name);
 }
 
 // Sets an environment variable for one scope.
