@@ -1,15 +1,14 @@
 #include "server/optimizers/random_optimizer.h"
 
-#include "absl/strings/str_cat.h"
 #include "core/search_space.h"
+#include "server/optimizers/option_parsing.h"
 
 namespace hpo::server {
 
 absl::StatusOr<std::unique_ptr<Optimizer>> RandomOptimizer::Create(
     const hpo::v1::OptimizerSpec& spec, const hpo::v1::SearchSpace& space) {
-  for (const auto& [key, value] : spec.options()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("optimizer.options.", key, ": random search takes no options"));
+  for (const auto& [key, value] : SortedOptions(spec)) {
+    return OptionError(key, "random search takes no options");
   }
   return std::unique_ptr<Optimizer>(new RandomOptimizer(space, spec.seed()));
 }

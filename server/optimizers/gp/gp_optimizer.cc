@@ -6,13 +6,13 @@
 #include <limits>
 #include <numeric>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/search_space.h"
 #include "nlopt.hpp"
 #include "server/optimizers/gp/acquisition.h"
 #include "server/optimizers/gp/power_transform.h"
 #include "server/optimizers/gp/sobol.h"
+#include "server/optimizers/option_parsing.h"
 
 namespace hpo::server {
 namespace {
@@ -35,20 +35,6 @@ constexpr double kRegionSeparation = 1.5;
 constexpr double kRegionHalfWidth = 0.2;
 constexpr double kStallTolerance = 1e-3;
 
-absl::Status OptionError(const std::string& key, absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat("optimizer.options.", key, ": ", why));
-}
-
-absl::Status ParseInt(const std::string& key, const std::string& text, int min, int* out) {
-  int v = 0;
-  if (!absl::SimpleAtoi(text, &v)) {
-    return OptionError(key, absl::StrCat("'", text, "' is not an integer"));
-  }
-  if (v < min) return OptionError(key, absl::StrCat("must be >= ", min, ", got ", v));
-  *out = v;
-  return absl::OkStatus();
-}
-
 core::Rng MakeRng(int64_t seed, int64_t number, uint32_t salt) {
   std::seed_seq seq{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32),
                     static_cast<uint32_t>(number), salt};
@@ -63,48 +49,30 @@ absl::StatusOr<std::unique_ptr<Optimizer>> GpOptimizer::Create(const hpo::v1::Op
                                                                const hpo::v1::SearchSpace& space) {
   if (absl::Status s = core::ValidateSearchSpace(space); !s.ok()) return s;
   Options options;
-  // Sorted keys, so the first error reported does not depend on map order.
-  std::vector<std::string> keys;
-  for (const auto& [key, value] : spec.options()) keys.push_back(key);
-  std::sort(keys.begin(), keys.end());
-  for (const std::string& key : keys) {
-    const std::string& value = spec.options().at(key);
+  for (const auto& [key, value] : SortedOptions(spec)) {
     absl::Status s;
     if (key == "n_startup_trials") {
-      s = ParseInt(key, value, 1, &options.n_startup_trials);
+      s = ParseIntOption(key, value, 1, &options.n_startup_trials);
     } else if (key == "n_candidates") {
-      s = ParseInt(key, value, 1, &options.n_candidates);
+      s = ParseIntOption(key, value, 1, &options.n_candidates);
     } else if (key == "n_restarts") {
-      s = ParseInt(key, value, 1, &options.n_restarts);
+      s = ParseIntOption(key, value, 1, &options.n_restarts);
     } else if (key == "fit_max_points") {
-      s = ParseInt(key, value, 10, &options.fit_max_points);
+      s = ParseIntOption(key, value, 10, &options.fit_max_points);
     } else if (key == "fit_max_evals") {
-      s = ParseInt(key, value, 1, &options.fit_max_evals);
+      s = ParseIntOption(key, value, 1, &options.fit_max_evals);
     } else if (key == "trust_regions") {
-      s = ParseInt(key, value, 0, &options.trust_regions);
+      s = ParseIntOption(key, value, 0, &options.trust_regions);
     } else if (key == "stall_trials") {
-      s = ParseInt(key, value, 1, &options.stall_trials);
+      s = ParseIntOption(key, value, 1, &options.stall_trials);
     } else if (key == "power_transform") {
-      if (value == "true") {
-        options.power_transform = true;
-      } else if (value == "false") {
-        options.power_transform = false;
-      } else {
-        s = OptionError(key, absl::StrCat("'", value, "' is not true or false"));
-      }
+      s = ParseBoolOption(key, value, &options.power_transform);
     } else if (key == "pending") {
-      if (value == "believer") {
-        options.believer = true;
-      } else if (value == "ignore") {
-        options.believer = false;
-      } else {
-        s = OptionError(key, absl::StrCat("'", value, "' is not one of believer, ignore"));
-      }
+      s = ParseChoiceOption(key, value, {{"believer", true}, {"ignore", false}}, &options.believer);
     } else {
-      s = OptionError(key,
-                      "unknown option (known: fit_max_evals, fit_max_points, n_candidates, "
-                      "n_restarts, n_startup_trials, pending, power_transform, stall_trials, "
-                      "trust_regions)");
+      s = UnknownOptionError(
+          key, {"fit_max_evals", "fit_max_points", "n_candidates", "n_restarts", "n_startup_trials",
+                "pending", "power_transform", "stall_trials", "trust_regions"});
     }
     if (!s.ok()) return s;
   }

@@ -139,10 +139,10 @@ TEST(GpOptimizerTest, RejectsUnknownAndMalformedOptions) {
   EXPECT_THAT(r.status().message(), HasSubstr("optimizer.options.bogus: unknown option"));
   r = GpOptimizer::Create(GpSpec(1, {{"n_candidates", "many"}}), space);
   ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(r.status().message(), "optimizer.options.n_candidates: 'many' is not an integer");
+  EXPECT_EQ(r.status().message(), "optimizer.options.n_candidates: 'many' is not an integer >= 1");
   r = GpOptimizer::Create(GpSpec(1, {{"n_restarts", "0"}}), space);
   ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(r.status().message(), "optimizer.options.n_restarts: must be >= 1, got 0");
+  EXPECT_EQ(r.status().message(), "optimizer.options.n_restarts: '0' is not an integer >= 1");
   r = GpOptimizer::Create(GpSpec(1, {{"pending", "fantasy"}}), space);
   ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(r.status().message(),
@@ -152,9 +152,9 @@ TEST(GpOptimizerTest, RejectsUnknownAndMalformedOptions) {
   EXPECT_EQ(r.status().message(),
             "optimizer.options.power_transform: 'maybe' is not true or false");
   r = GpOptimizer::Create(GpSpec(1, {{"trust_regions", "-1"}}), space);
-  EXPECT_EQ(r.status().message(), "optimizer.options.trust_regions: must be >= 0, got -1");
+  EXPECT_EQ(r.status().message(), "optimizer.options.trust_regions: '-1' is not an integer >= 0");
   r = GpOptimizer::Create(GpSpec(1, {{"stall_trials", "0"}}), space);
-  EXPECT_EQ(r.status().message(), "optimizer.options.stall_trials: must be >= 1, got 0");
+  EXPECT_EQ(r.status().message(), "optimizer.options.stall_trials: '0' is not an integer >= 1");
   EXPECT_TRUE(
       GpOptimizer::Create(GpSpec(1, {{"pending", "ignore"}, {"n_startup_trials", "3"}}), space)
           .ok());

@@ -4,14 +4,12 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <map>
 #include <random>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "core/search_space.h"
+#include "server/optimizers/option_parsing.h"
 
 namespace hpo::server {
 
@@ -23,31 +21,6 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-absl::Status OptionError(const std::string& key, absl::string_view msg) {
-  return absl::InvalidArgumentError(absl::StrCat("optimizer.options.", key, ": ", msg));
-}
-
-absl::Status ParseInt(const std::string& key, const std::string& text, int min, int* out) {
-  int v;
-  if (!absl::SimpleAtoi(text, &v) || v < min) {
-    return OptionError(key, absl::StrCat("'", text, "' is not an integer >= ", min));
-  }
-  *out = v;
-  return absl::OkStatus();
-}
-
-absl::Status ParseBool(const std::string& key, const std::string& text, bool* out) {
-  const std::string t = absl::AsciiStrToLower(text);
-  if (t == "true") {
-    *out = true;
-  } else if (t == "false") {
-    *out = false;
-  } else {
-    return OptionError(key, absl::StrCat("'", text, "' is not true or false"));
-  }
-  return absl::OkStatus();
-}
 
 // Rounds a double to int64, saturating instead of overflowing.
 int64_t SaturatingRound(double x) {
@@ -70,13 +43,12 @@ core::Rng TrialRng(int64_t seed, int number) {
 absl::StatusOr<TpeOptimizer::Options> TpeOptimizer::ParseOptions(
     const hpo::v1::OptimizerSpec& spec) {
   Options o;
-  // Sorted, so the first error reported does not depend on map order.
-  const std::map<std::string, std::string> sorted(spec.options().begin(), spec.options().end());
-  for (const auto& [key, value] : sorted) {
+  for (const auto& [key, value] : SortedOptions(spec)) {
+    absl::Status s;
     if (key == "n_startup_trials") {
-      if (auto s = ParseInt(key, value, 0, &o.n_startup_trials); !s.ok()) return s;
+      s = ParseIntOption(key, value, 0, &o.n_startup_trials);
     } else if (key == "n_ei_candidates") {
-      if (auto s = ParseInt(key, value, 1, &o.n_ei_candidates); !s.ok()) return s;
+      s = ParseIntOption(key, value, 1, &o.n_ei_candidates);
     } else if (key == "gamma") {
       double fraction;
       if (value == "optuna") {
@@ -88,8 +60,8 @@ absl::StatusOr<TpeOptimizer::Options> TpeOptimizer::ParseOptions(
         o.sqrt_gamma = false;
         o.gamma_fraction = fraction;
       } else {
-        return OptionError(
-            key, absl::StrCat("'", value, "' is not optuna, sqrt or a fraction in (0, 1]"));
+        s = OptionError(key,
+                        absl::StrCat("'", value, "' is not optuna, sqrt or a fraction in (0, 1]"));
       }
     } else if (key == "bandwidth") {
       double t;
@@ -103,46 +75,35 @@ absl::StatusOr<TpeOptimizer::Options> TpeOptimizer::ParseOptions(
         o.scott_bandwidth = false;
         o.gap_weight = t;
       } else {
-        return OptionError(key,
-                           absl::StrCat("'", value, "' is not scott, gaps or a weight in [0, 1]"));
+        s = OptionError(key,
+                        absl::StrCat("'", value, "' is not scott, gaps or a weight in [0, 1]"));
       }
     } else if (key == "weights") {
-      if (value == "optuna") {
-        o.ramp_weights = true;
-      } else if (value == "uniform") {
-        o.ramp_weights = false;
-      } else {
-        return OptionError(key, absl::StrCat("'", value, "' is not one of optuna, uniform"));
-      }
+      s = ParseChoiceOption(key, value, {{"optuna", true}, {"uniform", false}}, &o.ramp_weights);
     } else if (key == "kernel_normalization") {
-      if (value == "exact") {
-        o.optuna31_kernel = false;
-      } else if (value == "optuna31") {
-        o.optuna31_kernel = true;
-      } else {
-        return OptionError(key, absl::StrCat("'", value, "' is not one of exact, optuna31"));
-      }
+      s = ParseChoiceOption(key, value, {{"exact", false}, {"optuna31", true}}, &o.optuna31_kernel);
     } else if (key == "prior_weight") {
       double v;
-      if (!absl::SimpleAtod(value, &v) || !std::isfinite(v) || v <= 0) {
-        return OptionError(key, absl::StrCat("'", value, "' is not a finite number > 0"));
+      if (absl::SimpleAtod(value, &v) && std::isfinite(v) && v > 0) {
+        o.prior_weight = v;
+      } else {
+        s = OptionError(key, absl::StrCat("'", value, "' is not a finite number > 0"));
       }
-      o.prior_weight = v;
     } else if (key == "multivariate") {
-      if (auto s = ParseBool(key, value, &o.multivariate); !s.ok()) return s;
+      s = ParseBoolOption(key, value, &o.multivariate);
     } else if (key == "constant_liar") {
-      if (auto s = ParseBool(key, value, &o.constant_liar); !s.ok()) return s;
+      s = ParseBoolOption(key, value, &o.constant_liar);
     } else if (key == "consider_magic_clip") {
-      if (auto s = ParseBool(key, value, &o.consider_magic_clip); !s.ok()) return s;
+      s = ParseBoolOption(key, value, &o.consider_magic_clip);
     } else if (key == "consider_endpoints") {
-      if (auto s = ParseBool(key, value, &o.consider_endpoints); !s.ok()) return s;
+      s = ParseBoolOption(key, value, &o.consider_endpoints);
     } else {
-      return OptionError(
-          key,
-          "unknown option (known: bandwidth, consider_endpoints, consider_magic_clip, "
-          "constant_liar, gamma, kernel_normalization, multivariate, n_ei_candidates, "
-          "n_startup_trials, prior_weight, weights)");
+      s = UnknownOptionError(
+          key, {"bandwidth", "consider_endpoints", "consider_magic_clip", "constant_liar", "gamma",
+                "kernel_normalization", "multivariate", "n_ei_candidates", "n_startup_trials",
+                "prior_weight", "weights"});
     }
+    if (!s.ok()) return s;
   }
   return o;
 }
