@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""Median normalized regret per task, candidate vs baseline, from an `hpo bench` final.csv.
+"""Median normalized regret per task, candidate vs baseline, from `hpo bench` final.csv files.
 
-    python3 bench/compare_median.py DIR/final.csv [--baseline optuna-tpe]
+    python3 bench/compare_median.py DIR/final.csv [DIR2/final.csv ...] [--baseline optuna-tpe]
         [--candidates tpe,tpe:multivariate=false] [--rank-among random,gp] [--table tpe]
+
+Several files (e.g. runs on seeds 0-19 and 20-39) are pooled, as if one run had written them;
+a (optimizer, task, seed) found in two of them is an error.
 
 Per task, every run's final best value is min-max normalized over all runs on that task in the
 file (0 = best final value seen, 1 = worst; the report's score). Per optimizer, the median over
@@ -19,12 +22,19 @@ import sys
 from collections import defaultdict
 
 
-def load(path):
-    """{task: {optimizer: [best per seed]}}, seeds in file order."""
+def load(paths):
+    """{task: {optimizer: [best per seed]}}, seeds in file order, files in the order given."""
     runs = defaultdict(lambda: defaultdict(list))
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            runs[row["task"]][row["optimizer"]].append(float(row["best"]))
+    seen = {}
+    for path in paths:
+        with open(path, newline="") as f:
+            for row in csv.DictReader(f):
+                key = (row["optimizer"], row["task"], row["seed"])
+                if key in seen:
+                    raise SystemExit("%s: %s on %s seed %s is also in %s"
+                                     % (path, key[0], key[1], key[2], seen[key]))
+                seen[key] = path
+                runs[row["task"]][row["optimizer"]].append(float(row["best"]))
     return runs
 
 
@@ -57,7 +67,7 @@ def ranks(scores):
 
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("final_csv")
+    ap.add_argument("final_csv", nargs="+")
     ap.add_argument("--baseline", default="optuna-tpe")
     ap.add_argument("--candidates", default="",
                     help="comma list (default: every optimizer in the file but the baseline)")
