@@ -31,7 +31,7 @@ std::vector<std::string> ExampleFiles() {
 
 TEST(ExamplesTest, EveryExampleIsAValidStudy) {
   const auto files = ExampleFiles();
-  ASSERT_GE(files.size(), 3u);
+  ASSERT_GE(files.size(), 4u);
   for (const std::string& file : files) {
     SCOPED_TRACE(file);
     auto spec = core::LoadStudyFile(file);
