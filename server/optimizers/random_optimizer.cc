@@ -7,8 +7,8 @@ namespace hpo::server {
 
 absl::StatusOr<std::unique_ptr<Optimizer>> RandomOptimizer::Create(
     const hpo::v1::OptimizerSpec& spec, const hpo::v1::SearchSpace& space) {
-  for (const auto& [key, value] : SortedOptions(spec)) {
-    return OptionError(key, "random search takes no options");
+  if (!spec.options().empty()) {
+    return OptionError(SortedOptions(spec).begin()->first, "random search takes no options");
   }
   return std::unique_ptr<Optimizer>(new RandomOptimizer(space, spec.seed()));
 }
