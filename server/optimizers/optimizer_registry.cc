@@ -22,7 +22,8 @@ const std::map<std::string, Entry>& Registry() {
   static const auto* registry = new std::map<std::string, Entry>{
       {"gp", {&GpOptimizer::Create, 1}},
       {"random", {&RandomOptimizer::Create, 1}},
-      {"tpe", {&TpeOptimizer::Create, 3}},  // 3: multivariate, blended widths, exact, gamma 0.15
+      // tpe 3: multivariate, blended widths, exact, gamma 0.15; 4: bound_candidates 0.05.
+      {"tpe", {&TpeOptimizer::Create, 4}},
   };
   return *registry;
 }

@@ -29,6 +29,38 @@ int64_t SaturatingRound(double x) {
   return static_cast<int64_t>(std::round(x));
 }
 
+// Appends to `cand` (k rows of dims.size() values) a copy of every row with each continuous
+// value that lies within `fraction` of its range from a bound moved onto that bound; rows with no
+// such value get no copy. Returns the new number of rows.
+int AppendBoundCopies(const std::vector<tpe::Dim>& dims, double fraction, int k,
+                      std::vector<double>* cand) {
+  const size_t g = dims.size();
+  int rows = k;
+  std::vector<double> copy(g);
+  for (int c = 0; c < k; ++c) {
+    bool moved = false;
+    for (size_t t = 0; t < g; ++t) {
+      double x = (*cand)[c * g + t];
+      const tpe::Dim& d = dims[t];
+      if (d.kind == tpe::Dim::Kind::kContinuous) {
+        const double width = fraction * (d.high - d.low);
+        if (x != d.low && x - d.low < width) {
+          x = d.low;
+          moved = true;
+        } else if (x != d.high && d.high - x < width) {
+          x = d.high;
+          moved = true;
+        }
+      }
+      copy[t] = x;
+    }
+    if (!moved) continue;
+    cand->insert(cand->end(), copy.begin(), copy.end());
+    ++rows;
+  }
+  return rows;
+}
+
 // The RNG of trial `number`: the same stream RandomOptimizer uses.
 core::Rng TrialRng(int64_t seed, int number) {
   std::seed_seq seq{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32),
@@ -89,6 +121,13 @@ absl::StatusOr<TpeOptimizer::Options> TpeOptimizer::ParseOptions(
       } else {
         s = OptionError(key, absl::StrCat("'", value, "' is not a finite number > 0"));
       }
+    } else if (key == "bound_candidates") {
+      double v;
+      if (absl::SimpleAtod(value, &v) && v >= 0 && v < 0.5) {
+        o.bound_candidates = v;
+      } else {
+        s = OptionError(key, absl::StrCat("'", value, "' is not a fraction in [0, 0.5)"));
+      }
     } else if (key == "multivariate") {
       s = ParseBoolOption(key, value, &o.multivariate);
     } else if (key == "constant_liar") {
@@ -99,9 +138,9 @@ absl::StatusOr<TpeOptimizer::Options> TpeOptimizer::ParseOptions(
       s = ParseBoolOption(key, value, &o.consider_endpoints);
     } else {
       s = UnknownOptionError(
-          key, {"bandwidth", "consider_endpoints", "consider_magic_clip", "constant_liar", "gamma",
-                "kernel_normalization", "multivariate", "n_ei_candidates", "n_startup_trials",
-                "prior_weight", "weights"});
+          key, {"bandwidth", "bound_candidates", "consider_endpoints", "consider_magic_clip",
+                "constant_liar", "gamma", "kernel_normalization", "multivariate", "n_ei_candidates",
+                "n_startup_trials", "prior_weight", "weights"});
     }
     if (!s.ok()) return s;
   }
@@ -374,12 +413,15 @@ void TpeOptimizer::SampleGroup(const std::vector<int>& group, bool scott, core::
   for (int c = 0; c < k; ++c) {
     for (size_t t = 0; t < g; ++t) cand[c * g + t] = Snap(group[t], cand[c * g + t], nullptr);
   }
-  std::vector<double> log_l(k), log_g(k);
-  l.LogPdf(cand.data(), k, log_l.data());
-  gx.LogPdf(cand.data(), k, log_g.data());
+  const int rows = options_.bound_candidates > 0
+                       ? AppendBoundCopies(dims, options_.bound_candidates, k, &cand)
+                       : k;
+  std::vector<double> log_l(rows), log_g(rows);
+  l.LogPdf(cand.data(), rows, log_l.data());
+  gx.LogPdf(cand.data(), rows, log_g.data());
   int best = 0;
   double best_score = -kInf;
-  for (int c = 0; c < k; ++c) {
+  for (int c = 0; c < rows; ++c) {
     const double score = log_l[c] - log_g[c];
     if (score > best_score) {  // NaN never wins
       best_score = score;

@@ -31,6 +31,12 @@ namespace hpo::server {
 //   constant_liar (true)    RUNNING and PENDING trials, and earlier proposals of the same call,
 //                           join the bad group, so parallel proposals spread out.
 //   consider_magic_clip (true), consider_endpoints (false)   Optuna's bandwidth rules.
+//   bound_candidates (0.05) a fraction w in [0, 0.5): each candidate drawn from l(x) also competes
+//                           as a copy with every continuous value that lies within w of its range
+//                           from a bound (internal representation: log units for log-scaled
+//                           parameters) moved onto that bound; 0 turns the copies off. Truncated
+//                           kernels put little mass right at a bound, where optima often are (on
+//                           LCBench, 78% of gp's best parameters are on one).
 //   weights ("optuna")      "optuna": older trials of a group weigh less once it holds more than
 //                           25 ("default_weights"); "uniform": all weigh 1.
 //   kernel_normalization ("exact")   "exact": true truncated-normal densities; "optuna31":
@@ -72,6 +78,7 @@ class TpeOptimizer final : public Optimizer {
     bool constant_liar = true;
     bool consider_magic_clip = true;
     bool consider_endpoints = false;
+    double bound_candidates = 0.05;
     bool ramp_weights = true;
     bool optuna31_kernel = false;
   };

@@ -623,11 +623,35 @@ task: {builtin: branin}
   EXPECT_TRUE(defaults->ramp_weights);
 }
 
+// The good trials crowd the lower bound of x (value = x): the candidates drawn near it compete
+// with copies moved onto it, and a copy on the bound wins. Without the copies no proposal lands
+// exactly on the bound (the kernels are continuous).
+TEST(TpeOptimizerTest, BoundCandidatesLetProposalsLandOnABound) {
+  const SearchSpace space = OneFloat(0, 1);
+  const hpo::v1::StudySpec study = Study(space, hpo::v1::MINIMIZE);
+  std::vector<Trial> trials;
+  for (int i = 0; i < 40; ++i) {
+    const double x = 0.01 + 0.98 * ((i * 37) % 40) / 39.0;  // a spread of distinct points
+    trials.push_back(MakeTrial(i, hpo::v1::COMPLETED, X(x), x));
+  }
+  const StudyView view{&study, &trials};
+  int on_bound_default = 0, on_bound_off = 0;
+  for (int seed = 1; seed <= 10; ++seed) {
+    auto with = MustCreate(TpeSpec(seed), space);
+    auto without = MustCreate(TpeSpec(seed, {{"bound_candidates", "0"}}), space);
+    on_bound_default += Get(SuggestOne(*with, view, 40), "x") == 0.0;
+    on_bound_off += Get(SuggestOne(*without, view, 40), "x") == 0.0;
+  }
+  EXPECT_GE(on_bound_default, 8);
+  EXPECT_EQ(on_bound_off, 0);
+}
+
 TEST(TpeOptimizerTest, BadOptionsAreRejectedWithTheirKey) {
   const SearchSpace space = OneFloat(0, 1);
   const std::vector<std::pair<std::pair<std::string, std::string>, std::string>> cases = {
       {{"n_startup", "3"},
-       "optimizer.options.n_startup: unknown option (known: bandwidth, consider_endpoints, "
+       "optimizer.options.n_startup: unknown option (known: bandwidth, bound_candidates, "
+       "consider_endpoints, "
        "consider_magic_clip, constant_liar, gamma, kernel_normalization, multivariate, "
        "n_ei_candidates, n_startup_trials, prior_weight, weights)"},
       {{"bandwidth", "silverman"},
@@ -647,6 +671,10 @@ TEST(TpeOptimizerTest, BadOptionsAreRejectedWithTheirKey) {
        "optimizer.options.gamma: 'lots' is not optuna, sqrt or a fraction in (0, 1]"},
       {{"weights", "flat"}, "optimizer.options.weights: 'flat' is not one of optuna, uniform"},
       {{"prior_weight", "0"}, "optimizer.options.prior_weight: '0' is not a finite number > 0"},
+      {{"bound_candidates", "0.5"},
+       "optimizer.options.bound_candidates: '0.5' is not a fraction in [0, 0.5)"},
+      {{"bound_candidates", "-0.1"},
+       "optimizer.options.bound_candidates: '-0.1' is not a fraction in [0, 0.5)"},
       {{"prior_weight", "nan"}, "optimizer.options.prior_weight: 'nan' is not a finite number > 0"},
       {{"multivariate", "yes please"},
        "optimizer.options.multivariate: 'yes please' is not true or false"},
