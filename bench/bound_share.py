@@ -2,18 +2,20 @@
 """How often each optimizer's best configurations sit on a bound of the space, from an
 `hpo bench` results.sqlite.
 
-    python3 bench/bound_share.py DIR/results.sqlite [--tasks lcbench]
+    python3 bench/bound_share.py DIR/results.sqlite [--tasks lcbench] [--param weight_decay]
 
 For every finished run on a task whose name starts with --tasks, the best trial's numeric
 parameters are read; a parameter is on a bound when it equals (within 1e-9 of the range) the
 smallest or largest value that any run in the file tried for it on that task. With an
 optimizer that reaches the bounds (gp's L-BFGS stops on them), those extremes are the space's
 own bounds. Prints, per optimizer, the runs, the share of parameters on a bound and the runs
-whose every numeric parameter is on one. Standard library only.
+whose every numeric parameter is on one; with --param NAME, also the median over those runs of
+the best trial's value of NAME. Standard library only.
 """
 import argparse
 import json
 import sqlite3
+import statistics
 import sys
 from collections import defaultdict
 
@@ -22,6 +24,7 @@ def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("results")
     ap.add_argument("--tasks", default="lcbench", help="task name prefix (default: lcbench)")
+    ap.add_argument("--param", default="", help="also print the median best value of this parameter")
     args = ap.parse_args(argv)
 
     db = sqlite3.connect("file:%s?mode=ro" % args.results, uri=True)
@@ -51,8 +54,11 @@ def main(argv):
     total = defaultdict(int)
     runs = defaultdict(int)
     all_on = defaultdict(int)
+    chosen = defaultdict(list)  # optimizer -> best values of --param
     for (optimizer, task, _, _), (_, params) in best.items():
         runs[optimizer] += 1
+        if args.param in params:
+            chosen[optimizer].append(params[args.param])
         k = 0
         for name, v in params.items():
             lo, hi = extremes[(task, name)]
@@ -62,11 +68,15 @@ def main(argv):
         total[optimizer] += len(params)
         all_on[optimizer] += params != {} and k == len(params)
 
-    print("| optimizer | runs | parameters on a bound | runs with every parameter on one |")
-    print("|---|---:|---:|---:|")
+    extra = " median best %s |" % args.param if args.param else ""
+    print("| optimizer | runs | parameters on a bound | runs with every parameter on one |" + extra)
+    print("|---|---:|---:|---:|" + ("---:|" if args.param else ""))
     for o in sorted(runs):
         share = 100.0 * on[o] / total[o] if total[o] else 0.0
-        print("| %s | %d | %.1f%% | %d |" % (o, runs[o], share, all_on[o]))
+        cell = ""
+        if args.param:
+            cell = " %.4g |" % statistics.median(chosen[o]) if chosen[o] else " - |"
+        print("| %s | %d | %.1f%% | %d |%s" % (o, runs[o], share, all_on[o], cell))
     return 0
 
 
