@@ -5,6 +5,8 @@
 #include <exception>
 #include <limits>
 #include <numeric>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "core/search_space.h"
@@ -178,15 +180,32 @@ absl::StatusOr<std::vector<hpo::v1::ParamMap>> GpOptimizer::Suggest(
   absl::StatusOr<gp::GaussianProcess> model =
       gp::GaussianProcess::Create(features, encoder_.groups(), y, theta);
   if (!model.ok()) return model.status();
-  const double best = y.minCoeff();
-
+  // Kriging believer: a pending point enters the model as an observation of its posterior mean,
+  // and, like any observation, can be the incumbent that later proposals must improve on
+  // (otherwise a point whose mean beats the best completed value keeps its expected improvement
+  // and attracts the next proposal again).
+  std::vector<std::pair<std::vector<double>, double>> believed;  // raw values, standardized value
+  auto believe = [&](const Point& p) {
+    Eigen::VectorXd m, v;
+    model->Predict(p.features, &m, &v);
+    model->AddPoint(p.features, m(0));
+    believed.emplace_back(p.raw, m(0));
+  };
   if (options_.believer) {
-    for (const Point& p : pending) {
-      Eigen::VectorXd m, v;
-      model->Predict(p.features, &m, &v);
-      model->AddPoint(p.features, m(0));
-    }
+    for (const Point& p : pending) believe(p);
   }
+  // The value to improve on: the best completed or believed value, inside `box` when non-null.
+  auto incumbent_value = [&](double completed_best, const Box* box) {
+    double v = completed_best;
+    for (const auto& [raw, value] : believed) {
+      bool inside = true;
+      for (size_t i = 0; box != nullptr && i < raw.size() && inside; ++i) {
+        inside = raw[i] >= box->lo[i] && raw[i] <= box->hi[i];
+      }
+      if (inside) v = std::min(v, value);
+    }
+    return v;
+  };
 
   // The best completed points seed the local searches.
   std::vector<int> order(n);
@@ -198,20 +217,18 @@ absl::StatusOr<std::vector<hpo::v1::ParamMap>> GpOptimizer::Suggest(
   for (size_t k = 0; k < numbers.size(); ++k) {
     core::Rng rng = MakeRng(seed_, numbers[k], kAcquisitionSalt);
     const std::optional<Region> region = PickRegion(completed, order, y, theta, numbers[k]);
-    Point chosen = region.has_value()
-                       ? MaximizeAcquisition(*model, y(region->center), {completed[region->center]},
-                                             &region->box, rng)
-                       : MaximizeAcquisition(*model, best, incumbents, nullptr, rng);
+    Point chosen =
+        region.has_value()
+            ? MaximizeAcquisition(*model, incumbent_value(y(region->center), &region->box),
+                                  {completed[region->center]}, &region->box, rng)
+            : MaximizeAcquisition(*model, incumbent_value(y.minCoeff(), nullptr), incumbents,
+                                  nullptr, rng);
     hpo::v1::ParamMap params = encoder_.Decode(chosen.raw, chosen.active);
     if (absl::Status s = core::ValidateParams(space_, params); !s.ok()) {
       return absl::InternalError(absl::StrCat("gp proposed an invalid assignment: ", s.message()));
     }
     out.push_back(std::move(params));
-    if (options_.believer && k + 1 < numbers.size()) {
-      Eigen::VectorXd m, v;
-      model->Predict(chosen.features, &m, &v);
-      model->AddPoint(chosen.features, m(0));
-    }
+    if (options_.believer && k + 1 < numbers.size()) believe(chosen);
   }
   return out;
 }

@@ -30,8 +30,9 @@ namespace hpo::server {
 //      it when the fitted data are identical (e.g. several calls between completions), which
 //      changes speed, never results.
 //   3. RUNNING and PENDING trials, and the proposals made earlier in the same call, enter the
-//      GP as "Kriging believer" points (their value is the posterior mean), so parallel workers
-//      get distinct points. Option pending: ignore turns this off.
+//      GP as "Kriging believer" points (their value is the posterior mean, which also counts
+//      as an observed value when LogEI picks the value to improve on), so parallel workers get
+//      distinct points. Option pending: ignore turns this off.
 //   4. Trust regions (option trust_regions, default 1 = off): the regions are centred on the best
 //      completed points that lie more than 1.5 lengthscale units (sqrt of sum ((x_i - c_i) /
 //      l_i)^2 over the raw [0, 1] values) from every better centre, best first, at most
