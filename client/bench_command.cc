@@ -168,8 +168,10 @@ int RunBenchCommand(const BenchFlags& flags, std::ostream& out, std::ostream& er
     }
     ours_info = *std::move(info);
   }
-  const harness::Router router =
-      harness::StandardRouter(ours.get(), std::move(ours_info), optuna->get());
+  // Variant options are checked before any run, by this build where it runs the same revision.
+  harness::OptionsCheck check = harness::LocalOptionsCheck(ours_info);
+  const harness::Router router = harness::StandardRouter(ours.get(), std::move(ours_info),
+                                                         optuna->get(), std::move(check));
   err << "hpo bench: " << options.optimizers.size() << " optimizers x " << options.tasks.size()
       << " tasks x " << options.seeds << " seeds, " << options.jobs << " at once, into "
       << options.out_dir << "\n";

@@ -30,6 +30,7 @@
 #include "harness/router.h"
 #include "harness/svg_plot.h"
 #include "harness/task_source.h"
+#include "server/optimizers/optimizer.h"
 #include "nlohmann/json.hpp"
 #include "server/optimizers/optimizer.h"
 #include "storage/sqlite_util.h"
@@ -612,6 +613,26 @@ TEST(BenchTest, RejectsBadOptionsAndUnknownOptimizers) {
   options.optimizers = {"optuna-tpe:seed=1"};
   EXPECT_EQ(RunBench(options, router).status().message(),
             "--optimizers: 'optuna-tpe:seed=1': optuna-tpe takes no options");
+  options.optimizers = {"optuna-tpe:"};
+  EXPECT_EQ(RunBench(options, router).status().message(),
+            "--optimizers: 'optuna-tpe:': optuna-tpe takes no options");
+  // With a check, a variant's bad options stop the bench before any run.
+  Router checked = StandardRouter(in_process->get(), server::OptimizerServerInfo(), nullptr,
+                                  LocalOptionsCheck(server::OptimizerServerInfo()));
+  options.optimizers = {"random", "tpe:bogus=1"};
+  options.out_dir = TempDir("bad_option");
+  auto bad_option = RunBench(options, checked);
+  EXPECT_EQ(bad_option.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad_option.status().message(),
+              HasSubstr("--optimizers: 'tpe:bogus=1': optimizer.options.bogus: unknown option"));
+  EXPECT_FALSE(std::filesystem::exists(options.out_dir + "/results.sqlite"));
+  EXPECT_TRUE(checked("tpe:n_startup_trials=3").ok());
+  // A coordinator at another revision checks its own options: nothing is refused here.
+  Router other_revision =
+      StandardRouter(in_process->get(), Ours({{"tpe", 999}}), nullptr,
+                     LocalOptionsCheck(Ours({{"tpe", 999}})));
+  EXPECT_TRUE(other_revision("tpe:bogus=1").ok());
+  options.out_dir = TempDir("bad");
   options.optimizers = {"random", "random"};
   EXPECT_THAT(RunBench(options, router).status().message(), HasSubstr("'random' is named twice"));
   options.optimizers = {"random"};
