@@ -19,6 +19,7 @@
 #include "harness/progress.h"
 #include "harness/report.h"
 #include "harness/results_db.h"
+#include "harness/task_source.h"
 
 namespace hpo::harness {
 namespace {
@@ -92,10 +93,13 @@ absl::StatusOr<BenchSummary> RunBench(const BenchOptions& options, const Router&
       auto same = std::find_if(skipped_tasks.begin(), skipped_tasks.end(),
                                [&reason](const auto& s) { return s.first == reason; });
       if (same == skipped_tasks.end()) same = skipped_tasks.insert(same, {reason, {}});
-      same->second.push_back(t);
-      const int runs = static_cast<int>(options.optimizers.size()) * options.seeds;
-      summary.total += runs;
-      summary.skipped += runs;
+      // A suite whose tasks cannot even be listed counts no runs: how many is unknown.
+      same->second.push_back(IsTaskSuite(t) ? absl::StrCat(t, " (suite)") : t);
+      if (!IsTaskSuite(t)) {
+        const int runs = static_cast<int>(options.optimizers.size()) * options.seeds;
+        summary.total += runs;
+        summary.skipped += runs;
+      }
       continue;
     }
     HPO_RETURN_IF_ERROR(task.status());

@@ -44,7 +44,7 @@ struct BenchSummary {
   int ran = 0;      // run now
   int reused = 0;   // found finished in results.sqlite
   int failed = 0;   // ended with an error (recorded as 'failed', left out of the report)
-  int skipped = 0;  // of optimizers the router skipped
+  int skipped = 0;  // of optimizers the router skipped, or of tasks without their data
   std::vector<std::string> notes;  // skip reasons and failure messages (also in the report)
   std::string report_path;         // DIR/report.md
 };
@@ -55,7 +55,8 @@ struct BenchSummary {
 // file errors. Failed runs do not fail the bench (they are counted and noted). Tasks the factory
 // answers FAILED_PRECONDITION (data absent, e.g. the LCBench model) are skipped: their runs
 // count as skipped and one note per reason names them ("lcbench-3945, lcbench-7593: skipped:
-// LCBench surrogate not found at ...").
+// LCBench surrogate not found at ..."). A suite name left unexpanded for that reason (see
+// ExpandTasks) is noted as "lcbench (suite)" and counts no runs.
 absl::StatusOr<BenchSummary> RunBench(const BenchOptions& options, const Router& router);
 
 }  // namespace hpo::harness

@@ -585,6 +585,39 @@ TEST(BenchTest, MissingOptunaRowsAreSkippedWithAMessage) {
   EXPECT_THAT(md, HasSubstr("## Notes\n\n- optuna-tpe: skipped: optuna is not importable"));
 }
 
+TEST(BenchTest, AnUnlistableSuiteIsNotedAndCountsNoRuns) {
+  const char* old = std::getenv("HPO_LCBENCH_DIR");
+  const std::string saved = old == nullptr ? "" : old;
+  ASSERT_EQ(setenv("HPO_LCBENCH_DIR", "/nonexistent/lcbench", 1), 0);
+  const TaskFactory tasks = BuiltinTaskFactory();
+  auto names = ExpandTasks("branin,lcbench", tasks);
+  ASSERT_TRUE(names.ok()) << names.status();
+  EXPECT_EQ(*names, (std::vector<std::string>{"branin", "lcbench"}));
+  auto runner = InProcessRunner::Create({});
+  ASSERT_TRUE(runner.ok());
+  BenchOptions options;
+  options.optimizers = {"random"};
+  options.tasks = *names;
+  options.seeds = 2;
+  options.trials = 5;
+  options.task_factory = tasks;
+  options.out_dir = TempDir("no_lcbench");
+  auto summary = RunBench(options, StandardRouter(runner->get(), Ours({{"random", 1}}), nullptr));
+  if (old == nullptr) {
+    unsetenv("HPO_LCBENCH_DIR");
+  } else {
+    setenv("HPO_LCBENCH_DIR", saved.c_str(), 1);
+  }
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->total, 2);
+  EXPECT_EQ(summary->ran, 2);
+  EXPECT_EQ(summary->skipped, 0);
+  ASSERT_EQ(summary->notes.size(), 1u);
+  EXPECT_EQ(summary->notes[0],
+            "lcbench (suite): skipped: LCBench surrogate not found at "
+            "/nonexistent/lcbench/lcbench.pt: set HPO_LCBENCH_DIR");
+}
+
 TEST(BenchTest, RejectsBadOptionsAndUnknownOptimizers) {
   auto in_process = InProcessRunner::Create({});
   ASSERT_TRUE(in_process.ok());

@@ -206,6 +206,15 @@ TEST(LcbenchServeTest, MissingHelperIsAFailedPrecondition) {
   EXPECT_THAT(task.status().message(), HasSubstr("/nonexistent/hpo-task-lcbench"));
 }
 
+TEST(LcbenchServeTest, AMistypedTaskIsNotFoundWithOrWithoutTheModel) {
+  for (const char* name : {"lcbench-39x5", "lcbench-"}) {
+    auto task = LcbenchTaskFactory({"/nonexistent/hpo-task-lcbench"})(name);
+    EXPECT_EQ(task.status().code(), absl::StatusCode::kNotFound) << name;
+    EXPECT_EQ(task.status().message(),
+              absl::StrCat("'", name, "' is not an LCBench task (lcbench-<OpenML task id>)"));
+  }
+}
+
 TEST(LcbenchSuiteTest, ExpandsToTheSurrogatesTasks) {
   SKIP_WITHOUT_LCBENCH();
   auto names = ExpandTasks("lcbench", BuiltinTaskFactory());

@@ -210,9 +210,10 @@ TaskFactory LcbenchTaskFactory(LcbenchFactoryOptions options) {
       return absl::NotFoundError(
           absl::StrCat("'", name, "' is not an LCBench task (", prefix, "<OpenML task id>)"));
     }
+    const std::string id(name.substr(prefix.size()));
+    HPO_RETURN_IF_ERROR(worker::tasks::CheckLcbenchTaskIdFormat(id));
     HPO_RETURN_IF_ERROR(worker::tasks::CheckLcbenchModel());
     HPO_ASSIGN_OR_RETURN(const std::vector<std::string> ids, worker::tasks::LcbenchTaskIds());
-    const std::string id(name.substr(prefix.size()));
     if (std::find(ids.begin(), ids.end(), id) == ids.end()) {
       return absl::NotFoundError(absl::StrCat("unknown LCBench task '", name,
                                               "'; OpenML task ids: ", absl::StrJoin(ids, ", ")));

@@ -41,6 +41,10 @@ TaskFactory BuiltinTaskFactory() {
   };
 }
 
+bool IsTaskSuite(absl::string_view name) {
+  return name == "synthetic" || name == "builtin" || name == kLcbenchSuite;
+}
+
 std::vector<std::string> SyntheticSuite() {
   std::vector<std::string> names;
   for (const std::string& name : worker::tasks::TaskNames()) {

@@ -24,6 +24,9 @@ using TaskFactory =
 // Each call makes a new factory (with its own LCBench helper processes; copies share them).
 TaskFactory BuiltinTaskFactory();
 
+// True for the suite names ExpandTasks knows: synthetic, builtin, lcbench.
+bool IsTaskSuite(absl::string_view name);
+
 // Names of the built-in tasks that are closed-form functions (SyntheticTask), sorted.
 std::vector<std::string> SyntheticSuite();
 

@@ -1,11 +1,13 @@
 #include "worker/tasks/lcbench_data.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <system_error>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -99,6 +101,14 @@ std::string LcbenchModelPath(const std::string& model_dir) {
 absl::Status LcbenchNotFound(const std::string& path) {
   return absl::FailedPreconditionError(
       absl::StrCat("LCBench surrogate not found at ", path, ": set HPO_LCBENCH_DIR"));
+}
+
+absl::Status CheckLcbenchTaskIdFormat(absl::string_view id) {
+  if (id.empty() || !std::all_of(id.begin(), id.end(), absl::ascii_isdigit)) {
+    return absl::NotFoundError(absl::StrCat("'", kLcbenchPrefix, id, "' is not an LCBench task (",
+                                            kLcbenchPrefix, "<OpenML task id>)"));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status CheckLcbenchModel(const std::string& model_dir) {

@@ -33,6 +33,11 @@ std::string LcbenchModelPath(const std::string& model_dir = "");
 // FAILED_PRECONDITION "LCBench surrogate not found at <path>: set HPO_LCBENCH_DIR".
 absl::Status LcbenchNotFound(const std::string& path);
 
+// OK when `id` can be an OpenML task id (decimal digits), else NOT_FOUND "'lcbench-ID' is not an
+// LCBench task (lcbench-<OpenML task id>)". Checked before the model files, so a mistyped name is
+// an error even where the model is absent (whether the id is one of the 34 needs the files).
+absl::Status CheckLcbenchTaskIdFormat(absl::string_view id);
+
 // OK when <dir>/lcbench.pt is a regular file, else LcbenchNotFound naming it.
 // Does not load it. An empty model_dir means DefaultLcbenchDir().
 absl::Status CheckLcbenchModel(const std::string& model_dir = "");

@@ -104,6 +104,7 @@ class LcbenchTask final : public Task {
 
 absl::StatusOr<std::unique_ptr<Task>> MakeLcbenchTask(const std::string& openml_task_id,
                                                       const std::string& model_dir) {
+  HPO_RETURN_IF_ERROR(CheckLcbenchTaskIdFormat(openml_task_id));
   const std::string dir = model_dir.empty() ? DefaultLcbenchDir() : model_dir;
   HPO_RETURN_IF_ERROR(CheckLcbenchModel(dir));
   const std::string model_path = LcbenchModelPath(dir);

@@ -224,6 +224,11 @@ TEST(LcbenchTest, MissingModelIsAFailedPrecondition) {
   absl::StatusOr<std::vector<std::string>> ids = LcbenchTaskIds("/nonexistent/lcbench");
   EXPECT_EQ(ids.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(ids.status().message(), HasSubstr("/nonexistent/lcbench/encoding.json"));
+  // A name that cannot be an OpenML task id is an error even without the model.
+  task = MakeLcbenchTask("39x5", "/nonexistent/lcbench");
+  EXPECT_EQ(task.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(task.status().message(),
+            "'lcbench-39x5' is not an LCBench task (lcbench-<OpenML task id>)");
 }
 
 TEST(LcbenchTest, EnvironmentVariableChoosesTheDirectory) {
