@@ -170,14 +170,14 @@ int RunBenchCommand(const BenchFlags& flags, std::ostream& out, std::ostream& er
   }
   // Variant options are checked before any run, by this build where it runs the same revision.
   harness::OptionsCheck check = harness::LocalOptionsCheck(ours_info);
-  const harness::Router router = harness::StandardRouter(ours.get(), std::move(ours_info),
-                                                         optuna->get(), std::move(check));
+  const harness::Router router =
+      harness::StandardRouter(ours.get(), std::move(ours_info), optuna->get(), std::move(check));
   const auto suites = std::count_if(options.tasks.begin(), options.tasks.end(),
                                     [](const std::string& t) { return harness::IsTaskSuite(t); });
   err << "hpo bench: " << options.optimizers.size() << " optimizers x "
       << options.tasks.size() - suites << " tasks"
-      << (suites > 0 ? " (and a suite whose tasks cannot be listed)" : "") << " x " << options.seeds << " seeds, " << options.jobs << " at once, into "
-      << options.out_dir << "\n";
+      << (suites > 0 ? " (and a suite whose tasks cannot be listed)" : "") << " x " << options.seeds
+      << " seeds, " << options.jobs << " at once, into " << options.out_dir << "\n";
   auto summary = harness::RunBench(options, router);
   if (!summary.ok()) return Fail(err, summary.status());
   for (const std::string& note : summary->notes) {

@@ -173,10 +173,25 @@ absl::StatusOr<BenchSummary> RunBench(const BenchOptions& options, const Router&
         }
         continue;
       }
-      absl::StatusOr<RunRecord> record = job.runner->Run(job.spec);
-      absl::Status saved = record.ok()
-                               ? db->SaveDone(*record, job.fingerprint)
-                               : db->SaveFailed(job.spec, std::string(record.status().message()));
+      RunRecord partial;
+      partial.spec = job.spec;
+      absl::StatusOr<RunRecord> record = job.runner->Run(job.spec, &partial);
+      absl::Status saved;
+      std::string failure;
+      if (record.ok()) {
+        saved = db->SaveDone(*record, job.fingerprint);
+      } else {
+        // The attempt's trials are kept, unless a finished run (another fingerprint's) is.
+        failure = std::string(record.status().message());
+        absl::StatusOr<bool> kept = db->SaveFailed(partial, failure, job.fingerprint);
+        saved = kept.status();
+        if (kept.ok() && *kept) {
+          absl::StrAppend(&failure, " (results.sqlite keeps the earlier finished run)");
+        } else if (kept.ok() && !partial.evals.empty()) {
+          absl::StrAppend(&failure, " (its ", partial.evals.size(),
+                          " evaluated trials are in results.sqlite)");
+        }
+      }
       absl::MutexLock lock(&mu);
       if (!saved.ok()) {
         fatal.Update(saved);
@@ -187,14 +202,14 @@ absl::StatusOr<BenchSummary> RunBench(const BenchOptions& options, const Router&
         job.record = std::move(*record);
       } else {
         ++failed;
-        failures.push_back(std::string(record.status().message()));
+        failures.push_back(failure);
       }
       if (options.progress != nullptr) {
         // Printed under mu: Progress has its own lock, and the order of lines follows counts.
         progress.Finished(record.ok() ? Progress::Outcome::kRan : Progress::Outcome::kFailed, label,
                           record.ok() ? absl::StrFormat("best %.6g, %.1f s", job.record->best(),
                                                         job.record->wall_s)
-                                      : std::string(record.status().message()));
+                                      : failure);
       }
     }
   };

@@ -63,7 +63,7 @@ absl::StatusOr<hpo::v1::Study> DistributedRunner::CreateOrJoin(const hpo::v1::St
   return absl::AlreadyExistsError(absl::StrCat("study names ", base, "[-rN] are all taken"));
 }
 
-absl::StatusOr<RunRecord> DistributedRunner::Run(const RunSpec& spec) {
+absl::StatusOr<RunRecord> DistributedRunner::Run(const RunSpec& spec, RunRecord* partial) {
   auto annotate = [&spec](const absl::Status& s) { return core::Annotate(s, spec.Label()); };
   if (spec.trials < 1) {
     return annotate(
@@ -94,12 +94,6 @@ absl::StatusOr<RunRecord> DistributedRunner::Run(const RunSpec& spec) {
   for (const hpo::v1::Trial& t : *trials) {
     if (t.state() == hpo::v1::COMPLETED && t.has_value()) completed[t.number()] = &t;
   }
-  if (static_cast<int>(completed.size()) < spec.trials) {
-    return annotate(absl::AbortedError(absl::StrCat(
-        "study ", name, " ended ", core::StudyStateName(study->state()), " with ", completed.size(),
-        " of ", spec.trials, " trials completed (", study->counts().failed(), " failed, ",
-        study->counts().pruned(), " pruned, ", study->counts().lost(), " lost)")));
-  }
   RunRecord record;
   record.spec = spec;
   record.optimum = (*task)->optimum();
@@ -108,6 +102,13 @@ absl::StatusOr<RunRecord> DistributedRunner::Run(const RunSpec& spec) {
     AppendEval(record, trial->value(), core::ParamsToJson(trial->params()));
   }
   record.wall_s = absl::ToDoubleSeconds(absl::Now() - start);
+  if (static_cast<int>(completed.size()) < spec.trials) {
+    if (partial != nullptr) *partial = std::move(record);
+    return annotate(absl::AbortedError(absl::StrCat(
+        "study ", name, " ended ", core::StudyStateName(study->state()), " with ", completed.size(),
+        " of ", spec.trials, " trials completed (", study->counts().failed(), " failed, ",
+        study->counts().pruned(), " pruned, ", study->counts().lost(), " lost)")));
+  }
   return record;
 }
 

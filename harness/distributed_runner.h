@@ -34,7 +34,8 @@ class DistributedRunner final : public Runner {
 
   // Errors: the backend's; DEADLINE_EXCEEDED after `timeout`; ABORTED when the study ended
   // (stopped, or trials failed) with fewer than spec.trials completed trials, saying how many.
-  absl::StatusOr<RunRecord> Run(const RunSpec& spec) override;
+  using Runner::Run;
+  absl::StatusOr<RunRecord> Run(const RunSpec& spec, RunRecord* partial) override;
 
  private:
   explicit DistributedRunner(Options options) : options_(std::move(options)) {}

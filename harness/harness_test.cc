@@ -30,7 +30,6 @@
 #include "harness/router.h"
 #include "harness/svg_plot.h"
 #include "harness/task_source.h"
-#include "server/optimizers/optimizer.h"
 #include "nlohmann/json.hpp"
 #include "server/optimizers/optimizer.h"
 #include "storage/sqlite_util.h"
@@ -78,9 +77,10 @@ server::OptimizerFactory TestOptimizers() {
 class CountingRunner final : public Runner {
  public:
   explicit CountingRunner(Runner* inner) : inner_(inner) {}
-  absl::StatusOr<RunRecord> Run(const RunSpec& spec) override {
+  using Runner::Run;
+  absl::StatusOr<RunRecord> Run(const RunSpec& spec, RunRecord* partial) override {
     ++calls;
-    return inner_->Run(spec);
+    return inner_->Run(spec, partial);
   }
   std::atomic<int> calls{0};
 
@@ -585,39 +585,6 @@ TEST(BenchTest, MissingOptunaRowsAreSkippedWithAMessage) {
   EXPECT_THAT(md, HasSubstr("## Notes\n\n- optuna-tpe: skipped: optuna is not importable"));
 }
 
-TEST(BenchTest, AnUnlistableSuiteIsNotedAndCountsNoRuns) {
-  const char* old = std::getenv("HPO_LCBENCH_DIR");
-  const std::string saved = old == nullptr ? "" : old;
-  ASSERT_EQ(setenv("HPO_LCBENCH_DIR", "/nonexistent/lcbench", 1), 0);
-  const TaskFactory tasks = BuiltinTaskFactory();
-  auto names = ExpandTasks("branin,lcbench", tasks);
-  ASSERT_TRUE(names.ok()) << names.status();
-  EXPECT_EQ(*names, (std::vector<std::string>{"branin", "lcbench"}));
-  auto runner = InProcessRunner::Create({});
-  ASSERT_TRUE(runner.ok());
-  BenchOptions options;
-  options.optimizers = {"random"};
-  options.tasks = *names;
-  options.seeds = 2;
-  options.trials = 5;
-  options.task_factory = tasks;
-  options.out_dir = TempDir("no_lcbench");
-  auto summary = RunBench(options, StandardRouter(runner->get(), Ours({{"random", 1}}), nullptr));
-  if (old == nullptr) {
-    unsetenv("HPO_LCBENCH_DIR");
-  } else {
-    setenv("HPO_LCBENCH_DIR", saved.c_str(), 1);
-  }
-  ASSERT_TRUE(summary.ok()) << summary.status();
-  EXPECT_EQ(summary->total, 2);
-  EXPECT_EQ(summary->ran, 2);
-  EXPECT_EQ(summary->skipped, 0);
-  ASSERT_EQ(summary->notes.size(), 1u);
-  EXPECT_EQ(summary->notes[0],
-            "lcbench (suite): skipped: LCBench surrogate not found at "
-            "/nonexistent/lcbench/lcbench.pt: set HPO_LCBENCH_DIR");
-}
-
 TEST(BenchTest, RejectsBadOptionsAndUnknownOptimizers) {
   auto in_process = InProcessRunner::Create({});
   ASSERT_TRUE(in_process.ok());
@@ -661,9 +628,8 @@ TEST(BenchTest, RejectsBadOptionsAndUnknownOptimizers) {
   EXPECT_FALSE(std::filesystem::exists(options.out_dir + "/results.sqlite"));
   EXPECT_TRUE(checked("tpe:n_startup_trials=3").ok());
   // A coordinator at another revision checks its own options: nothing is refused here.
-  Router other_revision =
-      StandardRouter(in_process->get(), Ours({{"tpe", 999}}), nullptr,
-                     LocalOptionsCheck(Ours({{"tpe", 999}})));
+  Router other_revision = StandardRouter(in_process->get(), Ours({{"tpe", 999}}), nullptr,
+                                         LocalOptionsCheck(Ours({{"tpe", 999}})));
   EXPECT_TRUE(other_revision("tpe:bogus=1").ok());
   options.out_dir = TempDir("bad");
   options.optimizers = {"random", "random"};
@@ -683,35 +649,112 @@ TEST(BenchTest, RejectsBadOptionsAndUnknownOptimizers) {
 }
 
 TEST(BenchTest, FailedRunsAreNotedAndRetriedNextTime) {
+  // Fails after `fail_after` evals when that is below the budget.
   class FailingRunner final : public Runner {
    public:
-    absl::StatusOr<RunRecord> Run(const RunSpec& spec) override {
-      if (fail) return absl::InternalError(absl::StrCat(spec.Label(), ": boom"));
+    using Runner::Run;
+    absl::StatusOr<RunRecord> Run(const RunSpec& spec, RunRecord* partial) override {
       RunRecord r;
       r.spec = spec;
-      AppendEval(r, 1.0, "{}");
+      for (int i = 0; i < spec.trials; ++i) {
+        if (i == fail_after) {
+          if (partial != nullptr) *partial = r;
+          return absl::InternalError(absl::StrCat(spec.Label(), ": boom"));
+        }
+        AppendEval(r, 10.0 - i, absl::StrCat("{\"i\":", i, "}"));
+      }
       return r;
     }
-    bool fail = true;
+    int fail_after = 0;
   } runner;
   BenchOptions options;
   options.optimizers = {"x"};
   options.tasks = {"branin"};
-  options.trials = 1;
+  options.trials = 3;
   options.out_dir = TempDir("fail");
-  Router router = [&runner](const std::string&) -> absl::StatusOr<Route> {
-    return Route{&runner, "", "fp"};
+  std::string fingerprint = "fp";
+  Router router = [&](const std::string&) -> absl::StatusOr<Route> {
+    return Route{&runner, "", fingerprint};
   };
   auto first = RunBench(options, router);
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_EQ(first->failed, 1);
   EXPECT_THAT(ReadFile(options.out_dir + "/report.md"),
-              HasSubstr("- failed: x/branin/seed=0/trials=1: boom"));
-  runner.fail = false;
+              HasSubstr("- failed: x/branin/seed=0/trials=3: boom\n"));
+  auto db = ResultsDb::Open(options.out_dir + "/results.sqlite");
+  ASSERT_TRUE(db.ok());
+  EXPECT_EQ(*(*db)->CountRuns("failed"), 1);
+  EXPECT_EQ(*(*db)->CountEvals(), 0);
+
+  // A failure after two trials keeps them (in a 'failed' row, out of the report).
+  runner.fail_after = 2;
   auto second = RunBench(options, router);
   ASSERT_TRUE(second.ok());
-  EXPECT_EQ(second->ran, 1);
-  EXPECT_EQ(second->failed, 0);
+  EXPECT_EQ(second->failed, 1);
+  EXPECT_THAT(second->notes[0], HasSubstr("boom (its 2 evaluated trials are in results.sqlite)"));
+  EXPECT_EQ(*(*db)->CountRuns("failed"), 1);
+  EXPECT_EQ(*(*db)->CountEvals(), 2);
+  EXPECT_FALSE((*(*db)->FindDone({"x", "branin", 0, 3}, "fp")).has_value());
+
+  runner.fail_after = 99;
+  auto third = RunBench(options, router);
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(third->ran, 1);
+  EXPECT_EQ(third->failed, 0);
+  EXPECT_EQ(*(*db)->CountRuns("done"), 1);
+  EXPECT_EQ(*(*db)->CountEvals(), 3);
+
+  // Another fingerprint's attempt that fails leaves the finished run and its trials alone.
+  fingerprint = "fp2";
+  runner.fail_after = 1;
+  auto fourth = RunBench(options, router);
+  ASSERT_TRUE(fourth.ok());
+  EXPECT_EQ(fourth->failed, 1);
+  EXPECT_THAT(fourth->notes[0], HasSubstr("boom (results.sqlite keeps the earlier finished run)"));
+  EXPECT_EQ(*(*db)->CountRuns("done"), 1);
+  EXPECT_EQ(*(*db)->CountRuns("failed"), 0);
+  auto kept = (*db)->FindDone({"x", "branin", 0, 3}, "fp");
+  ASSERT_TRUE(kept.ok() && kept->has_value());
+  EXPECT_EQ((*kept)->evals.size(), 3u);
+  EXPECT_EQ((*kept)->evals[2].params_json, "{\"i\":2}");
+}
+
+TEST(InProcessRunnerTest, AFailedRunHandsBackTheTrialsItMade) {
+  // Branin, whose evaluation fails from the fourth trial on.
+  class Brittle final : public worker::tasks::Task {
+   public:
+    std::string name() const override { return inner_->name(); }
+    hpo::v1::SearchSpace space() const override { return inner_->space(); }
+    double optimum() const override { return inner_->optimum(); }
+    hpo::v1::ParamMap optimum_params() const override { return inner_->optimum_params(); }
+    absl::StatusOr<double> Evaluate(const hpo::v1::ParamMap& params,
+                                    const worker::tasks::TaskOptions& options,
+                                    worker::tasks::Reporter& reporter) const override {
+      if (++calls_ > 3) return absl::InternalError("the task broke");
+      return inner_->Evaluate(params, options, reporter);
+    }
+
+   private:
+    std::unique_ptr<worker::tasks::Task> inner_ = *worker::tasks::MakeTask("branin");
+    mutable std::atomic<int> calls_{0};
+  };
+  InProcessRunner::Options o;
+  o.task_factory = [](absl::string_view) -> absl::StatusOr<std::unique_ptr<worker::tasks::Task>> {
+    return std::unique_ptr<worker::tasks::Task>(std::make_unique<Brittle>());
+  };
+  auto runner = InProcessRunner::Create(o);
+  ASSERT_TRUE(runner.ok());
+  RunRecord partial;
+  auto run = (*runner)->Run({"random", "branin", 0, 10}, &partial);
+  EXPECT_EQ(run.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(run.status().message(),
+              HasSubstr("random/branin/seed=0/trials=10: trial 3: the task broke"));
+  EXPECT_EQ(partial.spec, (RunSpec{"random", "branin", 0, 10}));
+  ASSERT_EQ(partial.evals.size(), 3u);
+  auto full = (*InProcessRunner::Create({}))->Run({"random", "branin", 0, 10});
+  ASSERT_TRUE(full.ok());
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(partial.evals[i].params_json, full->evals[i].params_json);
+  EXPECT_NEAR(partial.optimum, 0.397887, 1e-6);
 }
 
 // ------------------------------------------------------------------ distributed

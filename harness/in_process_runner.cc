@@ -48,20 +48,22 @@ absl::StatusOr<std::unique_ptr<InProcessRunner>> InProcessRunner::Create(Options
 
 namespace {
 
-absl::StatusOr<RunRecord> RunOnce(const RunSpec& spec, const InProcessRunner::Options& options) {
+// Runs `spec` into `record`: spec, optimum, and the evals as they are made (wall_s up to the
+// last one).
+absl::Status RunOnce(const RunSpec& spec, const InProcessRunner::Options& options,
+                     RunRecord& record) {
+  record.spec = spec;
   if (spec.trials < 1) {
     return absl::InvalidArgumentError(absl::StrCat("trials must be >= 1, got ", spec.trials));
   }
   const absl::Time start = absl::Now();
   HPO_ASSIGN_OR_RETURN(std::unique_ptr<worker::tasks::Task> task, options.task_factory(spec.task));
+  record.optimum = task->optimum();
   const hpo::v1::SearchSpace space = task->space();
   const hpo::v1::StudySpec study = BenchStudySpec(spec, space);
   HPO_ASSIGN_OR_RETURN(std::unique_ptr<server::Optimizer> optimizer,
                        options.optimizer_factory(study.optimizer(), space));
 
-  RunRecord record;
-  record.spec = spec;
-  record.optimum = task->optimum();
   std::vector<hpo::v1::Trial> history;
   history.reserve(spec.trials);
   for (int number = 0; number < spec.trials; ++number) {
@@ -94,16 +96,19 @@ absl::StatusOr<RunRecord> RunOnce(const RunSpec& spec, const InProcessRunner::Op
     m->set_step(1);
     (*m->mutable_metrics())[study.objective().metric()] = *value;
     AppendEval(record, *value, core::ParamsToJson(trial.params()));
+    record.wall_s = absl::ToDoubleSeconds(absl::Now() - start);
   }
-  record.wall_s = absl::ToDoubleSeconds(absl::Now() - start);
-  return record;
+  return absl::OkStatus();
 }
 
 }  // namespace
 
-absl::StatusOr<RunRecord> InProcessRunner::Run(const RunSpec& spec) {
-  absl::StatusOr<RunRecord> record = RunOnce(spec, options_);
-  if (!record.ok()) return core::Annotate(record.status(), spec.Label());
+absl::StatusOr<RunRecord> InProcessRunner::Run(const RunSpec& spec, RunRecord* partial) {
+  RunRecord record;
+  if (absl::Status s = RunOnce(spec, options_, record); !s.ok()) {
+    if (partial != nullptr) *partial = std::move(record);
+    return core::Annotate(s, spec.Label());
+  }
   return record;
 }
 

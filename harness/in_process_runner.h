@@ -35,7 +35,8 @@ class InProcessRunner final : public Runner {
   // Errors: the task factory's (NOT_FOUND), the optimizer's (INVALID_ARGUMENT), a suggestion
   // that does not fit the space (INTERNAL naming the trial), an evaluation error; each prefixed
   // with spec.Label().
-  absl::StatusOr<RunRecord> Run(const RunSpec& spec) override;
+  using Runner::Run;
+  absl::StatusOr<RunRecord> Run(const RunSpec& spec, RunRecord* partial) override;
 
  private:
   explicit InProcessRunner(Options options) : options_(std::move(options)) {}

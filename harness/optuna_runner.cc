@@ -225,19 +225,19 @@ absl::StatusOr<std::string> OptunaRunner::Probe() const {
   return version;
 }
 
-absl::StatusOr<RunRecord> OptunaRunner::Run(const RunSpec& spec) {
-  auto annotate = [&spec](const absl::Status& s) { return core::Annotate(s, spec.Label()); };
+absl::Status OptunaRunner::RunInto(const RunSpec& spec, RunRecord& record) {
+  record.spec = spec;
   if (!IsOptunaOptimizer(spec.optimizer)) {
-    return annotate(absl::InvalidArgumentError(
-        absl::StrCat("not an Optuna optimizer (known: optuna-tpe, optuna-random)")));
+    return absl::InvalidArgumentError(
+        absl::StrCat("not an Optuna optimizer (known: optuna-tpe, optuna-random)"));
   }
   if (spec.trials < 1) {
-    return annotate(
-        absl::InvalidArgumentError(absl::StrCat("trials must be >= 1, got ", spec.trials)));
+    return absl::InvalidArgumentError(absl::StrCat("trials must be >= 1, got ", spec.trials));
   }
   const absl::Time start = absl::Now();
   auto task = options_.task_factory(spec.task);
-  if (!task.ok()) return annotate(task.status());
+  if (!task.ok()) return task.status();
+  record.optimum = (*task)->optimum();
   const hpo::v1::SearchSpace space = (*task)->space();
 
   PipeProcess::Options popts;
@@ -247,41 +247,39 @@ absl::StatusOr<RunRecord> OptunaRunner::Run(const RunSpec& spec) {
                           : absl::StrCat(options_.log_dir, "/", spec.optimizer, "_", spec.task,
                                          "_s", spec.seed, ".log");
   auto proc_or = PipeProcess::Spawn(popts);
-  if (!proc_or.ok()) return annotate(proc_or.status());
+  if (!proc_or.ok()) return proc_or.status();
   PipeProcess& proc = **proc_or;
   auto hello = ReadHello(proc, options_.python, options_.reply_timeout);
-  if (!hello.ok()) return annotate(hello.status());
+  if (!hello.ok()) return hello.status();
 
   const json init = {{"cmd", "init"},
                      {"space", SpaceToAdapterJson(space)},
                      {"sampler", spec.optimizer.substr(kPrefix.size())},
                      {"seed", spec.seed}};
-  if (auto r = Call(proc, init, options_.reply_timeout); !r.ok()) return annotate(r.status());
+  if (auto r = Call(proc, init, options_.reply_timeout); !r.ok()) return r.status();
 
-  RunRecord record;
-  record.spec = spec;
-  record.optimum = (*task)->optimum();
   for (int number = 0; number < spec.trials; ++number) {
     const std::string at = absl::StrCat("trial ", number);
     auto asked = Call(proc, json{{"cmd", "ask"}}, options_.reply_timeout);
-    if (!asked.ok()) return annotate(core::Annotate(asked.status(), at));
+    if (!asked.ok()) return core::Annotate(asked.status(), at);
     if (!asked->contains("params")) {
-      return annotate(absl::InternalError(
-          absl::StrCat(at, ": the Optuna adapter's reply has no params: ", asked->dump())));
+      return absl::InternalError(
+          absl::StrCat(at, ": the Optuna adapter's reply has no params: ", asked->dump()));
     }
     auto params = ParamsFromAdapterJson(space, (*asked)["params"]);
     if (!params.ok()) {
-      return annotate(
-          absl::InternalError(absl::StrCat(at, ": Optuna suggested ", params.status().message())));
+      return absl::InternalError(
+          absl::StrCat(at, ": Optuna suggested ", params.status().message()));
     }
     auto value = EvaluateTask(**task, space, *params);
-    if (!value.ok()) return annotate(core::Annotate(value.status(), at));
+    if (!value.ok()) return core::Annotate(value.status(), at);
     json tell = {{"cmd", "tell"}, {"value", *value}};
     if (!std::isfinite(*value)) tell["value"] = nullptr;
     if (auto r = Call(proc, tell, options_.reply_timeout); !r.ok()) {
-      return annotate(core::Annotate(r.status(), at));
+      return core::Annotate(r.status(), at);
     }
     AppendEval(record, *value, core::ParamsToJson(*params));
+    record.wall_s = absl::ToDoubleSeconds(absl::Now() - start);
   }
   (void)proc.Close(absl::Seconds(5));
   if (!options_.log_dir.empty()) {  // keep only logs that say something
@@ -291,6 +289,15 @@ absl::StatusOr<RunRecord> OptunaRunner::Run(const RunSpec& spec) {
     }
   }
   record.wall_s = absl::ToDoubleSeconds(absl::Now() - start);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<RunRecord> OptunaRunner::Run(const RunSpec& spec, RunRecord* partial) {
+  RunRecord record;
+  if (absl::Status s = RunInto(spec, record); !s.ok()) {
+    if (partial != nullptr) *partial = std::move(record);
+    return core::Annotate(s, spec.Label());
+  }
   return record;
 }
 

@@ -56,9 +56,13 @@ class OptunaRunner final : public Runner {
 
   // INVALID_ARGUMENT for an optimizer that is not IsOptunaOptimizer; UNAVAILABLE when the
   // adapter dies; INTERNAL for a reply that breaks the protocol; errors from the task.
-  absl::StatusOr<RunRecord> Run(const RunSpec& spec) override;
+  using Runner::Run;
+  absl::StatusOr<RunRecord> Run(const RunSpec& spec, RunRecord* partial) override;
 
  private:
+  // Run's work, into `record` as it goes; errors not yet annotated with the run's label.
+  absl::Status RunInto(const RunSpec& spec, RunRecord& record);
+
   explicit OptunaRunner(Options options) : options_(std::move(options)) {}
   const Options options_;
 };

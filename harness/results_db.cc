@@ -159,11 +159,7 @@ absl::Status ResultsDb::PutRun(const RunSpec& spec, const std::string& status, d
   return put->StepDone();
 }
 
-absl::Status ResultsDb::SaveDone(const RunRecord& record, const std::string& fingerprint) {
-  absl::MutexLock lock(&mu_);
-  HPO_ASSIGN_OR_RETURN(auto txn, Transaction::Begin(db_, nullptr));
-  HPO_RETURN_IF_ERROR(DeleteEvals(record.spec));
-  HPO_RETURN_IF_ERROR(PutRun(record.spec, "done", record.wall_s, record.optimum, "", fingerprint));
+absl::Status ResultsDb::InsertEvals(const RunRecord& record) {
   HPO_ASSIGN_OR_RETURN(auto ins, Statement::Prepare(db_,
                                                     "INSERT INTO evals(optimizer, task, seed, "
                                                     "trials, i, value, best_so_far, params_json) "
@@ -178,17 +174,36 @@ absl::Status ResultsDb::SaveDone(const RunRecord& record, const std::string& fin
     HPO_RETURN_IF_ERROR(ins->StepDone());
     ins->Reset();
   }
-  ins.reset();
+  return absl::OkStatus();
+}
+
+absl::Status ResultsDb::SaveDone(const RunRecord& record, const std::string& fingerprint) {
+  absl::MutexLock lock(&mu_);
+  HPO_ASSIGN_OR_RETURN(auto txn, Transaction::Begin(db_, nullptr));
+  HPO_RETURN_IF_ERROR(DeleteEvals(record.spec));
+  HPO_RETURN_IF_ERROR(PutRun(record.spec, "done", record.wall_s, record.optimum, "", fingerprint));
+  HPO_RETURN_IF_ERROR(InsertEvals(record));
   return txn->Commit();
 }
 
-absl::Status ResultsDb::SaveFailed(const RunSpec& spec, const std::string& message) {
+absl::StatusOr<bool> ResultsDb::SaveFailed(const RunRecord& partial, const std::string& message,
+                                           const std::string& fingerprint) {
   absl::MutexLock lock(&mu_);
   HPO_ASSIGN_OR_RETURN(auto txn, Transaction::Begin(db_, nullptr));
-  HPO_RETURN_IF_ERROR(DeleteEvals(spec));
+  HPO_ASSIGN_OR_RETURN(auto done, Statement::Prepare(db_,
+                                                     "SELECT 1 FROM runs WHERE optimizer=? AND "
+                                                     "task=? AND seed=? AND trials=? AND "
+                                                     "status='done'"));
+  BindKey(*done, partial.spec);
+  HPO_ASSIGN_OR_RETURN(const bool finished_before, done->Step());
+  done.reset();
+  if (finished_before) return true;  // the transaction rolls back: nothing changes
+  HPO_RETURN_IF_ERROR(DeleteEvals(partial.spec));
   HPO_RETURN_IF_ERROR(
-      PutRun(spec, "failed", 0, std::numeric_limits<double>::quiet_NaN(), message, ""));
-  return txn->Commit();
+      PutRun(partial.spec, "failed", partial.wall_s, partial.optimum, message, fingerprint));
+  HPO_RETURN_IF_ERROR(InsertEvals(partial));
+  HPO_RETURN_IF_ERROR(txn->Commit());
+  return false;
 }
 
 absl::StatusOr<int64_t> ResultsDb::CountRuns(const std::string& status) {

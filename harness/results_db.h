@@ -22,7 +22,8 @@ namespace hpo::harness {
 //        fingerprint, PRIMARY KEY(optimizer, task, seed, trials))
 //   evals(optimizer, task, seed, trials, i, value, best_so_far, params_json,
 //         PRIMARY KEY(optimizer, task, seed, trials, i))
-// A run is written in one transaction with all its evals, so a 'done' row always has them all.
+// A run is written in one transaction with all its evals, so a 'done' row always has them all;
+// a 'failed' row has the evals made before its error.
 // `fingerprint` says what produced the run (see Route::fingerprint); files of version 1 are
 // migrated with an empty one, so their runs are made again rather than trusted.
 //
@@ -44,8 +45,12 @@ class ResultsDb {
   // Stores a finished run (status 'done'), replacing any earlier row and evals with its key.
   absl::Status SaveDone(const RunRecord& record, const std::string& fingerprint);
 
-  // Stores a failed run (status 'failed', evals removed) with the reason.
-  absl::Status SaveFailed(const RunSpec& spec, const std::string& message);
+  // Stores a failed attempt (status 'failed') with the reason and the evals it made, replacing
+  // an earlier failed one; but never a finished run of the same key (made by another
+  // fingerprint, else it would have been reused): then nothing is written and the answer is
+  // true (the earlier run is kept), else false.
+  absl::StatusOr<bool> SaveFailed(const RunRecord& partial, const std::string& message,
+                                  const std::string& fingerprint);
 
   // Counts, for tests and messages.
   absl::StatusOr<int64_t> CountRuns(const std::string& status);
@@ -55,6 +60,7 @@ class ResultsDb {
   explicit ResultsDb(sqlite3* db) : db_(db) {}
   absl::Status Migrate() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status DeleteEvals(const RunSpec& spec) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status InsertEvals(const RunRecord& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status PutRun(const RunSpec& spec, const std::string& status, double wall_s, double optimum,
                       const std::string& message, const std::string& fingerprint)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

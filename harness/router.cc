@@ -52,8 +52,8 @@ OptionsCheck LocalOptionsCheck(hpo::v1::ServerInfo ours_info) {
   return [ours_info = std::move(ours_info)](const OptimizerVariant& variant) -> absl::Status {
     bool same_code = false;
     for (const hpo::v1::OptimizerInfo& info : ours_info.optimizers()) {
-      same_code |= info.name() == variant.name &&
-                   info.revision() == server::OptimizerRevision(variant.name);
+      same_code |=
+          info.name() == variant.name && info.revision() == server::OptimizerRevision(variant.name);
     }
     if (!same_code) return absl::OkStatus();
     hpo::v1::OptimizerSpec spec;

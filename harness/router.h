@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "harness/bench.h"
 #include "absl/status/status.h"
+#include "harness/bench.h"
 #include "harness/optuna_runner.h"
 #include "harness/run_spec.h"
 #include "hpo/v1/hpo.pb.h"

@@ -14,8 +14,10 @@ class Runner {
  public:
   virtual ~Runner() = default;
   // The record holds spec.trials evals on success (fewer only when a runner says why in its
-  // contract). Errors name the run.
-  virtual absl::StatusOr<RunRecord> Run(const RunSpec& spec) = 0;
+  // contract). Errors name the run; `partial`, when non-null, then receives the spec, the
+  // task's optimum and the evals made before the error (none when it came before the first).
+  virtual absl::StatusOr<RunRecord> Run(const RunSpec& spec, RunRecord* partial) = 0;
+  absl::StatusOr<RunRecord> Run(const RunSpec& spec) { return Run(spec, nullptr); }
 };
 
 }  // namespace hpo::harness

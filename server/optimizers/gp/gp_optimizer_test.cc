@@ -241,11 +241,12 @@ TEST(GpOptimizerTest, PendingTrialsMakeTheNextProposalDiffer) {
   const auto spec = Study(space);
   std::vector<hpo::v1::Trial> trials = BowlHistory(12, 6);
   auto opt = GpOptimizer::Create(GpSpec(3, Fast()), space);
-  auto ignoring = GpOptimizer::Create(GpSpec(3, [] {
-                                        auto o = Fast();
-                                        o["pending"] = "ignore";
-                                        return o;
-                                      }()),
+  auto ignoring = GpOptimizer::Create(GpSpec(3,
+                                             [] {
+                                               auto o = Fast();
+                                               o["pending"] = "ignore";
+                                               return o;
+                                             }()),
                                       space);
   ASSERT_TRUE(opt.ok() && ignoring.ok());
   StudyView view{&spec, &trials};
@@ -445,8 +446,8 @@ TEST(GpOptimizerTest, BeatsRandomSearchOnBranin) {
   };
   const double gp = best_of_30({});
   const double random = best_of_30({{"n_startup_trials", "1000"}});
-  std::printf("Branin, best of 30 trials, seed 0: gp %.5f, random %.5f (optimum 0.397887)\n",
-              gp, random);
+  std::printf("Branin, best of 30 trials, seed 0: gp %.5f, random %.5f (optimum 0.397887)\n", gp,
+              random);
   EXPECT_LT(gp, 0.45);
   EXPECT_LT(gp, random - 0.1);
 }
