@@ -93,11 +93,12 @@ Analysis Analyze(const std::vector<RunRecord>& all_runs, const std::vector<std::
   for (const RunRecord* r : runs) {
     const std::string& t = r->spec.task;
     const double best = r->best();
-    if (!a.final_lo.count(t)) {
-      a.final_lo[t] = a.final_hi[t] = best;
+    // A run without a value (NaN or inf) scores worst and does not stretch the range.
+    if (std::isfinite(best)) {
+      if (!a.final_lo.count(t)) a.final_lo[t] = a.final_hi[t] = best;
+      a.final_lo[t] = std::min(a.final_lo[t], best);
+      a.final_hi[t] = std::max(a.final_hi[t], best);
     }
-    a.final_lo[t] = std::min(a.final_lo[t], best);
-    a.final_hi[t] = std::max(a.final_hi[t], best);
     a.trials[t] = std::max(a.trials[t], r->spec.trials);
     a.optimum[t] = r->optimum;
   }

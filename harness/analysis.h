@@ -59,7 +59,8 @@ struct Analysis {
   //   optimizer reached on the task with any seed, 1 = the worst such final value.
   // Final scores lie in [0, 1]; anytime incumbents use the same range, so a curve ends at the
   // mean final score and lies above 1 while it is worse than every run's final value.
-  // A range of width 0 scores everything 0.
+  // A range of width 0 scores everything 0. Runs without a finite best value (every value NaN)
+  // score 1 and are left out of the range (a task with no finite value has the range [0, 0]).
   std::map<std::string, double> final_lo, final_hi;
   std::map<std::pair<std::string, std::string>, Cell> cells;  // (task, optimizer)
   std::vector<FinalRow> finals;                               // in run order

@@ -197,6 +197,17 @@ TEST(AnalysisTest, NormalizedScoresRanksAndAverageRank) {
   ASSERT_EQ(a.rank_over_time["a"].size(), static_cast<size_t>(kFractions));
 }
 
+TEST(AnalysisTest, ARunWithoutAValueScoresWorstAndLeavesTheRangeAlone) {
+  // The run without a value comes first, where it used to set the range to NaN.
+  std::vector<RunRecord> runs = {Record("a", "t1", 0, {NAN, NAN}), Record("a", "t1", 1, {5, 2}),
+                                 Record("b", "t1", 0, {8, 6})};
+  Analysis a = Analyze(runs, {"a", "b"}, {"t1"});
+  EXPECT_EQ(a.final_lo["t1"], 2);
+  EXPECT_EQ(a.final_hi["t1"], 6);
+  EXPECT_DOUBLE_EQ(a.Find("t1", "a")->score.mean, (1 + 0) / 2.0);
+  EXPECT_DOUBLE_EQ(a.Find("t1", "b")->score.mean, 1);
+}
+
 TEST(SvgPlotTest, PolylinePerSeriesAndEscapedText) {
   std::string svg = LinePlotSvg({"a < b & c", "x", "y"},
                                 {Series{"s1", {0, 1}, {0, 1}}, Series{"s2", {0, 1}, {1, NAN}}});
