@@ -9,6 +9,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -412,6 +413,34 @@ TEST(OptunaRunnerTest, RunsTpeOnMixedSpaceDeterministically) {
   }
   EXPECT_EQ((*runner)->Run({"random", "mixed", 1, 5}).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST(OptunaRunnerTest, AtMostMaxParallelAdaptersRunAtOnce) {
+  // A "python" that holds a lock directory for a moment; a second one alive at the same time
+  // finds it taken and says so. It never answers, so each run fails at the hello.
+  const std::string dir = TempDir("max_parallel");
+  const std::string python = dir + "/python";
+  std::ofstream(python) << "#!/bin/sh\n"
+                        << "mkdir " << dir << "/lock 2>/dev/null || echo overlap >> " << dir
+                        << "/overlaps\n"
+                        << "sleep 0.2\nrmdir " << dir << "/lock 2>/dev/null\nexit 1\n";
+  std::filesystem::permissions(python, std::filesystem::perms::owner_all);
+  OptunaRunner::Options options;
+  options.python = python;
+  options.adapter = python;  // exists; never read
+  options.max_parallel = 1;
+  auto runner = OptunaRunner::Create(options);
+  ASSERT_TRUE(runner.ok());
+  std::vector<std::thread> threads;
+  std::atomic<int> failed{0};
+  for (int seed = 0; seed < 3; ++seed) {
+    threads.emplace_back([&, seed] {
+      failed += !(*runner)->Run({"optuna-tpe", "mixed", seed, 5}).ok();
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failed, 3);
+  EXPECT_FALSE(std::filesystem::exists(dir + "/overlaps")) << ReadFile(dir + "/overlaps");
 }
 
 // ------------------------------------------------------------------ the bench

@@ -2,8 +2,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -293,8 +295,27 @@ absl::Status OptunaRunner::RunInto(const RunSpec& spec, RunRecord& record) {
 }
 
 absl::StatusOr<RunRecord> OptunaRunner::Run(const RunSpec& spec, RunRecord* partial) {
+  const int max_parallel = options_.max_parallel > 0
+                               ? options_.max_parallel
+                               : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  {
+    struct Slots {
+      const int* running;
+      int max;
+    };
+    absl::MutexLock lock(&mu_);
+    Slots slots{&running_, max_parallel};
+    mu_.Await(absl::Condition(
+        +[](Slots* s) { return *s->running < s->max; }, &slots));
+    ++running_;
+  }
   RunRecord record;
-  if (absl::Status s = RunInto(spec, record); !s.ok()) {
+  const absl::Status s = RunInto(spec, record);
+  {
+    absl::MutexLock lock(&mu_);
+    --running_;
+  }
+  if (!s.ok()) {
     if (partial != nullptr) *partial = std::move(record);
     return core::Annotate(s, spec.Label());
   }

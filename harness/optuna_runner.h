@@ -6,8 +6,10 @@
 #include <memory>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "harness/runner.h"
 #include "harness/task_source.h"
@@ -35,7 +37,9 @@ nlohmann::json SpaceToAdapterJson(const hpo::v1::SearchSpace& space);
 absl::StatusOr<hpo::v1::ParamMap> ParamsFromAdapterJson(const hpo::v1::SearchSpace& space,
                                                         const nlohmann::json& values);
 
-// Thread-safe: every Run spawns its own adapter process.
+// Thread-safe: every Run spawns its own adapter process; at most max_parallel run at once
+// (the others wait), so that a bench with more jobs than cores (--distributed, whose other runs
+// only wait on a cluster) does not put more Python processes than cores on this machine.
 class OptunaRunner final : public Runner {
  public:
   struct Options {
@@ -46,6 +50,7 @@ class OptunaRunner final : public Runner {
     // after a successful run when empty); empty = discarded.
     std::string log_dir;
     absl::Duration reply_timeout = absl::Minutes(5);
+    int max_parallel = 0;  // runs at once; 0 = the hardware's cores
   };
   static absl::StatusOr<std::unique_ptr<OptunaRunner>> Create(Options options);
 
@@ -65,6 +70,8 @@ class OptunaRunner final : public Runner {
 
   explicit OptunaRunner(Options options) : options_(std::move(options)) {}
   const Options options_;
+  absl::Mutex mu_;
+  int running_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace hpo::harness
