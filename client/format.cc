@@ -207,6 +207,11 @@ std::string StudyDetails(const hpo::v1::Study& study) {
   std::string out = absl::StrCat("study ", study.spec().name(), " (id ", study.id(),
                                  "): ", core::StudyStateName(study.state()), "\n");
   absl::StrAppend(&out, ProgressLine(study), "\n");
+  absl::StrAppend(&out, "optimizer: ", study.spec().optimizer().name(),
+                  study.optimizer_revision() > 0
+                      ? absl::StrCat(" revision ", study.optimizer_revision())
+                      : std::string(" (revision not recorded)"),
+                  "\n");
   if (study.has_best_trial())
     absl::StrAppend(&out, BestTrialText(study.spec(), study.best_trial()));
   absl::StrAppend(&out, "--- spec\n", core::StudySpecToYaml(study.spec()));

@@ -56,11 +56,31 @@ absl::StatusOr<hpo::v1::Study> DistributedRunner::CreateOrJoin(const hpo::v1::St
     if (created.ok()) return created;
     if (created.status().code() != absl::StatusCode::kAlreadyExists) return created.status();
     HPO_ASSIGN_OR_RETURN(hpo::v1::Study existing, options_.backend->GetStudy(named.name()));
-    if (existing.state() == hpo::v1::STUDY_RUNNING && SameRun(existing.spec(), named)) {
-      return existing;
-    }
+    if (CanServe(existing, named)) return existing;
   }
   return absl::AlreadyExistsError(absl::StrCat("study names ", base, "[-rN] are all taken"));
+}
+
+bool DistributedRunner::CanServe(const hpo::v1::Study& existing, const hpo::v1::StudySpec& spec) {
+  if (!SameRun(existing.spec(), spec)) return false;
+  if (existing.state() == hpo::v1::STUDY_RUNNING) return true;
+  return existing.state() == hpo::v1::STUDY_COMPLETED &&
+         existing.counts().completed() >= spec.budget().max_trials() &&
+         existing.optimizer_revision() > 0 &&
+         existing.optimizer_revision() == CurrentRevision(spec.optimizer().name());
+}
+
+int DistributedRunner::CurrentRevision(const std::string& optimizer) {
+  absl::MutexLock lock(&mu_);
+  if (!server_info_.has_value()) {
+    absl::StatusOr<hpo::v1::ServerInfo> info = options_.backend->GetServerInfo();
+    // Unknown (an older coordinator, or an error): finished studies are not reused.
+    server_info_ = info.ok() ? *std::move(info) : hpo::v1::ServerInfo();
+  }
+  for (const hpo::v1::OptimizerInfo& o : server_info_->optimizers()) {
+    if (o.name() == optimizer) return o.revision();
+  }
+  return 0;
 }
 
 absl::StatusOr<RunRecord> DistributedRunner::Run(const RunSpec& spec, RunRecord* partial) {

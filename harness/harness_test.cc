@@ -834,6 +834,7 @@ class FakeBackend final : public client::Backend {
       t.set_value(synthetic->Value((*params)[0]));
     }
     study.mutable_counts()->set_completed(spec.budget().max_trials());
+    study.set_optimizer_revision(server::OptimizerRevision(spec.optimizer().name()));
     studies_[spec.name()] = study;
     trials_[spec.name()] = trials;
     created.push_back(spec);
@@ -878,8 +879,12 @@ class FakeBackend final : public client::Backend {
     return absl::UnimplementedError("");
   }
   absl::StatusOr<hpo::v1::ServerInfo> GetServerInfo() override {
-    return absl::UnimplementedError("");
+    absl::MutexLock lock(&mu_);
+    return server_info;
   }
+
+  // What GetServerInfo answers (this build's registry unless a test changes it).
+  hpo::v1::ServerInfo server_info = server::OptimizerServerInfo();
 
   void AddEndedStudy(const std::string& name) {
     absl::MutexLock lock(&mu_);
@@ -922,6 +927,19 @@ TEST(DistributedRunnerTest, SameRecordAsInProcessAndFreshNameWhenTaken) {
   }
   EXPECT_EQ(remote->best(), local->best());
   EXPECT_EQ(remote->optimum, local->optimum);
+
+  // The finished study serves the same run again (an interrupted bench, a lost results.sqlite).
+  auto again = (*runner)->Run({"random", "branin", 2, 12});
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(backend.created.size(), 1u);
+  EXPECT_EQ(again->evals[11].params_json, remote->evals[11].params_json);
+  // Not when the coordinator now runs another revision of the optimizer: a new study.
+  auto other = Ours({{"random", server::OptimizerRevision("random") + 1}});
+  backend.server_info = other;
+  auto rerun = (*DistributedRunner::Create(options))->Run({"random", "branin", 2, 12});
+  ASSERT_TRUE(rerun.ok()) << rerun.status();
+  ASSERT_EQ(backend.created.size(), 2u);
+  EXPECT_EQ(backend.created[1].name(), "t-bench-random-branin-s2-n12-r2");
 }
 
 }  // namespace

@@ -278,7 +278,9 @@ absl::StatusOr<Study> Coordinator::CreateStudy(const hpo::v1::StudySpec& spec) {
   if (FindStudyLocked(spec.name()) != nullptr) {
     return absl::AlreadyExistsError(absl::StrCat("a study named '", spec.name(), "' exists"));
   }
-  HPO_ASSIGN_OR_RETURN(Study stored, storage_->CreateStudy(spec, options_.clock->NowMs()));
+  HPO_ASSIGN_OR_RETURN(Study stored,
+                       storage_->CreateStudy(spec, options_.clock->NowMs(),
+                                             OptimizerRevision(spec.optimizer().name())));
   entry->study = stored;
   const int64_t id = stored.id();
   study_by_name_[spec.name()] = id;

@@ -100,6 +100,9 @@ TEST_F(CoordinatorTest, CreateGetAndDuplicate) {
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(s->state(), hpo::v1::STUDY_RUNNING);
   EXPECT_GT(s->id(), 0);
+  // The revision of the optimizer that creates it is recorded with the study.
+  EXPECT_EQ(s->optimizer_revision(), OptimizerRevision(s->spec().optimizer().name()));
+  EXPECT_GT(s->optimizer_revision(), 0);
   auto again = coordinator_->CreateStudy(Spec("s1", 5, 2));
   EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists);
   auto missing = coordinator_->GetStudy("nope");
@@ -372,6 +375,7 @@ TEST_F(CoordinatorTest, RestartOnTheSameFileResumes) {
   Open(path);  // a new coordinator on the same file
   auto study = coordinator_->GetStudy("s1");
   ASSERT_TRUE(study.ok());
+  EXPECT_EQ(study->optimizer_revision(), OptimizerRevision(study->spec().optimizer().name()));
   EXPECT_EQ(study->counts().completed(), 1);
   EXPECT_EQ(study->counts().running(), 1);
   EXPECT_EQ(coordinator_->GetTrial(b.id())->measurements_size(), 1);

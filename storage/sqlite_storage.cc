@@ -86,15 +86,21 @@ CREATE TABLE workers (
 );
 )sql";
 
+// The optimizer revision that created each study (0 for studies created before).
+constexpr char kMigration2[] = R"sql(
+ALTER TABLE studies ADD COLUMN optimizer_revision INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, kMigration1},
+    {2, kMigration2},
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSqliteSchemaVersion,
               "kSqliteSchemaVersion must be the last migration's version");
 
 // ---------------------------------------------------------------- SQL
 
-constexpr char kStudyColumns[] = "id, spec, state, create_time_ms, end_time_ms";
+constexpr char kStudyColumns[] = "id, spec, state, create_time_ms, end_time_ms, optimizer_revision";
 
 // Columns read by ReadTrial, in its order.
 #define HPO_TRIAL_COLUMNS                                                                 \
@@ -191,6 +197,7 @@ absl::StatusOr<Study> ReadStudy(const Statement& stmt) {
   study.set_state(static_cast<hpo::v1::StudyState>(stmt.ColumnInt64(2)));
   study.set_create_time_ms(stmt.ColumnInt64(3));
   study.set_end_time_ms(stmt.ColumnInt64(4));
+  study.set_optimizer_revision(static_cast<int32_t>(stmt.ColumnInt64(5)));
   return study;
 }
 
@@ -313,15 +320,17 @@ absl::Status SqliteStorage::Migrate() {
 
 // ---------------------------------------------------------------- studies
 
-absl::StatusOr<Study> SqliteStorage::CreateStudy(const StudySpec& spec, int64_t now_ms) {
+absl::StatusOr<Study> SqliteStorage::CreateStudy(const StudySpec& spec, int64_t now_ms,
+                                                 int32_t optimizer_revision) {
   absl::MutexLock lock(&mu_);
   HPO_ASSIGN_OR_RETURN(auto stmt,
                        cache_.Get("INSERT INTO studies (name, spec, state, create_time_ms, "
-                                  "end_time_ms) VALUES (?, ?, ?, ?, 0)"));
+                                  "end_time_ms, optimizer_revision) VALUES (?, ?, ?, ?, 0, ?)"));
   stmt->BindText(1, spec.name());
   stmt->BindBlob(2, spec.SerializeAsString());
   stmt->BindInt64(3, hpo::v1::STUDY_RUNNING);
   stmt->BindInt64(4, now_ms);
+  stmt->BindInt64(5, optimizer_revision);
   absl::Status status = stmt->StepDone();
   if (absl::IsAlreadyExists(status)) {
     return absl::AlreadyExistsError(absl::StrCat("study \"", spec.name(), "\" already exists"));
@@ -332,6 +341,7 @@ absl::StatusOr<Study> SqliteStorage::CreateStudy(const StudySpec& spec, int64_t 
   *study.mutable_spec() = spec;
   study.set_state(hpo::v1::STUDY_RUNNING);
   study.set_create_time_ms(now_ms);
+  study.set_optimizer_revision(optimizer_revision);
   return study;
 }
 

@@ -21,7 +21,7 @@ namespace hpo::storage {
 
 // The schema version this code writes; Create() migrates older databases up to it and refuses
 // newer ones.
-inline constexpr int kSqliteSchemaVersion = 1;
+inline constexpr int kSqliteSchemaVersion = 2;
 
 // Storage on SQLite.
 //
@@ -54,8 +54,8 @@ class SqliteStorage final : public Storage {
   SqliteStorage& operator=(const SqliteStorage&) = delete;
 
   // ---- Storage
-  absl::StatusOr<hpo::v1::Study> CreateStudy(const hpo::v1::StudySpec& spec,
-                                             int64_t now_ms) override;
+  absl::StatusOr<hpo::v1::Study> CreateStudy(const hpo::v1::StudySpec& spec, int64_t now_ms,
+                                             int32_t optimizer_revision) override;
   absl::StatusOr<hpo::v1::Study> GetStudy(absl::string_view name) override;
   absl::StatusOr<hpo::v1::Study> GetStudyById(int64_t study_id) override;
   absl::StatusOr<std::vector<hpo::v1::Study>> ListStudies() override;

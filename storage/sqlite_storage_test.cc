@@ -90,7 +90,7 @@ TEST_F(SqliteStorageTest, DataSurvivesReopenAndMigrationsRunOnce) {
   {
     auto storage = Open();
     ASSERT_NE(storage, nullptr);
-    auto study = storage->CreateStudy(Spec("kept"), 42);
+    auto study = storage->CreateStudy(Spec("kept"), 42, 3);
     ASSERT_TRUE(study.ok()) << study.status();
     hpo::v1::Trial t;
     t.set_study_id(study->id());
@@ -113,6 +113,7 @@ TEST_F(SqliteStorageTest, DataSurvivesReopenAndMigrationsRunOnce) {
   auto study = storage->GetStudy("kept");
   ASSERT_TRUE(study.ok()) << study.status();
   EXPECT_EQ(study->create_time_ms(), 42);
+  EXPECT_EQ(study->optimizer_revision(), 3);
   auto trial = storage->GetTrial(trial_id, true);
   ASSERT_TRUE(trial.ok()) << trial.status();
   EXPECT_EQ(trial->state(), hpo::v1::RUNNING);
@@ -126,9 +127,33 @@ TEST_F(SqliteStorageTest, DataSurvivesReopenAndMigrationsRunOnce) {
   EXPECT_EQ((*workers)[0].gpus, std::vector<std::string>({"0"}));
 
   RawDb raw(path_);
-  EXPECT_EQ(raw.Query("SELECT COUNT(*) FROM schema_version"), "1");
+  EXPECT_EQ(raw.Query("SELECT COUNT(*) FROM schema_version"), std::to_string(kSqliteSchemaVersion));
   EXPECT_EQ(raw.Query("SELECT MAX(version) FROM schema_version"),
             std::to_string(kSqliteSchemaVersion));
+}
+
+TEST_F(SqliteStorageTest, Version1DatabaseGainsOptimizerRevisions) {
+  {
+    auto storage = Open();
+    ASSERT_NE(storage, nullptr);
+    ASSERT_TRUE(storage->CreateStudy(Spec("old"), 5, 9).ok());
+  }
+  {
+    // Back to what version 1 wrote: no optimizer_revision column, one migration on record.
+    RawDb raw(path_);
+    raw.Exec("ALTER TABLE studies DROP COLUMN optimizer_revision");
+    raw.Exec("DELETE FROM schema_version WHERE version > 1");
+  }
+  auto storage = Open();
+  ASSERT_NE(storage, nullptr);
+  EXPECT_EQ(*storage->SchemaVersion(), 2);
+  auto old = storage->GetStudy("old");
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_EQ(old->optimizer_revision(), 0);
+  EXPECT_EQ(old->create_time_ms(), 5);
+  auto fresh = storage->CreateStudy(Spec("new"), 6, 4);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(storage->GetStudy("new")->optimizer_revision(), 4);
 }
 
 TEST_F(SqliteStorageTest, NewerSchemaVersionIsRefused) {
@@ -171,18 +196,18 @@ TEST_F(SqliteStorageTest, BusyDatabaseIsUnavailable) {
   ASSERT_NE(storage, nullptr);
   RawDb raw(path_);
   raw.Exec("BEGIN IMMEDIATE");  // another writer holds the write lock
-  auto study = storage->CreateStudy(Spec("blocked"), 1);
+  auto study = storage->CreateStudy(Spec("blocked"), 1, 0);
   EXPECT_EQ(study.status().code(), absl::StatusCode::kUnavailable);
   hpo::v1::Measurement m;
   EXPECT_EQ(storage->AppendMeasurement(1, m).code(), absl::StatusCode::kUnavailable);
   raw.Exec("ROLLBACK");
-  EXPECT_TRUE(storage->CreateStudy(Spec("blocked"), 1).ok());
+  EXPECT_TRUE(storage->CreateStudy(Spec("blocked"), 1, 0).ok());
 }
 
 TEST_F(SqliteStorageTest, ParamsJsonColumnIsReadable) {
   auto storage = Open();
   ASSERT_NE(storage, nullptr);
-  auto study = storage->CreateStudy(Spec("json"), 1);
+  auto study = storage->CreateStudy(Spec("json"), 1, 0);
   ASSERT_TRUE(study.ok());
   hpo::v1::Trial t;
   t.set_study_id(study->id());

@@ -34,10 +34,11 @@ class Storage {
   virtual ~Storage() = default;
 
   // ---- studies
-  // Stores a new study in state STUDY_RUNNING and returns it with its id. `counts` and
-  // `best_trial` of returned studies are never filled by storage.
-  virtual absl::StatusOr<hpo::v1::Study> CreateStudy(const hpo::v1::StudySpec& spec,
-                                                     int64_t now_ms) = 0;
+  // Stores a new study in state STUDY_RUNNING, with the optimizer revision that creates it, and
+  // returns it with its id. `counts` and `best_trial` of returned studies are never filled by
+  // storage.
+  virtual absl::StatusOr<hpo::v1::Study> CreateStudy(const hpo::v1::StudySpec& spec, int64_t now_ms,
+                                                     int32_t optimizer_revision) = 0;
   virtual absl::StatusOr<hpo::v1::Study> GetStudy(absl::string_view name) = 0;
   virtual absl::StatusOr<hpo::v1::Study> GetStudyById(int64_t study_id) = 0;
   // All studies in id order.

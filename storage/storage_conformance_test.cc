@@ -72,7 +72,7 @@ class StorageConformanceTest : public ::testing::TestWithParam<Backend> {
   }
 
   int64_t MakeStudy(const std::string& name) {
-    auto study = storage_->CreateStudy(Spec(name), 1000);
+    auto study = storage_->CreateStudy(Spec(name), 1000, 0);
     EXPECT_TRUE(study.ok()) << study.status();
     return study.ok() ? study->id() : -1;
   }
@@ -108,12 +108,13 @@ class StorageConformanceTest : public ::testing::TestWithParam<Backend> {
 
 TEST_P(StorageConformanceTest, CreateStudyThenGetByNameAndId) {
   StudySpec spec = Spec("alpha");
-  auto created = storage_->CreateStudy(spec, 1234);
+  auto created = storage_->CreateStudy(spec, 1234, 7);
   ASSERT_TRUE(created.ok()) << created.status();
   EXPECT_GT(created->id(), 0);
   EXPECT_EQ(created->state(), hpo::v1::STUDY_RUNNING);
   EXPECT_EQ(created->create_time_ms(), 1234);
   EXPECT_EQ(created->end_time_ms(), 0);
+  EXPECT_EQ(created->optimizer_revision(), 7);
   EXPECT_TRUE(MessageDifferencer::Equals(created->spec(), spec));
 
   auto by_name = storage_->GetStudy("alpha");
@@ -149,7 +150,7 @@ TEST_P(StorageConformanceTest, ListStudiesInIdOrder) {
 
 TEST_P(StorageConformanceTest, DuplicateStudyNameIsAlreadyExists) {
   MakeStudy("dup");
-  auto again = storage_->CreateStudy(Spec("dup"), 2000);
+  auto again = storage_->CreateStudy(Spec("dup"), 2000, 0);
   ASSERT_FALSE(again.ok());
   EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists);
   EXPECT_THAT(again.status().message(), HasSubstr("\"dup\""));

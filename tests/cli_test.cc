@@ -102,6 +102,8 @@ TEST_F(CliTest, CreateListShowEnqueueTrialsAndStop) {
   r = Cli({"--coordinator", address_, "study", "show", "small"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("study small (id 1): RUNNING"));
+  EXPECT_THAT(r.out, HasSubstr(absl::StrCat("optimizer: random revision ",
+                                            server::OptimizerRevision("random"), "\n")));
   EXPECT_THAT(r.out, HasSubstr("x1: {type: float"));
 
   r = Cli({"--coordinator", address_, "study", "stop", "small"});
