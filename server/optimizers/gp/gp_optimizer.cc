@@ -122,33 +122,47 @@ absl::StatusOr<std::vector<hpo::v1::ParamMap>> GpOptimizer::Suggest(
 
   const bool maximize =
       view.spec != nullptr && view.spec->objective().direction() == hpo::v1::MAXIMIZE;
+  // Observed points in history order: COMPLETED with a finite value, and, with the worst such
+  // value imputed, the ones that ended without one (FAILED, PRUNED, COMPLETED with NaN or inf).
   std::vector<Point> completed;
-  std::vector<double> values;
+  std::vector<double> values;  // NaN marks an imputed one until the worst value is known
   std::vector<Point> pending;
+  int usable = 0;
   if (view.trials != nullptr) {
     for (const hpo::v1::Trial& t : *view.trials) {
       const bool done =
           t.state() == hpo::v1::COMPLETED && t.has_value() && std::isfinite(t.value());
+      const bool valueless = t.state() == hpo::v1::FAILED || t.state() == hpo::v1::PRUNED ||
+                             (t.state() == hpo::v1::COMPLETED && !done);
       const bool running = t.state() == hpo::v1::RUNNING || t.state() == hpo::v1::PENDING;
-      if (!done && !running) continue;
+      if (!done && !valueless && !running) continue;
       if (!core::ValidateParams(space_, t.params()).ok()) continue;
       Point p;
       p.raw = encoder_.Raw(t.params());
       p.features.resize(encoder_.num_features());
       encoder_.Canonicalize(&p.raw, &p.active, p.features);
-      if (done) {
-        completed.push_back(std::move(p));
-        values.push_back(maximize ? -t.value() : t.value());
-      } else {
+      if (running) {
         pending.push_back(std::move(p));
+        continue;
       }
+      completed.push_back(std::move(p));
+      values.push_back(!done ? std::numeric_limits<double>::quiet_NaN()
+                             : (maximize ? -t.value() : t.value()));
+      usable += done;
     }
   }
-  const int n = static_cast<int>(completed.size());
-  if (n < options_.n_startup_trials || encoder_.num_params() == 0) {
+  if (usable < options_.n_startup_trials || encoder_.num_params() == 0) {
     for (int number : numbers) out.push_back(RandomProposal(number));
     return out;
   }
+  double worst = -std::numeric_limits<double>::infinity();
+  for (double v : values) {
+    if (!std::isnan(v)) worst = std::max(worst, v);
+  }
+  for (double& v : values) {
+    if (std::isnan(v)) v = worst;
+  }
+  const int n = static_cast<int>(completed.size());
 
   // Standardized (and power-transformed) values.
   const Eigen::VectorXd y = gp::TransformOutputs(

@@ -1,13 +1,17 @@
 #include "server/optimizers/gp/gp_optimizer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <map>
 #include <random>
 #include <utility>
+#include <vector>
 
 #include "core/search_space.h"
 #include "core/study_spec.h"
+#include "core/trial_states.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/optimizers/optimizer_testing.h"
@@ -364,23 +368,57 @@ TEST(GpOptimizerTest, AStallMakesTheProposalGlobal) {
   EXPECT_NE(core::ParamsToJson((*c)[0]), core::ParamsToJson((*b)[0]));
 }
 
-TEST(GpOptimizerTest, FailedAndPrunedTrialsAreIgnored) {
+TEST(GpOptimizerTest, TrialsWithoutAValueCountAsTheWorstValue) {
   const auto space = TwoFloats();
   const auto spec = Study(space);
-  std::vector<hpo::v1::Trial> trials = BowlHistory(10, 8);
-  auto opt = GpOptimizer::Create(GpSpec(4, Fast()), space);
+  const std::vector<hpo::v1::Trial> history = BowlHistory(15, 7);
+  double worst = 0;
+  for (const auto& t : history) worst = std::max(worst, t.value());
+  auto opt = GpOptimizer::Create(GpSpec(3), space);
   ASSERT_TRUE(opt.ok());
+  auto suggest = [&](const std::vector<hpo::v1::Trial>& trials, int number) {
+    StudyView view{&spec, &trials};
+    auto got = (*opt)->Suggest(view, {number});
+    EXPECT_TRUE(got.ok()) << got.status();
+    return got.ok() ? (*got)[0] : hpo::v1::ParamMap();
+  };
+  const hpo::v1::ParamMap first = suggest(history, 15);
+  auto failed_at_first = [&](hpo::v1::TrialState state, double value) {
+    std::vector<hpo::v1::Trial> trials = history;
+    trials.push_back(MakeTrial(15, state, first));
+    if (state != hpo::v1::COMPLETED) {
+      trials.back().set_has_value(true);  // a value reported with a failure is not trusted
+      trials.back().set_value(-1e9);
+    } else {
+      trials.back().set_value(value);
+    }
+    return suggest(trials, 16);
+  };
+  // A point that failed, was pruned or gave no finite value is not proposed again ...
+  const double inf = std::numeric_limits<double>::infinity();
+  const std::vector<std::pair<hpo::v1::TrialState, double>> outcomes = {
+      {hpo::v1::FAILED, 0},
+      {hpo::v1::PRUNED, 0},
+      {hpo::v1::COMPLETED, inf},
+      {hpo::v1::COMPLETED, std::numeric_limits<double>::quiet_NaN()}};
+  for (const auto& [state, value] : outcomes) {
+    const hpo::v1::ParamMap next = failed_at_first(state, value);
+    const double dx = next.values().at("x").float_value() - first.values().at("x").float_value();
+    const double dy = next.values().at("y").float_value() - first.values().at("y").float_value();
+    EXPECT_GT(std::hypot(dx, dy), 1e-3) << core::TrialStateName(state) << " " << value;
+    // ... because it counts exactly as a completed trial with the worst value.
+    EXPECT_EQ(core::ParamsToJson(next),
+              core::ParamsToJson(failed_at_first(hpo::v1::COMPLETED, worst)))
+        << core::TrialStateName(state) << " " << value;
+  }
+  // They do not count towards the startup trials.
+  auto patient = GpOptimizer::Create(GpSpec(3, {{"n_startup_trials", "16"}}), space);
+  std::vector<hpo::v1::Trial> trials = history;
+  trials.push_back(MakeTrial(15, hpo::v1::FAILED, first));
   StudyView view{&spec, &trials};
-  auto before = (*opt)->Suggest(view, {12});
-  core::Rng rng(77);
-  auto failed = MakeTrial(10, hpo::v1::FAILED, core::SampleUniform(space, rng));
-  failed.set_has_value(true);
-  failed.set_value(-1e9);
-  trials.push_back(failed);
-  trials.push_back(MakeTrial(11, hpo::v1::PRUNED, core::SampleUniform(space, rng)));
-  auto after = (*opt)->Suggest(view, {12});
-  ASSERT_TRUE(before.ok() && after.ok());
-  EXPECT_EQ(core::ParamsToJson((*before)[0]), core::ParamsToJson((*after)[0]));
+  auto random = GpOptimizer::Create(GpSpec(3, {{"n_startup_trials", "1000"}}), space);
+  EXPECT_EQ(core::ParamsToJson((*(*patient)->Suggest(view, {16}))[0]),
+            core::ParamsToJson((*(*random)->Suggest(view, {16}))[0]));
 }
 
 TEST(GpOptimizerTest, ConstantValuesAndDuplicatePointsStillGiveValidProposals) {
