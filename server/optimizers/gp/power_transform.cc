@@ -1,16 +1,27 @@
 #include "server/optimizers/gp/power_transform.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
 namespace hpo::server::gp {
 namespace {
 
+// Values whose spread is below this fraction of their largest magnitude count as constant (a
+// relative test, so an objective measured in tiny units is not taken for a constant one).
+constexpr double kRelativeSpread = 1e-12;
+
 Eigen::VectorXd Standardize(const Eigen::VectorXd& y) {
   const double n = static_cast<double>(y.size());
+  const double magnitude = y.size() > 0 ? y.cwiseAbs().maxCoeff() : 0.0;
+  if (!(magnitude > 0) || !std::isfinite(magnitude)) return Eigen::VectorXd::Zero(y.size());
+  if (magnitude > 1e100 || magnitude < 1e-100) {
+    // Squares would overflow or underflow: standardize the values divided by their magnitude.
+    return Standardize(y / magnitude);
+  }
   const double mean = y.mean();
   const double sd = std::sqrt((y.array() - mean).square().sum() / n);
-  if (!(sd > 1e-12 * std::max(1.0, std::abs(mean)))) return Eigen::VectorXd::Zero(y.size());
+  if (!(sd > kRelativeSpread * magnitude)) return Eigen::VectorXd::Zero(y.size());
   return (y.array() - mean) / sd;
 }
 

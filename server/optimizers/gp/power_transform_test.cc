@@ -52,6 +52,28 @@ TEST(PowerTransformTest, OutputsAreStandardizedAndOrderIsKept) {
   EXPECT_GE(YeoJohnsonLogLikelihood(lambda, z), YeoJohnsonLogLikelihood(lambda - 0.05, z));
 }
 
+TEST(PowerTransformTest, TheUnitOfTheObjectiveDoesNotMatter) {
+  Eigen::VectorXd y(6);
+  y << 0.3, 1.7, 0.02, 4.0, 2.2, 0.9;
+  for (bool power : {false, true}) {
+    const Eigen::VectorXd reference = TransformOutputs(y, power);
+    ASSERT_FALSE(reference.isZero(1e-3));
+    for (double unit : {1e-13, 1e-200, 1e12}) {
+      const Eigen::VectorXd t = TransformOutputs(y * unit, power);
+      EXPECT_TRUE(t.isApprox(reference, 1e-6)) << "unit " << unit << ": " << t.transpose();
+    }
+  }
+  // Values whose squares overflow a double still standardize, in order.
+  Eigen::VectorXd huge(4);
+  huge << 1e200, -3e200, 2e200, 0;
+  const Eigen::VectorXd t = TransformOutputs(huge, false);
+  ASSERT_TRUE(t.allFinite()) << t.transpose();
+  EXPECT_NEAR(t.mean(), 0, 1e-12);
+  EXPECT_LT(t(1), t(3));
+  EXPECT_LT(t(3), t(0));
+  EXPECT_LT(t(0), t(2));
+}
+
 TEST(PowerTransformTest, ConstantOutputsBecomeZeros) {
   const Eigen::VectorXd t = TransformOutputs(Eigen::VectorXd::Constant(5, 3.5), true);
   EXPECT_TRUE(t.isZero(0));
