@@ -76,7 +76,10 @@ double IntEncodeLow(const IntDomain& d) {
 }
 double IntEncodeHigh(const IntDomain& d) {
   const double half = 0.5 * static_cast<double>(IntStep(d));
-  const double hi = static_cast<double>(d.high()) + half;
+  // The top grid value, which is below high when high is off the grid.
+  const double top = static_cast<double>(d.low()) +
+                     static_cast<double>(IntGridMax(d)) * static_cast<double>(IntStep(d));
+  const double hi = top + half;
   return d.log() ? std::log(hi) : hi;
 }
 
@@ -166,11 +169,21 @@ absl::Status ValidateFloatDomain(const std::string& name, const FloatDomain& d) 
     return SpaceError(
         name, absl::StrCat("low (", Num(d.low()), ") must be < high (", Num(d.high()), ")"));
   }
+  if (!std::isfinite(d.high() - d.low())) {
+    return SpaceError(name, absl::StrCat("high - low (", Num(d.high()), " - ", Num(d.low()),
+                                         ") is too large for a double"));
+  }
   if (d.log() && d.low() <= 0) return SpaceError(name, "low must be > 0 on a log scale");
   if (!std::isfinite(d.step()) || d.step() < 0) {
     return SpaceError(name, absl::StrCat("step (", Num(d.step()), ") must be >= 0"));
   }
   if (d.step() > 0 && d.log()) return SpaceError(name, "step cannot be used with log");
+  // Grid indices are int64 (and exact as doubles up to 2^53).
+  if (d.step() > 0 && !((d.high() - d.low()) / d.step() < 0x1.0p53)) {
+    return SpaceError(name,
+                      absl::StrCat("step (", Num(d.step()),
+                                   ") makes more than 2^53 grid values between low and high"));
+  }
   return absl::OkStatus();
 }
 

@@ -139,6 +139,16 @@ TEST(ValidateSearchSpaceTest, RejectsMalformed) {
                                                })pb")),
                 "space.x: low (0) and high (inf) must be finite");
   ExpectInvalid(ValidateSearchSpace(Space(R"pb(params {
+                                                 name: "x"
+                                                 float_domain { low: -1e308 high: 1e308 }
+                                               })pb")),
+                "space.x: high - low (1e+308 - -1e+308) is too large for a double");
+  ExpectInvalid(ValidateSearchSpace(Space(R"pb(params {
+                                                 name: "x"
+                                                 float_domain { low: 0 high: 1e10 step: 1e-10 }
+                                               })pb")),
+                "space.x: step (1e-10) makes more than 2^53 grid values between low and high");
+  ExpectInvalid(ValidateSearchSpace(Space(R"pb(params {
                                                  name: "lr"
                                                  float_domain { low: 0 high: 1 log: true }
                                                })pb")),
@@ -639,6 +649,16 @@ TEST(EncodeTest, UniformUDecodesToUniformInts) {
   std::map<int64_t, int> counts;
   for (int i = 0; i < 4000; ++i) ++counts[Decode(spec, (i + 0.5) / 4000).int_value()];
   EXPECT_EQ(counts, (std::map<int64_t, int>{{0, 1000}, {1, 1000}, {2, 1000}, {3, 1000}}));
+  // Also when high is off the step grid: 0, 4 and 8 (not 10) own a third each.
+  const ParamSpec off_grid = Space(R"pb(params {
+                                          name: "n"
+                                          int_domain { low: 0 high: 10 step: 4 }
+                                        })pb")
+                                 .params(0);
+  counts.clear();
+  for (int i = 0; i < 3000; ++i) ++counts[Decode(off_grid, (i + 0.5) / 3000).int_value()];
+  EXPECT_EQ(counts, (std::map<int64_t, int>{{0, 1000}, {4, 1000}, {8, 1000}}));
+  EXPECT_DOUBLE_EQ(Encode(off_grid, I(8)), 5.0 / 6);
 }
 
 // ------------------------------------------------------------------ values

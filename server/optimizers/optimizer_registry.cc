@@ -22,7 +22,8 @@ const std::map<std::string, Entry>& Registry() {
   static const auto* registry = new std::map<std::string, Entry>{
       // gp 2: believed (pending) values count as observed when picking the value to improve on;
       // 3: FAILED, PRUNED and valueless trials count as the worst completed value; values in
-      // tiny or huge units standardize as the same values in ordinary units would.
+      // tiny or huge units standardize as the same values in ordinary units would; an int whose
+      // high is off its step grid gives its top grid value an equal slice (core::Encode).
       {"gp", {&GpOptimizer::Create, 3}},
       {"random", {&RandomOptimizer::Create, 1}},
       // tpe 3: multivariate, blended widths, exact, gamma 0.15; 4: bound_candidates 0.05.
