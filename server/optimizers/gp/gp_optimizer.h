@@ -40,8 +40,11 @@ namespace hpo::server {
 //      completed points that lie more than 1.5 lengthscale units (sqrt of sum ((x_i - c_i) /
 //      l_i)^2 over the raw [0, 1] values) from every better centre, best first, at most
 //      `trust_regions` of them. Trial number k proposes in region k mod (number of centres): a
-//      box around the centre of half-width 0.2 l_i / (geometric mean of the l) per continuous
-//      parameter (clipped to [0, 1]), with LogEI against the centre's value. So while one region
+//      box around the centre of half-width 0.2 l_i / (geometric mean of the l) per parameter, on
+//      the raw [0, 1] values (clipped to [0, 1]), with LogEI against the centre's value. The
+//      Sobol candidates are drawn in the box on every parameter (an int or categorical by its
+//      encoded position) and L-BFGS keeps continuous ones in it; the discrete local search may
+//      step an int or categorical out of it. So while one region
 //      converges on the best basin, another keeps climbing the best distinct one, which is what
 //      lets GP-BO leave Hartmann6's -3.203 local minimum (trust_regions 2: mean best -3.302 on
 //      30 seeds at 100 evaluations, against -3.280 without). It is off by default because it
