@@ -23,7 +23,8 @@ const std::map<std::string, Entry>& Registry() {
       // gp 2: believed (pending) values count as observed when picking the value to improve on;
       // 3: FAILED, PRUNED and valueless trials count as the worst completed value; values in
       // tiny or huge units standardize as the same values in ordinary units would; an int whose
-      // high is off its step grid gives its top grid value an equal slice (core::Encode).
+      // high is off its step grid gives its top grid value an equal slice (core::Encode); values
+      // far above the upper quartile are softened (gp::SoftenBadTail).
       {"gp", {&GpOptimizer::Create, 3}},
       {"random", {&RandomOptimizer::Create, 1}},
       // tpe 3: multivariate, blended widths, exact, gamma 0.15; 4: bound_candidates 0.05.

@@ -17,12 +17,12 @@ namespace hpo::server {
 
 // GP-BO. Until `n_startup_trials` trials have completed with a finite value it proposes exactly
 // what RandomOptimizer would (one stream per (seed, trial number)). Then, for each call:
-//   1. Completed trials (MAXIMIZE is negated) are encoded by gp::SpaceEncoder; their values are
-//      standardized and Yeo-Johnson transformed (gp::TransformOutputs; option power_transform:
-//      false keeps plain standardization). Trials that ended without a usable value (FAILED,
-//      PRUNED, COMPLETED with NaN or inf) count as observations of the worst completed value,
-//      so the model steers away from them instead of proposing the same point again; LOST
-//      trials are ignored (the coordinator retries them).
+//   1. Completed trials (MAXIMIZE is negated) are encoded by gp::SpaceEncoder; their values
+//      have a far bad tail softened, and are standardized and Yeo-Johnson transformed
+//      (gp::TransformOutputs; option power_transform: false skips Yeo-Johnson). Trials that ended
+//      without a usable value (FAILED, PRUNED, COMPLETED with NaN or inf) count as observations of
+//      the worst completed value, so the model steers away from them instead of proposing the same
+//      point again; LOST trials are ignored (the coordinator retries them).
 //   2. Kernel hyperparameters are fit by MAP (gp::FitHyperparameters: L-BFGS from the prior
 //      mode; priors: log lengthscale ~ N(sqrt2 + log(d)/2 - 3, 3) after Hvarfner et al. 2024,
 //      log signal variance ~ N(0, 1), log noise variance ~ N(log 1e-4, 4) bounded below by 1e-6)

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 namespace hpo::server::gp {
 namespace {
@@ -50,8 +51,30 @@ double YeoJohnsonLogLikelihood(double lambda, const Eigen::VectorXd& y) {
   return -0.5 * n * std::log(var) + (lambda - 1) * jacobian;
 }
 
+Eigen::VectorXd SoftenBadTail(const Eigen::VectorXd& y) {
+  const int n = static_cast<int>(y.size());
+  if (n < 4) return y;
+  std::vector<double> sorted(y.data(), y.data() + n);
+  std::sort(sorted.begin(), sorted.end());
+  // Quantiles by linear interpolation between order statistics.
+  auto quantile = [&](double p) {
+    const double x = p * (n - 1);
+    const int i = static_cast<int>(x);
+    const double f = x - i;
+    return i + 1 < n ? sorted[i] * (1 - f) + sorted[i + 1] * f : sorted[i];
+  };
+  const double q1 = quantile(0.25), q3 = quantile(0.75), iqr = q3 - q1;
+  if (!(iqr > 0) || !std::isfinite(iqr)) return y;
+  const double bound = q3 + 3 * iqr;
+  Eigen::VectorXd out = y;
+  for (int i = 0; i < n; ++i) {
+    if (out(i) > bound) out(i) = bound + iqr * std::log1p((out(i) - bound) / iqr);
+  }
+  return out;
+}
+
 Eigen::VectorXd TransformOutputs(const Eigen::VectorXd& y, bool power, double* lambda) {
-  Eigen::VectorXd z = Standardize(y);
+  Eigen::VectorXd z = Standardize(SoftenBadTail(y));
   if (lambda != nullptr) *lambda = 1;
   if (!power || y.size() < 3 || z.isZero(0)) return z;
   // Golden-section search for the maximum on [-3, 3] (the log-likelihood is concave in lambda

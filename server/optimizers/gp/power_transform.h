@@ -14,9 +14,17 @@ double YeoJohnson(double lambda, double y);
 // The profile log-likelihood of lambda under a normal model of psi(lambda, y).
 double YeoJohnsonLogLikelihood(double lambda, const Eigen::VectorXd& y);
 
-// Standardizes y (mean 0, sd 1; a constant vector becomes all zeros), then, when
-// `power` is set, applies psi with the maximum-likelihood lambda in [-3, 3] (golden-section
-// search) and standardizes again. Monotone: the order of the values is kept. Deterministic.
+// Softens the bad (high) tail of values to be minimized: with at least 4 values and quartiles
+// q1 < q3, a value v above b = q3 + 3 (q3 - q1) becomes b + (q3 - q1) log(1 + (v - b) / (q3 - q1)).
+// Monotone, and unchanged when nothing lies above b. One diverged trial with a huge finite loss
+// would otherwise squeeze every other value into a sliver of the standardized range, below the
+// GP's noise floor.
+Eigen::VectorXd SoftenBadTail(const Eigen::VectorXd& y);
+
+// SoftenBadTail, then standardizes (mean 0, sd 1; values whose spread is below 1e-12 of their
+// magnitude become all zeros), then, when `power` is set, applies psi with the
+// maximum-likelihood lambda in [-3, 3] (golden-section search) and standardizes again.
+// Monotone: the order of the values is kept. Deterministic.
 Eigen::VectorXd TransformOutputs(const Eigen::VectorXd& y, bool power, double* lambda = nullptr);
 
 }  // namespace hpo::server::gp

@@ -74,6 +74,26 @@ TEST(PowerTransformTest, TheUnitOfTheObjectiveDoesNotMatter) {
   EXPECT_LT(t(0), t(2));
 }
 
+TEST(PowerTransformTest, OnlyAFarBadTailIsSoftened) {
+  Eigen::VectorXd y(12);
+  y << 0.5, 0.1, 0.9, 0.3, 1.0, 0.2, 0.8, 0.4, 0.6, 0.7, 0.55, 0.45;
+  EXPECT_EQ(SoftenBadTail(y), y);  // nothing beyond q3 + 3 iqr
+  EXPECT_EQ(SoftenBadTail(y.head(3)), y.head(3));
+  Eigen::VectorXd with_outliers = y;
+  with_outliers(10) = 1e6;  // two diverged runs
+  with_outliers(11) = 1e12;
+  const Eigen::VectorXd s = SoftenBadTail(with_outliers);
+  // Sorted: 0.1 .. 1.0, 1e6, 1e12; q1 = 0.3/4 + 0.4 * 3/4 = 0.375, q3 = 0.9 * 3/4 + 1.0/4 = 0.925.
+  const double iqr = 0.925 - 0.375, bound = 0.925 + 3 * iqr;
+  EXPECT_NEAR(s(10), bound + iqr * std::log1p((1e6 - bound) / iqr), 1e-12);
+  EXPECT_LT(s(10), s(11));
+  EXPECT_LT(s(11), bound + 30 * iqr);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(s(i), with_outliers(i));
+  // The ordinary values keep a visible share of the standardized range (1e-12 of it unsoftened).
+  const Eigen::VectorXd t = TransformOutputs(with_outliers, false);
+  EXPECT_GT(t(4) - t(1), 0.03 * (t.maxCoeff() - t.minCoeff()));
+}
+
 TEST(PowerTransformTest, ConstantOutputsBecomeZeros) {
   const Eigen::VectorXd t = TransformOutputs(Eigen::VectorXd::Constant(5, 3.5), true);
   EXPECT_TRUE(t.isZero(0));
