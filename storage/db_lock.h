@@ -1,4 +1,6 @@
-// Marks a database file as owned by one coordinator: an exclusive flock(2) on "<db>.lock".
+// Marks a database file as owned by one coordinator: exclusive flock(2)s on the database file
+// (which every name of it shares: symlinks, hard links) and on "<real path of db>.lock", which
+// holds the owner's pid for the message.
 #ifndef HPO_STORAGE_DB_LOCK_H_
 #define HPO_STORAGE_DB_LOCK_H_
 
@@ -14,7 +16,8 @@ namespace hpo::storage {
 class DbLock {
  public:
   // FAILED_PRECONDITION "<db> is in use by another coordinator (pid N)" when another process
-  // holds it. ":memory:" databases need no lock and always succeed.
+  // holds it ("(by another name)" when it holds the file through a hard link), or when the file
+  // cannot be opened or created. ":memory:" databases need no lock and always succeed.
   static absl::StatusOr<std::unique_ptr<DbLock>> Acquire(const std::string& db_path);
   ~DbLock();
 
@@ -22,8 +25,9 @@ class DbLock {
   DbLock& operator=(const DbLock&) = delete;
 
  private:
-  explicit DbLock(int fd) : fd_(fd) {}
-  const int fd_;
+  DbLock(int fd, int db_fd) : fd_(fd), db_fd_(db_fd) {}
+  const int fd_;     // the .lock file
+  const int db_fd_;  // the database file
 };
 
 }  // namespace hpo::storage

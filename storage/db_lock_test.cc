@@ -28,5 +28,25 @@ TEST(DbLockTest, SecondHolderIsRefusedUntilTheFirstLetsGo) {
             absl::StatusCode::kFailedPrecondition);
 }
 
+TEST(DbLockTest, OtherNamesOfTheSameFileAreRefusedToo) {
+  char dir[] = "/tmp/hpo-lock-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  const std::string db = std::string(dir) + "/x.db";
+  const std::string symlink = std::string(dir) + "/link.db";
+  const std::string hardlink = std::string(dir) + "/hard.db";
+  auto first = DbLock::Acquire(db);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(::symlink("x.db", symlink.c_str()), 0);
+  ASSERT_EQ(::link(db.c_str(), hardlink.c_str()), 0);
+  auto via_symlink = DbLock::Acquire(symlink);
+  EXPECT_EQ(via_symlink.status().message(),
+            symlink + " is in use by another coordinator (pid " + std::to_string(::getpid()) + ")");
+  auto via_hardlink = DbLock::Acquire(hardlink);
+  EXPECT_EQ(via_hardlink.status().message(),
+            hardlink + " is in use by another coordinator (by another name)");
+  first->reset();
+  EXPECT_TRUE(DbLock::Acquire(hardlink).ok());
+}
+
 }  // namespace
 }  // namespace hpo::storage
