@@ -66,13 +66,14 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   run->add_option("--workers", run_options.workers, "local workers, one trial each")
       ->capture_default_str()
       ->check(CLI::Range(1, 256));
-  run->add_option("--db", run_options.db_path, "SQLite file that keeps the history")
-      ->capture_default_str();
+  auto* run_db = run->add_option("--db", run_options.db_path, "SQLite file that keeps the history")
+                     ->capture_default_str();
   run->add_option("--hpo-task", run_options.hpo_task_path,
                   "hpo-task executable for builtin tasks (default: next to hpo, else PATH)");
   run->add_option("--lease-timeout-s", run_options.lease_timeout_s,
                   "seconds of worker silence before a trial is LOST")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
 
   // ---- hpo study ...
   auto* study = app.add_subcommand("study", "create, list, show and stop studies");
@@ -108,7 +109,18 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
     return app.exit(e, out, err) == 0 ? 0 : 2;
   }
 
-  if (*run) return RunStudy(run_options, out, err);
+  if (*run) {
+    // `hpo --db FILE run ...` names the history file as every other command does.
+    if (!target.db.empty()) {
+      if (run_db->count() > 0 && run_options.db_path != target.db) {
+        return Fail(err, absl::InvalidArgumentError(
+                             absl::StrCat("--db names two files (", target.db, " and ",
+                                          run_options.db_path, "): give it once")));
+      }
+      run_options.db_path = target.db;
+    }
+    return RunStudy(run_options, out, err);
+  }
   if (*bench) return RunBenchCommand(bench_flags, out, err);
 
   if (*create) {

@@ -169,9 +169,10 @@ std::string StudiesTable(const std::vector<hpo::v1::Study>& studies) {
   std::vector<Row> rows;
   for (const auto& s : studies) {
     const auto& c = s.counts();
-    const int done = c.completed() + c.pruned() + c.failed() + c.lost();
+    // Trial numbers whose last attempt is final, as the progress line counts them (a LOST
+    // attempt that is retried does not finish its number).
     rows.push_back({s.spec().name(), core::StudyStateName(s.state()), s.spec().optimizer().name(),
-                    absl::StrCat(done, "/", s.spec().budget().max_trials()),
+                    absl::StrCat(s.finished_trials(), "/", s.spec().budget().max_trials()),
                     absl::StrCat(c.running()), absl::StrCat(c.pending()),
                     s.has_best_trial() ? FormatNumber(s.best_trial().value()) : "-"});
   }

@@ -114,13 +114,14 @@ int RunStudy(const RunOptions& options, std::ostream& out, std::ostream& err) {
     if (event.kind() == hpo::v1::StudyEvent::STUDY_ENDED) break;
   }
   auto best = coordinator->GetBestTrial(name);
+  // The first failure, read before the shutdown (after it the coordinator answers UNAVAILABLE).
+  auto page = coordinator->ListTrials(name, hpo::v1::FAILED, 1, "");
   // Stop the workers, then the server: its shutdown releases their long polls at once.
   for (auto& w : workers) w->Stop();
   (*server)->Shutdown();
   for (auto& w : workers) w->Wait();
   if (!best.ok()) {
     // Say why, with the first failure's reason: usually one mistake fails every trial.
-    auto page = coordinator->ListTrials(name, hpo::v1::FAILED, 1, "");
     if (page.ok() && !page->trials.empty()) {
       const auto& t = page->trials[0];
       return fail(absl::FailedPreconditionError(

@@ -1,12 +1,14 @@
 // The `hpo` CLI against a real coordinator, against a db file, and `hpo run`.
 #include "client/cli.h"
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "client/backend.h"
+#include "client/format.h"
 #include "core/study_spec.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -303,6 +305,23 @@ TEST_F(CliTest, DistributedBenchRunsOnTheClusterUnderTheCoordinatorsRevisions) {
   EXPECT_EQ(testing::TerminateAndWait(*worker, absl::Seconds(30)), 0);
 }
 
+TEST(CliFormatTest, StudyListCountsFinishedTrialNumbersNotAttempts) {
+  hpo::v1::Study study;
+  study.mutable_spec()->set_name("slow");
+  study.mutable_spec()->mutable_optimizer()->set_name("random");
+  study.mutable_spec()->mutable_budget()->set_max_trials(4);
+  study.set_state(hpo::v1::STUDY_RUNNING);
+  // Two numbers failed for good; two LOST attempts were retried and are running again.
+  study.mutable_counts()->set_failed(2);
+  study.mutable_counts()->set_lost(2);
+  study.mutable_counts()->set_running(2);
+  study.set_finished_trials(2);
+  const std::string table = client::StudiesTable({study});
+  EXPECT_THAT(table, HasSubstr("2/4"));
+  EXPECT_THAT(table, ::testing::Not(HasSubstr("4/4")));
+  EXPECT_THAT(client::ProgressLine(study), HasSubstr("[2/4]"));
+}
+
 TEST(CliRunTest, RunsAStudyToItsBudgetAndKeepsTheHistory) {
   TempDir dir;
   const std::string file = Write(dir, "small.yaml", kSmallStudy);
@@ -326,6 +345,35 @@ TEST(CliRunTest, RunsAStudyToItsBudgetAndKeepsTheHistory) {
   r = Cli({"run", file, "--db", db, "--hpo-task", HPO_TASK_BIN});
   EXPECT_EQ(r.code, 1);
   EXPECT_THAT(r.err, HasSubstr("study 'small' already ended in"));
+}
+
+TEST(CliRunTest, FailingTrialsAreExplainedAndTheTopLevelDbIsUsed) {
+  TempDir dir;
+  const std::string file = Write(dir, "broken.yaml", R"(name: broken
+objective: {metric: value, direction: minimize}
+optimizer: {name: random, seed: 1}
+budget: {max_trials: 2, max_parallel: 1, max_retries: 0}
+space:
+  x: {type: float, low: 0, high: 1}
+task:
+  command: ["sh", "-c", "echo cannot train >&2; exit 3"]
+)");
+  const std::string db = dir.File("broken.db");
+  // --db before the command names the history file, as for every other command.
+  auto r = Cli({"--db", db, "run", file, "--hpo-task", HPO_TASK_BIN});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.out, HasSubstr(absl::StrCat("(db ", db, ")")));
+  EXPECT_THAT(r.err, HasSubstr("hpo: study 'broken' has no completed trial yet; trial #"));
+  EXPECT_THAT(r.err, HasSubstr(" failed: exit code 3"));
+  EXPECT_THAT(r.err, HasSubstr(absl::StrCat("(log in ", db, ".logs)")));
+  EXPECT_TRUE(std::filesystem::exists(db));
+  // Two different --db files, and a lease that cannot be held, are refused before anything runs.
+  r = Cli({"--db", db, "run", file, "--db", dir.File("other.db")});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("--db names two files"));
+  r = Cli({"run", file, "--db", dir.File("zero.db"), "--lease-timeout-s", "0"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_FALSE(std::filesystem::exists(dir.File("zero.db")));
 }
 
 TEST(CliRunTest, ResumesAnInterruptedRunAndRerunsItsOrphanedTrials) {
