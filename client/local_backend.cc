@@ -71,6 +71,16 @@ class LocalBackend final : public Backend {
   }
   absl::Status Watch(const std::string& study,
                      const std::function<bool(const hpo::v1::StudyEvent&)>& on_event) override {
+    // Nothing in this process runs trials, and another process's progress never reaches this
+    // private coordinator: a running study would be watched forever without a change.
+    HPO_ASSIGN_OR_RETURN(const hpo::v1::Study current, coordinator_->GetStudy(study));
+    if (current.state() == hpo::v1::STUDY_RUNNING) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "study '", study,
+          "' is running: watch it through the coordinator that runs it (--coordinator ADDR); "
+          "--db shows a snapshot (hpo --db FILE study show ",
+          study, ")"));
+    }
     HPO_ASSIGN_OR_RETURN(auto watch, coordinator_->Watch(study));
     hpo::v1::StudyEvent event;
     while (!watch->closed()) {

@@ -230,6 +230,10 @@ TEST_F(CliTest, DbFileOfARunningCoordinatorIsReadOnly) {
   EXPECT_EQ(r.code, 1);
   EXPECT_THAT(r.err, HasSubstr("server.db is in use by another coordinator"));
   EXPECT_THAT(r.err, HasSubstr("--coordinator"));
+  // Progress made by the coordinator never reaches --db: watching a running study is refused.
+  r = Cli({"--db", dir_.File("server.db"), "watch", "small"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("study 'small' is running: watch it through the coordinator"));
   // And a second server on the same file refuses to start.
   server::CoordinatorServerOptions options;
   options.listen = "127.0.0.1:0";
