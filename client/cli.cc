@@ -202,6 +202,10 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
       }
       auto value = core::ParseValue(*spec, kv.second);
       if (!value.ok()) return Fail(err, value.status());
+      if (map.values().contains(kv.first)) {
+        return Fail(
+            err, absl::InvalidArgumentError(absl::StrCat("--param ", kv.first, " is given twice")));
+      }
       (*map.mutable_values())[kv.first] = *value;
     }
     auto t = b.EnqueueTrial(study_name, map);

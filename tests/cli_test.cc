@@ -164,6 +164,11 @@ TEST_F(CliTest, ErrorsAreClearAndExitNonZero) {
   EXPECT_EQ(r.code, 1);
   EXPECT_THAT(r.err, HasSubstr("params.x1"));
 
+  r = Cli({"--coordinator", address_, "enqueue", "small", "--param", "x1=0.5", "--param", "x2=1",
+           "--param", "x1=0.7"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err, "hpo: --param x1 is given twice\n");
+
   r = Cli({"--db", dir_.File("missing.db"), "study", "list"});
   EXPECT_EQ(r.code, 1);
   EXPECT_THAT(r.err, HasSubstr("missing.db"));

@@ -180,6 +180,8 @@ TrialOutcome TrialRunner::Run(ProgressSink& sink) {
     }
   };
 
+  int bad_lines = 0;      // metric lines that did not parse
+  std::string first_bad;  // why the first did not
   while (stop == Stop::kNone) {
     absl::StatusOr<std::optional<std::string>> line = child->ReadLine(deadline);
     if (!line.ok()) {
@@ -194,6 +196,7 @@ TrialOutcome TrialRunner::Run(ProgressSink& sink) {
     }
     absl::StatusOr<core::MetricLine> metric = core::ParseMetricLine(text);
     if (!metric.ok()) {
+      if (bad_lines++ == 0) first_bad = std::string(metric.status().message());
       Log(absl::StrCat("hpo-worker: warning: ignored a bad metric line (",
                        metric.status().message(), "): ", text));
       HPO_LOG(WARNING) << "trial " << trial_.id()
@@ -249,6 +252,10 @@ TrialOutcome TrialRunner::Run(ProgressSink& sink) {
         outcome.failure_reason = DescribeExit(*exit);
       } else if (auto it = latest.find(objective); it == latest.end()) {
         outcome.failure_reason = absl::StrCat("no metric '", objective, "' reported");
+        if (bad_lines > 0) {
+          absl::StrAppend(&outcome.failure_reason, "; ", bad_lines, " bad metric line",
+                          bad_lines == 1 ? " was" : "s were", " ignored, the first: ", first_bad);
+        }
       } else if (!std::isfinite(it->second)) {
         outcome.failure_reason =
             absl::StrCat("objective '", objective, "' is ", DescribeNonFinite(it->second));

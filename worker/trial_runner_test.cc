@@ -224,6 +224,9 @@ TEST(TrialRunnerTest, FailureReasons) {
       {"true", "no metric 'value' reported"},
       {"echo 'hpo-metric {\"value\": NaN}'", "objective 'value' is NaN"},
       {"echo 'hpo-metric {\"value\": -Infinity}'", "objective 'value' is -inf"},
+      {"echo 'hpo-metric {\"value\": true}'; echo 'hpo-metric {\"value\": 1, \"step\": -5}'",
+       "no metric 'value' reported; 2 bad metric lines were ignored, the first: value of 'value' "
+       "is a boolean, expected a number"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.script);
