@@ -132,7 +132,8 @@ absl::StatusOr<std::unique_ptr<Coordinator::StudyEntry>> Coordinator::MakeEntry(
 absl::Status Coordinator::Load() {
   HPO_ASSIGN_OR_RETURN(std::vector<Study> studies, storage_->ListStudies());
   const int64_t fresh_lease =
-      options_.clock->NowMs() + absl::ToInt64Milliseconds(options_.lease_timeout);
+      options_.clock->NowMs() +
+      absl::ToInt64Milliseconds(std::max(options_.lease_timeout, options_.restart_grace));
   absl::MutexLock lock(&mu_);
   for (const Study& study : studies) {
     auto entry_or = MakeEntry(study);

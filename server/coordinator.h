@@ -47,6 +47,10 @@ struct CoordinatorOptions {
   absl::Duration lease_timeout = absl::Seconds(30);
   // Told to workers: how often to heartbeat (well inside lease_timeout).
   absl::Duration heartbeat_interval = absl::Seconds(5);
+  // After a restart, a trial that was RUNNING gets at least this long (or lease_timeout, if
+  // longer) to be heard from: its worker has to notice the outage and reconnect, with a retry
+  // backoff of up to 5 s by default, and a short lease would call it LOST first.
+  absl::Duration restart_grace = absl::Seconds(15);
   core::Clock* clock = core::Clock::Real();
 };
 

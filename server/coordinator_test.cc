@@ -50,7 +50,7 @@ class CoordinatorTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.status();
     storage_ = std::move(s).value();
     CoordinatorOptions options;
-    options.lease_timeout = absl::Seconds(10);
+    options.lease_timeout = lease_timeout_;
     options.clock = &clock_;
     auto c = Coordinator::Create(storage_.get(), options);
     ASSERT_TRUE(c.ok()) << c.status();
@@ -91,6 +91,7 @@ class CoordinatorTest : public ::testing::Test {
   }
 
   core::FakeClock clock_;
+  absl::Duration lease_timeout_ = absl::Seconds(10);
   std::unique_ptr<storage::SqliteStorage> storage_;
   std::unique_ptr<Coordinator> coordinator_;
 };
@@ -388,6 +389,27 @@ TEST_F(CoordinatorTest, RestartOnTheSameFileResumes) {
   ASSERT_TRUE(Complete(c, 1).ok());
   ASSERT_TRUE(Complete(d, 1).ok());
   EXPECT_EQ(coordinator_->GetStudy("s1")->state(), hpo::v1::STUDY_COMPLETED);
+  coordinator_.reset();
+  storage_.reset();
+  std::system(absl::StrCat("rm -rf ", dir).c_str());
+}
+
+TEST_F(CoordinatorTest, AfterARestartAShortLeaseGetsTheRestartGrace) {
+  char dir[] = "/tmp/hpo-coord-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string path = absl::StrCat(dir, "/db.sqlite");
+  lease_timeout_ = absl::Seconds(2);
+  Open(path);
+  ASSERT_TRUE(coordinator_->CreateStudy(Spec("s1", 2, 1, /*max_retries=*/0)).ok());
+  Trial running = Acquire();
+  Open(path);  // restarted; the worker needs a few seconds to reconnect
+  clock_.Advance(absl::Seconds(5));
+  EXPECT_EQ(*coordinator_->ExpireLeases(), 0);
+  EXPECT_EQ(coordinator_->GetTrial(running.id())->state(), hpo::v1::RUNNING);
+  ASSERT_TRUE(Report(running, 1, 0.5).ok());  // heard from: an ordinary 2 s lease again
+  clock_.Advance(absl::Seconds(3));
+  EXPECT_EQ(*coordinator_->ExpireLeases(), 1);
+  EXPECT_EQ(coordinator_->GetTrial(running.id())->state(), hpo::v1::LOST);
   coordinator_.reset();
   storage_.reset();
   std::system(absl::StrCat("rm -rf ", dir).c_str());
