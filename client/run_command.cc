@@ -114,8 +114,10 @@ int RunStudy(const RunOptions& options, std::ostream& out, std::ostream& err) {
     if (event.kind() == hpo::v1::StudyEvent::STUDY_ENDED) break;
   }
   auto best = coordinator->GetBestTrial(name);
-  // The first failure, read before the shutdown (after it the coordinator answers UNAVAILABLE).
-  auto page = coordinator->ListTrials(name, hpo::v1::FAILED, 1, "");
+  // Without a best trial, the first failure says why; read before the shutdown (after it the
+  // coordinator answers UNAVAILABLE).
+  absl::StatusOr<server::Coordinator::TrialPage> page = absl::NotFoundError("not read");
+  if (!best.ok()) page = coordinator->ListTrials(name, hpo::v1::FAILED, 1, "");
   // Stop the workers, then the server: its shutdown releases their long polls at once.
   for (auto& w : workers) w->Stop();
   (*server)->Shutdown();

@@ -209,6 +209,9 @@ absl::StatusOr<std::unique_ptr<OptunaRunner>> OptunaRunner::Create(Options optio
   if (options.python.empty() || options.adapter.empty() || !options.task_factory) {
     return absl::InvalidArgumentError("OptunaRunner needs python, adapter and a task factory");
   }
+  if (options.max_parallel <= 0) {
+    options.max_parallel = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  }
   return std::unique_ptr<OptunaRunner>(new OptunaRunner(std::move(options)));
 }
 
@@ -295,18 +298,9 @@ absl::Status OptunaRunner::RunInto(const RunSpec& spec, RunRecord& record) {
 }
 
 absl::StatusOr<RunRecord> OptunaRunner::Run(const RunSpec& spec, RunRecord* partial) {
-  const int max_parallel = options_.max_parallel > 0
-                               ? options_.max_parallel
-                               : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   {
-    struct Slots {
-      const int* running;
-      int max;
-    };
     absl::MutexLock lock(&mu_);
-    Slots slots{&running_, max_parallel};
-    mu_.Await(absl::Condition(
-        +[](Slots* s) { return *s->running < s->max; }, &slots));
+    mu_.Await(absl::Condition(this, &OptunaRunner::HasFreeSlot));
     ++running_;
   }
   RunRecord record;

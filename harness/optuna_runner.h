@@ -50,7 +50,7 @@ class OptunaRunner final : public Runner {
     // after a successful run when empty); empty = discarded.
     std::string log_dir;
     absl::Duration reply_timeout = absl::Minutes(5);
-    int max_parallel = 0;  // runs at once; 0 = the hardware's cores
+    int max_parallel = 0;  // runs at once; <= 0: the hardware's cores
   };
   static absl::StatusOr<std::unique_ptr<OptunaRunner>> Create(Options options);
 
@@ -67,9 +67,12 @@ class OptunaRunner final : public Runner {
  private:
   // Run's work, into `record` as it goes; errors not yet annotated with the run's label.
   absl::Status RunInto(const RunSpec& spec, RunRecord& record);
+  bool HasFreeSlot() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return running_ < options_.max_parallel;
+  }
 
   explicit OptunaRunner(Options options) : options_(std::move(options)) {}
-  const Options options_;
+  const Options options_;  // max_parallel resolved by Create
   absl::Mutex mu_;
   int running_ ABSL_GUARDED_BY(mu_) = 0;
 };
