@@ -48,6 +48,47 @@ void CloseIfOpen(int fd) {
   if (fd >= 0) ::close(fd);
 }
 
+// Forks the guard of process group `group`: a process that holds nothing but the read end of a
+// pipe whose only writer is this process (the "lifeline", returned in *lifeline, close-on-exec),
+// and kills the group with SIGKILL once reading it ends. The read ends when this process closes
+// the lifeline, and when this process dies in any way, SIGKILL included: the kernel closes its
+// descriptors. PR_SET_PDEATHSIG alone reaches only the group's leader, so a `sh -c "python
+// train.py"` trial would keep its python (and its GPU) after a SIGKILLed worker. Returns the
+// guard's pid, or -1 with errno set.
+pid_t SpawnGuard(pid_t group, int* lifeline) {
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return -1;
+  const pid_t guard = ::fork();
+  if (guard == 0) {
+    // Only async-signal-safe calls: this process may have other threads.
+    struct sigaction ignore;
+    std::memset(&ignore, 0, sizeof(ignore));
+    ignore.sa_handler = SIG_IGN;
+    // A Ctrl-C or SIGTERM meant for the spawner's process group must not disarm the guard.
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE}) ::sigaction(sig, &ignore, nullptr);
+    // Keep only the lifeline (as fd 0): a descriptor held here would outlive its closing by the
+    // spawner (a socket would not close, a pipe would not report end of file).
+    ::dup2(pipe_fds[0], STDIN_FILENO);
+    if (::syscall(SYS_close_range, 1u, ~0u, 0u) != 0) {
+      for (int fd = 1; fd < 65536; ++fd) ::close(fd);
+    }
+    char byte;
+    while (::read(STDIN_FILENO, &byte, 1) < 0 && errno == EINTR) {
+    }
+    ::kill(-group, SIGKILL);
+    ::_exit(0);
+  }
+  const int err = errno;
+  ::close(pipe_fds[0]);
+  if (guard < 0) {
+    ::close(pipe_fds[1]);
+    errno = err;
+    return -1;
+  }
+  *lifeline = pipe_fds[1];
+  return guard;
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> ResolveProgram(const std::string& name,
@@ -200,24 +241,51 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(const SpawnOpt
     }
     return ErrnoStatus(error.err, absl::StrCat("cannot run '", options.argv[0], "'"));
   }
+  int lifeline = -1;
+  const pid_t guard = SpawnGuard(pid, &lifeline);
+  if (guard < 0) {
+    const int err = errno;
+    ::kill(-pid, SIGKILL);
+    ::kill(pid, SIGKILL);
+    int status;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    ::close(out_pipe[0]);
+    ::close(event_fd);
+    return ErrnoStatus(err, "cannot start the process group's guard");
+  }
   const int pid_fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   if (pid_fd >= 0) ::fcntl(pid_fd, F_SETFD, FD_CLOEXEC);
   return std::unique_ptr<ChildProcess>(
-      new ChildProcess(pid, out_pipe[0], event_fd, pid_fd, options.exit_drain));
+      new ChildProcess(pid, out_pipe[0], event_fd, pid_fd, guard, lifeline, options.exit_drain));
 }
 
-ChildProcess::ChildProcess(pid_t pid, int stdout_fd, int event_fd, int pid_fd,
-                           absl::Duration exit_drain)
+ChildProcess::ChildProcess(pid_t pid, int stdout_fd, int event_fd, int pid_fd, pid_t guard_pid,
+                           int lifeline_fd, absl::Duration exit_drain)
     : pid_(pid),
       stdout_fd_(stdout_fd),
       event_fd_(event_fd),
       pid_fd_(pid_fd),
+      guard_pid_(guard_pid),
+      lifeline_fd_(lifeline_fd),
       exit_drain_(exit_drain) {}
+
+void ChildProcess::ReleaseGuard() {
+  if (lifeline_fd_ < 0) return;
+  // The guard kills the group and exits; the leader is not reaped yet, so its pid still names
+  // this group.
+  ::close(lifeline_fd_);
+  lifeline_fd_ = -1;
+  int status;
+  while (::waitpid(guard_pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+}
 
 ChildProcess::~ChildProcess() {
   if (!exit_.has_value()) {
     ::kill(-pid_, SIGKILL);
     ::kill(pid_, SIGKILL);
+    ReleaseGuard();
     int status;
     while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
@@ -334,6 +402,7 @@ absl::StatusOr<int> ChildProcess::Wait() {
     }
   }
   ::kill(-pid_, SIGKILL);
+  ReleaseGuard();
   int status;
   while (::waitpid(pid_, &status, 0) < 0) {
     if (errno != EINTR) {

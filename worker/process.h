@@ -40,7 +40,10 @@ struct SpawnOptions {
 // with default signal dispositions and an empty signal mask. The group does not
 // outlive the child: Wait() kills what is left in it before reaping the child,
 // and the destructor kills the group with SIGKILL and reaps the child if Wait()
-// has not.
+// has not. Nor does it outlive this process: a small guard process, a second
+// child of this one outside the group, kills the whole group with SIGKILL when
+// this process dies, however it dies (SIGKILL and crashes included), so that a
+// trial's own children (a shell's python, a launcher's workers) end with it.
 //
 // Thread-safety: ReadLine, Terminate and Wait must be called from one thread at
 // a time (the owner); pid() and Interrupt() may be called from any thread.
@@ -89,14 +92,20 @@ class ChildProcess {
   absl::StatusOr<int> WaitUntil(absl::Time deadline);
 
  private:
-  ChildProcess(pid_t pid, int stdout_fd, int event_fd, int pid_fd, absl::Duration exit_drain);
+  ChildProcess(pid_t pid, int stdout_fd, int event_fd, int pid_fd, pid_t guard_pid, int lifeline_fd,
+               absl::Duration exit_drain);
   // True when the child has exited (not reaped). Never blocks.
   bool Exited();
+  // Closes the lifeline and reaps the guard (which kills the group on its way out). Call before
+  // reaping the leader. Does nothing the second time.
+  void ReleaseGuard();
 
   const pid_t pid_;
   const int stdout_fd_;
   const int event_fd_;  // eventfd written by Interrupt()
   const int pid_fd_;    // pidfd of the child, or -1 when the kernel has none
+  const pid_t guard_pid_;
+  int lifeline_fd_;  // write end of the guard's pipe; -1 once released
   const absl::Duration exit_drain_;
   // Set when ReadLine saw the child exit: it reports end of file from this time on.
   std::optional<absl::Time> drain_until_;

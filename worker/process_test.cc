@@ -1,5 +1,7 @@
 #include "worker/process.h"
 
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -14,6 +16,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
@@ -326,6 +330,77 @@ TEST(ChildProcessTest, WaitUntilHonorsDeadlineAndInterrupt) {
   child = SpawnSh("exit 4");
   EXPECT_EQ(child->WaitUntil(Soon()).value(), 4);
   EXPECT_EQ(child->Wait().value(), 4);
+}
+
+// PR_SET_PDEATHSIG reaches only the leader; the guard takes the rest of the group down when the
+// spawner is SIGKILLed.
+TEST(ChildProcessTest, GroupDiesWithASigkilledSpawner) {
+  test_util::ScopedSubreaper subreaper;  // the orphans come here when the spawner dies
+  ASSERT_TRUE(subreaper.ok());
+  int report[2];
+  ASSERT_EQ(::pipe(report), 0);
+  const pid_t spawner = ::fork();
+  ASSERT_GE(spawner, 0);
+  if (spawner == 0) {
+    ::close(report[0]);
+    SpawnOptions options;
+    options.argv = {"/bin/sh", "-c", "sleep 1000 & echo $$ $!; wait"};
+    absl::StatusOr<std::unique_ptr<ChildProcess>> child = ChildProcess::Spawn(options);
+    if (!child.ok()) ::_exit(1);
+    absl::StatusOr<std::optional<std::string>> line = (*child)->ReadLine(Soon());
+    if (!line.ok() || !line->has_value()) ::_exit(2);
+    const std::string text = **line + "\n";
+    if (::write(report[1], text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+      ::_exit(3);
+    }
+    while (true) ::pause();
+  }
+  ::close(report[1]);
+  std::string text;
+  char buf[64];
+  ssize_t n;
+  while (text.find('\n') == std::string::npos && (n = ::read(report[0], buf, sizeof(buf))) > 0) {
+    text.append(buf, static_cast<size_t>(n));
+  }
+  ::close(report[0]);
+  std::vector<std::string> pids = absl::StrSplit(absl::StripSuffix(text, "\n"), ' ');
+  pid_t leader = 0, grandchild = 0;
+  ASSERT_EQ(pids.size(), 2u) << text;
+  ASSERT_TRUE(absl::SimpleAtoi(pids[0], &leader) && absl::SimpleAtoi(pids[1], &grandchild)) << text;
+  ASSERT_EQ(::kill(grandchild, 0), 0);
+
+  ASSERT_EQ(::kill(spawner, SIGKILL), 0);
+  ASSERT_TRUE(test_util::AwaitReaped(spawner, absl::Seconds(5)).has_value());
+  for (pid_t pid : {leader, grandchild}) {
+    std::optional<int> status = test_util::AwaitReaped(pid, absl::Seconds(10));
+    ASSERT_TRUE(status.has_value()) << "pid " << pid << " outlived its spawner";
+    EXPECT_TRUE(WIFSIGNALED(*status));
+    EXPECT_EQ(WTERMSIG(*status), SIGKILL);
+  }
+  // The guard exits once it has killed the group; reap it too.
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  int status;
+  while (::waitpid(-1, &status, WNOHANG) >= 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+}
+
+// The guard keeps no descriptor of the spawner's but its lifeline: a pipe the spawner closes
+// must report end of file to its reader while the child runs.
+TEST(ChildProcessTest, GuardHoldsNoOtherDescriptor) {
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  auto child = SpawnSh("echo ready; exec sleep 30");
+  ASSERT_NE(child, nullptr);
+  EXPECT_EQ(Line(*child), "ready");
+  ::close(fds[1]);
+  struct pollfd pfd = {fds[0], POLLIN, 0};
+  ASSERT_EQ(::poll(&pfd, 1, 5000), 1);
+  char byte;
+  EXPECT_EQ(::read(fds[0], &byte, 1), 0);
+  ::close(fds[0]);
+  child->Terminate(absl::Seconds(5));
+  EXPECT_EQ(child->Wait().value(), -SIGTERM);
 }
 
 TEST(ChildProcessTest, DestructorKillsAndReaps) {
