@@ -16,6 +16,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "server/coordinator_server.h"
 #include "worker/process.h"
+#include "worker/tasks/task.h"
 #include "worker/worker.h"
 
 namespace hpo::client {
@@ -31,6 +32,8 @@ int RunStudy(const RunOptions& options, std::ostream& out, std::ostream& err) {
   std::string hpo_task =
       options.hpo_task_path.empty() ? worker::SiblingExecutable("hpo-task") : options.hpo_task_path;
   if (spec->task().has_builtin()) {
+    absl::Status s = worker::tasks::CheckBuiltinStudy(spec->task().builtin(), spec->space());
+    if (!s.ok()) return fail(s);
     absl::StatusOr<std::string> resolved = worker::ResolveProgram(hpo_task);
     if (!resolved.ok()) {
       return fail(absl::NotFoundError(

@@ -719,4 +719,124 @@ const ParamSpec* FindParam(const SearchSpace& space, absl::string_view name) {
   return nullptr;
 }
 
+namespace {
+
+std::string DomainText(const ParamSpec& spec) {
+  switch (spec.domain_case()) {
+    case ParamSpec::kFloatDomain: {
+      const FloatDomain& d = spec.float_domain();
+      return absl::StrCat("float [", Num(d.low()), ", ", Num(d.high()), "]",
+                          d.step() > 0 ? absl::StrCat(" step ", Num(d.step())) : "");
+    }
+    case ParamSpec::kIntDomain: {
+      const IntDomain& d = spec.int_domain();
+      return absl::StrCat("int [", d.low(), ", ", d.high(), "]",
+                          d.step() > 1 ? absl::StrCat(" step ", d.step()) : "");
+    }
+    case ParamSpec::kCategorical:
+      return absl::StrCat("choices ", ChoiceList(spec.categorical()));
+    default:
+      return "no domain";
+  }
+}
+
+bool ContainsValue(const google::protobuf::RepeatedPtrField<ParamValue>& values,
+                   const ParamValue& v) {
+  for (const ParamValue& x : values) {
+    if (ValueEquals(x, v)) return true;
+  }
+  return false;
+}
+
+// Whether every value of `inner` is a valid value of `outer` (same domain kind).
+bool DomainWithin(const ParamSpec& inner, const ParamSpec& outer) {
+  std::string why;
+  ParamValue v;
+  switch (inner.domain_case()) {
+    case ParamSpec::kFloatDomain: {
+      const FloatDomain& in = inner.float_domain();
+      const FloatDomain& out = outer.float_domain();
+      if (out.step() > 0) {
+        // Inner values must lie on the outer grid: a grid of its own, a whole multiple of the
+        // outer step, starting on the outer grid.
+        const double ratio = in.step() / out.step();
+        if (in.step() <= 0 || std::fabs(ratio - std::round(ratio)) > 1e-9 * std::max(1.0, ratio)) {
+          return false;
+        }
+      }
+      v.set_float_value(in.low());
+      if (!CheckValue(outer, v, &why)) return false;
+      return in.high() <= out.high();
+    }
+    case ParamSpec::kIntDomain: {
+      const IntDomain& in = inner.int_domain();
+      const IntDomain& out = outer.int_domain();
+      const int64_t in_step = std::max<int64_t>(1, in.step());
+      const int64_t out_step = std::max<int64_t>(1, out.step());
+      if (in_step % out_step != 0) return false;
+      v.set_int_value(in.low());
+      if (!CheckValue(outer, v, &why)) return false;
+      return in.high() <= out.high();
+    }
+    case ParamSpec::kCategorical:
+      for (const ParamValue& c : inner.categorical().choices()) {
+        if (!CheckValue(outer, c, &why)) return false;
+      }
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+absl::Status CheckSpaceWithin(const SearchSpace& inner, const SearchSpace& outer,
+                              absl::string_view outer_name) {
+  for (const ParamSpec& in : inner.params()) {
+    const ParamSpec* out = FindParam(outer, in.name());
+    if (out == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("space: ", outer_name, " has no parameter '", in.name(), "'"));
+    }
+    if (in.domain_case() != out->domain_case() || !DomainWithin(in, *out)) {
+      return SpaceError(in.name(), absl::StrCat(DomainText(in), " does not fit ", outer_name,
+                                                ", which takes ", DomainText(*out)));
+    }
+    const bool in_cond = in.has_condition(), out_cond = out->has_condition();
+    bool same = in_cond == out_cond;
+    if (same && in_cond) {
+      same = in.condition().parent() == out->condition().parent();
+      const ParamSpec* parent = FindParam(inner, in.condition().parent());
+      std::string why;
+      for (const ParamValue& v : in.condition().values()) {
+        same = same && ContainsValue(out->condition().values(), v);
+      }
+      for (const ParamValue& v : out->condition().values()) {
+        // An outer value the inner parent can take must activate the inner parameter too.
+        if (parent != nullptr && CheckValue(*parent, v, &why)) {
+          same = same && ContainsValue(in.condition().values(), v);
+        }
+      }
+    }
+    if (!same) {
+      auto text = [](const ParamSpec& p) {
+        if (!p.has_condition()) return std::string("always active");
+        std::vector<std::string> values;
+        for (const ParamValue& v : p.condition().values()) values.push_back(FormatValue(v));
+        return absl::StrCat("active when ", p.condition().parent(), " in [",
+                            absl::StrJoin(values, ", "), "]");
+      };
+      return SpaceError(in.name(),
+                        absl::StrCat(text(in), ", but ", text(*out), " in ", outer_name));
+    }
+  }
+  for (const ParamSpec& out : outer.params()) {
+    if (FindParam(inner, out.name()) == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("space: ", outer_name, " needs parameter '", out.name(), "'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace hpo::core

@@ -81,6 +81,15 @@ std::string ParamsToJson(const hpo::v1::ParamMap& params);
 // The spec of `name`, or nullptr.
 const hpo::v1::ParamSpec* FindParam(const hpo::v1::SearchSpace& space, absl::string_view name);
 
+// OK when every assignment drawn from `inner` passes ValidateParams against `outer` (both valid
+// spaces): the same parameter names; each of the same kind with its domain inside the outer one
+// (bounds, the outer step grid, choices); the same conditions, as far as the inner parent's values
+// reach. `outer_name` names the outer space in messages. INVALID_ARGUMENT naming the parameter:
+//   "space.x1: float [-10, 10] does not fit task 'branin', which takes float [-5, 10]",
+//   "space: task 'branin' has no parameter 'y'", "space: task 'branin' needs parameter 'x2'".
+absl::Status CheckSpaceWithin(const hpo::v1::SearchSpace& inner, const hpo::v1::SearchSpace& outer,
+                              absl::string_view outer_name);
+
 }  // namespace hpo::core
 
 #endif  // HPO_CORE_SEARCH_SPACE_H_

@@ -761,5 +761,156 @@ TEST(ValueTest, FindParam) {
   EXPECT_EQ(FindParam(space, "nope"), nullptr);
 }
 
+TEST(CheckSpaceWithinTest, AcceptsWhatTheOuterSpaceTakes) {
+  const SearchSpace outer = Space(R"pb(
+    params {
+      name: "x"
+      float_domain { low: -5 high: 10 }
+    }
+    params {
+      name: "q"
+      float_domain { low: 0 high: 1 step: 0.25 }
+    }
+    params {
+      name: "n"
+      int_domain { low: 1 high: 9 step: 2 }
+    }
+    params {
+      name: "opt"
+      categorical {
+        choices { string_value: "adam" }
+        choices { string_value: "sgd" }
+        choices { string_value: "rms" }
+      }
+    }
+    params {
+      name: "mom"
+      float_domain { low: 0 high: 1 }
+      condition {
+        parent: "opt"
+        values { string_value: "sgd" }
+        values { string_value: "rms" }
+      }
+    }
+  )pb");
+  EXPECT_TRUE(CheckSpaceWithin(outer, outer, "task 't'").ok());
+  // Narrower ranges, a coarser grid on the outer one, fewer choices: every value still fits.
+  // Without "rms" among the choices, the condition needs only "sgd".
+  const SearchSpace inner = Space(R"pb(
+    params {
+      name: "x"
+      float_domain { low: 0.5 high: 2 log: true }
+    }
+    params {
+      name: "q"
+      float_domain { low: 0.25 high: 1 step: 0.5 }
+    }
+    params {
+      name: "n"
+      int_domain { low: 3 high: 7 step: 4 }
+    }
+    params {
+      name: "opt"
+      categorical {
+        choices { string_value: "sgd" }
+        choices { string_value: "adam" }
+      }
+    }
+    params {
+      name: "mom"
+      float_domain { low: 0.5 high: 0.9 }
+      condition {
+        parent: "opt"
+        values { string_value: "sgd" }
+      }
+    }
+  )pb");
+  EXPECT_TRUE(CheckSpaceWithin(inner, outer, "task 't'").ok());
+}
+
+TEST(CheckSpaceWithinTest, NamesWhatDoesNotFit) {
+  const SearchSpace outer = Space(R"pb(
+    params {
+      name: "x"
+      float_domain { low: -5 high: 10 }
+    }
+    params {
+      name: "q"
+      float_domain { low: 0 high: 1 step: 0.25 }
+    }
+    params {
+      name: "n"
+      int_domain { low: 1 high: 9 step: 2 }
+    }
+    params {
+      name: "c"
+      categorical {
+        choices { int_value: 1 }
+        choices { int_value: 2 }
+      }
+    }
+    params {
+      name: "d"
+      float_domain { low: 0 high: 1 }
+      condition {
+        parent: "c"
+        values { int_value: 2 }
+      }
+    }
+  )pb");
+  auto check = [&](const std::string& name, const std::string& replacement) {
+    SearchSpace inner = outer;
+    for (ParamSpec& p : *inner.mutable_params()) {
+      if (p.name() == name) {
+        EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(replacement, &p)) << replacement;
+      }
+    }
+    absl::Status s = CheckSpaceWithin(inner, outer, "task 't'");
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << replacement;
+    return std::string(s.message());
+  };
+  EXPECT_EQ(check("x", R"pb(name: "x"
+                            float_domain { low: -5 high: 11 })pb"),
+            "space.x: float [-5, 11] does not fit task 't', which takes float [-5, 10]");
+  EXPECT_EQ(check("q", R"pb(name: "q"
+                            float_domain { low: 0 high: 1 })pb"),
+            "space.q: float [0, 1] does not fit task 't', which takes float [0, 1] step 0.25");
+  EXPECT_EQ(check("q", R"pb(name: "q"
+                            float_domain { low: 0.1 high: 1 step: 0.25 })pb"),
+            "space.q: float [0.1, 1] step 0.25 does not fit task 't', which takes float [0, 1] "
+            "step 0.25");
+  EXPECT_EQ(check("n", R"pb(name: "n"
+                            int_domain { low: 2 high: 8 step: 2 })pb"),
+            "space.n: int [2, 8] step 2 does not fit task 't', which takes int [1, 9] step 2");
+  EXPECT_EQ(check("n", R"pb(name: "n"
+                            int_domain { low: 1 high: 9 step: 3 })pb"),
+            "space.n: int [1, 9] step 3 does not fit task 't', which takes int [1, 9] step 2");
+  EXPECT_EQ(check("n", R"pb(name: "n"
+                            float_domain { low: 1 high: 9 })pb"),
+            "space.n: float [1, 9] does not fit task 't', which takes int [1, 9] step 2");
+  EXPECT_EQ(check("c", R"pb(name: "c"
+                            categorical { choices { int_value: 3 } })pb"),
+            "space.c: choices [3] does not fit task 't', which takes choices [1, 2]");
+  EXPECT_EQ(check("d", R"pb(name: "d"
+                            float_domain { low: 0 high: 1 })pb"),
+            "space.d: always active, but active when c in [2] in task 't'");
+  EXPECT_EQ(check("d", R"pb(name: "d"
+                            float_domain { low: 0 high: 1 }
+                            condition {
+                              parent: "c"
+                              values { int_value: 1 }
+                              values { int_value: 2 }
+                            }
+            )pb"),
+            "space.d: active when c in [1, 2], but active when c in [2] in task 't'");
+  EXPECT_EQ(check("x", R"pb(name: "y"
+                            float_domain { low: -5 high: 10 })pb"),
+            "space: task 't' has no parameter 'y'");
+  SearchSpace fewer = outer;
+  fewer.mutable_params()->RemoveLast();
+  EXPECT_EQ(CheckSpaceWithin(fewer, outer, "task 't'").message(),
+            "space: task 't' needs parameter 'd'");
+}
+
 }  // namespace
 }  // namespace hpo::core

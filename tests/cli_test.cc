@@ -187,7 +187,7 @@ space:
   x1: SPACE_X1
   x2: {type: float, low: 0, high: 15}
   child: {type: float, low: 0, high: 1, condition: {parent: PARENT, values: [a]}}
-task: {builtin: branin}
+task: {command: ["true"]}
 )";
   struct Case {
     std::string what, opt, x1, parent, expected;
@@ -222,6 +222,58 @@ task: {builtin: branin}
   EXPECT_THAT(r.err, HasSubstr("budget: missing"));
   r = Cli({"--coordinator", address_, "study", "list"});
   EXPECT_THAT(r.out, ::testing::Not(HasSubstr("bad")));
+}
+
+// A builtin task is checked when the study is created: its name, and that the space proposes
+// only what the task takes (else every trial would fail the same way).
+TEST_F(CliTest, BuiltinTaskIsCheckedAtCreation) {
+  const std::string base = R"(name: builtin
+objective: {metric: value, direction: minimize}
+optimizer: {name: random, seed: 1}
+budget: {max_trials: 2, max_parallel: 1}
+space:
+SPACE
+task: {builtin: TASK}
+)";
+  const std::string branin =
+      "  x1: {type: float, low: -5, high: 10}\n  x2: {type: float, low: 0, high: 15}";
+  struct Case {
+    std::string task, space, expected;
+  };
+  const std::vector<Case> cases = {
+      {"brannin", branin, "unknown task 'brannin'; known tasks: ackley5, branin,"},
+      {"lcbench-abc", branin, "'lcbench-abc' is not an LCBench task (lcbench-<OpenML task id>)"},
+      {"branin", "  x1: {type: float, low: -10, high: 10}\n  x2: {type: float, low: 0, high: 15}",
+       "space.x1: float [-10, 10] does not fit task 'branin', which takes float [-5, 10]"},
+      {"branin", "  x1: {type: int, low: 0, high: 5}\n  x2: {type: float, low: 0, high: 15}",
+       "space.x1: int [0, 5] does not fit task 'branin', which takes float [-5, 10]"},
+      {"branin", "  x1: {type: float, low: -5, high: 10}",
+       "space: task 'branin' needs parameter 'x2'"},
+      {"branin", branin + "\n  y: {type: float, low: 0, high: 1}",
+       "space: task 'branin' has no parameter 'y'"},
+  };
+  for (const Case& c : cases) {
+    std::string text = base;
+    text.replace(text.find("SPACE"), 5, c.space);
+    text.replace(text.find("TASK"), 4, c.task);
+    const std::string file = Write(dir_, "builtin.yaml", text);
+    auto r = Cli({"--coordinator", address_, "study", "create", "-f", file});
+    EXPECT_EQ(r.code, 1) << c.task << "\n" << c.space;
+    EXPECT_THAT(r.err, HasSubstr(c.expected)) << c.task << "\n" << c.space;
+    r = Cli({"run", file, "--db", dir_.File("run.db"), "--workers", "1"});
+    EXPECT_EQ(r.code, 1) << c.task << "\n" << c.space;
+    EXPECT_THAT(r.err, HasSubstr(c.expected)) << c.task << "\n" << c.space;
+  }
+  auto r = Cli({"--coordinator", address_, "study", "list"});
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("builtin")));
+  // A narrower range is fine.
+  std::string text = base;
+  text.replace(text.find("SPACE"), 5,
+               "  x1: {type: float, low: 0, high: 5}\n  x2: {type: float, low: 1, high: 2, log: "
+               "true}");
+  text.replace(text.find("TASK"), 4, "branin");
+  r = Cli({"--coordinator", address_, "study", "create", "-f", Write(dir_, "narrow.yaml", text)});
+  EXPECT_EQ(r.code, 0) << r.err;
 }
 
 TEST_F(CliTest, DbFileOfARunningCoordinatorIsReadOnly) {

@@ -1,5 +1,6 @@
 #include "worker/tasks/task.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <string>
@@ -14,6 +15,7 @@
 #include "absl/time/time.h"
 #include "core/search_space.h"
 #include "core/status_macros.h"
+#include "worker/tasks/lcbench_data.h"
 #include "worker/tasks/synthetic_tasks.h"
 
 namespace hpo::worker::tasks {
@@ -129,6 +131,27 @@ absl::StatusOr<std::unique_ptr<Task>> MakeTask(absl::string_view name) {
   std::string known = absl::StrJoin(TaskNames(), ", ");
   for (const TaskFamily& family : families) absl::StrAppend(&known, ", ", family.prefix, "*");
   return absl::NotFoundError(absl::StrCat("unknown task '", name, "'; known tasks: ", known));
+}
+
+absl::Status CheckBuiltinStudy(absl::string_view name, const hpo::v1::SearchSpace& space) {
+  const std::string label = absl::StrCat("task '", name, "'");
+  if (absl::StartsWith(name, kLcbenchPrefix)) {
+    const absl::string_view id = name.substr(kLcbenchPrefix.size());
+    HPO_RETURN_IF_ERROR(CheckLcbenchTaskIdFormat(id));
+    if (absl::StatusOr<std::vector<std::string>> ids = LcbenchTaskIds(); ids.ok()) {
+      if (std::find(ids->begin(), ids->end(), id) == ids->end()) {
+        return absl::NotFoundError(absl::StrCat("'", name, "' is not one of the ", ids->size(),
+                                                " LCBench tasks (hpo-task --list names them)"));
+      }
+    }
+    return core::CheckSpaceWithin(space, LcbenchSpace(), label);
+  }
+  for (const Entry& e : kTasks) {
+    if (name == e.name) return core::CheckSpaceWithin(space, e.make()->space(), label);
+  }
+  return absl::NotFoundError(absl::StrCat("unknown task '", name,
+                                          "'; known tasks: ", absl::StrJoin(TaskNames(), ", "),
+                                          ", ", kLcbenchPrefix, "<OpenML task id>"));
 }
 
 }  // namespace hpo::worker::tasks

@@ -116,6 +116,13 @@ std::vector<std::string> AllTaskNames();
 // the known names otherwise. Thread-safe.
 absl::StatusOr<std::unique_ptr<Task>> MakeTask(absl::string_view name);
 
+// A study's `task: {builtin: name}` with its `space`, checked without running anything (the `hpo`
+// CLI has no LibTorch): NOT_FOUND for an unknown name, listing the known ones; an lcbench-<id>
+// needs a numeric id, and one the surrogate serves where its files are here to say so;
+// INVALID_ARGUMENT (core::CheckSpaceWithin) when the space can propose an assignment the task
+// would refuse, so that the mistake is reported once, not by every trial. Thread-safe.
+absl::Status CheckBuiltinStudy(absl::string_view name, const hpo::v1::SearchSpace& space);
+
 }  // namespace hpo::worker::tasks
 
 #endif  // HPO_WORKER_TASKS_TASK_H_

@@ -12,6 +12,7 @@
 #include "core/search_space.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "worker/tasks/lcbench_data.h"
 #include "worker/tasks/synthetic_tasks.h"
 #include "worker/tasks/task_testing.h"
 
@@ -120,6 +121,36 @@ TEST(TaskRegistryTest, RegisteredFamilyIsFoundByPrefix) {
   family.names = [] { return std::vector<std::string>{"testfam-a"}; };
   RegisterTaskFamily(family);
   EXPECT_EQ(AllTaskNames().size(), TaskNames().size() + 1);
+}
+
+TEST(TaskRegistryTest, CheckBuiltinStudy) {
+  for (const std::string& name : TaskNames()) {
+    auto task = MakeTask(name);
+    ASSERT_TRUE(task.ok());
+    EXPECT_TRUE(CheckBuiltinStudy(name, (*task)->space()).ok()) << name;
+  }
+  auto branin = MakeTask("branin");
+  ASSERT_TRUE(branin.ok());
+  absl::Status s = CheckBuiltinStudy("brannin", (*branin)->space());
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(s.message(), ::testing::HasSubstr("unknown task 'brannin'; known tasks: ackley5"));
+  EXPECT_THAT(s.message(), ::testing::HasSubstr("lcbench-<OpenML task id>"));
+  // The space must be the task's (or fit inside it).
+  s = CheckBuiltinStudy("hartmann6", (*branin)->space());
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(),
+            "space.x1: float [-5, 10] does not fit task 'hartmann6', which takes float [0, 1]");
+  // LCBench names: a numeric id with the LCBench space; an id the surrogate does not serve is
+  // refused where its files say so.
+  EXPECT_TRUE(CheckBuiltinStudy("lcbench-3945", LcbenchSpace()).ok());
+  EXPECT_EQ(CheckBuiltinStudy("lcbench-x1", LcbenchSpace()).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(CheckBuiltinStudy("lcbench-3945", (*branin)->space()).code(),
+            absl::StatusCode::kInvalidArgument);
+  if (LcbenchTaskIds().ok()) {
+    s = CheckBuiltinStudy("lcbench-1", LcbenchSpace());
+    EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+    EXPECT_THAT(s.message(), ::testing::HasSubstr("'lcbench-1' is not one of the 34 LCBench"));
+  }
 }
 
 TEST(TaskTest, OptimumParamsReachTheOptimum) {
