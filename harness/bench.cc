@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "core/status_macros.h"
 #include "harness/analysis.h"
+#include "harness/digest.h"
 #include "harness/progress.h"
 #include "harness/report.h"
 #include "harness/results_db.h"
@@ -58,11 +59,15 @@ absl::Status CheckOptions(const BenchOptions& o) {
 struct Job {
   RunSpec spec;
   Runner* runner = nullptr;
-  std::string fingerprint;          // the route's
+  std::string fingerprint;          // RunFingerprint of the route's and the task's
   std::optional<RunRecord> record;  // set when done or reused
 };
 
 }  // namespace
+
+std::string RunFingerprint(absl::string_view route_fingerprint, absl::string_view task_digest) {
+  return absl::StrCat(route_fingerprint, "; task ", task_digest);
+}
 
 absl::StatusOr<BenchSummary> RunBench(const BenchOptions& options, const Router& router) {
   HPO_RETURN_IF_ERROR(CheckOptions(options));
@@ -84,6 +89,7 @@ absl::StatusOr<BenchSummary> RunBench(const BenchOptions& options, const Router&
   // Trials per task. A task the factory cannot make for want of data (FAILED_PRECONDITION, e.g.
   // the LCBench model file is absent) is skipped: one note per reason, naming its tasks.
   std::map<std::string, int> trials;
+  std::map<std::string, std::string> task_digest;
   std::vector<std::string> tasks;
   std::vector<std::pair<std::string, std::vector<std::string>>> skipped_tasks;  // reason, names
   for (const std::string& t : options.tasks) {
@@ -103,6 +109,12 @@ absl::StatusOr<BenchSummary> RunBench(const BenchOptions& options, const Router&
       continue;
     }
     HPO_RETURN_IF_ERROR(task.status());
+    absl::StatusOr<std::string> digest = TaskDigest(**task);
+    if (!digest.ok()) {
+      return absl::Status(digest.status().code(),
+                          absl::StrCat("task ", t, ": ", digest.status().message()));
+    }
+    task_digest[t] = *std::move(digest);
     tasks.push_back(t);
     trials[t] = options.trials > 0 ? options.trials : DefaultTrials((*task)->space().params_size());
   }
@@ -132,8 +144,8 @@ absl::StatusOr<BenchSummary> RunBench(const BenchOptions& options, const Router&
           ++summary.skipped;
           continue;
         }
-        jobs.push_back(
-            Job{RunSpec{o, t, seed, trials[t]}, route.runner, route.fingerprint, std::nullopt});
+        jobs.push_back(Job{RunSpec{o, t, seed, trials[t]}, route.runner,
+                           RunFingerprint(route.fingerprint, task_digest[t]), std::nullopt});
       }
     }
   }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "harness/runner.h"
 #include "harness/task_source.h"
 
@@ -18,10 +19,16 @@ namespace hpo::harness {
 struct Route {
   Runner* runner = nullptr;
   std::string skip_reason;
-  // What produces this optimizer's runs (e.g. "hpo tpe r3", "optuna 3.1.0"): a finished run in
-  // results.sqlite is reused only when it was recorded with the same fingerprint.
+  // What produces this optimizer's runs (e.g. "hpo tpe r3", "optuna 3.1.0, adapter <digest>"):
+  // a finished run in results.sqlite is reused only when it was recorded with the same
+  // RunFingerprint of this and its task's digest.
   std::string fingerprint;
 };
+
+// A run's fingerprint in results.sqlite: its route's and its task's TaskDigest (digest.h), as
+// "<route fingerprint>; task <digest>". So a run is made again when the optimizer's revision,
+// Optuna or its adapter, or the task's function, space or model file has changed.
+std::string RunFingerprint(absl::string_view route_fingerprint, absl::string_view task_digest);
 // INVALID_ARGUMENT for an optimizer nobody knows. Called from the bench's calling thread only.
 using Router = std::function<absl::StatusOr<Route>(const std::string& optimizer)>;
 
@@ -56,7 +63,8 @@ struct BenchSummary {
 // answers FAILED_PRECONDITION (data absent, e.g. the LCBench model) are skipped: their runs
 // count as skipped and one note per reason names them ("lcbench-3945, lcbench-7593: skipped:
 // LCBench surrogate not found at ..."). A suite name left unexpanded for that reason (see
-// ExpandTasks) is noted as "lcbench (suite)" and counts no runs.
+// ExpandTasks) is noted as "lcbench (suite)" and counts no runs. Each task is evaluated three
+// times up front for its TaskDigest; its errors fail the bench, naming the task.
 absl::StatusOr<BenchSummary> RunBench(const BenchOptions& options, const Router& router);
 
 }  // namespace hpo::harness

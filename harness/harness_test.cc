@@ -21,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "harness/analysis.h"
 #include "harness/bench.h"
+#include "harness/digest.h"
 #include "harness/distributed_runner.h"
 #include "harness/in_process_runner.h"
 #include "harness/optuna_runner.h"
@@ -58,6 +59,33 @@ hpo::v1::ServerInfo Ours(const std::vector<std::pair<std::string, int>>& optimiz
 std::string TempDir(const std::string& name) {
   return worker::test_util::MakeTempDir("hpo_harness_" + name);
 }
+
+// The TaskDigest of the built-in branin, which the bench tests' runs are fingerprinted with.
+std::string BraninDigest() {
+  auto task = worker::tasks::MakeTask("branin");
+  EXPECT_TRUE(task.ok());
+  absl::StatusOr<std::string> digest = TaskDigest(**task);
+  EXPECT_TRUE(digest.ok()) << digest.status();
+  return digest.ok() ? *digest : "";
+}
+
+// Branin plus a constant: the same space, another function.
+class ShiftedBranin final : public worker::tasks::SyntheticTask {
+ public:
+  explicit ShiftedBranin(double shift)
+      : branin_(std::move(worker::tasks::MakeTask("branin")).value()), shift_(shift) {}
+  std::string name() const override { return "branin"; }
+  hpo::v1::SearchSpace space() const override { return branin_->space(); }
+  double optimum() const override { return branin_->optimum() + shift_; }
+  hpo::v1::ParamMap optimum_params() const override { return branin_->optimum_params(); }
+  double Value(const hpo::v1::ParamMap& params) const override {
+    return dynamic_cast<const worker::tasks::SyntheticTask&>(*branin_).Value(params) + shift_;
+  }
+
+ private:
+  std::unique_ptr<worker::tasks::Task> branin_;
+  double shift_;
+};
 
 // "random" plus "random-b" (random search with another seed stream), so the bench tests do not
 // depend on which model-based optimizers are registered.
@@ -509,7 +537,7 @@ TEST(BenchTest, ShortBenchWritesReportAndReusesRuns) {
     ASSERT_TRUE(db.ok());
     EXPECT_EQ(*(*db)->CountRuns("done"), 8);
     EXPECT_EQ(*(*db)->CountEvals(), 8 * 15);
-    auto found = (*db)->FindDone({"random", "branin", 1, 15}, "fp");
+    auto found = (*db)->FindDone({"random", "branin", 1, 15}, RunFingerprint("fp", BraninDigest()));
     ASSERT_TRUE(found.ok() && found->has_value());
     EXPECT_EQ((*found)->evals.size(), 15u);
     auto other = (*db)->FindDone({"random", "branin", 1, 15}, "another version");
@@ -734,7 +762,8 @@ TEST(BenchTest, FailedRunsAreNotedAndRetriedNextTime) {
   EXPECT_THAT(second->notes[0], HasSubstr("boom (its 2 evaluated trials are in results.sqlite)"));
   EXPECT_EQ(*(*db)->CountRuns("failed"), 1);
   EXPECT_EQ(*(*db)->CountEvals(), 2);
-  EXPECT_FALSE((*(*db)->FindDone({"x", "branin", 0, 3}, "fp")).has_value());
+  EXPECT_FALSE(
+      (*(*db)->FindDone({"x", "branin", 0, 3}, RunFingerprint("fp", BraninDigest()))).has_value());
 
   runner.fail_after = 99;
   auto third = RunBench(options, router);
@@ -753,10 +782,78 @@ TEST(BenchTest, FailedRunsAreNotedAndRetriedNextTime) {
   EXPECT_THAT(fourth->notes[0], HasSubstr("boom (results.sqlite keeps the earlier finished run)"));
   EXPECT_EQ(*(*db)->CountRuns("done"), 1);
   EXPECT_EQ(*(*db)->CountRuns("failed"), 0);
-  auto kept = (*db)->FindDone({"x", "branin", 0, 3}, "fp");
+  auto kept = (*db)->FindDone({"x", "branin", 0, 3}, RunFingerprint("fp", BraninDigest()));
   ASSERT_TRUE(kept.ok() && kept->has_value());
   EXPECT_EQ((*kept)->evals.size(), 3u);
   EXPECT_EQ((*kept)->evals[2].params_json, "{\"i\":2}");
+}
+
+TEST(DigestTest, StableTextAndTaskDigests) {
+  // FNV-1a 64 reference values.
+  EXPECT_EQ(Digest(""), "cbf29ce484222325");
+  EXPECT_EQ(Digest("a"), "af63dc4c8601ec8c");
+  EXPECT_EQ(BraninDigest(), BraninDigest());
+  EXPECT_EQ(BraninDigest().size(), 16u);
+  // Another function on the same space, however close, and another space differ.
+  absl::StatusOr<std::string> shifted = TaskDigest(ShiftedBranin(1e-9));
+  ASSERT_TRUE(shifted.ok()) << shifted.status();
+  EXPECT_NE(*shifted, BraninDigest());
+  EXPECT_EQ(*TaskDigest(ShiftedBranin(0)), BraninDigest());
+  auto camel = worker::tasks::MakeTask("six_hump_camel");
+  ASSERT_TRUE(camel.ok());
+  EXPECT_NE(*TaskDigest(**camel), BraninDigest());
+}
+
+// results.sqlite gives back a run only for the task that made it: a changed function is run
+// again, the unchanged task's runs are reused.
+TEST(BenchTest, AChangedTaskIsRunAgain) {
+  class FakeRunner final : public Runner {
+   public:
+    using Runner::Run;
+    absl::StatusOr<RunRecord> Run(const RunSpec& spec, RunRecord*) override {
+      ++calls;
+      RunRecord r;
+      r.spec = spec;
+      for (int i = 0; i < spec.trials; ++i) AppendEval(r, 1.0 - i, "{}");
+      return r;
+    }
+    std::atomic<int> calls{0};
+  } runner;
+  double shift = 0;
+  BenchOptions options;
+  options.optimizers = {"x"};
+  options.tasks = {"branin", "hartmann3"};
+  options.trials = 3;
+  options.out_dir = TempDir("changed");
+  options.task_factory =
+      [&shift](absl::string_view name) -> absl::StatusOr<std::unique_ptr<worker::tasks::Task>> {
+    if (name == "branin") return std::unique_ptr<worker::tasks::Task>(new ShiftedBranin(shift));
+    return worker::tasks::MakeTask(name);
+  };
+  Router router = [&](const std::string&) -> absl::StatusOr<Route> {
+    return Route{&runner, "", "fp"};
+  };
+  auto first = RunBench(options, router);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->ran, 2);
+  auto again = RunBench(options, router);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->reused, 2);
+  EXPECT_EQ(runner.calls, 2);
+
+  shift = 0.5;
+  auto changed = RunBench(options, router);
+  ASSERT_TRUE(changed.ok()) << changed.status();
+  EXPECT_EQ(changed->ran, 1);
+  EXPECT_EQ(changed->reused, 1);
+  EXPECT_EQ(runner.calls, 3);
+  auto db = ResultsDb::Open(options.out_dir + "/results.sqlite");
+  ASSERT_TRUE(db.ok());
+  auto found =
+      (*db)->FindDone({"x", "branin", 0, 3}, RunFingerprint("fp", *TaskDigest(ShiftedBranin(0.5))));
+  ASSERT_TRUE(found.ok());
+  EXPECT_TRUE(found->has_value());
+  EXPECT_EQ(RunFingerprint("hpo tpe r4", "0123456789abcdef"), "hpo tpe r4; task 0123456789abcdef");
 }
 
 TEST(InProcessRunnerTest, AFailedRunHandsBackTheTrialsItMade) {

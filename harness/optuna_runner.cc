@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <thread>
 #include <utility>
 
@@ -13,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "core/search_space.h"
 #include "core/status_macros.h"
+#include "harness/digest.h"
 #include "harness/evaluate.h"
 #include "harness/pipe_process.h"
 #include "nlohmann/json.hpp"
@@ -213,6 +216,13 @@ absl::StatusOr<std::unique_ptr<OptunaRunner>> OptunaRunner::Create(Options optio
     options.max_parallel = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   }
   return std::unique_ptr<OptunaRunner>(new OptunaRunner(std::move(options)));
+}
+
+std::string OptunaRunner::AdapterDigest() const {
+  std::ifstream in(options_.adapter, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return in ? Digest(text.str()) : "unreadable";
 }
 
 absl::StatusOr<std::string> OptunaRunner::Probe() const {

@@ -59,6 +59,10 @@ class OptunaRunner final : public Runner {
   // importable, adapter missing).
   absl::StatusOr<std::string> Probe() const;
 
+  // Digest (digest.h) of the adapter script's text, so that runs made by an edited adapter are
+  // not reused; "unreadable" when it cannot be read (Probe says why).
+  std::string AdapterDigest() const;
+
   // INVALID_ARGUMENT for an optimizer that is not IsOptunaOptimizer; UNAVAILABLE when the
   // adapter dies; INTERNAL for a reply that breaks the protocol; errors from the task.
   using Runner::Run;

@@ -25,7 +25,9 @@ Router StandardRouter(Runner* ours, hpo::v1::ServerInfo ours_info, OptunaRunner*
       if (optuna == nullptr) return Route{nullptr, "Optuna runner not configured", ""};
       if (!probe->has_value()) *probe = optuna->Probe();
       if (!(*probe)->ok()) return Route{nullptr, std::string((*probe)->status().message()), ""};
-      return Route{optuna, "", absl::StrCat("optuna ", (*probe)->value())};
+      return Route{
+          optuna, "",
+          absl::StrCat("optuna ", (*probe)->value(), ", adapter ", optuna->AdapterDigest())};
     }
     std::vector<std::string> known;
     for (const hpo::v1::OptimizerInfo& info : ours_info.optimizers()) {

@@ -12,10 +12,13 @@
 #include "core/study_spec.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "harness/bench.h"
+#include "harness/digest.h"
 #include "harness/results_db.h"
 #include "server/coordinator_server.h"
 #include "server/optimizers/optimizer.h"
 #include "tests/test_util.h"
+#include "worker/tasks/task.h"
 
 namespace hpo {
 namespace {
@@ -353,8 +356,12 @@ TEST_F(CliTest, DistributedBenchRunsOnTheClusterUnderTheCoordinatorsRevisions) {
 
   auto db = harness::ResultsDb::Open(out + "/results.sqlite");
   ASSERT_TRUE(db.ok()) << db.status();
+  auto branin = worker::tasks::MakeTask("branin");
+  ASSERT_TRUE(branin.ok());
   auto found =
-      (*db)->FindDone({"random", "branin", 1, 4}, absl::StrCat("hpo random r", random_revision));
+      (*db)->FindDone({"random", "branin", 1, 4},
+                      harness::RunFingerprint(absl::StrCat("hpo random r", random_revision),
+                                              *harness::TaskDigest(**branin)));
   ASSERT_TRUE(found.ok()) << found.status();
   ASSERT_TRUE(found->has_value());
   EXPECT_EQ((*found)->evals.size(), 4u);

@@ -1,0 +1,42 @@
+#include "harness/digest.h"
+
+#include <cstdint>
+#include <cstdio>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "core/search_space.h"
+#include "core/status_macros.h"
+#include "harness/evaluate.h"
+
+namespace hpo::harness {
+
+std::string Digest(absl::string_view bytes) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  char text[17];
+  std::snprintf(text, sizeof(text), "%016llx", static_cast<unsigned long long>(h));
+  return text;
+}
+
+absl::StatusOr<std::string> TaskDigest(const worker::tasks::Task& task) {
+  constexpr int kProbes = 3;
+  const hpo::v1::SearchSpace space = task.space();
+  // The space has no map fields, so its serialization is deterministic.
+  std::string text = space.SerializeAsString();
+  std::seed_seq seq{0x64696765u, 0x73740000u};  // "digest"
+  core::Rng rng(seq);
+  for (int i = 0; i < kProbes; ++i) {
+    const hpo::v1::ParamMap params = core::SampleUniform(space, rng);
+    HPO_ASSIGN_OR_RETURN(const double value, EvaluateTask(task, space, params));
+    char number[32];
+    std::snprintf(number, sizeof(number), "%.17g", value);
+    absl::StrAppend(&text, "|", core::ParamsToJson(params), "=", number);
+  }
+  return Digest(text);
+}
+
+}  // namespace hpo::harness
