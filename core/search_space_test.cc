@@ -761,20 +761,24 @@ TEST(ValueTest, FindParam) {
   EXPECT_EQ(FindParam(space, "nope"), nullptr);
 }
 
+// The numeric parameters of both CheckSpaceWithin tests' outer spaces.
+constexpr char kCheckedNumerics[] = R"pb(
+  params {
+    name: "x"
+    float_domain { low: -5 high: 10 }
+  }
+  params {
+    name: "q"
+    float_domain { low: 0 high: 1 step: 0.25 }
+  }
+  params {
+    name: "n"
+    int_domain { low: 1 high: 9 step: 2 }
+  }
+)pb";
+
 TEST(CheckSpaceWithinTest, AcceptsWhatTheOuterSpaceTakes) {
-  const SearchSpace outer = Space(R"pb(
-    params {
-      name: "x"
-      float_domain { low: -5 high: 10 }
-    }
-    params {
-      name: "q"
-      float_domain { low: 0 high: 1 step: 0.25 }
-    }
-    params {
-      name: "n"
-      int_domain { low: 1 high: 9 step: 2 }
-    }
+  const SearchSpace outer = Space(std::string(kCheckedNumerics) + R"pb(
     params {
       name: "opt"
       categorical {
@@ -829,19 +833,7 @@ TEST(CheckSpaceWithinTest, AcceptsWhatTheOuterSpaceTakes) {
 }
 
 TEST(CheckSpaceWithinTest, NamesWhatDoesNotFit) {
-  const SearchSpace outer = Space(R"pb(
-    params {
-      name: "x"
-      float_domain { low: -5 high: 10 }
-    }
-    params {
-      name: "q"
-      float_domain { low: 0 high: 1 step: 0.25 }
-    }
-    params {
-      name: "n"
-      int_domain { low: 1 high: 9 step: 2 }
-    }
+  const SearchSpace outer = Space(std::string(kCheckedNumerics) + R"pb(
     params {
       name: "c"
       categorical {
