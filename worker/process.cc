@@ -6,11 +6,13 @@
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
@@ -58,19 +60,29 @@ void CloseIfOpen(int fd) {
 pid_t SpawnGuard(pid_t group, int* lifeline) {
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return -1;
+  struct rlimit files;
+  const int max_fd = ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY
+                         ? static_cast<int>(std::min<rlim_t>(files.rlim_cur, 1 << 30))
+                         : 1 << 20;
   const pid_t guard = ::fork();
   if (guard == 0) {
     // Only async-signal-safe calls: this process may have other threads.
+    // A group of its own: the terminal's Ctrl-C, Ctrl-Z (which would leave it stopped and the
+    // spawner's waitpid on it hanging) and signals to the spawner's group do not reach it.
+    ::setpgid(0, 0);
     struct sigaction ignore;
     std::memset(&ignore, 0, sizeof(ignore));
     ignore.sa_handler = SIG_IGN;
-    // A Ctrl-C or SIGTERM meant for the spawner's process group must not disarm the guard.
-    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE}) ::sigaction(sig, &ignore, nullptr);
+    // Nor does a SIGTERM sent to every process (a service manager stopping the worker): the
+    // guard must stay armed until the spawner is gone.
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU}) {
+      ::sigaction(sig, &ignore, nullptr);
+    }
     // Keep only the lifeline (as fd 0): a descriptor held here would outlive its closing by the
     // spawner (a socket would not close, a pipe would not report end of file).
     ::dup2(pipe_fds[0], STDIN_FILENO);
     if (::syscall(SYS_close_range, 1u, ~0u, 0u) != 0) {
-      for (int fd = 1; fd < 65536; ++fd) ::close(fd);
+      for (int fd = 1; fd < max_fd; ++fd) ::close(fd);
     }
     char byte;
     while (::read(STDIN_FILENO, &byte, 1) < 0 && errno == EINTR) {
@@ -87,6 +99,15 @@ pid_t SpawnGuard(pid_t group, int* lifeline) {
   }
   *lifeline = pipe_fds[1];
   return guard;
+}
+
+// Closes the guard's lifeline and reaps it; it kills its group on the way out, so call this
+// while the group's leader is not yet reaped (its pid still names the group).
+void StopGuard(pid_t guard, int lifeline) {
+  ::close(lifeline);
+  int status;
+  while (::waitpid(guard, &status, 0) < 0 && errno == EINTR) {
+  }
 }
 
 }  // namespace
@@ -221,6 +242,20 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(const SpawnOpt
     return ErrnoStatus(fork_err, "cannot fork");
   }
   ::setpgid(pid, pid);  // also in the child; whichever runs first wins the race
+  // The guard starts before the exec is known to succeed: from here on, the group dies with this
+  // process.
+  int lifeline = -1;
+  const pid_t guard = SpawnGuard(pid, &lifeline);
+  if (guard < 0) {
+    const int err = errno;
+    ::kill(-pid, SIGKILL);
+    ::kill(pid, SIGKILL);
+    int status;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    for (int fd : {out_pipe[0], status_pipe[0], event_fd}) ::close(fd);
+    return ErrnoStatus(err, "cannot start the process group's guard");
+  }
 
   // The status pipe closes on a successful exec, or carries the child's error.
   ChildError error{0, 0};
@@ -230,6 +265,7 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(const SpawnOpt
   } while (n < 0 && errno == EINTR);
   ::close(status_pipe[0]);
   if (n > 0) {
+    StopGuard(guard, lifeline);  // before the child is reaped, while its pid names the group
     int status;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
@@ -240,19 +276,6 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(const SpawnOpt
                          absl::StrCat("cannot change to directory '", options.workdir, "'"));
     }
     return ErrnoStatus(error.err, absl::StrCat("cannot run '", options.argv[0], "'"));
-  }
-  int lifeline = -1;
-  const pid_t guard = SpawnGuard(pid, &lifeline);
-  if (guard < 0) {
-    const int err = errno;
-    ::kill(-pid, SIGKILL);
-    ::kill(pid, SIGKILL);
-    int status;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    ::close(out_pipe[0]);
-    ::close(event_fd);
-    return ErrnoStatus(err, "cannot start the process group's guard");
   }
   const int pid_fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   if (pid_fd >= 0) ::fcntl(pid_fd, F_SETFD, FD_CLOEXEC);
@@ -272,13 +295,8 @@ ChildProcess::ChildProcess(pid_t pid, int stdout_fd, int event_fd, int pid_fd, p
 
 void ChildProcess::ReleaseGuard() {
   if (lifeline_fd_ < 0) return;
-  // The guard kills the group and exits; the leader is not reaped yet, so its pid still names
-  // this group.
-  ::close(lifeline_fd_);
+  StopGuard(guard_pid_, lifeline_fd_);
   lifeline_fd_ = -1;
-  int status;
-  while (::waitpid(guard_pid_, &status, 0) < 0 && errno == EINTR) {
-  }
 }
 
 ChildProcess::~ChildProcess() {

@@ -377,12 +377,14 @@ TEST(ChildProcessTest, GroupDiesWithASigkilledSpawner) {
     EXPECT_TRUE(WIFSIGNALED(*status));
     EXPECT_EQ(WTERMSIG(*status), SIGKILL);
   }
-  // The guard exits once it has killed the group; reap it too.
+  // The guard exits once it has killed the group: nothing is left to reap.
   const absl::Time deadline = absl::Now() + absl::Seconds(5);
   int status;
   while (::waitpid(-1, &status, WNOHANG) >= 0 && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(5));
   }
+  EXPECT_EQ(::waitpid(-1, &status, WNOHANG), -1) << "the guard did not exit";
+  EXPECT_EQ(errno, ECHILD);
 }
 
 // The guard keeps no descriptor of the spawner's but its lifeline: a pipe the spawner closes
