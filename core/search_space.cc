@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <limits>
 #include <map>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -748,44 +749,94 @@ bool ContainsValue(const google::protobuf::RepeatedPtrField<ParamValue>& values,
   return false;
 }
 
-// Whether every value of `inner` is a valid value of `outer` (same domain kind).
-bool DomainWithin(const ParamSpec& inner, const ParamSpec& outer) {
-  std::string why;
-  ParamValue v;
-  switch (inner.domain_case()) {
-    case ParamSpec::kFloatDomain: {
-      const FloatDomain& in = inner.float_domain();
-      const FloatDomain& out = outer.float_domain();
-      if (out.step() > 0) {
-        // Inner values must lie on the outer grid: a grid of its own, a whole multiple of the
-        // outer step, starting on the outer grid.
-        const double ratio = in.step() / out.step();
-        if (in.step() <= 0 || std::fabs(ratio - std::round(ratio)) > 1e-9 * std::max(1.0, ratio)) {
-          return false;
-        }
-      }
-      v.set_float_value(in.low());
-      if (!CheckValue(outer, v, &why)) return false;
-      return in.high() <= out.high();
-    }
-    case ParamSpec::kIntDomain: {
-      const IntDomain& in = inner.int_domain();
-      const IntDomain& out = outer.int_domain();
-      const int64_t in_step = std::max<int64_t>(1, in.step());
-      const int64_t out_step = std::max<int64_t>(1, out.step());
-      if (in_step % out_step != 0) return false;
-      v.set_int_value(in.low());
-      if (!CheckValue(outer, v, &why)) return false;
-      return in.high() <= out.high();
-    }
+// Every value of a finite domain with at most `limit` of them, in order; nullopt otherwise
+// (continuous floats, big grids).
+std::optional<std::vector<ParamValue>> FiniteValues(const ParamSpec& spec, int64_t limit) {
+  std::vector<ParamValue> out;
+  switch (spec.domain_case()) {
     case ParamSpec::kCategorical:
-      for (const ParamValue& c : inner.categorical().choices()) {
-        if (!CheckValue(outer, c, &why)) return false;
+      return std::vector<ParamValue>(spec.categorical().choices().begin(),
+                                     spec.categorical().choices().end());
+    case ParamSpec::kIntDomain: {
+      const IntDomain& d = spec.int_domain();
+      if (IntGridMax(d) >= limit) return std::nullopt;
+      for (int64_t k = 0; k <= IntGridMax(d); ++k) {
+        out.emplace_back().set_int_value(d.low() + k * IntStep(d));
       }
-      return true;
+      return out;
+    }
+    case ParamSpec::kFloatDomain: {
+      const FloatDomain& d = spec.float_domain();
+      if (d.step() <= 0 || FloatGridMax(d) >= limit) return std::nullopt;
+      for (int64_t k = 0; k <= FloatGridMax(d); ++k) {
+        out.emplace_back().set_float_value(FloatGridValue(d, k));
+      }
+      return out;
+    }
     default:
-      return false;
+      return std::nullopt;
   }
+}
+
+// `v` (a value of another space's parameter) as `spec` reads it when passed as text, the way a
+// worker hands a builtin task its parameters (`--name=<FormatValue>`); nullopt when `spec` does
+// not take it (unparsable, out of its domain).
+std::optional<ParamValue> AsValueOf(const ParamSpec& spec, const ParamValue& v) {
+  absl::StatusOr<ParamValue> parsed = ParseValue(spec, FormatValue(v));
+  std::string why;
+  if (!parsed.ok() || !CheckValue(spec, *parsed, &why)) return std::nullopt;
+  return *parsed;
+}
+
+bool IsMultiple(double a, double b) {
+  const double ratio = a / b;
+  return ratio >= 1 - 1e-9 && std::fabs(ratio - std::round(ratio)) <= 1e-9 * ratio;
+}
+
+// Whether `outer` takes every value of `inner` (passed as text, see AsValueOf).
+bool DomainWithin(const ParamSpec& inner, const ParamSpec& outer) {
+  constexpr int64_t kEnumerated = 4096;
+  if (std::optional<std::vector<ParamValue>> values = FiniteValues(inner, kEnumerated)) {
+    for (const ParamValue& v : *values) {
+      if (!AsValueOf(outer, v).has_value()) return false;
+    }
+    return true;
+  }
+  // A continuous or big numeric domain: its ends must fit, and so must the values between them,
+  // which needs the outer grid (if any) to hold the inner one.
+  ParamValue lo, top;
+  double inner_step = 0;  // 0: continuous
+  if (inner.has_int_domain()) {
+    const IntDomain& d = inner.int_domain();
+    lo.set_int_value(d.low());
+    top.set_int_value(d.low() + IntGridMax(d) * IntStep(d));
+    inner_step = static_cast<double>(IntStep(d));
+  } else if (inner.has_float_domain()) {
+    const FloatDomain& d = inner.float_domain();
+    lo.set_float_value(d.low());
+    top.set_float_value(d.step() > 0 ? FloatGridValue(d, FloatGridMax(d)) : d.high());
+    inner_step = std::max(0.0, d.step());
+  } else {
+    return false;
+  }
+  if (!AsValueOf(outer, lo).has_value() || !AsValueOf(outer, top).has_value()) return false;
+  if (outer.has_float_domain()) {
+    const double step = outer.float_domain().step();
+    return step <= 0 || (inner_step > 0 && IsMultiple(inner_step, step));
+  }
+  if (outer.has_int_domain()) {
+    return inner_step > 0 &&
+           IsMultiple(inner_step, static_cast<double>(IntStep(outer.int_domain())));
+  }
+  return false;  // a categorical cannot take a continuum
+}
+
+std::string ConditionText(const ParamSpec& p) {
+  if (!p.has_condition()) return "always active";
+  std::vector<std::string> values;
+  for (const ParamValue& v : p.condition().values()) values.push_back(FormatValue(v));
+  return absl::StrCat("active when ", p.condition().parent(), " in [", absl::StrJoin(values, ", "),
+                      "]");
 }
 
 }  // namespace
@@ -798,42 +849,60 @@ absl::Status CheckSpaceWithin(const SearchSpace& inner, const SearchSpace& outer
       return absl::InvalidArgumentError(
           absl::StrCat("space: ", outer_name, " has no parameter '", in.name(), "'"));
     }
-    if (in.domain_case() != out->domain_case() || !DomainWithin(in, *out)) {
+    if (!DomainWithin(in, *out)) {
       return SpaceError(in.name(), absl::StrCat(DomainText(in), " does not fit ", outer_name,
                                                 ", which takes ", DomainText(*out)));
     }
-    const bool in_cond = in.has_condition(), out_cond = out->has_condition();
-    bool same = in_cond == out_cond;
-    if (same && in_cond) {
-      same = in.condition().parent() == out->condition().parent();
-      const ParamSpec* parent = FindParam(inner, in.condition().parent());
-      std::string why;
-      for (const ParamValue& v : in.condition().values()) {
-        same = same && ContainsValue(out->condition().values(), v);
-      }
-      for (const ParamValue& v : out->condition().values()) {
-        // An outer value the inner parent can take must activate the inner parameter too.
-        if (parent != nullptr && CheckValue(*parent, v, &why)) {
-          same = same && ContainsValue(in.condition().values(), v);
-        }
-      }
-    }
-    if (!same) {
-      auto text = [](const ParamSpec& p) {
-        if (!p.has_condition()) return std::string("always active");
-        std::vector<std::string> values;
-        for (const ParamValue& v : p.condition().values()) values.push_back(FormatValue(v));
-        return absl::StrCat("active when ", p.condition().parent(), " in [",
-                            absl::StrJoin(values, ", "), "]");
-      };
-      return SpaceError(in.name(),
-                        absl::StrCat(text(in), ", but ", text(*out), " in ", outer_name));
-    }
   }
+  // Activity: for every value an inner parent can take, the inner space must give a parameter
+  // exactly when the outer one expects it. Outer parameters are visited parents first.
   for (const ParamSpec& out : outer.params()) {
-    if (FindParam(inner, out.name()) == nullptr) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("space: ", outer_name, " needs parameter '", out.name(), "'"));
+    const ParamSpec* in = FindParam(inner, out.name());
+    auto mismatch = [&]() {
+      if (in == nullptr) {
+        return absl::InvalidArgumentError(absl::StrCat("space: ", outer_name, " needs parameter '",
+                                                       out.name(), "' (", ConditionText(out), ")"));
+      }
+      return SpaceError(out.name(), absl::StrCat(ConditionText(*in), ", but ", ConditionText(out),
+                                                 " in ", outer_name));
+    };
+    if (!out.has_condition()) {
+      if (in == nullptr) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("space: ", outer_name, " needs parameter '", out.name(), "'"));
+      }
+      if (!in->has_condition()) continue;
+    }
+    // The parent whose values decide: the outer condition's, else the inner one's.
+    const std::string& parent_name =
+        out.has_condition() ? out.condition().parent() : in->condition().parent();
+    if (in != nullptr && in->has_condition() && in->condition().parent() != parent_name) {
+      return mismatch();
+    }
+    const ParamSpec* inner_parent = FindParam(inner, parent_name);
+    const ParamSpec* outer_parent = FindParam(outer, parent_name);
+    if (inner_parent == nullptr || outer_parent == nullptr) return mismatch();
+    std::optional<std::vector<ParamValue>> reach = FiniteValues(*inner_parent, 4096);
+    if (!reach.has_value()) {
+      // Too many parent values to try: the conditions must name the same values.
+      bool same = in != nullptr && in->has_condition() == out.has_condition();
+      for (int k = 0; same && k < out.condition().values_size(); ++k) {
+        same = ContainsValue(in->condition().values(), out.condition().values(k));
+      }
+      for (int k = 0; same && in->has_condition() && k < in->condition().values_size(); ++k) {
+        same = ContainsValue(out.condition().values(), in->condition().values(k));
+      }
+      if (!same) return mismatch();
+      continue;
+    }
+    for (const ParamValue& v : *reach) {
+      const bool in_active =
+          in != nullptr && (!in->has_condition() || ContainsValue(in->condition().values(), v));
+      std::optional<ParamValue> as_outer = AsValueOf(*outer_parent, v);
+      const bool out_active =
+          !out.has_condition() ||
+          (as_outer.has_value() && ContainsValue(out.condition().values(), *as_outer));
+      if (in_active != out_active) return mismatch();
     }
   }
   return absl::OkStatus();

@@ -81,12 +81,17 @@ std::string ParamsToJson(const hpo::v1::ParamMap& params);
 // The spec of `name`, or nullptr.
 const hpo::v1::ParamSpec* FindParam(const hpo::v1::SearchSpace& space, absl::string_view name);
 
-// OK when every assignment drawn from `inner` passes ValidateParams against `outer` (both valid
-// spaces): the same parameter names; each of the same kind with its domain inside the outer one
-// (bounds, the outer step grid, choices); the same conditions, as far as the inner parent's values
-// reach. `outer_name` names the outer space in messages. INVALID_ARGUMENT naming the parameter:
+// OK when every assignment drawn from `inner`, handed over as text the way a worker passes a
+// builtin task its parameters (`--name=<FormatValue>`, read back by ParseValue), passes
+// ValidateParams against `outer` (both valid spaces): each inner parameter exists in `outer`
+// and each of its values is one the outer parameter takes (numeric choices for a float, an int
+// range for a float, a narrower range, a coarser grid on the outer one); and for every value an
+// inner parent can take, a parameter is given exactly when `outer` expects it (so a conditional
+// parameter whose activating choices the inner space leaves out may be left out too).
+// `outer_name` names the outer space in messages. INVALID_ARGUMENT naming the parameter:
 //   "space.x1: float [-10, 10] does not fit task 'branin', which takes float [-5, 10]",
-//   "space: task 'branin' has no parameter 'y'", "space: task 'branin' needs parameter 'x2'".
+//   "space: task 'branin' has no parameter 'y'", "space: task 'branin' needs parameter 'x2'",
+//   "space.y: always active, but active when kind in [b] in task 'mixed'".
 absl::Status CheckSpaceWithin(const hpo::v1::SearchSpace& inner, const hpo::v1::SearchSpace& outer,
                               absl::string_view outer_name);
 

@@ -901,7 +901,104 @@ TEST(CheckSpaceWithinTest, NamesWhatDoesNotFit) {
   SearchSpace fewer = outer;
   fewer.mutable_params()->RemoveLast();
   EXPECT_EQ(CheckSpaceWithin(fewer, outer, "task 't'").message(),
-            "space: task 't' needs parameter 'd'");
+            "space: task 't' needs parameter 'd' (active when c in [2])");
+}
+
+// Values count, not how the study declares them: they reach the task as text.
+TEST(CheckSpaceWithinTest, JudgesValuesAndReachableConditions) {
+  const SearchSpace outer = Space(R"pb(
+    params {
+      name: "x"
+      float_domain { low: -5 high: 10 }
+    }
+    params {
+      name: "n"
+      int_domain { low: 0 high: 9 }
+    }
+    params {
+      name: "kind"
+      categorical {
+        choices { string_value: "a" }
+        choices { string_value: "b" }
+        choices { string_value: "c" }
+      }
+    }
+    params {
+      name: "y"
+      float_domain { low: 0 high: 1 }
+      condition {
+        parent: "kind"
+        values { string_value: "b" }
+      }
+    }
+  )pb");
+  // Numeric choices and an int range for a float; an int grid whose top value (8) fits though
+  // its high (10) does not; no y where kind cannot be b.
+  const SearchSpace no_b = Space(R"pb(
+    params {
+      name: "x"
+      categorical {
+        choices { float_value: -2.5 }
+        choices { int_value: 0 }
+        choices { float_value: 2.5 }
+      }
+    }
+    params {
+      name: "n"
+      int_domain { low: 0 high: 10 step: 4 }
+    }
+    params {
+      name: "kind"
+      categorical {
+        choices { string_value: "a" }
+        choices { string_value: "c" }
+      }
+    }
+  )pb");
+  EXPECT_TRUE(CheckSpaceWithin(no_b, outer, "task 't'").ok())
+      << CheckSpaceWithin(no_b, outer, "task 't'");
+  // Where kind is always b, y may be unconditional.
+  const SearchSpace only_b = Space(R"pb(
+    params {
+      name: "x"
+      int_domain { low: -5 high: 10 }
+    }
+    params {
+      name: "n"
+      int_domain { low: 0 high: 9 }
+    }
+    params {
+      name: "kind"
+      categorical { choices { string_value: "b" } }
+    }
+    params {
+      name: "y"
+      float_domain { low: 0 high: 1 }
+    }
+  )pb");
+  EXPECT_TRUE(CheckSpaceWithin(only_b, outer, "task 't'").ok())
+      << CheckSpaceWithin(only_b, outer, "task 't'");
+  // But not where kind can be a or b.
+  SearchSpace a_or_b = only_b;
+  a_or_b.mutable_params(2)->mutable_categorical()->add_choices()->set_string_value("a");
+  EXPECT_EQ(CheckSpaceWithin(a_or_b, outer, "task 't'").message(),
+            "space.y: always active, but active when kind in [b] in task 't'");
+  // And y is needed where kind can be b.
+  SearchSpace no_y = a_or_b;
+  no_y.mutable_params()->RemoveLast();
+  EXPECT_EQ(CheckSpaceWithin(no_y, outer, "task 't'").message(),
+            "space: task 't' needs parameter 'y' (active when kind in [b])");
+  // A choice the float cannot read, and a continuum for an int, do not fit.
+  SearchSpace bad = no_b;
+  bad.mutable_params(0)->mutable_categorical()->add_choices()->set_float_value(11);
+  EXPECT_EQ(
+      CheckSpaceWithin(bad, outer, "task 't'").message(),
+      "space.x: choices [-2.5, 0, 2.5, 11] does not fit task 't', which takes float [-5, 10]");
+  bad = no_b;
+  bad.mutable_params(1)->mutable_float_domain()->set_low(0);
+  bad.mutable_params(1)->mutable_float_domain()->set_high(9);
+  EXPECT_EQ(CheckSpaceWithin(bad, outer, "task 't'").message(),
+            "space.n: float [0, 9] does not fit task 't', which takes int [0, 9]");
 }
 
 }  // namespace

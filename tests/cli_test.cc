@@ -248,8 +248,8 @@ task: {builtin: TASK}
       {"lcbench-abc", branin, "'lcbench-abc' is not an LCBench task (lcbench-<OpenML task id>)"},
       {"branin", "  x1: {type: float, low: -10, high: 10}\n  x2: {type: float, low: 0, high: 15}",
        "space.x1: float [-10, 10] does not fit task 'branin', which takes float [-5, 10]"},
-      {"branin", "  x1: {type: int, low: 0, high: 5}\n  x2: {type: float, low: 0, high: 15}",
-       "space.x1: int [0, 5] does not fit task 'branin', which takes float [-5, 10]"},
+      {"branin", "  x1: {type: int, low: 0, high: 12}\n  x2: {type: float, low: 0, high: 15}",
+       "space.x1: int [0, 12] does not fit task 'branin', which takes float [-5, 10]"},
       {"branin", "  x1: {type: float, low: -5, high: 10}",
        "space: task 'branin' needs parameter 'x2'"},
       {"branin", branin + "\n  y: {type: float, low: 0, high: 1}",
@@ -269,11 +269,11 @@ task: {builtin: TASK}
   }
   auto r = Cli({"--coordinator", address_, "study", "list"});
   EXPECT_THAT(r.out, ::testing::Not(HasSubstr("builtin")));
-  // A narrower range is fine.
+  // A narrower range, a log scale and numeric choices are fine.
   std::string text = base;
   text.replace(text.find("SPACE"), 5,
-               "  x1: {type: float, low: 0, high: 5}\n  x2: {type: float, low: 1, high: 2, log: "
-               "true}");
+               "  x1: {type: categorical, choices: [-2.5, 0, 2.5]}\n  x2: {type: float, low: 1, "
+               "high: 2, log: true}");
   text.replace(text.find("TASK"), 4, "branin");
   r = Cli({"--coordinator", address_, "study", "create", "-f", Write(dir_, "narrow.yaml", text)});
   EXPECT_EQ(r.code, 0) << r.err;
