@@ -90,6 +90,7 @@ absl::StatusOr<BenchSummary> RunBench(const BenchOptions& options, const Router&
   // the LCBench model file is absent) is skipped: one note per reason, naming its tasks.
   std::map<std::string, int> trials;
   std::map<std::string, std::string> task_digest;
+  std::vector<std::pair<std::string, std::unique_ptr<worker::tasks::Task>>> made;
   std::vector<std::string> tasks;
   std::vector<std::pair<std::string, std::vector<std::string>>> skipped_tasks;  // reason, names
   for (const std::string& t : options.tasks) {
@@ -109,17 +110,39 @@ absl::StatusOr<BenchSummary> RunBench(const BenchOptions& options, const Router&
       continue;
     }
     HPO_RETURN_IF_ERROR(task.status());
-    absl::StatusOr<std::string> digest = TaskDigest(**task);
-    if (!digest.ok()) {
-      return absl::Status(digest.status().code(),
-                          absl::StrCat("task ", t, ": ", digest.status().message()));
-    }
-    task_digest[t] = *std::move(digest);
-    tasks.push_back(t);
     trials[t] = options.trials > 0 ? options.trials : DefaultTrials((*task)->space().params_size());
+    made.emplace_back(t, *std::move(task));
   }
   for (const auto& [reason, names] : skipped_tasks) {
     summary.notes.push_back(absl::StrCat(absl::StrJoin(names, ", "), ": skipped: ", reason));
+  }
+  // Each task's digest, options.jobs at a time (a surrogate's evaluations may start a helper
+  // process). A task that cannot be evaluated fails its runs, not the bench.
+  std::vector<absl::StatusOr<std::string>> digests(made.size(), absl::UnknownError("not run"));
+  {
+    std::atomic<size_t> next{0};
+    std::vector<std::thread> pool;
+    for (int j = 0; j < std::min<int>(options.jobs, static_cast<int>(made.size())); ++j) {
+      pool.emplace_back([&] {
+        for (size_t i = next++; i < made.size(); i = next++)
+          digests[i] = TaskDigest(*made[i].second);
+      });
+    }
+    for (std::thread& th : pool) th.join();
+  }
+  for (size_t i = 0; i < made.size(); ++i) {
+    const std::string& t = made[i].first;
+    if (!digests[i].ok()) {
+      const int runs = static_cast<int>(options.optimizers.size()) * options.seeds;
+      summary.total += runs;
+      summary.failed += runs;
+      summary.notes.push_back(absl::StrCat("failed: ", t, ": cannot evaluate the task (",
+                                           digests[i].status().message(), "); ", runs,
+                                           " runs not made"));
+      continue;
+    }
+    task_digest[t] = *std::move(digests[i]);
+    tasks.push_back(t);
   }
 
   std::error_code ec;
@@ -235,7 +258,7 @@ absl::StatusOr<BenchSummary> RunBench(const BenchOptions& options, const Router&
 
   summary.ran = ran;
   summary.reused = reused;
-  summary.failed = failed;
+  summary.failed += failed;
   for (const std::string& f : failures) summary.notes.push_back(absl::StrCat("failed: ", f));
 
   std::vector<RunRecord> records;

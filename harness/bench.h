@@ -63,8 +63,9 @@ struct BenchSummary {
 // answers FAILED_PRECONDITION (data absent, e.g. the LCBench model) are skipped: their runs
 // count as skipped and one note per reason names them ("lcbench-3945, lcbench-7593: skipped:
 // LCBench surrogate not found at ..."). A suite name left unexpanded for that reason (see
-// ExpandTasks) is noted as "lcbench (suite)" and counts no runs. Each task is evaluated three
-// times up front for its TaskDigest; its errors fail the bench, naming the task.
+// ExpandTasks) is noted as "lcbench (suite)" and counts no runs. Each task is evaluated a few
+// times up front for its TaskDigest (options.jobs tasks at once); a task whose evaluation fails
+// there has its runs counted as failed, with a note.
 absl::StatusOr<BenchSummary> RunBench(const BenchOptions& options, const Router& router);
 
 }  // namespace hpo::harness

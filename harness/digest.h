@@ -14,9 +14,11 @@ namespace hpo::harness {
 // 16 hex digits of the 64-bit FNV-1a hash of `bytes`: the same on every run and build.
 std::string Digest(absl::string_view bytes);
 
-// What a task computes, as a Digest: its search space and its values (EvaluateTask) at three
-// assignments drawn from the space with a fixed seed. It changes when the function, its space
-// or, for a surrogate, its model file changes. The task's errors. Thread-safe (tasks are).
+// What a task computes, as a Digest: its search space and its values (EvaluateTask) at
+// assignments drawn from the space with a fixed seed: three, and more (up to 64 draws) until
+// every categorical choice and every conditional parameter has been in one, so that each
+// branch of the function is evaluated. It changes when the function, its space or, for a
+// surrogate, its model file changes. The task's errors. Thread-safe (tasks are).
 absl::StatusOr<std::string> TaskDigest(const worker::tasks::Task& task);
 
 }  // namespace hpo::harness

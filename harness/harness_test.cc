@@ -87,6 +87,39 @@ class ShiftedBranin final : public worker::tasks::SyntheticTask {
   double shift_;
 };
 
+// mixed2 with its sgd branch changed: only assignments with optimizer = sgd differ.
+class SgdChangedMixed2 final : public worker::tasks::SyntheticTask {
+ public:
+  SgdChangedMixed2() : mixed2_(std::move(worker::tasks::MakeTask("mixed2")).value()) {}
+  std::string name() const override { return "mixed2"; }
+  hpo::v1::SearchSpace space() const override { return mixed2_->space(); }
+  double optimum() const override { return mixed2_->optimum(); }
+  hpo::v1::ParamMap optimum_params() const override { return mixed2_->optimum_params(); }
+  double Value(const hpo::v1::ParamMap& params) const override {
+    const bool sgd = params.values().at("optimizer").string_value() == "sgd";
+    return dynamic_cast<const worker::tasks::SyntheticTask&>(*mixed2_).Value(params) +
+           (sgd ? 1 : 0);
+  }
+
+ private:
+  std::unique_ptr<worker::tasks::Task> mixed2_;
+};
+
+// A task that cannot be evaluated (a surrogate whose helper dies, say).
+class BrokenTask final : public worker::tasks::Task {
+ public:
+  std::string name() const override { return "broken"; }
+  hpo::v1::SearchSpace space() const override {
+    return std::move(worker::tasks::MakeTask("branin")).value()->space();
+  }
+  double optimum() const override { return std::nan(""); }
+  hpo::v1::ParamMap optimum_params() const override { return {}; }
+  absl::StatusOr<double> Evaluate(const hpo::v1::ParamMap&, const worker::tasks::TaskOptions&,
+                                  worker::tasks::Reporter&) const override {
+    return absl::UnavailableError("the helper died");
+  }
+};
+
 // "random" plus "random-b" (random search with another seed stream), so the bench tests do not
 // depend on which model-based optimizers are registered.
 server::OptimizerFactory TestOptimizers() {
@@ -802,6 +835,11 @@ TEST(DigestTest, StableTextAndTaskDigests) {
   auto camel = worker::tasks::MakeTask("six_hump_camel");
   ASSERT_TRUE(camel.ok());
   EXPECT_NE(*TaskDigest(**camel), BraninDigest());
+  // Every branch is probed: a change that only sgd assignments see still shows.
+  auto mixed2 = worker::tasks::MakeTask("mixed2");
+  ASSERT_TRUE(mixed2.ok());
+  EXPECT_NE(*TaskDigest(**mixed2), *TaskDigest(SgdChangedMixed2()));
+  EXPECT_EQ(TaskDigest(BrokenTask()).status().code(), absl::StatusCode::kUnavailable);
 }
 
 // results.sqlite gives back a run only for the task that made it: a changed function is run
@@ -854,6 +892,23 @@ TEST(BenchTest, AChangedTaskIsRunAgain) {
   ASSERT_TRUE(found.ok());
   EXPECT_TRUE(found->has_value());
   EXPECT_EQ(RunFingerprint("hpo tpe r4", "0123456789abcdef"), "hpo tpe r4; task 0123456789abcdef");
+
+  // A task that cannot be evaluated fails its runs; the others still run (or are reused).
+  options.tasks = {"broken", "hartmann3"};
+  auto factory = options.task_factory;
+  options.task_factory =
+      [factory](absl::string_view name) -> absl::StatusOr<std::unique_ptr<worker::tasks::Task>> {
+    if (name == "broken") return std::unique_ptr<worker::tasks::Task>(new BrokenTask());
+    return factory(name);
+  };
+  auto broken = RunBench(options, router);
+  ASSERT_TRUE(broken.ok()) << broken.status();
+  EXPECT_EQ(broken->total, 2);
+  EXPECT_EQ(broken->failed, 1);
+  EXPECT_EQ(broken->reused, 1);
+  ASSERT_EQ(broken->notes.size(), 1u);
+  EXPECT_EQ(broken->notes[0],
+            "failed: broken: cannot evaluate the task (the helper died); 1 runs not made");
 }
 
 TEST(InProcessRunnerTest, AFailedRunHandsBackTheTrialsItMade) {
