@@ -741,10 +741,11 @@ std::string DomainText(const ParamSpec& spec) {
   }
 }
 
+// Whether `v` is among `values`, matched as IsActive matches a condition's values.
 bool ContainsValue(const google::protobuf::RepeatedPtrField<ParamValue>& values,
                    const ParamValue& v) {
   for (const ParamValue& x : values) {
-    if (ValueEquals(x, v)) return true;
+    if (ValueMatches(x, v)) return true;
   }
   return false;
 }
