@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <limits>
 #include <map>
@@ -63,6 +64,15 @@ struct Job {
   std::optional<RunRecord> record;  // set when done or reused
 };
 
+// Runs `work` on `threads` threads at once (this one among them, at least one) and returns when
+// all have returned.
+void RunOnThreads(int threads, const std::function<void()>& work) {
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (std::thread& t : pool) t.join();
+}
+
 }  // namespace
 
 std::string RunFingerprint(absl::string_view route_fingerprint, absl::string_view task_digest) {
@@ -119,17 +129,12 @@ absl::StatusOr<BenchSummary> RunBench(const BenchOptions& options, const Router&
   // Each task's digest, options.jobs at a time (a surrogate's evaluations may start a helper
   // process). A task that cannot be evaluated fails its runs, not the bench.
   std::vector<absl::StatusOr<std::string>> digests(made.size(), absl::UnknownError("not run"));
-  {
-    std::atomic<size_t> next{0};
-    std::vector<std::thread> pool;
-    for (int j = 0; j < std::min<int>(options.jobs, static_cast<int>(made.size())); ++j) {
-      pool.emplace_back([&] {
-        for (size_t i = next++; i < made.size(); i = next++)
-          digests[i] = TaskDigest(*made[i].second);
-      });
+  std::atomic<size_t> next_task{0};
+  RunOnThreads(std::min<int>(options.jobs, static_cast<int>(made.size())), [&] {
+    for (size_t i = next_task++; i < made.size(); i = next_task++) {
+      digests[i] = TaskDigest(*made[i].second);
     }
-    for (std::thread& th : pool) th.join();
-  }
+  });
   for (size_t i = 0; i < made.size(); ++i) {
     const std::string& t = made[i].first;
     if (!digests[i].ok()) {
@@ -248,11 +253,7 @@ absl::StatusOr<BenchSummary> RunBench(const BenchOptions& options, const Router&
       }
     }
   };
-  const int threads = std::max(1, std::min<int>(options.jobs, static_cast<int>(jobs.size())));
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(work);
-  work();
-  for (std::thread& t : pool) t.join();
+  RunOnThreads(std::min<int>(options.jobs, static_cast<int>(jobs.size())), work);
   if (options.progress != nullptr) progress.Done();
   HPO_RETURN_IF_ERROR(fatal);
 
