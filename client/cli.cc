@@ -16,9 +16,7 @@
 #include "client/progress_printer.h"
 #include "client/run_command.h"
 #include "core/search_space.h"
-#include "core/study_spec.h"
 #include "core/trial_states.h"
-#include "worker/tasks/task.h"
 
 namespace hpo::client {
 namespace {
@@ -125,12 +123,8 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   if (*bench) return RunBenchCommand(bench_flags, out, err);
 
   if (*create) {
-    auto spec = core::LoadStudyFile(study_file);
+    auto spec = LoadCheckedStudyFile(study_file);
     if (!spec.ok()) return Fail(err, spec.status());
-    if (spec->task().has_builtin()) {
-      absl::Status s = worker::tasks::CheckBuiltinStudy(spec->task().builtin(), spec->space());
-      if (!s.ok()) return Fail(err, s);
-    }
     auto backend = Open(target, /*create_db=*/true);
     if (!backend.ok()) return Fail(err, backend.status());
     auto s = (*backend)->CreateStudy(*spec);

@@ -11,6 +11,7 @@
 #include "client/format.h"
 #include "client/progress_printer.h"
 #include "core/logging.h"
+#include "core/status_macros.h"
 #include "core/study_spec.h"
 #include "core/trial_states.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -21,19 +22,25 @@
 
 namespace hpo::client {
 
+absl::StatusOr<hpo::v1::StudySpec> LoadCheckedStudyFile(const std::string& path) {
+  absl::StatusOr<hpo::v1::StudySpec> spec = core::LoadStudyFile(path);
+  if (spec.ok() && spec->task().has_builtin()) {
+    HPO_RETURN_IF_ERROR(worker::tasks::CheckBuiltinStudy(spec->task().builtin(), spec->space()));
+  }
+  return spec;
+}
+
 int RunStudy(const RunOptions& options, std::ostream& out, std::ostream& err) {
   auto fail = [&](const absl::Status& s) {
     err << "hpo: " << s.message() << "\n";
     return 1;
   };
-  auto spec = core::LoadStudyFile(options.study_file);
+  auto spec = LoadCheckedStudyFile(options.study_file);
   if (!spec.ok()) return fail(spec.status());
   const std::string name = spec->name();
   std::string hpo_task =
       options.hpo_task_path.empty() ? worker::SiblingExecutable("hpo-task") : options.hpo_task_path;
   if (spec->task().has_builtin()) {
-    absl::Status s = worker::tasks::CheckBuiltinStudy(spec->task().builtin(), spec->space());
-    if (!s.ok()) return fail(s);
     absl::StatusOr<std::string> resolved = worker::ResolveProgram(hpo_task);
     if (!resolved.ok()) {
       return fail(absl::NotFoundError(

@@ -5,6 +5,9 @@
 #include <ostream>
 #include <string>
 
+#include "absl/status/statusor.h"
+#include "hpo/v1/hpo.pb.h"
+
 namespace hpo::client {
 
 struct RunOptions {
@@ -15,6 +18,11 @@ struct RunOptions {
   // hpo-task for builtin tasks; empty = next to this executable, else on PATH.
   std::string hpo_task_path;
 };
+
+// core::LoadStudyFile, then, for a builtin task, worker::tasks::CheckBuiltinStudy: a study that
+// names an unknown task, or whose space the task does not take, is refused before it exists.
+// What `hpo study create` and `hpo run` read a study file with.
+absl::StatusOr<hpo::v1::StudySpec> LoadCheckedStudyFile(const std::string& path);
 
 // Starts a coordinator on a free loopback port over `db_path`, creates the study (or resumes it
 // when the db holds it unfinished), runs `workers` local workers until the study ends while
