@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <map>
 #include <sstream>
@@ -69,41 +70,28 @@ std::string BraninDigest() {
   return digest.ok() ? *digest : "";
 }
 
-// Branin plus a constant: the same space, another function.
-class ShiftedBranin final : public worker::tasks::SyntheticTask {
+// A built-in synthetic task plus `extra(params)`: the same space, another function.
+class AdjustedTask final : public worker::tasks::SyntheticTask {
  public:
-  explicit ShiftedBranin(double shift)
-      : branin_(std::move(worker::tasks::MakeTask("branin")).value()), shift_(shift) {}
-  std::string name() const override { return "branin"; }
-  hpo::v1::SearchSpace space() const override { return branin_->space(); }
-  double optimum() const override { return branin_->optimum() + shift_; }
-  hpo::v1::ParamMap optimum_params() const override { return branin_->optimum_params(); }
+  AdjustedTask(const std::string& name, std::function<double(const hpo::v1::ParamMap&)> extra)
+      : task_(std::move(worker::tasks::MakeTask(name)).value()), extra_(std::move(extra)) {}
+  std::string name() const override { return task_->name(); }
+  hpo::v1::SearchSpace space() const override { return task_->space(); }
+  double optimum() const override { return task_->optimum(); }
+  hpo::v1::ParamMap optimum_params() const override { return task_->optimum_params(); }
   double Value(const hpo::v1::ParamMap& params) const override {
-    return dynamic_cast<const worker::tasks::SyntheticTask&>(*branin_).Value(params) + shift_;
+    return dynamic_cast<const worker::tasks::SyntheticTask&>(*task_).Value(params) + extra_(params);
   }
 
  private:
-  std::unique_ptr<worker::tasks::Task> branin_;
-  double shift_;
+  std::unique_ptr<worker::tasks::Task> task_;
+  std::function<double(const hpo::v1::ParamMap&)> extra_;
 };
 
-// mixed2 with its sgd branch changed: only assignments with optimizer = sgd differ.
-class SgdChangedMixed2 final : public worker::tasks::SyntheticTask {
- public:
-  SgdChangedMixed2() : mixed2_(std::move(worker::tasks::MakeTask("mixed2")).value()) {}
-  std::string name() const override { return "mixed2"; }
-  hpo::v1::SearchSpace space() const override { return mixed2_->space(); }
-  double optimum() const override { return mixed2_->optimum(); }
-  hpo::v1::ParamMap optimum_params() const override { return mixed2_->optimum_params(); }
-  double Value(const hpo::v1::ParamMap& params) const override {
-    const bool sgd = params.values().at("optimizer").string_value() == "sgd";
-    return dynamic_cast<const worker::tasks::SyntheticTask&>(*mixed2_).Value(params) +
-           (sgd ? 1 : 0);
-  }
-
- private:
-  std::unique_ptr<worker::tasks::Task> mixed2_;
-};
+// Branin plus a constant.
+AdjustedTask ShiftedBranin(double shift) {
+  return AdjustedTask("branin", [shift](const hpo::v1::ParamMap&) { return shift; });
+}
 
 // A task that cannot be evaluated (a surrogate whose helper dies, say).
 class BrokenTask final : public worker::tasks::Task {
@@ -838,7 +826,10 @@ TEST(DigestTest, StableTextAndTaskDigests) {
   // Every branch is probed: a change that only sgd assignments see still shows.
   auto mixed2 = worker::tasks::MakeTask("mixed2");
   ASSERT_TRUE(mixed2.ok());
-  EXPECT_NE(*TaskDigest(**mixed2), *TaskDigest(SgdChangedMixed2()));
+  const AdjustedTask sgd_changed("mixed2", [](const hpo::v1::ParamMap& params) {
+    return params.values().at("optimizer").string_value() == "sgd" ? 1.0 : 0.0;
+  });
+  EXPECT_NE(*TaskDigest(**mixed2), *TaskDigest(sgd_changed));
   EXPECT_EQ(TaskDigest(BrokenTask()).status().code(), absl::StatusCode::kUnavailable);
 }
 
@@ -865,7 +856,10 @@ TEST(BenchTest, AChangedTaskIsRunAgain) {
   options.out_dir = TempDir("changed");
   options.task_factory =
       [&shift](absl::string_view name) -> absl::StatusOr<std::unique_ptr<worker::tasks::Task>> {
-    if (name == "branin") return std::unique_ptr<worker::tasks::Task>(new ShiftedBranin(shift));
+    if (name == "branin") {
+      return std::unique_ptr<worker::tasks::Task>(
+          new AdjustedTask("branin", [shift](const hpo::v1::ParamMap&) { return shift; }));
+    }
     return worker::tasks::MakeTask(name);
   };
   Router router = [&](const std::string&) -> absl::StatusOr<Route> {
