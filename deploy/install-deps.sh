@@ -10,6 +10,7 @@ PACKAGES=(
   libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libeigen3-dev libnlopt-cxx-dev libtorch-dev
+  python3
 )
 
 # Peers for the benchmarks (not needed to build or test): `install-deps.sh --bench`.

@@ -565,12 +565,20 @@ absl::StatusOr<hpo::v1::ReportProgressResponse> Coordinator::ReportProgress(
   absl::MutexLock lock(&mu_);
   HPO_ASSIGN_OR_RETURN(auto found, LeasedTrialLocked(request.trial_id(), request.worker_id()));
   auto [entry, trial] = found;
-  hpo::v1::Measurement m = request.measurement();
   const int64_t now = options_.clock->NowMs();
-  if (m.time_ms() == 0) m.set_time_ms(now);
-  HPO_RETURN_IF_ERROR(storage_->AppendMeasurement(trial->id(), m));
-  trial->set_last_step(m.step());
-  *trial->add_measurements() = std::move(m);
+  std::vector<hpo::v1::Measurement> batch;
+  batch.reserve(request.measurements_size() + 1);
+  if (request.has_measurement()) batch.push_back(request.measurement());
+  batch.insert(batch.end(), request.measurements().begin(), request.measurements().end());
+  if (batch.empty()) {
+    return absl::InvalidArgumentError("measurements: a progress report needs at least one");
+  }
+  for (hpo::v1::Measurement& m : batch) {
+    if (m.time_ms() == 0) m.set_time_ms(now);
+  }
+  HPO_RETURN_IF_ERROR(storage_->AppendMeasurements(trial->id(), batch));
+  trial->set_last_step(batch.back().step());
+  for (hpo::v1::Measurement& m : batch) *trial->add_measurements() = std::move(m);
   trial->set_lease_expire_ms(now + absl::ToInt64Milliseconds(options_.lease_timeout));
 
   hpo::v1::ReportProgressResponse response;

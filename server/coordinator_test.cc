@@ -222,6 +222,44 @@ TEST_F(CoordinatorTest, OnlyTheLeaseHolderMayReportOrComplete) {
   EXPECT_EQ(coordinator_->ReportProgress(unknown).status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST_F(CoordinatorTest, ABatchedReportStoresEveryMeasurementInOrder) {
+  ASSERT_TRUE(coordinator_->CreateStudy(Spec("s1", 2, 2)).ok());
+  Trial a = Acquire();
+  hpo::v1::ReportProgressRequest req;
+  req.set_worker_id("w1");
+  req.set_trial_id(a.id());
+  req.mutable_measurement()->set_step(0);
+  (*req.mutable_measurement()->mutable_metrics())["value"] = 3;
+  for (int step = 1; step <= 3; ++step) {
+    hpo::v1::Measurement* m = req.add_measurements();
+    m->set_step(step);
+    (*m->mutable_metrics())["value"] = 3 - step;
+  }
+  auto r = coordinator_->ReportProgress(req);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->decision(), hpo::v1::CONTINUE);
+  auto stored = storage_->GetTrial(a.id(), /*with_measurements=*/true);
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(stored->measurements_size(), 4);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(stored->measurements(i).step(), i);
+    EXPECT_EQ(stored->measurements(i).metrics().at("value"), 3 - i);
+    EXPECT_GT(stored->measurements(i).time_ms(), 0);  // stamped by the coordinator
+  }
+  EXPECT_EQ(stored->last_step(), 3);
+  auto cached = coordinator_->GetTrial(a.id());
+  ASSERT_TRUE(cached.ok());
+  EXPECT_EQ(cached->measurements_size(), 4);
+  EXPECT_EQ(cached->last_step(), 3);
+
+  hpo::v1::ReportProgressRequest empty;
+  empty.set_worker_id("w1");
+  empty.set_trial_id(a.id());
+  auto refused = coordinator_->ReportProgress(empty);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(), HasSubstr("measurements"));
+}
+
 TEST_F(CoordinatorTest, RepeatedCompletionIsAnsweredNotReapplied) {
   ASSERT_TRUE(coordinator_->CreateStudy(Spec("s1", 2, 2)).ok());
   Trial a = Acquire();

@@ -551,29 +551,39 @@ absl::StatusOr<std::vector<Trial>> SqliteStorage::ListTrials(int64_t study_id,
 
 // ---------------------------------------------------------------- measurements
 
-absl::Status SqliteStorage::AppendMeasurement(int64_t trial_id, const Measurement& measurement) {
+absl::Status SqliteStorage::AppendMeasurements(int64_t trial_id,
+                                               const std::vector<Measurement>& measurements) {
+  if (measurements.empty()) return absl::OkStatus();
   absl::MutexLock lock(&mu_);
   HPO_ASSIGN_OR_RETURN(auto txn, Transaction::Begin(db_, &cache_));
   {
     HPO_ASSIGN_OR_RETURN(auto stmt, cache_.Get("UPDATE trials SET last_step = ? WHERE id = ?"));
-    stmt->BindInt64(1, measurement.step());
+    stmt->BindInt64(1, measurements.back().step());
     stmt->BindInt64(2, trial_id);
     HPO_RETURN_IF_ERROR(stmt->StepDone());
     if (stmt->Changes() == 0) {
       return absl::NotFoundError(absl::StrCat("trial ", trial_id, " not found"));
     }
   }
+  int64_t seq = 0;
   {
     HPO_ASSIGN_OR_RETURN(
         auto stmt,
-        cache_.Get("INSERT INTO measurements (trial_id, seq, step, time_ms, metrics) VALUES "
-                   "(?1, (SELECT COALESCE(MAX(seq), -1) + 1 FROM measurements WHERE trial_id = "
-                   "?1), ?2, ?3, ?4)"));
+        cache_.Get("SELECT COALESCE(MAX(seq), -1) + 1 FROM measurements WHERE trial_id = ?"));
     stmt->BindInt64(1, trial_id);
-    stmt->BindInt64(2, measurement.step());
-    stmt->BindInt64(3, measurement.time_ms());
-    stmt->BindBlob(4, MetricsBlob(measurement.metrics()));
+    HPO_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (row) seq = stmt->ColumnInt64(0);
+  }
+  HPO_ASSIGN_OR_RETURN(auto stmt, cache_.Get("INSERT INTO measurements (trial_id, seq, step, "
+                                             "time_ms, metrics) VALUES (?, ?, ?, ?, ?)"));
+  for (const Measurement& measurement : measurements) {
+    stmt->BindInt64(1, trial_id);
+    stmt->BindInt64(2, seq++);
+    stmt->BindInt64(3, measurement.step());
+    stmt->BindInt64(4, measurement.time_ms());
+    stmt->BindBlob(5, MetricsBlob(measurement.metrics()));
     HPO_RETURN_IF_ERROR(stmt->StepDone());
+    stmt->Reset();
   }
   return txn->Commit();
 }

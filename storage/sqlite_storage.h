@@ -33,7 +33,7 @@ inline constexpr int kSqliteSchemaVersion = 2;
 //
 // Storage conventions beyond the interface:
 // - `Trial.study_name` is filled on reads from the study; it is ignored on writes.
-// - `Trial.last_step` and `Trial.measurements` are owned by AppendMeasurement: InsertTrial stores
+// - `Trial.last_step` and `Trial.measurements` are owned by AppendMeasurements: InsertTrial stores
 //   last_step = -1 and UpdateTrial leaves both alone. `Trial.study_id` is fixed at insert.
 // - NaN objective values round-trip (SQLite stores NaN as NULL; it is read back as NaN).
 // - UpsertWorker overwrites every field of an existing worker; a GPU name may not contain ','.
@@ -74,8 +74,8 @@ class SqliteStorage final : public Storage {
                                                          hpo::v1::TrialState state,
                                                          int64_t after_id, int limit) override;
 
-  absl::Status AppendMeasurement(int64_t trial_id,
-                                 const hpo::v1::Measurement& measurement) override;
+  absl::Status AppendMeasurements(int64_t trial_id,
+                                  const std::vector<hpo::v1::Measurement>& measurements) override;
   absl::StatusOr<std::map<int64_t, std::vector<hpo::v1::Measurement>>> ListStudyMeasurements(
       int64_t study_id) override;
 

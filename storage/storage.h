@@ -72,9 +72,14 @@ class Storage {
                                                                  int64_t after_id, int limit) = 0;
 
   // ---- intermediate measurements
-  // Appends one measurement to the trial and sets the trial's last_step to its step.
-  virtual absl::Status AppendMeasurement(int64_t trial_id,
-                                         const hpo::v1::Measurement& measurement) = 0;
+  // Appends the measurements to the trial, in order, and sets the trial's last_step to the step
+  // of the last one; all in one transaction. An empty list changes nothing.
+  virtual absl::Status AppendMeasurements(
+      int64_t trial_id, const std::vector<hpo::v1::Measurement>& measurements) = 0;
+  // AppendMeasurements of one.
+  absl::Status AppendMeasurement(int64_t trial_id, const hpo::v1::Measurement& measurement) {
+    return AppendMeasurements(trial_id, {measurement});
+  }
   // All measurements of every trial of the study, keyed by trial id, each list in append order.
   virtual absl::StatusOr<std::map<int64_t, std::vector<hpo::v1::Measurement>>>
   ListStudyMeasurements(int64_t study_id) = 0;

@@ -521,6 +521,37 @@ TEST_P(StorageConformanceTest, AppendMeasurementToUnknownTrialIsNotFound) {
   EXPECT_THAT(status.message(), HasSubstr("8888"));
 }
 
+TEST_P(StorageConformanceTest, AppendMeasurementsStoresABatchInOrder) {
+  int64_t id = MakeStudy("batch");
+  Trial t = Insert(NewTrial(id, 0));
+  Measurement first;
+  first.set_step(0);
+  (*first.mutable_metrics())["loss"] = 9;
+  ASSERT_TRUE(storage_->AppendMeasurement(t.id(), first).ok());
+  std::vector<Measurement> batch;
+  for (int step : {4, 2, 7}) {
+    Measurement m;
+    m.set_step(step);
+    m.set_time_ms(step * 10);
+    (*m.mutable_metrics())["loss"] = 1.0 / step;
+    batch.push_back(m);
+  }
+  ASSERT_TRUE(storage_->AppendMeasurements(t.id(), batch).ok());
+  ASSERT_TRUE(storage_->AppendMeasurements(t.id(), {}).ok());  // changes nothing
+  auto stored = storage_->GetTrial(t.id(), /*with_measurements=*/true);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->last_step(), 7);
+  ASSERT_EQ(stored->measurements_size(), 4);
+  EXPECT_EQ(stored->measurements(0).step(), 0);
+  EXPECT_EQ(stored->measurements(1).step(), 4);
+  EXPECT_EQ(stored->measurements(2).step(), 2);
+  EXPECT_EQ(stored->measurements(3).step(), 7);
+  EXPECT_EQ(stored->measurements(3).time_ms(), 70);
+  EXPECT_EQ(stored->measurements(2).metrics().at("loss"), 0.5);
+  absl::Status unknown = storage_->AppendMeasurements(8888, batch);
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kNotFound);
+}
+
 TEST_P(StorageConformanceTest, ListStudyMeasurementsGroupsByTrial) {
   int64_t study_id = MakeStudy("sm");
   int64_t other_id = MakeStudy("other");

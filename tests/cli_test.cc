@@ -415,6 +415,45 @@ TEST(CliRunTest, RunsAStudyToItsBudgetAndKeepsTheHistory) {
   EXPECT_THAT(r.err, HasSubstr("study 'small' already ended in"));
 }
 
+// Issue 17: a trial that prints a 10 MB line, 20,000 metric lines and a final one. Every trial's
+// result is the final line's value (before, one in six lost the tail of its output).
+TEST(CliRunTest, ChattyTrialsKeepTheirFinalValue) {
+  TempDir dir;
+  const std::string script = Write(dir, "chatty.py", R"(import sys, json
+sys.stdout.write("x" * 10_000_000 + "\n")
+for i in range(20000):
+    print("hpo-metric " + json.dumps({"step": i, "value": 1.0 / (i + 1)}))
+print("hpo-metric " + json.dumps({"step": 20001, "value": 0.5, "final": True}))
+)");
+  const std::string file = Write(dir, "chatty.yaml",
+                                 absl::StrCat(R"(name: chatty
+objective: {metric: value, direction: minimize}
+optimizer: {name: random, seed: 1}
+budget: {max_trials: 6, max_parallel: 2, max_retries: 0}
+space:
+  x: {type: float, low: 0, high: 1}
+task:
+  command: ["/usr/bin/python3", ")",
+                                              script, R"("]
+)"));
+  const std::string db = dir.File("chatty.db");
+  auto r = Cli({"run", file, "--workers", "2", "--db", db, "--hpo-task", HPO_TASK_BIN});
+  ASSERT_EQ(r.code, 0) << r.err << r.out;
+  EXPECT_THAT(r.out, HasSubstr("study chatty COMPLETED"));
+  r = Cli({"--db", db, "trials", "chatty", "--format", "csv"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::istringstream lines(r.out);
+  std::string line;
+  std::getline(lines, line);  // header
+  int trials = 0;
+  while (std::getline(lines, line)) {
+    ++trials;
+    EXPECT_THAT(line, HasSubstr(",COMPLETED,")) << line;
+    EXPECT_THAT(line, HasSubstr(",0.5,")) << line;
+  }
+  EXPECT_EQ(trials, 6) << r.out;
+}
+
 TEST(CliRunTest, FailingTrialsAreExplainedAndTheTopLevelDbIsUsed) {
   TempDir dir;
   const std::string file = Write(dir, "broken.yaml", R"(name: broken

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -324,11 +325,9 @@ absl::StatusOr<std::optional<std::string>> ChildProcess::ReadLine(absl::Time dea
     }
     if (eof_) return std::optional<std::string>();
 
-    // Once the leader has exited, read only for exit_drain_ more: a background process of its
-    // group may hold the pipe open for ever.
-    if (!drain_until_.has_value() && pid_fd_ < 0 && Exited()) {
-      drain_until_ = absl::Now() + exit_drain_;
-    }
+    // Once the leader has exited, read what the pipe holds, then wait only exit_drain_ more
+    // for new output: a background process of its group may hold the pipe open for ever.
+    if (!drain_until_.has_value() && pid_fd_ < 0 && Exited()) StartDrain();
     const bool watch_pid_fd = pid_fd_ >= 0 && !drain_until_.has_value();
     int ms = core::PollTimeoutMs(drain_until_.has_value() ? std::min(deadline, *drain_until_)
                                                           : deadline);
@@ -349,7 +348,7 @@ absl::StatusOr<std::optional<std::string>> ChildProcess::ReadLine(absl::Time dea
     }
     // Checked before the output: a background process that writes without pause must not keep
     // the leader's exit from being noticed.
-    if (watch_pid_fd && fds[2].revents != 0) drain_until_ = absl::Now() + exit_drain_;
+    if (watch_pid_fd && fds[2].revents != 0) StartDrain();
     if (fds[1].revents != 0) {
       char chunk[8192];
       const ssize_t n = ::read(stdout_fd_, chunk, sizeof(chunk));
@@ -363,9 +362,12 @@ absl::StatusOr<std::optional<std::string>> ChildProcess::ReadLine(absl::Time dea
         continue;
       }
       buffer_.append(chunk, static_cast<size_t>(n));
+      owed_ -= std::min(owed_, static_cast<size_t>(n));
     }
     const absl::Time now = absl::Now();
-    if (drain_until_.has_value() && now >= *drain_until_) {
+    // Nothing to read past the drain deadline: what was owed is gone (never expected).
+    if (drain_until_.has_value() && now >= *drain_until_ && fds[1].revents == 0) owed_ = 0;
+    if (drain_until_.has_value() && now >= *drain_until_ && owed_ == 0) {
       eof_ = true;  // the leader is gone; whatever still holds the pipe is ignored
       continue;
     }
@@ -374,6 +376,14 @@ absl::StatusOr<std::optional<std::string>> ChildProcess::ReadLine(absl::Time dea
       return absl::DeadlineExceededError("no line from the child before the deadline");
     }
   }
+}
+
+void ChildProcess::StartDrain() {
+  // Everything the leader wrote is in the pipe by now (or already read): it has exited.
+  int queued = 0;
+  owed_ =
+      ::ioctl(stdout_fd_, FIONREAD, &queued) == 0 && queued > 0 ? static_cast<size_t>(queued) : 0;
+  drain_until_ = absl::Now() + exit_drain_;
 }
 
 void ChildProcess::Interrupt() {

@@ -28,9 +28,10 @@ struct SpawnOptions {
   // The child's stderr is appended to this file (created if missing); empty =
   // inherit ours.
   std::string log_path;
-  // Once the child (the group leader) has exited, ReadLine reads what is still coming for this
-  // long, then reports end of file even when a background process of its group keeps the pipe
-  // open.
+  // Once the child (the group leader) has exited, ReadLine waits this long for new output, then
+  // reports end of file even when a background process of its group keeps the pipe open. It
+  // bounds only the wait for output written after the exit: whatever the pipe held when the
+  // exit was noticed (everything the leader wrote) is read first, however long that takes.
   absl::Duration exit_drain = absl::Seconds(1);
 };
 
@@ -64,8 +65,10 @@ class ChildProcess {
 
   // The next line of the child's stdout without its '\n'; std::nullopt at end
   // of file (a last line without '\n' is returned before that). End of file
-  // is also reported SpawnOptions::exit_drain after the child exited, when
-  // something it left running in its group still holds the pipe open.
+  // is also reported once everything the pipe held when the child's exit was
+  // noticed has been read and SpawnOptions::exit_drain has passed since, when
+  // something it left running in its group still holds the pipe open: all the
+  // child wrote is read, however slowly the caller consumes it.
   // DEADLINE_EXCEEDED when no full line arrived by `deadline`; ABORTED when
   // Interrupt() was called (each Interrupt ends one ReadLine, even one that
   // starts later). Lines longer than 1 MiB are split.
@@ -94,6 +97,8 @@ class ChildProcess {
  private:
   ChildProcess(pid_t pid, int stdout_fd, int event_fd, int pid_fd, pid_t guard_pid, int lifeline_fd,
                absl::Duration exit_drain);
+  // Called when ReadLine first sees the child exited: sets drain_until_ and owed_.
+  void StartDrain();
   // True when the child has exited (not reaped). Never blocks.
   bool Exited();
   // Closes the lifeline and reaps the guard (which kills the group on its way out). Call before
@@ -107,8 +112,12 @@ class ChildProcess {
   const pid_t guard_pid_;
   int lifeline_fd_;  // write end of the guard's pipe; -1 once released
   const absl::Duration exit_drain_;
-  // Set when ReadLine saw the child exit: it reports end of file from this time on.
+  // Set when ReadLine saw the child exit: it reports end of file from this time on, once
+  // `owed_` is 0.
   std::optional<absl::Time> drain_until_;
+  // Bytes the pipe held when the exit was noticed that are not read yet: the leader's output
+  // (and perhaps a background process's), read whatever the drain deadline says.
+  size_t owed_ = 0;
   std::string buffer_;
   bool eof_ = false;
   std::optional<int> exit_;  // set by Wait

@@ -304,6 +304,33 @@ TEST(ChildProcessTest, LeaderExitEndsEvenNonStopOutput) {
   EXPECT_EQ(child->Wait().value(), 0);
 }
 
+// The drain bounds only the wait for output written after the leader's exit: what the leader
+// wrote before it is read to the end by a consumer far slower than the drain, with or without
+// a background process holding the pipe open.
+TEST(ChildProcessTest, SlowConsumerReadsEverythingTheLeaderWrote) {
+  for (const std::string background : {"", "sleep 1000 & "}) {
+    SCOPED_TRACE(background.empty() ? "no background process" : "a background process");
+    SpawnOptions options;
+    options.exit_drain = absl::Milliseconds(50);
+    // ~110 kB, more than a pipe holds: the leader exits with the last 64 kB still unread.
+    auto child = SpawnSh(background + "seq 1 20000; echo final; exit 0", options);
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    int lines = 0;
+    std::string last;
+    while (true) {
+      absl::StatusOr<std::optional<std::string>> line = child->ReadLine(deadline);
+      ASSERT_TRUE(line.ok()) << line.status();
+      if (!line->has_value()) break;
+      last = **line;
+      // A deliberately slow consumer: about 1 s for the whole output, 20 drains.
+      if (++lines % 20 == 0) absl::SleepFor(absl::Milliseconds(1));
+    }
+    EXPECT_EQ(lines, 20001);
+    EXPECT_EQ(last, "final");
+    EXPECT_EQ(child->Wait().value(), 0);
+  }
+}
+
 TEST(ChildProcessTest, ChildStartsWithDefaultSignals) {
   sigset_t term, old;
   sigemptyset(&term);

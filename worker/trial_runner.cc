@@ -26,6 +26,39 @@ std::string DescribeNonFinite(double v) {
   return v > 0 ? "inf" : "-inf";
 }
 
+// A batch is sent early once it is this large, well below gRPC's 4 MiB message limit.
+constexpr size_t kMaxBatchBytes = 1 << 20;
+
+// The measurements read since the last report: one per step, in the order the steps first
+// appeared; a step read again merges its metrics into that step's measurement (later values win).
+// Thread-compatible.
+class PendingMeasurements {
+ public:
+  void Add(const hpo::v1::Measurement& m) {
+    auto [it, inserted] = position_.emplace(m.step(), batch_.size());
+    if (inserted) {
+      batch_.push_back(m);
+    } else {
+      hpo::v1::Measurement& merged = batch_[it->second];
+      for (const auto& [k, v] : m.metrics()) (*merged.mutable_metrics())[k] = v;
+      merged.set_time_ms(m.time_ms());
+    }
+    bytes_ += m.ByteSizeLong();
+  }
+  bool empty() const { return batch_.empty(); }
+  size_t bytes() const { return bytes_; }
+  std::vector<hpo::v1::Measurement> Take() {
+    position_.clear();
+    bytes_ = 0;
+    return std::exchange(batch_, {});
+  }
+
+ private:
+  std::vector<hpo::v1::Measurement> batch_;
+  std::map<int64_t, size_t> position_;  // step -> index in batch_
+  size_t bytes_ = 0;
+};
+
 }  // namespace
 
 TrialRunner::TrialRunner(hpo::v1::Trial trial, hpo::v1::StudySpec spec, TrialRunnerOptions options)
@@ -180,11 +213,27 @@ TrialOutcome TrialRunner::Run(ProgressSink& sink) {
     }
   };
 
+  PendingMeasurements pending;
+  absl::Time next_report = absl::InfinitePast();  // no report before this time
+  // Sends what is pending; a STOP prunes the trial unless it already stops for another reason.
+  auto report = [&] {
+    if (pending.empty()) return;
+    const hpo::v1::Decision decision = sink.Report(pending.Take());
+    next_report = absl::Now() + options_.report_interval;
+    if (decision == hpo::v1::STOP && stop == Stop::kNone) stop = Stop::kPruned;
+  };
+
   int bad_lines = 0;      // metric lines that did not parse
   std::string first_bad;  // why the first did not
   while (stop == Stop::kNone) {
-    absl::StatusOr<std::optional<std::string>> line = child->ReadLine(deadline);
+    // While measurements wait, wake up when they are due.
+    const absl::Time wake = pending.empty() ? deadline : std::min(deadline, next_report);
+    absl::StatusOr<std::optional<std::string>> line = child->ReadLine(wake);
     if (!line.ok()) {
+      if (line.status().code() == absl::StatusCode::kDeadlineExceeded && wake < deadline) {
+        report();
+        continue;
+      }
       on_status(line.status());
       break;
     }
@@ -212,8 +261,12 @@ TrialOutcome TrialRunner::Run(ProgressSink& sink) {
       for (const auto& [k, v] : metric->metrics) latest[k] = v;
       have_final = metric->final;
     }
-    if (sink.Report(m) == hpo::v1::STOP) stop = Stop::kPruned;
+    pending.Add(m);
+    if (absl::Now() >= next_report || pending.bytes() >= kMaxBatchBytes) report();
   }
+  // What was read last (all of it, at end of output), unless the trial is cancelled: it is given
+  // back to run again, and its measurements with it.
+  if (stop != Stop::kCancelled) report();
 
   absl::StatusOr<int> exit = absl::UnknownError("not waited");
   if (stop == Stop::kNone) {

@@ -19,12 +19,16 @@
 
 namespace hpo::worker {
 
-// Receives a trial's measurements as they arrive. Called from the thread running the trial.
+// Receives a trial's measurements as they arrive, in batches. Called from the thread running the
+// trial.
 class ProgressSink {
  public:
   virtual ~ProgressSink() = default;
-  // STOP ends the trial (it is killed and becomes PRUNED); anything else continues.
-  virtual hpo::v1::Decision Report(const hpo::v1::Measurement& measurement) = 0;
+  // `batch` (never empty) holds what the trial printed since the previous call, one measurement
+  // per step in the order the steps first appeared; a step printed twice carries the metrics of
+  // both lines, the later line's values winning. STOP ends the trial (it is killed and becomes
+  // PRUNED); anything else continues.
+  virtual hpo::v1::Decision Report(const std::vector<hpo::v1::Measurement>& batch) = 0;
 };
 
 struct TrialOutcome {
@@ -48,6 +52,11 @@ struct TrialRunnerOptions {
   std::string log_path;
   // After a stop, timeout or cancel: SIGTERM to the group, then SIGKILL after this long.
   absl::Duration kill_grace = absl::Seconds(5);
+  // At most one ProgressSink::Report per this interval: a line that comes after a quiet interval
+  // is reported at once, lines that follow it closely wait (at most this long) and go together.
+  // So a program that prints 20,000 metric lines costs a few reports, not 20,000; every line's
+  // measurement is still reported. Zero reports each line on its own.
+  absl::Duration report_interval = absl::Milliseconds(200);
   core::Clock* clock = core::Clock::Real();  // for Measurement.time_ms
 };
 
@@ -62,7 +71,9 @@ class TrialRunner {
   TrialRunner(const TrialRunner&) = delete;
   TrialRunner& operator=(const TrialRunner&) = delete;
 
-  // Runs the trial to its end and classifies it:
+  // Runs the trial to its end and classifies it. Everything the process printed before it exited
+  // is read and reported (ChildProcess::ReadLine), the last batch before Run returns (unless the
+  // trial was cancelled):
   //  - COMPLETED: exited 0 and reported the objective metric as a finite number;
   //  - PRUNED: `sink` answered STOP (the process group is killed first);
   //  - FAILED with failure_reason "exit code 3", "killed by signal 9", "timed out after 600 s",

@@ -28,14 +28,19 @@ using ::testing::Not;
 using ::testing::Pair;
 using ::testing::UnorderedElementsAre;
 
-// Records measurements; answers STOP from the `stop_at`-th report on (1-based; 0 = never).
+// Records measurements; answers STOP once `stop_at` measurements have arrived (0 = never). Each
+// report takes `delay` (a slow coordinator).
 class RecordingSink final : public ProgressSink {
  public:
-  explicit RecordingSink(int stop_at = 0) : stop_at_(stop_at) {}
-  hpo::v1::Decision Report(const hpo::v1::Measurement& m) override {
+  explicit RecordingSink(int stop_at = 0, absl::Duration delay = absl::ZeroDuration())
+      : stop_at_(stop_at), delay_(delay) {}
+  hpo::v1::Decision Report(const std::vector<hpo::v1::Measurement>& batch) override {
+    EXPECT_FALSE(batch.empty());
+    absl::SleepFor(delay_);
     absl::MutexLock lock(&mu_);
-    measurements_.push_back(m);
-    if (measurements_.size() == 1) first_.Notify();
+    ++reports_;
+    measurements_.insert(measurements_.end(), batch.begin(), batch.end());
+    if (!first_.HasBeenNotified()) first_.Notify();
     return stop_at_ > 0 && static_cast<int>(measurements_.size()) >= stop_at_ ? hpo::v1::STOP
                                                                               : hpo::v1::CONTINUE;
   }
@@ -43,11 +48,17 @@ class RecordingSink final : public ProgressSink {
     absl::MutexLock lock(&mu_);
     return measurements_;
   }
+  int reports() {
+    absl::MutexLock lock(&mu_);
+    return reports_;
+  }
   absl::Notification& first() { return first_; }
 
  private:
   const int stop_at_;
+  const absl::Duration delay_;
   absl::Mutex mu_;
+  int reports_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<hpo::v1::Measurement> measurements_ ABSL_GUARDED_BY(mu_);
   absl::Notification first_;
 };
@@ -203,12 +214,87 @@ TEST(TrialRunnerTest, StopPrunesAndKillsTheProcess) {
       sink);
   EXPECT_EQ(outcome.state, hpo::v1::PRUNED);
   EXPECT_EQ(outcome.failure_reason, "");
-  EXPECT_EQ(outcome.final_metrics.at("value"), 1);
+  // The first line is reported at once, the next ones together a report interval later; the
+  // result is the last line read, the last one reported.
   std::vector<hpo::v1::Measurement> ms = sink.measurements();
-  ASSERT_EQ(ms.size(), 2u);
+  ASSERT_GE(ms.size(), 2u);
+  EXPECT_EQ(sink.reports(), 2);
+  EXPECT_EQ(outcome.final_metrics.at("value"), ms.back().metrics().at("value"));
+  EXPECT_EQ(ms.back().metrics().at("value"), static_cast<double>(ms.size() - 1));
   const pid_t pid = static_cast<pid_t>(ms[0].metrics().at("pid"));
   EXPECT_EQ(::kill(pid, 0), -1);  // gone and reaped
   EXPECT_EQ(errno, ESRCH);
+}
+
+// The program of issue 17: a 10 MB line, 20,000 metric lines and a final one, read while every
+// report takes 50 ms. Everything is read, each step is reported once, in a few reports, and the
+// final line is the result.
+TEST(TrialRunnerTest, ChattyTrialWithASlowSinkKeepsItsFinalValue) {
+  RecordingSink sink(/*stop_at=*/0, /*delay=*/absl::Milliseconds(50));
+  TrialOutcome outcome = RunScript(
+      "head -c 10000000 /dev/zero | tr '\\0' x; echo; "
+      "seq 0 19999 | sed 's/.*/hpo-metric {\"step\": &, \"value\": &}/'; "
+      "echo 'hpo-metric {\"step\": 20001, \"value\": 0.5, \"final\": true}'",
+      sink);
+  EXPECT_EQ(outcome.state, hpo::v1::COMPLETED) << outcome.failure_reason;
+  EXPECT_EQ(outcome.final_metrics.at("value"), 0.5);
+  std::vector<hpo::v1::Measurement> ms = sink.measurements();
+  ASSERT_EQ(ms.size(), 20001u);
+  for (int i = 0; i < 20000; ++i) {
+    ASSERT_EQ(ms[i].step(), i);
+    ASSERT_EQ(ms[i].metrics().at("value"), i);
+  }
+  EXPECT_EQ(ms.back().step(), 20001);
+  EXPECT_EQ(ms.back().metrics().at("value"), 0.5);
+  EXPECT_LT(sink.reports(), 200);
+}
+
+// Lines between two reports are coalesced: one measurement per step, in the order the steps
+// first appeared, a repeated step's metrics merged (the later value wins).
+TEST(TrialRunnerTest, ReportsCoalesceTheLatestValuePerStep) {
+  hpo::v1::StudySpec spec = ShellStudy(
+      "echo 'hpo-metric {\"step\": 1, \"value\": 2}'; "
+      "echo 'hpo-metric {\"step\": 2, \"value\": 1}'; "
+      "echo 'hpo-metric {\"step\": 1, \"acc\": 0.5}'; "
+      "echo 'hpo-metric {\"step\": 2, \"value\": 0.8}'");
+  TrialRunnerOptions options = Options();
+  options.report_interval = absl::Seconds(30);  // only the first line goes before the end
+  RecordingSink sink;
+  TrialRunner runner(MixedTrial(0.5, "a"), spec, options);
+  TrialOutcome outcome = runner.Run(sink);
+  EXPECT_EQ(outcome.state, hpo::v1::COMPLETED) << outcome.failure_reason;
+  EXPECT_EQ(sink.reports(), 2);
+  std::vector<hpo::v1::Measurement> ms = sink.measurements();
+  ASSERT_EQ(ms.size(), 3u);
+  EXPECT_EQ(ms[0].step(), 1);
+  EXPECT_THAT(ms[0].metrics(), UnorderedElementsAre(Pair("value", 2)));
+  EXPECT_EQ(ms[1].step(), 2);
+  EXPECT_THAT(ms[1].metrics(), UnorderedElementsAre(Pair("value", 0.8)));
+  EXPECT_EQ(ms[2].step(), 1);
+  EXPECT_THAT(ms[2].metrics(), UnorderedElementsAre(Pair("acc", 0.5)));
+  EXPECT_THAT(outcome.final_metrics, UnorderedElementsAre(Pair("value", 0.8), Pair("acc", 0.5)));
+}
+
+// A measurement held back by the rate limit is sent when it is due, not when the next line or
+// the end of the trial comes.
+TEST(TrialRunnerTest, AHeldBackMeasurementIsReportedWhenDue) {
+  hpo::v1::StudySpec spec = ShellStudy(
+      "echo 'hpo-metric {\"value\": 2}'; echo 'hpo-metric {\"value\": 1}'; exec sleep 60");
+  TrialRunnerOptions options = Options();
+  options.report_interval = absl::Milliseconds(100);
+  RecordingSink sink;
+  TrialRunner runner(MixedTrial(0.5, "a"), spec, options);
+  TrialOutcome outcome;
+  std::thread thread([&] { outcome = runner.Run(sink); });
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (sink.measurements().size() < 2 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_EQ(sink.measurements().size(), 2u);
+  runner.Prune();
+  thread.join();
+  EXPECT_EQ(outcome.state, hpo::v1::PRUNED);
+  EXPECT_EQ(outcome.final_metrics.at("value"), 1);
 }
 
 TEST(TrialRunnerTest, FailureReasons) {

@@ -119,11 +119,15 @@ class Worker::Sink final : public ProgressSink {
  public:
   Sink(Worker* worker, int64_t trial_id) : worker_(worker), trial_id_(trial_id) {}
 
-  hpo::v1::Decision Report(const hpo::v1::Measurement& measurement) override {
+  hpo::v1::Decision Report(const std::vector<hpo::v1::Measurement>& batch) override {
     hpo::v1::ReportProgressRequest request;
     request.set_worker_id(worker_->options_.worker_id);
     request.set_trial_id(trial_id_);
-    *request.mutable_measurement() = measurement;
+    request.mutable_measurements()->Assign(batch.begin(), batch.end());
+    const std::string steps = batch.size() == 1
+                                  ? absl::StrCat("step ", batch[0].step())
+                                  : absl::StrCat(batch.size(), " steps (", batch.front().step(),
+                                                 "..", batch.back().step(), ")");
     Backoff backoff(worker_->options_.initial_backoff, worker_->options_.max_backoff);
     const absl::Time deadline = absl::Now() + worker_->options_.complete_deadline;
     while (true) {
@@ -141,15 +145,15 @@ class Worker::Sink final : public ProgressSink {
         return hpo::v1::STOP;
       }
       if (!IsRetryable(status.code())) {
-        HPO_LOG(WARNING) << "trial " << trial_id_ << ": report of step " << measurement.step()
+        HPO_LOG(WARNING) << "trial " << trial_id_ << ": report of " << steps
                          << " failed: " << status;
         return hpo::v1::CONTINUE;
       }
       worker_->MarkDisconnected();
       const absl::Duration wait = backoff.Next();
       if (absl::Now() + wait > deadline || !worker_->Sleep(wait, /*wake_on_drain=*/false)) {
-        HPO_LOG(WARNING) << "trial " << trial_id_ << ": dropped the report of step "
-                         << measurement.step() << ": " << status;
+        HPO_LOG(WARNING) << "trial " << trial_id_ << ": dropped the report of " << steps << ": "
+                         << status;
         return hpo::v1::CONTINUE;
       }
     }
@@ -361,6 +365,7 @@ void Worker::RunTrial(int slot, const hpo::v1::AcquireTrialResponse& acquired) {
   runner_options.hpo_task_path = options_.hpo_task_path;
   runner_options.gpus = slot_gpus_[slot];
   runner_options.kill_grace = options_.kill_grace;
+  runner_options.report_interval = options_.report_interval;
   if (!options_.log_dir.empty()) {
     runner_options.log_path = absl::StrCat(options_.log_dir, "/", spec.name(), "-", trial.number(),
                                            "-", trial.attempt(), "-", trial.id(), ".log");

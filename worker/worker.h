@@ -46,6 +46,9 @@ class Worker {
     std::string log_dir;  // trial logs go here (created); empty = no trial logs
     absl::Duration acquire_wait = absl::Seconds(5);  // AcquireTrial long-poll
     absl::Duration kill_grace = absl::Seconds(5);    // SIGTERM -> SIGKILL
+    // At most one ReportProgress per trial per this interval; see
+    // TrialRunnerOptions::report_interval.
+    absl::Duration report_interval = absl::Milliseconds(200);
     // Timeout of each short RPC (an AcquireTrial gets acquire_wait on top).
     absl::Duration rpc_timeout = absl::Seconds(10);
     // Retry backoff on UNAVAILABLE: initial, doubled up to max.

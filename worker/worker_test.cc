@@ -33,6 +33,7 @@ using ::testing::ElementsAre;
 using ::testing::EndsWith;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Pair;
 using ::testing::StartsWith;
 
 constexpr absl::Duration kWait = absl::Seconds(8);  // every poll below ends well before this
@@ -344,14 +345,16 @@ TEST_F(WorkerTest, AcquireReportComplete) {
   EXPECT_EQ(registers[0].slots(), 1);
   EXPECT_THAT(registers[0].gpus(), ElementsAre("3"));
 
-  std::vector<hpo::v1::ReportProgressRequest> reports = fake_.reports();
-  ASSERT_EQ(reports.size(), 4u);
-  for (int i = 0; i < 3; ++i) {
-    EXPECT_EQ(reports[i].worker_id(), "w1");
-    EXPECT_EQ(reports[i].trial_id(), 11);
-    EXPECT_EQ(reports[i].measurement().step(), i + 1);
+  // Every step of each trial is reported, in order (in batches: lines that follow each other
+  // closely go together).
+  std::vector<std::pair<int64_t, int64_t>> steps;  // (trial id, step)
+  for (const hpo::v1::ReportProgressRequest& r : fake_.reports()) {
+    EXPECT_EQ(r.worker_id(), "w1");
+    EXPECT_FALSE(r.has_measurement());
+    for (const hpo::v1::Measurement& m : r.measurements())
+      steps.emplace_back(r.trial_id(), m.step());
   }
-  EXPECT_EQ(reports[3].trial_id(), 12);
+  EXPECT_THAT(steps, ElementsAre(Pair(11, 1), Pair(11, 2), Pair(11, 3), Pair(12, 1)));
 
   std::vector<hpo::v1::CompleteTrialRequest> completes = fake_.completes();
   EXPECT_EQ(completes[0].worker_id(), "w1");
@@ -382,6 +385,30 @@ TEST_F(WorkerTest, StopReplyPrunes) {
   EXPECT_EQ(c.state(), hpo::v1::PRUNED);
   EXPECT_EQ(c.final_metrics().at("value"), 1);
   EXPECT_EQ(fake_.reports().size(), 1u);
+}
+
+// A trial that prints thousands of metric lines costs a few reports, each line's step is
+// reported once, and the final line is the result.
+TEST_F(WorkerTest, ChattyTrialIsReportedInBatches) {
+  fake_.AddTrial(BraninTrial(6, 0, 0),
+                 ShellSpec("seq 1 5000 | sed 's/.*/hpo-metric {\"step\": &, \"value\": &}/'; "
+                           "echo 'hpo-metric {\"step\": 5001, \"value\": 0.5, \"final\": true}'"));
+  Worker::Options options = DefaultOptions();
+  options.report_interval = absl::Milliseconds(100);
+  StartWorker(options);
+  ASSERT_TRUE(AwaitCompletes(1));
+  hpo::v1::CompleteTrialRequest c = fake_.completes()[0];
+  EXPECT_EQ(c.state(), hpo::v1::COMPLETED);
+  EXPECT_EQ(c.final_metrics().at("value"), 0.5);
+  std::vector<int64_t> steps;
+  const std::vector<hpo::v1::ReportProgressRequest> reports = fake_.reports();
+  for (const hpo::v1::ReportProgressRequest& r : reports) {
+    for (const hpo::v1::Measurement& m : r.measurements()) steps.push_back(m.step());
+  }
+  ASSERT_EQ(steps.size(), 5001u);
+  for (size_t i = 0; i < steps.size(); ++i) EXPECT_EQ(steps[i], static_cast<int64_t>(i + 1));
+  EXPECT_EQ(reports.back().measurements().rbegin()->metrics().at("value"), 0.5);
+  EXPECT_LT(reports.size(), 100u) << "5,001 lines within a few hundred ms take a few reports";
 }
 
 TEST_F(WorkerTest, UnavailableCompletionIsRetriedWithTheSameRequestId) {
@@ -519,7 +546,7 @@ TEST_F(WorkerTest, StopReleasesRunningTrials) {
     EXPECT_EQ(r.reason(), "worker stopping");
   }
   // The process was killed first.
-  const pid_t pid = static_cast<pid_t>(fake_.reports()[0].measurement().metrics().at("pid"));
+  const pid_t pid = static_cast<pid_t>(fake_.reports()[0].measurements(0).metrics().at("pid"));
   EXPECT_EQ(::kill(pid, 0), -1);
   EXPECT_EQ(errno, ESRCH);
 }
