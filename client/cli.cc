@@ -101,6 +101,13 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   enqueue->add_option("--param", params, "name=value (repeat for each parameter)")->required();
   auto* watch = app.add_subcommand("watch", "follow a study's progress until it ends");
   watch->add_option("name", study_name)->required();
+  auto* trial = app.add_subcommand("trial", "show one trial");
+  trial->require_subcommand(1);
+  int64_t trial_id = 0;
+  auto* trial_show = trial->add_subcommand(
+      "show", "a trial's parameters, measurements, why it stopped and its forecast");
+  trial_show->add_option("id", trial_id, "trial id (the ID column of hpo trials)")->required();
+  trial_show->add_option("--format", format)->check(CLI::IsMember({"table", "json"}));
 
   try {
     app.parse(argc, argv);
@@ -210,6 +217,18 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
     auto t = b.EnqueueTrial(study_name, map);
     if (!t.ok()) return Fail(err, t.status());
     out << "enqueued trial #" << t->number() << " (id " << t->id() << ")\n";
+    return 0;
+  }
+  if (*trial_show) {
+    auto t = b.GetTrial(trial_id);
+    if (!t.ok()) return Fail(err, t.status());
+    if (format == "json") {
+      out << TrialJson(*t);
+      return 0;
+    }
+    auto s = b.GetStudy(t->study_name());
+    if (!s.ok()) return Fail(err, s.status());
+    out << TrialDetails(s->spec(), *t);
     return 0;
   }
   if (*watch) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -70,6 +71,34 @@ nlohmann::json NumberJson(double v) {
   return std::isnan(v) ? "NaN" : (v > 0 ? "Infinity" : "-Infinity");
 }
 
+nlohmann::json PredictionJson(const hpo::v1::Prediction& p) {
+  return {{"step", p.step()},
+          {"mean", NumberJson(p.mean())},
+          {"spread", NumberJson(p.spread())},
+          {"p_better", NumberJson(p.p_better())},
+          {"incumbent", NumberJson(p.incumbent())},
+          {"curves", p.curves()}};
+}
+
+nlohmann::json StopJson(const hpo::v1::StopJudgement& s) {
+  nlohmann::json j = {{"rule", s.rule()},
+                      {"step", s.step()},
+                      {"value", NumberJson(s.value())},
+                      {"summary", s.summary()}};
+  if (s.compared() > 0) {
+    j["cutoff"] = NumberJson(s.cutoff());
+    j["compared"] = s.compared();
+  }
+  if (s.rung() > 0) {
+    j["rung"] = s.rung();
+    j["rank"] = s.rank();
+    j["keep"] = s.keep();
+  }
+  if (s.rule() == "hyperband") j["bracket"] = s.bracket();
+  if (s.has_prediction()) j["prediction"] = PredictionJson(s.prediction());
+  return j;
+}
+
 nlohmann::json ToJson(const hpo::v1::Trial& t) {
   nlohmann::json j;
   j["id"] = t.id();
@@ -87,6 +116,8 @@ nlohmann::json ToJson(const hpo::v1::Trial& t) {
   j["last_step"] = t.last_step();
   j["worker"] = t.worker_id();
   j["failure_reason"] = t.failure_reason();
+  j["stop"] = t.has_stop() ? StopJson(t.stop()) : nlohmann::json(nullptr);
+  j["prediction"] = t.has_prediction() ? PredictionJson(t.prediction()) : nlohmann::json(nullptr);
   j["enqueued"] = t.enqueued();
   j["start_time_ms"] = t.start_time_ms();
   j["end_time_ms"] = t.end_time_ms();
@@ -151,7 +182,8 @@ std::string TrialsJson(const std::vector<hpo::v1::Trial>& trials) {
 std::string TrialsCsv(const hpo::v1::StudySpec& spec, const std::vector<hpo::v1::Trial>& trials) {
   std::vector<std::string> header = {"id", "number", "attempt", "state", "value"};
   for (const auto& p : spec.space().params()) header.push_back(CsvField(p.name()));
-  header.push_back("failure_reason");
+  header.insert(header.end(), {"failure_reason", "stop_rule", "stop_step", "predicted_final",
+                               "predicted_spread", "predicted_step", "p_better"});
   std::string out = absl::StrJoin(header, ",") + "\n";
   for (const auto& t : trials) {
     std::vector<std::string> f = {absl::StrCat(t.id()), absl::StrCat(t.number()),
@@ -159,6 +191,13 @@ std::string TrialsCsv(const hpo::v1::StudySpec& spec, const std::vector<hpo::v1:
                                   t.has_value() ? FormatNumber(t.value()) : ""};
     for (const auto& p : spec.space().params()) f.push_back(CsvField(ParamText(t, p.name())));
     f.push_back(CsvField(t.failure_reason()));
+    f.push_back(t.has_stop() ? CsvField(t.stop().rule()) : "");
+    f.push_back(t.has_stop() ? absl::StrCat(t.stop().step()) : "");
+    const bool p = t.has_prediction();
+    f.push_back(p ? FormatNumber(t.prediction().mean()) : "");
+    f.push_back(p ? FormatNumber(t.prediction().spread()) : "");
+    f.push_back(p ? absl::StrCat(t.prediction().step()) : "");
+    f.push_back(p ? FormatNumber(t.prediction().p_better()) : "");
     absl::StrAppend(&out, absl::StrJoin(f, ","), "\n");
   }
   return out;
@@ -216,6 +255,43 @@ std::string StudyDetails(const hpo::v1::Study& study) {
   if (study.has_best_trial())
     absl::StrAppend(&out, BestTrialText(study.spec(), study.best_trial()));
   absl::StrAppend(&out, "--- spec\n", core::StudySpecToYaml(study.spec()));
+  return out;
+}
+
+std::string TrialDetails(const hpo::v1::StudySpec& spec, const hpo::v1::Trial& t) {
+  std::string out =
+      absl::StrCat("trial #", t.number(), " (id ", t.id(), ", attempt ", t.attempt(), ") of study ",
+                   t.study_name(), ": ", core::TrialStateName(t.state()));
+  if (t.has_value()) absl::StrAppend(&out, ", value ", FormatNumber(t.value()));
+  absl::StrAppend(&out, "\n");
+  for (const auto& p : spec.space().params()) {
+    const std::string text = ParamText(t, p.name());
+    if (!text.empty()) absl::StrAppend(&out, "  ", p.name(), " = ", text, "\n");
+  }
+  if (!t.worker_id().empty()) absl::StrAppend(&out, "worker: ", t.worker_id(), "\n");
+  if (const std::string d = Duration(t); !d.empty()) absl::StrAppend(&out, "ran: ", d, "\n");
+  if (t.measurements_size() > 0) {
+    const hpo::v1::Measurement& last = *t.measurements().rbegin();
+    absl::StrAppend(&out, "measurements: ", t.measurements_size(), ", last at step ", last.step());
+    std::vector<std::string> metrics;
+    for (const auto& [k, v] :
+         std::map<std::string, double>(last.metrics().begin(), last.metrics().end())) {
+      metrics.push_back(absl::StrCat(k, " ", FormatNumber(v)));
+    }
+    if (!metrics.empty()) absl::StrAppend(&out, " (", absl::StrJoin(metrics, ", "), ")");
+    absl::StrAppend(&out, "\n");
+  }
+  if (t.has_stop()) {
+    absl::StrAppend(&out, "stopped: ", t.stop().summary(), "\n");
+  } else if (!t.failure_reason().empty()) {
+    absl::StrAppend(&out, "reason: ", t.failure_reason(), "\n");
+  }
+  if (t.has_prediction()) {
+    const hpo::v1::Prediction& p = t.prediction();
+    absl::StrAppend(&out, "predicted final value at step ", p.step(), ": ", FormatNumber(p.mean()),
+                    " ± ", FormatNumber(p.spread()), ", P(beats the best) ",
+                    FormatNumber(p.p_better()), "\n");
+  }
   return out;
 }
 

@@ -14,11 +14,20 @@ std::string FormatNumber(double v);  // shortest text that reads back the same, 
 // One row per trial: ID, NUMBER, ATTEMPT, STATE, VALUE, one column per parameter, STEP, REASON.
 std::string TrialsTable(const hpo::v1::StudySpec& spec, const std::vector<hpo::v1::Trial>& trials);
 // A JSON array; each trial an object with id, number, attempt, state, value (null when none),
-// params, metrics, worker, failure_reason, start_time_ms, end_time_ms.
+// params, metrics, worker, failure_reason, stop (null, or the stopper's judgement: rule, step,
+// value, summary and its evidence), prediction (null, or mean, spread, p_better, ...),
+// start_time_ms, end_time_ms.
 std::string TrialsJson(const std::vector<hpo::v1::Trial>& trials);
 std::string TrialJson(const hpo::v1::Trial& trial);
-// Header then one line per trial: id,number,attempt,state,value,<params in space order>,reason.
+// Header then one line per trial: id,number,attempt,state,value,<params in space order>,
+// failure_reason,stop_rule,stop_step,predicted_final,predicted_spread,predicted_step,p_better
+// (the stop columns empty unless a stopper stopped it, the prediction ones unless a
+// learning-curve model forecast its final value).
 std::string TrialsCsv(const hpo::v1::StudySpec& spec, const std::vector<hpo::v1::Trial>& trials);
+
+// Everything about one trial, for people: parameters, worker, run time, its last measurement,
+// why it stopped or failed, and its latest forecast.
+std::string TrialDetails(const hpo::v1::StudySpec& spec, const hpo::v1::Trial& trial);
 
 std::string StudiesTable(const std::vector<hpo::v1::Study>& studies);
 std::string StudyDetails(const hpo::v1::Study& study);

@@ -577,17 +577,31 @@ absl::StatusOr<hpo::v1::ReportProgressResponse> Coordinator::ReportProgress(
     if (m.time_ms() == 0) m.set_time_ms(now);
   }
   HPO_RETURN_IF_ERROR(storage_->AppendMeasurements(trial->id(), batch));
+  const int first_new = trial->measurements_size();
   trial->set_last_step(batch.back().step());
   for (hpo::v1::Measurement& m : batch) *trial->add_measurements() = std::move(m);
   trial->set_lease_expire_ms(now + absl::ToInt64Milliseconds(options_.lease_timeout));
 
   hpo::v1::ReportProgressResponse response;
   response.set_lease_expire_ms(trial->lease_expire_ms());
-  if (entry->study.state() != hpo::v1::STUDY_RUNNING) {
-    response.set_decision(hpo::v1::STOP);
-  } else {
-    response.set_decision(entry->stopper->Decide(ViewOf(*entry), *trial));
+  if (entry->study.state() != hpo::v1::STUDY_RUNNING || trial->has_stop()) {
+    response.set_decision(hpo::v1::STOP);  // a stop stands until the trial ends
+    return response;
   }
+  hpo::v1::StopJudgement judgement = entry->stopper->Decide(ViewOf(*entry), *trial, first_new);
+  // The latest forecast stays with the trial (written with its next transition); a stop and its
+  // evidence are stored before the worker hears of them, so no PRUNED trial lacks its reason.
+  if (judgement.has_prediction()) *trial->mutable_prediction() = judgement.prediction();
+  const bool stop = judgement.decision() == hpo::v1::STOP;
+  if (stop) {
+    Trial updated = *trial;
+    *updated.mutable_stop() = judgement;
+    HPO_RETURN_IF_ERROR(storage_->UpdateTrial(updated));
+    *trial->mutable_stop() = std::move(judgement);
+    HPO_LOG(INFO) << "trial " << trial->id() << " of study " << entry->study.spec().name()
+                  << " stopped: " << trial->stop().summary();
+  }
+  response.set_decision(stop ? hpo::v1::STOP : hpo::v1::CONTINUE);
   return response;
 }
 
@@ -634,9 +648,14 @@ absl::StatusOr<Trial> Coordinator::CompleteTrial(const hpo::v1::CompleteTrialReq
       updated.set_has_value(true);
       updated.set_value(it->second);
     }
+    updated.clear_stop();  // it ended before the stop reached it: the stop did not happen
   } else if (to == hpo::v1::PRUNED) {
-    if (entry->study.state() == hpo::v1::STUDY_STOPPED && updated.failure_reason().empty()) {
-      updated.set_failure_reason("stopped with its study");
+    if (updated.failure_reason().empty()) {
+      if (updated.has_stop()) {
+        updated.set_failure_reason(updated.stop().summary());
+      } else if (entry->study.state() == hpo::v1::STUDY_STOPPED) {
+        updated.set_failure_reason("stopped with its study");
+      }
     }
     double last = 0;
     if (LastObjective(updated, metric, &last)) {
@@ -660,6 +679,8 @@ absl::Status Coordinator::ReleaseLocked(StudyEntry& entry, Trial& trial, absl::s
   updated.set_start_time_ms(0);
   updated.set_last_step(-1);
   updated.clear_measurements();
+  updated.clear_stop();
+  updated.clear_prediction();
   HPO_RETURN_IF_ERROR(storage_->ResetTrial(updated));
   HPO_LOG(INFO) << "trial " << trial.id() << " of study " << entry.study.spec().name()
                 << " released by worker " << trial.worker_id() << ": " << reason;

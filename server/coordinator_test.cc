@@ -122,8 +122,9 @@ TEST_F(CoordinatorTest, UnknownOptimizerAndStopperAreRejectedByName) {
   spec = Spec("s1", 5, 2);
   spec.mutable_early_stopping()->set_name("hyperband9");
   s = coordinator_->CreateStudy(spec);
-  EXPECT_EQ(s.status().message(),
-            "early_stopping.name: unknown stopper 'hyperband9' (known: median, none)");
+  EXPECT_EQ(
+      s.status().message(),
+      "early_stopping.name: unknown stopper 'hyperband9' (known: asha, hyperband, median, none)");
   EXPECT_TRUE(coordinator_->ListStudies().empty());
 }
 
@@ -389,6 +390,19 @@ TEST_F(CoordinatorTest, MedianRuleStopsAWorseTrial) {
   EXPECT_EQ(Report(good, 1, 1.5)->decision(), hpo::v1::CONTINUE);
   Trial bad = Acquire();
   EXPECT_EQ(Report(bad, 1, 2.5)->decision(), hpo::v1::STOP);
+  // The stop is stored with its evidence before the worker hears of it, and it stands: a later
+  // report (sent before the process was killed) is told STOP again, the judgement unchanged.
+  const std::string why =
+      "median: at step 1 the best value so far 2.5 is worse than the median 1.75 of 4 other trials "
+      "at that step";
+  auto stored = storage_->GetTrial(bad.id(), false);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->state(), hpo::v1::RUNNING);
+  EXPECT_EQ(stored->stop().summary(), why);
+  EXPECT_EQ(stored->stop().cutoff(), 1.75);
+  EXPECT_EQ(stored->stop().compared(), 4);
+  EXPECT_EQ(Report(bad, 2, 0.1)->decision(), hpo::v1::STOP);
+  EXPECT_EQ(coordinator_->GetTrial(bad.id())->stop().step(), 1);
   hpo::v1::CompleteTrialRequest req;
   req.set_worker_id("w1");
   req.set_trial_id(bad.id());
@@ -397,8 +411,11 @@ TEST_F(CoordinatorTest, MedianRuleStopsAWorseTrial) {
   auto pruned = coordinator_->CompleteTrial(req);
   ASSERT_TRUE(pruned.ok());
   EXPECT_EQ(pruned->state(), hpo::v1::PRUNED);
-  EXPECT_DOUBLE_EQ(pruned->value(), 2.5);
-  EXPECT_EQ(coordinator_->GetTrial(bad.id())->measurements_size(), 1);
+  EXPECT_DOUBLE_EQ(pruned->value(), 0.1);  // its last reported value
+  EXPECT_EQ(pruned->failure_reason(), why);
+  EXPECT_EQ(pruned->stop().rule(), "median");
+  EXPECT_EQ(coordinator_->GetTrial(bad.id())->measurements_size(), 2);
+  EXPECT_EQ(storage_->GetTrial(bad.id(), false)->stop().summary(), why);
 }
 
 TEST_F(CoordinatorTest, RestartOnTheSameFileResumes) {

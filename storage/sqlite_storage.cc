@@ -91,9 +91,16 @@ constexpr char kMigration2[] = R"sql(
 ALTER TABLE studies ADD COLUMN optimizer_revision INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// Why an early stopper stopped a trial, and the latest forecast of its final value.
+constexpr char kMigration3[] = R"sql(
+ALTER TABLE trials ADD COLUMN stop BLOB NOT NULL DEFAULT x'';        -- hpo.v1.StopJudgement
+ALTER TABLE trials ADD COLUMN prediction BLOB NOT NULL DEFAULT x'';  -- hpo.v1.Prediction
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, kMigration1},
     {2, kMigration2},
+    {3, kMigration3},
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSqliteSchemaVersion,
               "kSqliteSchemaVersion must be the last migration's version");
@@ -103,22 +110,24 @@ static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSqliteSchemaVersi
 constexpr char kStudyColumns[] = "id, spec, state, create_time_ms, end_time_ms, optimizer_revision";
 
 // Columns read by ReadTrial, in its order.
-#define HPO_TRIAL_COLUMNS                                                                 \
-  "t.id, t.study_id, t.number, t.attempt, t.state, t.params, t.has_value, t.value, "      \
-  "t.final_metrics, t.worker_id, t.lease_expire_ms, t.failure_reason, t.create_time_ms, " \
-  "t.start_time_ms, t.end_time_ms, t.enqueued, t.complete_request_id, t.last_step"
-constexpr int kTrialColumnCount = 18;
+#define HPO_TRIAL_COLUMNS                                                                    \
+  "t.id, t.study_id, t.number, t.attempt, t.state, t.params, t.has_value, t.value, "         \
+  "t.final_metrics, t.worker_id, t.lease_expire_ms, t.failure_reason, t.create_time_ms, "    \
+  "t.start_time_ms, t.end_time_ms, t.enqueued, t.complete_request_id, t.last_step, t.stop, " \
+  "t.prediction"
+constexpr int kTrialColumnCount = 20;
 
 constexpr char kInsertTrial[] =
     "INSERT INTO trials (study_id, number, attempt, state, params, params_json, has_value, value, "
     "final_metrics, worker_id, lease_expire_ms, failure_reason, create_time_ms, start_time_ms, "
-    "end_time_ms, enqueued, complete_request_id, last_step) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, -1)";
+    "end_time_ms, enqueued, complete_request_id, stop, prediction, last_step) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, "
+    "-1)";
 constexpr char kUpdateTrial[] =
     "UPDATE trials SET number = ?2, attempt = ?3, state = ?4, params = ?5, params_json = ?6, "
     "has_value = ?7, value = ?8, final_metrics = ?9, worker_id = ?10, lease_expire_ms = ?11, "
     "failure_reason = ?12, create_time_ms = ?13, start_time_ms = ?14, end_time_ms = ?15, "
-    "enqueued = ?16, complete_request_id = ?17 WHERE id = ?1";
+    "enqueued = ?16, complete_request_id = ?17, stop = ?18, prediction = ?19 WHERE id = ?1";
 
 // ---------------------------------------------------------------- encoding
 
@@ -137,7 +146,7 @@ absl::Status ParseMetricsBlob(const std::string& blob, absl::string_view what,
   return absl::OkStatus();
 }
 
-// Binds ?1..?17 of kInsertTrial / kUpdateTrial (?1 is study_id for inserts, id for updates).
+// Binds ?1..?19 of kInsertTrial / kUpdateTrial (?1 is study_id for inserts, id for updates).
 void BindTrial(const Trial& trial, int64_t first, Statement& stmt) {
   stmt.BindInt64(1, first);
   stmt.BindInt64(2, trial.number());
@@ -156,6 +165,9 @@ void BindTrial(const Trial& trial, int64_t first, Statement& stmt) {
   stmt.BindInt64(15, trial.end_time_ms());
   stmt.BindBool(16, trial.enqueued());
   stmt.BindText(17, trial.complete_request_id());
+  stmt.BindBlob(18, trial.has_stop() ? trial.stop().SerializeAsString() : std::string());
+  stmt.BindBlob(19,
+                trial.has_prediction() ? trial.prediction().SerializeAsString() : std::string());
 }
 
 // Reads the HPO_TRIAL_COLUMNS of the current row (study_name and measurements are not set).
@@ -184,6 +196,16 @@ absl::StatusOr<Trial> ReadTrial(const Statement& stmt) {
   trial.set_enqueued(stmt.ColumnBool(15));
   trial.set_complete_request_id(stmt.ColumnText(16));
   trial.set_last_step(stmt.ColumnInt64(17));
+  if (const std::string stop = stmt.ColumnBlob(18); !stop.empty()) {
+    if (!trial.mutable_stop()->ParseFromString(stop)) {
+      return absl::InternalError(absl::StrCat("corrupt stop judgement of trial ", trial.id()));
+    }
+  }
+  if (const std::string prediction = stmt.ColumnBlob(19); !prediction.empty()) {
+    if (!trial.mutable_prediction()->ParseFromString(prediction)) {
+      return absl::InternalError(absl::StrCat("corrupt prediction of trial ", trial.id()));
+    }
+  }
   return trial;
 }
 

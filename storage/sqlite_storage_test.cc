@@ -16,6 +16,7 @@
 namespace hpo::storage {
 namespace {
 
+using hpo::v1::Trial;
 using ::testing::HasSubstr;
 
 // A raw second connection to the same file, for looking behind the Storage interface.
@@ -142,11 +143,13 @@ TEST_F(SqliteStorageTest, Version1DatabaseGainsOptimizerRevisions) {
     // Back to what version 1 wrote: no optimizer_revision column, one migration on record.
     RawDb raw(path_);
     raw.Exec("ALTER TABLE studies DROP COLUMN optimizer_revision");
+    raw.Exec("ALTER TABLE trials DROP COLUMN stop");
+    raw.Exec("ALTER TABLE trials DROP COLUMN prediction");
     raw.Exec("DELETE FROM schema_version WHERE version > 1");
   }
   auto storage = Open();
   ASSERT_NE(storage, nullptr);
-  EXPECT_EQ(*storage->SchemaVersion(), 2);
+  EXPECT_EQ(*storage->SchemaVersion(), kSqliteSchemaVersion);
   auto old = storage->GetStudy("old");
   ASSERT_TRUE(old.ok()) << old.status();
   EXPECT_EQ(old->optimizer_revision(), 0);
@@ -154,6 +157,41 @@ TEST_F(SqliteStorageTest, Version1DatabaseGainsOptimizerRevisions) {
   auto fresh = storage->CreateStudy(Spec("new"), 6, 4);
   ASSERT_TRUE(fresh.ok());
   EXPECT_EQ(storage->GetStudy("new")->optimizer_revision(), 4);
+}
+
+TEST_F(SqliteStorageTest, Version2DatabaseGainsStopJudgements) {
+  int64_t trial_id = 0;
+  {
+    auto storage = Open();
+    ASSERT_NE(storage, nullptr);
+    auto study = storage->CreateStudy(Spec("old"), 5, 9);
+    ASSERT_TRUE(study.ok());
+    Trial t;
+    t.set_study_id(study->id());
+    t.set_state(hpo::v1::PRUNED);
+    auto inserted = storage->InsertTrial(t);
+    ASSERT_TRUE(inserted.ok());
+    trial_id = inserted->id();
+  }
+  {
+    // Back to what version 2 wrote: no stop or prediction columns.
+    RawDb raw(path_);
+    raw.Exec("ALTER TABLE trials DROP COLUMN stop");
+    raw.Exec("ALTER TABLE trials DROP COLUMN prediction");
+    raw.Exec("DELETE FROM schema_version WHERE version > 2");
+  }
+  auto storage = Open();
+  ASSERT_NE(storage, nullptr);
+  EXPECT_EQ(*storage->SchemaVersion(), 3);
+  auto old = storage->GetTrial(trial_id, false);
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_EQ(old->state(), hpo::v1::PRUNED);
+  EXPECT_FALSE(old->has_stop());
+  EXPECT_FALSE(old->has_prediction());
+  Trial judged = *old;
+  judged.mutable_stop()->set_rule("median");
+  ASSERT_TRUE(storage->UpdateTrial(judged).ok());
+  EXPECT_EQ(storage->GetTrial(trial_id, false)->stop().rule(), "median");
 }
 
 TEST_F(SqliteStorageTest, NewerSchemaVersionIsRefused) {

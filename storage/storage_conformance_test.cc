@@ -267,6 +267,9 @@ TEST_P(StorageConformanceTest, TrialRoundTripsEveryField) {
   t.set_enqueued(true);
   t.set_complete_request_id("req-42");
   t.set_study_name("ignored on write");
+  t.mutable_prediction()->set_step(4);
+  t.mutable_prediction()->set_mean(0.75);
+  t.mutable_prediction()->set_spread(0.125);
 
   auto inserted = storage_->InsertTrial(t);
   ASSERT_TRUE(inserted.ok()) << inserted.status();
@@ -300,6 +303,12 @@ TEST_P(StorageConformanceTest, TrialRoundTripsEveryField) {
   changed.set_end_time_ms(333);
   changed.set_enqueued(false);
   changed.set_complete_request_id("req-43");
+  changed.clear_prediction();
+  changed.mutable_stop()->set_rule("asha");
+  changed.mutable_stop()->set_decision(hpo::v1::STOP);
+  changed.mutable_stop()->set_rung(9);
+  changed.mutable_stop()->set_summary("asha: below the cutoff");
+  changed.mutable_stop()->mutable_prediction()->set_mean(3);
   ASSERT_TRUE(storage_->UpdateTrial(changed).ok());
   got = storage_->GetTrial(inserted->id(), false);
   ASSERT_TRUE(got.ok()) << got.status();

@@ -92,8 +92,10 @@ TEST_F(CliTest, CreateListShowEnqueueTrialsAndStop) {
 
   r = Cli({"--coordinator", address_, "trials", "small", "--format", "csv"});
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(r.out,
-            "id,number,attempt,state,value,x1,x2,failure_reason\n1,0,0,PENDING,,3.14,2.27,\n");
+  EXPECT_EQ(
+      r.out,
+      "id,number,attempt,state,value,x1,x2,failure_reason,stop_rule,stop_step,predicted_final,"
+      "predicted_spread,predicted_step,p_better\n1,0,0,PENDING,,3.14,2.27,,,,,,,\n");
 
   r = Cli(
       {"--coordinator", address_, "trials", "small", "--state", "completed", "--format", "json"});

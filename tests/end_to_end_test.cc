@@ -2,11 +2,15 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <cerrno>
 #include <cmath>
+#include <fstream>
 #include <set>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "client/backend.h"
+#include "client/cli.h"
 #include "core/study_spec.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -245,6 +249,85 @@ TEST(EndToEndTest, MedianRulePrunesAndKillsTheTrialProcess) {
   EXPECT_GE(trial->last_step(), 1);
   EXPECT_LT(trial->last_step(), 5);
   EXPECT_EQ(coordinator->GetStudy("prune")->counts().completed(), 3);
+  EXPECT_EQ(TerminateAndWait(*worker, absl::Seconds(30)), 0);
+}
+
+// ASHA through coordinator and worker: a user program far behind at the first rung is stopped,
+// its process group killed, and the trial says why, in the database and through the CLI.
+TEST(EndToEndTest, AshaStopsAUserProgramAndExplainsWhy) {
+  TempDir dir;
+  auto server = StartServer(dir.File("hpo.db"), absl::Seconds(10));
+  ASSERT_NE(server, nullptr);
+  auto* coordinator = server->coordinator();
+  // Each trial writes its pid, then reports `x` at steps 1..30, 20 ms apart.
+  const std::string script = dir.File("train.sh");
+  std::ofstream(script) << "echo $$ > " << dir.path() << "/pid-$1\n"
+                        << "i=1\n"
+                        << "while [ $i -le 30 ]; do\n"
+                        << "  echo \"hpo-metric {\\\"step\\\": $i, \\\"value\\\": $1}\"\n"
+                        << "  i=$((i+1)); sleep 0.02\n"
+                        << "done\n";
+  auto spec = core::ParseStudyYaml(absl::StrCat(R"(
+name: asha-e2e
+objective: {metric: value, direction: minimize}
+optimizer: {name: random, seed: 1}
+early_stopping: {name: asha, options: {eta: 2}}
+budget: {max_trials: 4, max_parallel: 1}
+space:
+  x: {type: float, low: 0, high: 10}
+task:
+  command: ["/bin/sh", ")",
+                                                script, R"(", "{x}"]
+)"));
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  ASSERT_TRUE(coordinator->CreateStudy(*spec).ok());
+  int64_t bad = 0;
+  for (double x : {3.0, 2.0, 1.0, 9.0}) {  // run in this order: each of the first three leads
+    hpo::v1::ParamMap p;
+    (*p.mutable_values())["x"].set_float_value(x);
+    auto t = coordinator->EnqueueTrial("asha-e2e", p);
+    ASSERT_TRUE(t.ok()) << t.status();
+    bad = t->id();
+  }
+  auto worker = StartWorker(server->local_address(), 1, "w", dir.path());
+  ASSERT_NE(worker, nullptr);
+  ASSERT_TRUE(PollUntil(
+      [&] { return coordinator->GetStudy("asha-e2e")->state() == hpo::v1::STUDY_COMPLETED; },
+      absl::Seconds(60)));
+  EXPECT_EQ(coordinator->GetStudy("asha-e2e")->counts().completed(), 3);
+  auto trial = coordinator->GetTrial(bad);
+  ASSERT_TRUE(trial.ok());
+  EXPECT_EQ(trial->state(), hpo::v1::PRUNED);
+  EXPECT_LT(trial->last_step(), 30);
+  // At rung 1 the values are 1, 2, 3 and 9: with eta 2 the top 2 continue.
+  EXPECT_EQ(trial->stop().rule(), "asha");
+  EXPECT_EQ(trial->stop().rung(), 1);
+  EXPECT_EQ(trial->stop().rank(), 4);
+  EXPECT_EQ(trial->stop().keep(), 2);
+  const std::string why =
+      "asha: at rung 1 (step 1) value 9 ranks 4 of 4; the top 2 (cutoff 2) continue";
+  EXPECT_EQ(trial->stop().summary(), why);
+  EXPECT_EQ(trial->failure_reason(), why);
+  // Its process is gone.
+  std::ifstream pid_file(dir.File("pid-9"));
+  pid_t pid = 0;
+  ASSERT_TRUE(pid_file >> pid);
+  EXPECT_TRUE(PollUntil([&] { return ::kill(pid, 0) == -1 && errno == ESRCH; }, absl::Seconds(10)));
+
+  // The CLI shows it.
+  auto cli = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"hpo", "--coordinator", server->local_address()});
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    std::ostringstream out, err;
+    EXPECT_EQ(client::RunCli(static_cast<int>(argv.size()), argv.data(), out, err), 0) << err.str();
+    return out.str();
+  };
+  EXPECT_THAT(cli({"trial", "show", absl::StrCat(bad)}), HasSubstr("stopped: " + why + "\n"));
+  EXPECT_THAT(cli({"trial", "show", absl::StrCat(bad), "--format", "json"}),
+              HasSubstr("\"rule\": \"asha\""));
+  EXPECT_THAT(cli({"trials", "asha-e2e", "--format", "csv"}),
+              HasSubstr(absl::StrCat(",PRUNED,9,9,", why, ",asha,1,,,,\n")));
   EXPECT_EQ(TerminateAndWait(*worker, absl::Seconds(30)), 0);
 }
 

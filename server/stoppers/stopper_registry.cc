@@ -1,11 +1,17 @@
-// The table of early stoppers a study can name. New stoppers add one line here.
+// The table of early stoppers a study can name, and the helpers every stopper shares. New
+// stoppers add one line to the table.
+#include <cmath>
 #include <functional>
+#include <limits>
 #include <map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "server/stoppers/asha_stopper.h"
 #include "server/stoppers/early_stopper.h"
+#include "server/stoppers/hyperband_stopper.h"
 #include "server/stoppers/median_stopper.h"
+#include "server/stoppers/stopper_options.h"
 
 namespace hpo::server {
 namespace {
@@ -15,15 +21,15 @@ using StopperFactory =
 
 absl::StatusOr<std::unique_ptr<EarlyStopper>> MakeNone(const hpo::v1::EarlyStoppingSpec& spec) {
   if (!spec.options().empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("early_stopping.options.",
-                                                   spec.options().begin()->first,
-                                                   ": stopper 'none' takes no options"));
+    return StopperOptionError(spec.options().begin()->first, "stopper 'none' takes no options");
   }
   return std::unique_ptr<EarlyStopper>(new NoStopper());
 }
 
 const std::map<std::string, StopperFactory>& Registry() {
   static const auto* registry = new std::map<std::string, StopperFactory>{
+      {"asha", &AshaStopper::Create},
+      {"hyperband", &HyperbandStopper::Create},
       {"median", &MedianStopper::Create},
       {"none", &MakeNone},
   };
@@ -48,6 +54,30 @@ absl::StatusOr<std::unique_ptr<EarlyStopper>> MakeEarlyStopper(
                      "' (known: ", absl::StrJoin(EarlyStopperNames(), ", "), ")"));
   }
   return it->second(spec);
+}
+
+std::vector<CurvePoint> ObjectiveCurve(const hpo::v1::Trial& trial, const std::string& metric,
+                                       hpo::v1::Direction direction) {
+  std::vector<CurvePoint> curve;
+  for (int i = 0; i < trial.measurements_size(); ++i) {
+    const hpo::v1::Measurement& m = trial.measurements(i);
+    auto it = m.metrics().find(metric);
+    if (it == m.metrics().end()) continue;
+    double loss = direction == hpo::v1::MAXIMIZE ? -it->second : it->second;
+    if (std::isnan(loss)) loss = std::numeric_limits<double>::infinity();
+    curve.push_back({i, m.step(), loss});
+  }
+  return curve;
+}
+
+double LossToValue(double loss, hpo::v1::Direction direction) {
+  return direction == hpo::v1::MAXIMIZE ? -loss : loss;
+}
+
+hpo::v1::StopJudgement ContinueUnjudged() {
+  hpo::v1::StopJudgement j;
+  j.set_decision(hpo::v1::CONTINUE);
+  return j;
 }
 
 }  // namespace hpo::server
