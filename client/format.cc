@@ -252,6 +252,10 @@ std::string StudyDetails(const hpo::v1::Study& study) {
                       ? absl::StrCat(" revision ", study.optimizer_revision())
                       : std::string(" (revision not recorded)"),
                   "\n");
+  if (study.warm_start_studies_size() > 0) {
+    absl::StrAppend(&out, "stopper learns from: ", absl::StrJoin(study.warm_start_studies(), ", "),
+                    " (", study.warm_start_curves(), " complete curves)\n");
+  }
   if (study.has_best_trial())
     absl::StrAppend(&out, BestTrialText(study.spec(), study.best_trial()));
   absl::StrAppend(&out, "--- spec\n", core::StudySpecToYaml(study.spec()));

@@ -9,7 +9,7 @@ PACKAGES=(
   libabsl-dev libsqlite3-dev sqlite3
   libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  libeigen3-dev libnlopt-cxx-dev libtorch-dev
+  libeigen3-dev libnlopt-cxx-dev libtorch-dev libsvm-dev
   python3
 )
 

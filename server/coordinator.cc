@@ -6,6 +6,9 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "core/logging.h"
 #include "core/search_space.h"
 #include "core/status_macros.h"
@@ -155,8 +158,55 @@ absl::Status Coordinator::Load() {
       }
       AddTrialLocked(*entry, std::move(t));
     }
+    HPO_RETURN_IF_ERROR(WarmStartLocked(*entry, /*strict=*/false));
     study_by_name_[study.spec().name()] = study.id();
     studies_[study.id()] = std::move(entry);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Coordinator::WarmStartLocked(StudyEntry& entry, bool strict) {
+  const hpo::v1::StudySpec& spec = entry.study.spec();
+  const std::string request = entry.stopper->warm_start();
+  if (request == "none") return absl::OkStatus();
+  std::vector<const StudyEntry*> sources;
+  if (request == "auto") {
+    for (const auto& [id, other] : studies_) {
+      if (SameTaskAndSpace(other->study.spec(), spec)) sources.push_back(other.get());
+    }
+  } else {
+    for (absl::string_view raw : absl::StrSplit(request, ',')) {
+      const std::string name(absl::StripAsciiWhitespace(raw));
+      const StudyEntry* other = FindStudyLocked(name);
+      std::string problem;
+      if (other == nullptr) {
+        problem = absl::StrCat("no earlier study named '", name, "'");
+      } else if (!SameTaskAndSpace(other->study.spec(), spec)) {
+        problem = absl::StrCat("study '", name,
+                               "' ran another task, space or objective: its curves do not apply");
+      }
+      if (problem.empty()) {
+        sources.push_back(other);
+      } else if (strict) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("early_stopping.options.warm_start: ", problem));
+      } else {
+        HPO_LOG(WARNING) << "study " << spec.name() << ": warm start skips " << name << ": "
+                         << problem;
+      }
+    }
+  }
+  std::vector<const std::vector<Trial>*> trials;
+  entry.warm_start_studies.clear();
+  for (const StudyEntry* source : sources) {
+    trials.push_back(&source->trials);
+    entry.warm_start_studies.push_back(source->study.spec().name());
+  }
+  entry.warm_start_curves = trials.empty() ? 0 : entry.stopper->WarmStart(spec, trials);
+  if (!sources.empty()) {
+    HPO_LOG(INFO) << "study " << spec.name() << ": its stopper learns from "
+                  << absl::StrJoin(entry.warm_start_studies, ", ") << " ("
+                  << entry.warm_start_curves << " complete curves)";
   }
   return absl::OkStatus();
 }
@@ -239,6 +289,8 @@ void Coordinator::MaybeFinishStudyLocked(StudyEntry& entry) {
 Study Coordinator::StudySnapshotLocked(const StudyEntry& entry) const {
   Study s = entry.study;
   *s.mutable_counts() = entry.counts;
+  for (const std::string& name : entry.warm_start_studies) s.add_warm_start_studies(name);
+  s.set_warm_start_curves(entry.warm_start_curves);
   s.set_finished_trials(entry.finished_numbers);
   if (entry.best >= 0) {
     *s.mutable_best_trial() = entry.trials[entry.best];
@@ -279,6 +331,7 @@ absl::StatusOr<Study> Coordinator::CreateStudy(const hpo::v1::StudySpec& spec) {
   if (FindStudyLocked(spec.name()) != nullptr) {
     return absl::AlreadyExistsError(absl::StrCat("a study named '", spec.name(), "' exists"));
   }
+  HPO_RETURN_IF_ERROR(WarmStartLocked(*entry, /*strict=*/true));
   HPO_ASSIGN_OR_RETURN(Study stored,
                        storage_->CreateStudy(spec, options_.clock->NowMs(),
                                              OptimizerRevision(spec.optimizer().name())));

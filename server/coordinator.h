@@ -139,6 +139,8 @@ class Coordinator {
     std::unique_ptr<Optimizer> optimizer;
     std::unique_ptr<EarlyStopper> stopper;
     std::vector<std::shared_ptr<StudyWatch>> watches;
+    std::vector<std::string> warm_start_studies;  // what the stopper learned from
+    int warm_start_curves = 0;
   };
 
   Coordinator(storage::Storage* storage, const CoordinatorOptions& options)
@@ -146,6 +148,10 @@ class Coordinator {
 
   absl::Status Load();
   absl::StatusOr<std::unique_ptr<StudyEntry>> MakeEntry(const hpo::v1::Study& study);
+  // Hands the stopper of `entry` (a study not yet in studies_) the trials of the earlier studies
+  // it asks for (EarlyStopper::warm_start). With `strict`, a named study that does not exist or
+  // ran another task or space is INVALID_ARGUMENT naming it; otherwise it is skipped, logged.
+  absl::Status WarmStartLocked(StudyEntry& entry, bool strict) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   StudyEntry* FindStudyLocked(absl::string_view name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<StudyEntry*> StudyOrError(absl::string_view name)

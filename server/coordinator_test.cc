@@ -122,9 +122,9 @@ TEST_F(CoordinatorTest, UnknownOptimizerAndStopperAreRejectedByName) {
   spec = Spec("s1", 5, 2);
   spec.mutable_early_stopping()->set_name("hyperband9");
   s = coordinator_->CreateStudy(spec);
-  EXPECT_EQ(
-      s.status().message(),
-      "early_stopping.name: unknown stopper 'hyperband9' (known: asha, hyperband, median, none)");
+  EXPECT_EQ(s.status().message(),
+            "early_stopping.name: unknown stopper 'hyperband9' (known: asha, hyperband, "
+            "learning_curve, median, none)");
   EXPECT_TRUE(coordinator_->ListStudies().empty());
 }
 
@@ -416,6 +416,53 @@ TEST_F(CoordinatorTest, MedianRuleStopsAWorseTrial) {
   EXPECT_EQ(pruned->stop().rule(), "median");
   EXPECT_EQ(coordinator_->GetTrial(bad.id())->measurements_size(), 2);
   EXPECT_EQ(storage_->GetTrial(bad.id(), false)->stop().summary(), why);
+}
+
+TEST_F(CoordinatorTest, LearningCurveStopperWarmStartsFromStudiesOfTheSameTaskAndSpace) {
+  char dir[] = "/tmp/hpo-coord-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string path = absl::StrCat(dir, "/db.sqlite");
+  Open(path);
+  auto run = [&](const StudySpec& spec, int trials) {
+    ASSERT_TRUE(coordinator_->CreateStudy(spec).ok());
+    for (int i = 0; i < trials; ++i) {
+      Trial t = Acquire();
+      ASSERT_TRUE(Report(t, 1, 2.0 + i).ok());
+      ASSERT_TRUE(Complete(t, 1.0 + i).ok());
+    }
+  };
+  run(Spec("a", 3, 1), 3);
+  StudySpec other = Spec("other", 2, 1);
+  (*other.mutable_task()->mutable_builtin_args())["steps"] = "3";  // another task
+  run(other, 2);
+  auto c = coordinator_->CreateStudy(
+      Spec("c", 5, 1, 0, "early_stopping: {name: learning_curve, options: {min_curves: 6}}\n"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_THAT(c->warm_start_studies(), ::testing::ElementsAre("a"));
+  EXPECT_EQ(c->warm_start_curves(), 3);
+  // Named studies must exist and match.
+  auto named = [&](const std::string& name, const std::string& list) {
+    return coordinator_->CreateStudy(
+        Spec(name, 5, 1, 0,
+             absl::StrCat("early_stopping: {name: learning_curve, options: {warm_start: '", list,
+                          "'}}\n")));
+  };
+  EXPECT_EQ(named("d", "other").status().message(),
+            "early_stopping.options.warm_start: study 'other' ran another task, space or "
+            "objective: its curves do not apply");
+  EXPECT_EQ(named("d", "a, nope").status().message(),
+            "early_stopping.options.warm_start: no earlier study named 'nope'");
+  auto explicit_a = named("e", "a");
+  ASSERT_TRUE(explicit_a.ok()) << explicit_a.status();
+  EXPECT_THAT(explicit_a->warm_start_studies(), ::testing::ElementsAre("a"));
+  auto none = named("f", "none");
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->warm_start_studies_size(), 0);
+  // A restarted coordinator learns from the same studies (c's own trials are not its warm start;
+  // the later e and f have no complete curves).
+  Open(path);
+  EXPECT_THAT(coordinator_->GetStudy("c")->warm_start_studies(), ::testing::ElementsAre("a"));
+  EXPECT_EQ(coordinator_->GetStudy("c")->warm_start_curves(), 3);
 }
 
 TEST_F(CoordinatorTest, RestartOnTheSameFileResumes) {

@@ -8,18 +8,6 @@
 #include "absl/strings/str_format.h"
 
 namespace hpo::server {
-namespace {
-
-// The trial's first objective value at or past `rung`, and where it is.
-std::optional<CurvePoint> FirstAtOrPast(const std::vector<CurvePoint>& curve, int64_t rung) {
-  for (const CurvePoint& p : curve) {
-    if (p.step >= rung) return p;
-  }
-  return std::nullopt;
-}
-
-}  // namespace
-
 std::vector<int64_t> AshaLadder::RungsUpTo(int64_t limit) const {
   std::vector<int64_t> rungs;
   for (int64_t r = min_step; r <= limit && (max_step == 0 || r < max_step);) {
@@ -63,8 +51,8 @@ hpo::v1::StopJudgement JudgeAtRungs(const AshaLadder& ladder, const StudyView& v
   std::vector<std::vector<CurvePoint>> peers;  // computed at the first rung that needs them
   bool peers_read = false;
   for (int64_t rung : ladder.RungsUpTo(max_reached)) {
-    const std::optional<CurvePoint> mine = FirstAtOrPast(curve, rung);
-    if (!mine.has_value() || mine->index < first_new) continue;  // judged at an earlier report
+    const CurvePoint* mine = FirstAtOrPast(curve, rung);
+    if (mine == nullptr || mine->index < first_new) continue;  // judged at an earlier report
     if (!peers_read) {
       for (const hpo::v1::Trial& other : *view.trials) {
         if (other.id() == trial.id() || other.state() == hpo::v1::LOST || !is_peer(other)) continue;
@@ -74,7 +62,7 @@ hpo::v1::StopJudgement JudgeAtRungs(const AshaLadder& ladder, const StudyView& v
     }
     std::vector<double> losses = {mine->loss};
     for (const std::vector<CurvePoint>& peer : peers) {
-      if (std::optional<CurvePoint> p = FirstAtOrPast(peer, rung)) losses.push_back(p->loss);
+      if (const CurvePoint* p = FirstAtOrPast(peer, rung)) losses.push_back(p->loss);
     }
     const int n = static_cast<int>(losses.size());
     const int keep = static_cast<int>((n + ladder.eta - 1) / ladder.eta);

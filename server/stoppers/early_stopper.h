@@ -27,7 +27,26 @@ class EarlyStopper {
   // weighed the report, and left empty (rule "") when none did (warm-up, between rungs).
   virtual hpo::v1::StopJudgement Decide(const StudyView& view, const hpo::v1::Trial& trial,
                                         int first_new) = 0;
+
+  // ---- warm start: learning from the trials of earlier studies (most stoppers do not)
+  // Which earlier studies this stopper learns from: "none", "auto" (every earlier study with the
+  // same task, space and objective, see SameTaskAndSpace) or a comma-separated list of names.
+  virtual std::string warm_start() const { return "none"; }
+  // Hands over the trials of the chosen studies (each with the same task, space and objective
+  // as `spec`), once, before the first Decide. Returns how many of their trials it will learn
+  // from.
+  virtual int WarmStart(const hpo::v1::StudySpec& spec,
+                        const std::vector<const std::vector<hpo::v1::Trial>*>& sources) {
+    (void)spec;
+    (void)sources;
+    return 0;
+  }
 };
+
+// True when two studies run the same task (builtin and its arguments, or command, environment
+// and working directory) over the same space with the same objective: their learning curves are
+// of the same kind. The names, budgets, optimizers and stoppers may differ.
+bool SameTaskAndSpace(const hpo::v1::StudySpec& a, const hpo::v1::StudySpec& b);
 
 // INVALID_ARGUMENT "early_stopping.name: unknown stopper 'x' (known: asha, ...)", or the
 // stopper's own error for bad options ("early_stopping.options.min_trials: ...").
@@ -48,6 +67,9 @@ struct CurvePoint {
 // The measurements that carry the objective metric, as losses.
 std::vector<CurvePoint> ObjectiveCurve(const hpo::v1::Trial& trial, const std::string& metric,
                                        hpo::v1::Direction direction);
+
+// The first point at or past `step`, in report order; null when the curve never got there.
+const CurvePoint* FirstAtOrPast(const std::vector<CurvePoint>& curve, int64_t step);
 
 // The inverse of the loss mapping, for reporting a loss in the objective's own terms.
 double LossToValue(double loss, hpo::v1::Direction direction);

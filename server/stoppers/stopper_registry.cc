@@ -7,9 +7,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "server/stoppers/asha_stopper.h"
 #include "server/stoppers/early_stopper.h"
 #include "server/stoppers/hyperband_stopper.h"
+#include "server/stoppers/learning_curve_stopper.h"
 #include "server/stoppers/median_stopper.h"
 #include "server/stoppers/stopper_options.h"
 
@@ -30,6 +33,7 @@ const std::map<std::string, StopperFactory>& Registry() {
   static const auto* registry = new std::map<std::string, StopperFactory>{
       {"asha", &AshaStopper::Create},
       {"hyperband", &HyperbandStopper::Create},
+      {"learning_curve", &LearningCurveStopper::Create},
       {"median", &MedianStopper::Create},
       {"none", &MakeNone},
   };
@@ -70,8 +74,39 @@ std::vector<CurvePoint> ObjectiveCurve(const hpo::v1::Trial& trial, const std::s
   return curve;
 }
 
+const CurvePoint* FirstAtOrPast(const std::vector<CurvePoint>& curve, int64_t step) {
+  for (const CurvePoint& p : curve) {
+    if (p.step >= step) return &p;
+  }
+  return nullptr;
+}
+
 double LossToValue(double loss, hpo::v1::Direction direction) {
   return direction == hpo::v1::MAXIMIZE ? -loss : loss;
+}
+
+namespace {
+
+// What SameTaskAndSpace compares, serialized deterministically (maps in key order).
+std::string TaskAndSpaceKey(const hpo::v1::StudySpec& spec) {
+  hpo::v1::StudySpec key;
+  *key.mutable_task() = spec.task();
+  *key.mutable_space() = spec.space();
+  *key.mutable_objective() = spec.objective();
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    key.SerializeToCodedStream(&coded);
+  }
+  return out;
+}
+
+}  // namespace
+
+bool SameTaskAndSpace(const hpo::v1::StudySpec& a, const hpo::v1::StudySpec& b) {
+  return TaskAndSpaceKey(a) == TaskAndSpaceKey(b);
 }
 
 hpo::v1::StopJudgement ContinueUnjudged() {
