@@ -176,6 +176,7 @@ void LearningCurveStopper::FitLoop() {
     fitting_ = false;
     stats_.fits++;
     stats_.curves = static_cast<int>(records.size());
+    stats_.models = static_cast<int>(models_->by_rung.size());
     stats_.last = took;
   }
 }

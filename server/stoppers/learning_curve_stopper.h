@@ -83,6 +83,7 @@ class LearningCurveStopper final : public EarlyStopper {
   struct FitStats {
     int fits = 0;
     int curves = 0;                              // of the last fit
+    int models = 0;                              // rungs it fitted a model for
     absl::Duration last = absl::ZeroDuration();  // its wall time
   };
   FitStats fit_stats();
