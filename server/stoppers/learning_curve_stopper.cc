@@ -58,6 +58,13 @@ std::vector<double> CurveFeatures(const std::vector<double>& hyper,
 
 absl::StatusOr<std::unique_ptr<EarlyStopper>> LearningCurveStopper::Create(
     const hpo::v1::EarlyStoppingSpec& spec) {
+  absl::StatusOr<Options> options = ParseOptions(spec);
+  if (!options.ok()) return options.status();
+  return std::unique_ptr<EarlyStopper>(new LearningCurveStopper(*std::move(options)));
+}
+
+absl::StatusOr<LearningCurveStopper::Options> LearningCurveStopper::ParseOptions(
+    const hpo::v1::EarlyStoppingSpec& spec) {
   auto parsed = StopperOptions::Create(spec, {"eta", "max_step", "min_curves", "min_step",
                                               "threshold", "warm_start", "warmup_steps"});
   if (!parsed.ok()) return parsed.status();
@@ -85,7 +92,7 @@ absl::StatusOr<std::unique_ptr<EarlyStopper>> LearningCurveStopper::Create(
                                 absl::StrCat("empty study name in '", options.warm_start, "'"));
     }
   }
-  return std::unique_ptr<EarlyStopper>(new LearningCurveStopper(std::move(options)));
+  return options;
 }
 
 LearningCurveStopper::LearningCurveStopper(Options options) : options_(std::move(options)) {}

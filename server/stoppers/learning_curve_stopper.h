@@ -69,6 +69,8 @@ class LearningCurveStopper final : public EarlyStopper {
 
   static absl::StatusOr<std::unique_ptr<EarlyStopper>> Create(
       const hpo::v1::EarlyStoppingSpec& spec);
+  // The options of `spec`, checked (what Create uses).
+  static absl::StatusOr<Options> ParseOptions(const hpo::v1::EarlyStoppingSpec& spec);
   explicit LearningCurveStopper(Options options);
   ~LearningCurveStopper() override;
 

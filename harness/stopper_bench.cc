@@ -1,0 +1,319 @@
+#include "harness/stopper_bench.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "core/status_macros.h"
+#include "harness/svg_plot.h"
+#include "server/stoppers/early_stopper.h"
+#include "server/stoppers/learning_curve_stopper.h"
+
+namespace hpo::harness {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return std::numeric_limits<double>::quiet_NaN();
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// The 2.5% and 97.5% points of the median of `v` over resamples with replacement.
+std::pair<double, double> BootstrapMedian(const std::vector<double>& v, std::mt19937_64& rng) {
+  if (v.empty()) return {std::numeric_limits<double>::quiet_NaN(), std::nan("")};
+  std::uniform_int_distribution<size_t> pick(0, v.size() - 1);
+  std::vector<double> medians;
+  std::vector<double> sample(v.size());
+  for (int b = 0; b < 1000; ++b) {
+    for (double& s : sample) s = v[pick(rng)];
+    medians.push_back(Median(sample));
+  }
+  std::sort(medians.begin(), medians.end());
+  return {medians[25], medians[974]};
+}
+
+// Speed-up of `run` over `none` at regret `target`: 0 when `run` never reaches it.
+double Speedup(const StopperRun& none, const StopperRun& run, double target) {
+  const int64_t reference = none.EpochsToReach(target);
+  const int64_t mine = run.EpochsToReach(target);
+  if (mine <= 0 || reference <= 0) return 0;
+  return static_cast<double>(reference) / static_cast<double>(mine);
+}
+
+std::string Number(double v) {
+  if (std::isnan(v)) return "—";
+  if (std::isinf(v)) return v > 0 ? "∞" : "-∞";
+  return absl::StrFormat("%.3g", v);
+}
+
+}  // namespace
+
+double StopperRun::RegretAt(int64_t at) const {
+  double regret = kInf;
+  for (const auto& [epochs, r] : trajectory) {
+    if (epochs > at) break;
+    regret = r;
+  }
+  return regret;
+}
+
+int64_t StopperRun::EpochsToReach(double regret) const {
+  for (const auto& [epochs, r] : trajectory) {
+    if (r <= regret) return epochs;
+  }
+  return -1;
+}
+
+absl::StatusOr<std::vector<StopperMethod>> ParseStopperMethods(const std::string& list,
+                                                               int epochs) {
+  const std::string all =
+      "none,median,asha,hyperband,learning_curve,learning_curve-warm,3-epoch,9-epoch";
+  std::vector<StopperMethod> methods;
+  for (absl::string_view raw : absl::StrSplit(list == "default" ? all : list, ',')) {
+    const std::string name(absl::StripAsciiWhitespace(raw));
+    StopperMethod m;
+    m.name = name;
+    if (name == "none" || name == "median" || name == "asha" || name == "learning_curve") {
+      m.stopping.set_name(name);
+    } else if (name == "hyperband") {
+      m.stopping.set_name(name);
+      (*m.stopping.mutable_options())["max_step"] = absl::StrCat(epochs);
+    } else if (name == "learning_curve-warm") {
+      m.stopping.set_name("learning_curve");
+      m.warm_from_other_seeds = true;
+    } else if (absl::EndsWith(name, "-epoch") &&
+               absl::SimpleAtoi(name.substr(0, name.size() - 6), &m.i_epoch) && m.i_epoch >= 1 &&
+               m.i_epoch < epochs) {
+      // the i-epoch baseline
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("--stoppers: unknown method '", name,
+                                                     "' (known: ", all,
+                                                     ", or I-epoch for 1 <= I < ", epochs, ")"));
+    }
+    methods.push_back(std::move(m));
+  }
+  return methods;
+}
+
+absl::StatusOr<StopperRun> RunStopperMethod(const CurveSource& source, const StopperMethod& method,
+                                            uint64_t seed, int64_t budget,
+                                            const std::vector<hpo::v1::Trial>& warm) {
+  const absl::Time start = absl::Now();
+  StopperRun run;
+  run.task = source.name();
+  run.method = method.name;
+  run.seed = seed;
+  run.budget = budget;
+  HPO_ASSIGN_OR_RETURN(const double reference, source.ReferenceBest());
+  hpo::v1::StudySpec spec;
+  spec.set_name(source.name());
+  spec.mutable_objective()->set_metric("value");
+  spec.mutable_objective()->set_direction(hpo::v1::MINIMIZE);
+  *spec.mutable_space() = source.space();
+
+  std::unique_ptr<server::EarlyStopper> stopper;
+  if (method.i_epoch == 0) {
+    if (method.stopping.name() == "learning_curve") {
+      HPO_ASSIGN_OR_RETURN(server::LearningCurveStopper::Options options,
+                           server::LearningCurveStopper::ParseOptions(method.stopping));
+      options.wait_for_fits = true;  // deterministic: each fit is awaited
+      options.svr.seed = seed;
+      auto lc = std::make_unique<server::LearningCurveStopper>(options);
+      if (method.warm_from_other_seeds) lc->WarmStart(spec, {&warm});
+      stopper = std::move(lc);
+    } else {
+      HPO_ASSIGN_OR_RETURN(stopper, server::MakeEarlyStopper(method.stopping));
+    }
+  }
+
+  const int epochs = source.epochs();
+  std::vector<hpo::v1::Trial> trials;
+  std::vector<double> i_values;  // the i-epoch baseline's values so far
+  double incumbent = kInf;       // best final value so far
+  for (int index = 0; run.epochs < budget; ++index) {
+    HPO_ASSIGN_OR_RETURN(CurveConfig config, source.Get(seed, index));
+    if (static_cast<int>(config.curve.size()) != epochs) {
+      return absl::InternalError(absl::StrCat(source.name(), ": configuration ", index, " has ",
+                                              config.curve.size(), " epochs, not ", epochs));
+    }
+    ++run.configs;
+    hpo::v1::Trial t;
+    t.set_id(index + 1);
+    t.set_number(index);
+    t.set_state(hpo::v1::RUNNING);
+    *t.mutable_params() = config.params;
+    trials.push_back(std::move(t));
+    hpo::v1::Trial& trial = trials.back();
+    bool stopped = false, complete = false;
+    for (int e = 1; e <= epochs && run.epochs < budget; ++e) {
+      hpo::v1::Measurement* m = trial.add_measurements();
+      m->set_step(e);
+      (*m->mutable_metrics())["value"] = config.curve[e - 1];
+      trial.set_last_step(e);
+      ++run.epochs;
+      if (e == epochs) {
+        complete = true;
+        break;
+      }
+      if (method.i_epoch > 0) {
+        if (e != method.i_epoch) continue;
+        const double mine = config.curve[e - 1];
+        i_values.push_back(mine);
+        int rank = 1;
+        for (double v : i_values) rank += v < mine ? 1 : 0;
+        const int keep = static_cast<int>(std::ceil(0.1 * static_cast<double>(i_values.size())));
+        stopped = rank > keep;
+      } else {
+        const server::StudyView view{&spec, &trials};
+        stopped =
+            stopper->Decide(view, trial, trial.measurements_size() - 1).decision() == hpo::v1::STOP;
+      }
+      if (stopped) break;
+    }
+    const double final_value = config.curve.back();
+    if (complete) {
+      trial.set_state(hpo::v1::COMPLETED);
+      trial.set_has_value(true);
+      trial.set_value(final_value);
+      ++run.completed;
+      run.complete_trials.push_back(trial);
+      if (final_value < incumbent) {
+        incumbent = final_value;
+        run.trajectory.emplace_back(run.epochs, final_value - reference);
+      }
+    } else if (stopped) {
+      trial.set_state(hpo::v1::PRUNED);
+      trial.set_has_value(true);
+      trial.set_value(trial.measurements().rbegin()->metrics().at("value"));
+      ++run.stopped;
+      if (final_value < incumbent) ++run.false_stops;
+    } else {
+      trial.set_state(hpo::v1::FAILED);  // the budget ran out during it
+    }
+  }
+  run.seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  return run;
+}
+
+std::vector<MethodSummary> SummarizeStopperRuns(const std::vector<StopperRun>& runs,
+                                                uint64_t bootstrap_seed) {
+  std::map<std::pair<std::string, uint64_t>, const StopperRun*> none;
+  std::vector<std::string> order;
+  for (const StopperRun& r : runs) {
+    if (r.method == "none") none[{r.task, r.seed}] = &r;
+    if (std::find(order.begin(), order.end(), r.method) == order.end()) order.push_back(r.method);
+  }
+  std::mt19937_64 rng(bootstrap_seed);
+  std::vector<MethodSummary> out;
+  for (const std::string& method : order) {
+    MethodSummary s;
+    s.method = method;
+    std::vector<double> speedups, half, one, regret_q, regret_h, regret;
+    int64_t stops = 0, false_stops = 0, configs = 0, censored = 0;
+    for (const StopperRun& r : runs) {
+      if (r.method != method) continue;
+      auto it = none.find({r.task, r.seed});
+      if (it == none.end()) continue;
+      const StopperRun& base = *it->second;
+      const double target = base.RegretAt(base.budget);
+      if (!std::isfinite(target)) continue;
+      const double sp = Speedup(base, r, target);
+      censored += sp == 0 ? 1 : 0;
+      speedups.push_back(sp);
+      half.push_back(Speedup(base, r, target + 0.5));
+      one.push_back(Speedup(base, r, target + 1));
+      regret_q.push_back(r.RegretAt(r.budget / 4));
+      regret_h.push_back(r.RegretAt(r.budget / 2));
+      regret.push_back(r.RegretAt(r.budget));
+      stops += r.stopped;
+      false_stops += r.false_stops;
+      configs += r.configs;
+      ++s.pairs;
+    }
+    if (s.pairs == 0) continue;
+    s.median_speedup = Median(speedups);
+    std::tie(s.speedup_lo, s.speedup_hi) = BootstrapMedian(speedups, rng);
+    s.censored_share = static_cast<double>(censored) / s.pairs;
+    s.median_speedup_half = Median(half);
+    s.median_speedup_one = Median(one);
+    s.median_regret_q = Median(regret_q);
+    s.median_regret_h = Median(regret_h);
+    s.median_regret = Median(regret);
+    std::tie(s.regret_lo, s.regret_hi) = BootstrapMedian(regret, rng);
+    s.mean_configs = static_cast<double>(configs) / s.pairs;
+    s.false_stop_rate = stops > 0 ? static_cast<double>(false_stops) / stops : 0;
+    out.push_back(s);
+  }
+  return out;
+}
+
+std::string StopperReportMarkdown(const std::vector<MethodSummary>& summaries, int tasks, int seeds,
+                                  int64_t budget, const std::string& title) {
+  std::string out = absl::StrCat("# ", title, "\n\n", tasks, " task(s) × ", seeds,
+                                 " seed(s); budget B = ", budget,
+                                 " epochs per (task, seed); random configurations from one stream "
+                                 "per (task, seed), shared by every method.\n\n");
+  absl::StrAppend(
+      &out,
+      "S: epochs `none` needs to reach r* (its regret at B) over the epochs the method needs "
+      "(0 when it never does: censored); median over (task, seed) pairs with a 95% bootstrap "
+      "interval. Regret: incumbent (best final value of configurations that ran to the end) "
+      "minus the task's reference best.\n\n");
+  absl::StrAppend(&out,
+                  "| method | pairs | median S [95%] | censored | S at r*+0.5 | S at r*+1 | "
+                  "regret B/4 | regret B/2 | regret B [95%] | configs | false stops |\n");
+  absl::StrAppend(&out, "|---|---|---|---|---|---|---|---|---|---|---|\n");
+  for (const MethodSummary& s : summaries) {
+    absl::StrAppend(
+        &out,
+        absl::StrFormat("| %s | %d | %s [%s, %s] | %.0f%% | %s | %s | %s | %s | %s [%s, %s] | "
+                        "%.0f | %.1f%% |\n",
+                        s.method, s.pairs, Number(s.median_speedup), Number(s.speedup_lo),
+                        Number(s.speedup_hi), 100 * s.censored_share, Number(s.median_speedup_half),
+                        Number(s.median_speedup_one), Number(s.median_regret_q),
+                        Number(s.median_regret_h), Number(s.median_regret), Number(s.regret_lo),
+                        Number(s.regret_hi), s.mean_configs, 100 * s.false_stop_rate));
+  }
+  return out;
+}
+
+std::string StopperRegretSvg(const std::vector<StopperRun>& runs, const std::string& title) {
+  std::vector<std::string> order;
+  int64_t budget = 0;
+  for (const StopperRun& r : runs) {
+    if (std::find(order.begin(), order.end(), r.method) == order.end()) order.push_back(r.method);
+    budget = std::max(budget, r.budget);
+  }
+  std::vector<Series> series;
+  for (const std::string& method : order) {
+    Series s;
+    s.name = method;
+    for (int i = 1; i <= 60; ++i) {
+      const int64_t at = budget * i / 60;
+      std::vector<double> regrets;
+      for (const StopperRun& r : runs) {
+        if (r.method == method) regrets.push_back(r.RegretAt(at));
+      }
+      s.x.push_back(static_cast<double>(at));
+      s.y.push_back(Median(regrets));
+    }
+    series.push_back(std::move(s));
+  }
+  PlotOptions options;
+  options.title = title;
+  options.x_label = "epochs spent";
+  options.y_label = "median regret";
+  return LinePlotSvg(options, series);
+}
+
+}  // namespace hpo::harness

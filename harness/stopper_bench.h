@@ -1,0 +1,116 @@
+// The multi-fidelity benchmark of the early stoppers ("Track A"): each method draws
+// configurations from one random stream per (task, seed) and trains them epoch by epoch, one at a
+// time, until an equal budget of epochs is spent; a stopper that saves epochs spends them on
+// more configurations, as it would in use. gRPC-free and LibTorch-free: curves come from a
+// CurveSource.
+#ifndef HPO_HARNESS_STOPPER_BENCH_H_
+#define HPO_HARNESS_STOPPER_BENCH_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "hpo/v1/hpo.pb.h"
+
+namespace hpo::harness {
+
+// One configuration and its whole learning curve.
+struct CurveConfig {
+  hpo::v1::ParamMap params;
+  std::vector<double> curve;  // the objective (minimized) at epochs 1..epochs()
+};
+
+// Where a benchmark's curves come from. Implementations are thread-safe.
+class CurveSource {
+ public:
+  virtual ~CurveSource() = default;
+  virtual std::string name() const = 0;
+  virtual hpo::v1::SearchSpace space() const = 0;
+  virtual int epochs() const = 0;
+  // Configuration `index` of the random stream of `seed` (the same for every method), with its
+  // curve.
+  virtual absl::StatusOr<CurveConfig> Get(uint64_t seed, int index) const = 0;
+  // The best final value of a large fixed sample of the task's configurations: regret is
+  // measured against it. Fixed once per task, never renormalized when methods are added.
+  virtual absl::StatusOr<double> ReferenceBest() const = 0;
+};
+
+// A method: random search with an early stopper, or the i-epoch baseline.
+struct StopperMethod {
+  std::string name;                     // as reported
+  hpo::v1::EarlyStoppingSpec stopping;  // when i_epoch == 0
+  // The i-epoch baseline: every configuration runs i epochs; it continues to the end only when
+  // its i-epoch value is in the top 10% of the i-epoch values seen so far (its own included).
+  int i_epoch = 0;
+  // learning_curve warm-started from the `none` runs of the task's other seeds.
+  bool warm_from_other_seeds = false;
+};
+
+// Parses "none,median,asha,hyperband,learning_curve,learning_curve-warm,3-epoch,9-epoch" (any
+// subset; "default" for all of these). hyperband and asha take max_step = epochs; the others
+// their defaults. INVALID_ARGUMENT naming an unknown method.
+absl::StatusOr<std::vector<StopperMethod>> ParseStopperMethods(const std::string& list, int epochs);
+
+// What one method did on one (task, seed).
+struct StopperRun {
+  std::string task, method;
+  uint64_t seed = 0;
+  int64_t budget = 0;  // epochs
+  int64_t epochs = 0;  // spent (== budget unless the stream ran out)
+  int configs = 0;     // configurations started
+  int completed = 0;   // ran to the last epoch
+  int stopped = 0;
+  // Stopped configurations whose true final value would have beaten the incumbent of that moment
+  // (or when there was none yet).
+  int false_stops = 0;
+  // The incumbent's regret after each improvement: (epochs spent, regret), epochs increasing.
+  std::vector<std::pair<int64_t, double>> trajectory;
+  double seconds = 0;  // wall time of the run
+
+  // Regret of the incumbent once `epochs` were spent (+inf before the first completion).
+  double RegretAt(int64_t epochs) const;
+  // The first epoch count at which the incumbent's regret is <= `regret`; -1 when never.
+  int64_t EpochsToReach(double regret) const;
+  // The complete curves of this run (for other seeds' warm start); filled by RunStopperMethod.
+  std::vector<hpo::v1::Trial> complete_trials;
+};
+
+// Runs `method` on (source, seed) until `budget` epochs are spent. `warm` holds the complete
+// trials the learning_curve stopper learns from when method.warm_from_other_seeds. Deterministic
+// for given inputs (model fits are awaited).
+absl::StatusOr<StopperRun> RunStopperMethod(const CurveSource& source, const StopperMethod& method,
+                                            uint64_t seed, int64_t budget,
+                                            const std::vector<hpo::v1::Trial>& warm);
+
+// Per method, over (task, seed) pairs, against the `none` run of the same pair: the speed-up at
+// equal regret S = (epochs none needs to reach r*) / (epochs the method needs), r* = none's
+// regret at the budget (S = 0 when the method never reaches r*: censored), also at r* + 0.5 and
+// r* + 1; regret at B/4, B/2 and B; configurations; false-stop rate. Medians with 95% bootstrap
+// intervals over the pairs.
+struct MethodSummary {
+  std::string method;
+  int pairs = 0;
+  double median_speedup = 0, speedup_lo = 0, speedup_hi = 0;
+  double censored_share = 0;
+  double median_speedup_half = 0, median_speedup_one = 0;  // at r* + 0.5, r* + 1
+  double median_regret_q = 0, median_regret_h = 0;         // at B/4, B/2
+  double median_regret = 0, regret_lo = 0, regret_hi = 0;  // at B
+  double mean_configs = 0;
+  double false_stop_rate = 0;  // false stops / stops, pooled
+};
+std::vector<MethodSummary> SummarizeStopperRuns(const std::vector<StopperRun>& runs,
+                                                uint64_t bootstrap_seed);
+
+// report.md: the protocol, then one table of MethodSummary rows.
+std::string StopperReportMarkdown(const std::vector<MethodSummary>& summaries, int tasks, int seeds,
+                                  int64_t budget, const std::string& title);
+
+// An SVG of the median regret over (task, seed) pairs against epochs spent, one line per method.
+std::string StopperRegretSvg(const std::vector<StopperRun>& runs, const std::string& title);
+
+}  // namespace hpo::harness
+
+#endif  // HPO_HARNESS_STOPPER_BENCH_H_

@@ -1,0 +1,135 @@
+#include "harness/stopper_bench.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "harness/curve_families.h"
+
+namespace hpo::harness {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+std::vector<std::string> Names(const std::vector<StopperMethod>& methods) {
+  std::vector<std::string> names;
+  for (const StopperMethod& m : methods) names.push_back(m.name);
+  return names;
+}
+
+TEST(StopperMethodsTest, ParsesTheListAndNamesUnknownOnes) {
+  auto all = ParseStopperMethods("default", 52);
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_THAT(Names(*all), ElementsAre("none", "median", "asha", "hyperband", "learning_curve",
+                                       "learning_curve-warm", "3-epoch", "9-epoch"));
+  EXPECT_EQ((*all)[3].stopping.options().at("max_step"), "52");
+  EXPECT_TRUE((*all)[5].warm_from_other_seeds);
+  EXPECT_EQ((*all)[6].i_epoch, 3);
+  auto five = ParseStopperMethods("none, 5-epoch", 52);
+  ASSERT_TRUE(five.ok());
+  EXPECT_EQ((*five)[1].i_epoch, 5);
+  EXPECT_THAT(std::string(ParseStopperMethods("none,52-epoch", 52).status().message()),
+              HasSubstr("--stoppers: unknown method '52-epoch'"));
+  EXPECT_THAT(std::string(ParseStopperMethods("none,sha", 52).status().message()),
+              HasSubstr("unknown method 'sha'"));
+}
+
+TEST(StopperBenchTest, EveryMethodSpendsTheBudgetOnTheSameStream) {
+  auto source = MakeCurveFamily("curves-exp");
+  ASSERT_TRUE(source.ok());
+  const int64_t budget = 20 * 52;
+  auto methods = ParseStopperMethods("none,3-epoch,asha", 52);
+  ASSERT_TRUE(methods.ok());
+  auto none = RunStopperMethod(**source, (*methods)[0], 1, budget, {});
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(none->epochs, budget);
+  EXPECT_EQ(none->configs, 20);
+  EXPECT_EQ(none->completed, 20);
+  EXPECT_EQ(none->stopped, 0);
+  EXPECT_EQ(none->complete_trials.size(), 20u);
+  ASSERT_FALSE(none->trajectory.empty());
+  EXPECT_GE(none->trajectory.back().second, 0);  // regret against a 10,000-config sample
+  EXPECT_LT(none->trajectory.back().second, 0.2);
+
+  auto three = RunStopperMethod(**source, (*methods)[1], 1, budget, {});
+  ASSERT_TRUE(three.ok());
+  EXPECT_EQ(three->epochs, budget);
+  EXPECT_GT(three->configs, 20);
+  // Each stopped configuration cost 3 epochs, each completed one 52; the last may be cut short.
+  const int64_t whole = 3LL * three->stopped + 52LL * three->completed;
+  EXPECT_LE(whole, budget);
+  EXPECT_GT(whole, budget - 52);
+  // The first configuration is the same for every method.
+  auto first = (*source)->Get(1, 0);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(none->complete_trials[0].params().DebugString(), first->params.DebugString());
+
+  auto asha = RunStopperMethod(**source, (*methods)[2], 1, budget, {});
+  ASSERT_TRUE(asha.ok());
+  EXPECT_GT(asha->configs, none->configs);
+  EXPECT_GT(asha->stopped, 0);
+}
+
+// On curves that cross, ranking early values stops configurations that would have ended best.
+TEST(StopperBenchTest, CrossingCurvesMisleadRankBasedRules) {
+  auto crossing = MakeCurveFamily("curves-crossing");
+  ASSERT_TRUE(crossing.ok());
+  auto methods = ParseStopperMethods("3-epoch", 52);
+  ASSERT_TRUE(methods.ok());
+  auto run = RunStopperMethod(**crossing, (*methods)[0], 2, 40 * 52, {});
+  ASSERT_TRUE(run.ok());
+  EXPECT_GT(run->false_stops, 0);
+}
+
+TEST(StopperBenchTest, LearningCurveRunsAreDeterministic) {
+  auto source = MakeCurveFamily("curves-crossing");
+  ASSERT_TRUE(source.ok());
+  auto methods = ParseStopperMethods("none,learning_curve-warm", 52);
+  ASSERT_TRUE(methods.ok());
+  auto warm = RunStopperMethod(**source, (*methods)[0], 7, 30 * 52, {});
+  ASSERT_TRUE(warm.ok());
+  auto a = RunStopperMethod(**source, (*methods)[1], 8, 10 * 52, warm->complete_trials);
+  auto b = RunStopperMethod(**source, (*methods)[1], 8, 10 * 52, warm->complete_trials);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->configs, b->configs);
+  EXPECT_EQ(a->trajectory, b->trajectory);
+  EXPECT_GT(a->stopped, 0);  // the warm model judges from the first trials on
+}
+
+StopperRun MakeRun(const std::string& method) {
+  StopperRun run;
+  run.task = "t";
+  run.method = method;
+  run.seed = 1;
+  run.budget = 1000;
+  run.epochs = 1000;
+  return run;
+}
+
+TEST(StopperSummaryTest, SpeedupAtEqualRegretAndCensoring) {
+  StopperRun none = MakeRun("none");
+  none.trajectory = {{100, 1.0}, {500, 0.5}};
+  StopperRun fast = MakeRun("fast");
+  fast.trajectory = {{50, 0.5}};
+  fast.stopped = 10;
+  fast.false_stops = 2;
+  StopperRun slow = MakeRun("slow");
+  slow.trajectory = {{900, 0.8}};  // never reaches r* = 0.5
+  std::vector<MethodSummary> s = SummarizeStopperRuns({none, fast, slow}, 1);
+  ASSERT_EQ(s.size(), 3u);
+  EXPECT_EQ(s[0].method, "none");
+  EXPECT_EQ(s[0].median_speedup, 1);
+  EXPECT_EQ(s[1].median_speedup, 10);      // 500 / 50
+  EXPECT_EQ(s[1].median_speedup_half, 2);  // r* + 0.5 = 1.0: 100 / 50
+  EXPECT_EQ(s[1].false_stop_rate, 0.2);
+  EXPECT_EQ(s[1].median_regret, 0.5);
+  EXPECT_EQ(s[2].median_speedup, 0);
+  EXPECT_EQ(s[2].censored_share, 1);
+  EXPECT_EQ(s[2].median_speedup_half, 100.0 / 900);  // 1.0 reached at 900
+  EXPECT_EQ(s[2].median_regret_q, std::numeric_limits<double>::infinity());
+  const std::string md = StopperReportMarkdown(s, 1, 1, 1000, "test");
+  EXPECT_THAT(md, HasSubstr("| fast | 1 | 10 [10, 10] | 0% |"));
+  EXPECT_THAT(StopperRegretSvg({none, fast, slow}, "t"), HasSubstr("<svg"));
+}
+
+}  // namespace
+}  // namespace hpo::harness
