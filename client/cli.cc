@@ -15,6 +15,7 @@
 #include "client/format.h"
 #include "client/progress_printer.h"
 #include "client/run_command.h"
+#include "client/stopper_bench_command.h"
 #include "core/search_space.h"
 #include "core/trial_states.h"
 
@@ -54,9 +55,11 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
                  "coordinator address (default $HPO_COORDINATOR, else localhost:50051)");
   app.add_option("--db", target.db, "read and write a SQLite file directly, no coordinator");
 
-  // ---- hpo bench
+  // ---- hpo bench, hpo bench-stoppers
   BenchFlags bench_flags;
   auto* bench = AddBenchCommand(app, &bench_flags);
+  StopperBenchFlags stopper_bench_flags;
+  auto* bench_stoppers = AddStopperBenchCommand(app, &stopper_bench_flags);
 
   // ---- hpo run
   RunOptions run_options;
@@ -128,6 +131,7 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
     return RunStudy(run_options, out, err);
   }
   if (*bench) return RunBenchCommand(bench_flags, out, err);
+  if (*bench_stoppers) return RunStopperBenchCommand(stopper_bench_flags, out, err);
 
   if (*create) {
     auto spec = LoadCheckedStudyFile(study_file);

@@ -18,6 +18,7 @@
 #include "core/status_macros.h"
 #include "harness/analysis.h"
 #include "harness/digest.h"
+#include "harness/parallel.h"
 #include "harness/progress.h"
 #include "harness/report.h"
 #include "harness/results_db.h"
@@ -63,15 +64,6 @@ struct Job {
   std::string fingerprint;          // RunFingerprint of the route's and the task's
   std::optional<RunRecord> record;  // set when done or reused
 };
-
-// Runs `work` on `threads` threads at once (this one among them, at least one) and returns when
-// all have returned.
-void RunOnThreads(int threads, const std::function<void()>& work) {
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(work);
-  work();
-  for (std::thread& t : pool) t.join();
-}
 
 }  // namespace
 

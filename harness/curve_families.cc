@@ -8,7 +8,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "core/search_space.h"
+#include "core/status_macros.h"
 
 namespace hpo::harness {
 namespace {
@@ -108,5 +111,30 @@ absl::StatusOr<std::unique_ptr<CurveSource>> MakeCurveFamily(const std::string& 
   return absl::NotFoundError(absl::StrCat(
       "no curve family named '", name, "' (known: ", absl::StrJoin(CurveFamilyNames(), ", "), ")"));
 }
+
+absl::StatusOr<std::vector<std::string>> ExpandCurveTasks(const std::string& list) {
+  std::vector<std::string> out;
+  auto add = [&out](const std::string& name) {
+    if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
+  };
+  for (absl::string_view raw : absl::StrSplit(list, ',', absl::SkipWhitespace())) {
+    const std::string name(absl::StripAsciiWhitespace(raw));
+    if (name == "curves") {
+      for (const std::string& family : CurveFamilyNames()) add(family);
+      continue;
+    }
+    absl::StatusOr<std::unique_ptr<CurveSource>> source = MakeCurveTask(name);
+    if (!source.ok()) return core::Annotate(source.status(), "--tasks");
+    add(name);
+  }
+  if (out.empty()) return absl::InvalidArgumentError("--tasks: empty list");
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<CurveSource>> MakeCurveTask(const std::string& name) {
+  return MakeCurveFamily(name);
+}
+
+int CurveTaskEpochs(const std::vector<std::string>&) { return kEpochs; }
 
 }  // namespace hpo::harness

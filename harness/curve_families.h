@@ -26,6 +26,14 @@ namespace hpo::harness {
 std::vector<std::string> CurveFamilyNames();
 absl::StatusOr<std::unique_ptr<CurveSource>> MakeCurveFamily(const std::string& name);
 
+// The benchmark's task names: "curves" expands to CurveFamilyNames(), anything else must be a
+// curve family. INVALID_ARGUMENT for an empty list, NOT_FOUND naming an unknown task.
+absl::StatusOr<std::vector<std::string>> ExpandCurveTasks(const std::string& list);
+// The source of a task name.
+absl::StatusOr<std::unique_ptr<CurveSource>> MakeCurveTask(const std::string& name);
+// The epochs of the tasks' curves (the largest; 52 for every task known).
+int CurveTaskEpochs(const std::vector<std::string>& tasks);
+
 // The configuration stream every CurveSource uses: an Rng for config `index` of `seed`.
 uint64_t StreamSeed(uint64_t seed, int index);
 

@@ -2,16 +2,24 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <limits>
 #include <random>
+#include <set>
+#include <tuple>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "core/status_macros.h"
+#include "harness/parallel.h"
 #include "harness/svg_plot.h"
 #include "server/stoppers/early_stopper.h"
 #include "server/stoppers/learning_curve_stopper.h"
@@ -48,6 +56,14 @@ double Speedup(const StopperRun& none, const StopperRun& run, double target) {
   const int64_t mine = run.EpochsToReach(target);
   if (mine <= 0 || reference <= 0) return 0;
   return static_cast<double>(reference) / static_cast<double>(mine);
+}
+
+absl::Status WriteTextFile(const std::string& path, const std::string& text) {
+  std::ofstream file(path, std::ios::trunc);
+  file << text;
+  file.close();
+  if (!file) return absl::FailedPreconditionError(absl::StrCat("cannot write '", path, "'"));
+  return absl::OkStatus();
 }
 
 std::string Number(double v) {
@@ -314,6 +330,143 @@ std::string StopperRegretSvg(const std::vector<StopperRun>& runs, const std::str
   options.x_label = "epochs spent";
   options.y_label = "median regret";
   return LinePlotSvg(options, series);
+}
+
+std::string TaskFamily(const std::string& task) {
+  return absl::StartsWith(task, "lcbench-") ? "lcbench" : task;
+}
+
+absl::StatusOr<std::vector<StopperRun>> RunStopperBench(const StopperBenchOptions& options) {
+  if (options.tasks.empty()) return absl::InvalidArgumentError("--tasks: no task");
+  if (options.seeds < 1) return absl::InvalidArgumentError("--seeds: must be >= 1");
+  if (options.budget_evaluations < 1) return absl::InvalidArgumentError("--budget: must be >= 1");
+  if (options.jobs < 1) return absl::InvalidArgumentError("--jobs: must be >= 1");
+  std::error_code ec;
+  std::filesystem::create_directories(options.out_dir, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create '", options.out_dir, "': ", ec.message()));
+  }
+  std::vector<StopperMethod> methods = options.methods;
+  if (std::none_of(methods.begin(), methods.end(),
+                   [](const StopperMethod& m) { return m.name == "none"; })) {
+    StopperMethod none;
+    none.name = "none";
+    none.stopping.set_name("none");
+    methods.insert(methods.begin(), none);
+  }
+  std::map<std::string, std::unique_ptr<CurveSource>> sources;
+  for (const std::string& task : options.tasks) {
+    HPO_ASSIGN_OR_RETURN(sources[task], options.sources(task));
+    HPO_RETURN_IF_ERROR(sources[task]->ReferenceBest().status());
+  }
+
+  struct Job {
+    const CurveSource* source;
+    const StopperMethod* method;
+    uint64_t seed;
+  };
+  absl::Mutex mu;
+  std::vector<StopperRun> runs;
+  absl::Status failure;
+  // The `none` runs' complete curves by (task, seed), for the warm starts.
+  std::map<std::pair<std::string, uint64_t>, std::vector<hpo::v1::Trial>> complete;
+  auto run_phase = [&](const std::vector<Job>& jobs) {
+    size_t next = 0;
+    RunOnThreads(std::min<int>(options.jobs, static_cast<int>(jobs.size())), [&] {
+      while (true) {
+        Job job;
+        std::vector<hpo::v1::Trial> warm;
+        {
+          absl::MutexLock lock(&mu);
+          if (next >= jobs.size() || !failure.ok()) return;
+          job = jobs[next++];
+          if (job.method->warm_from_other_seeds) {
+            for (const auto& [key, trials] : complete) {
+              if (key.first == job.source->name() && key.second != job.seed) {
+                warm.insert(warm.end(), trials.begin(), trials.end());
+              }
+            }
+          }
+        }
+        const int64_t budget =
+            static_cast<int64_t>(options.budget_evaluations) * job.source->epochs();
+        absl::StatusOr<StopperRun> run =
+            RunStopperMethod(*job.source, *job.method, job.seed, budget, warm);
+        absl::MutexLock lock(&mu);
+        if (!run.ok()) {
+          failure = core::Annotate(run.status(), absl::StrCat(job.source->name(), " seed ",
+                                                              job.seed, " ", job.method->name));
+          return;
+        }
+        if (options.progress != nullptr) {
+          *options.progress << absl::StrFormat(
+              "%s seed %d %s: %d configs, %d stopped, regret %s (%.1f s)\n", run->task, run->seed,
+              run->method, run->configs, run->stopped, Number(run->RegretAt(budget)), run->seconds);
+        }
+        if (run->method == "none") complete[{run->task, run->seed}] = run->complete_trials;
+        run->complete_trials.clear();
+        runs.push_back(*std::move(run));
+      }
+    });
+  };
+  std::vector<Job> baseline, rest;
+  for (const std::string& task : options.tasks) {
+    for (int s = 0; s < options.seeds; ++s) {
+      for (const StopperMethod& m : methods) {
+        (m.name == "none" ? baseline : rest)
+            .push_back({sources[task].get(), &m, options.first_seed + s});
+      }
+    }
+  }
+  run_phase(baseline);
+  if (failure.ok()) run_phase(rest);
+  if (!failure.ok()) return failure;
+  // A fixed order: task, seed, method as listed.
+  std::map<std::string, int> method_order;
+  for (size_t i = 0; i < methods.size(); ++i) method_order[methods[i].name] = static_cast<int>(i);
+  std::sort(runs.begin(), runs.end(), [&](const StopperRun& a, const StopperRun& b) {
+    return std::make_tuple(a.task, a.seed, method_order[a.method]) <
+           std::make_tuple(b.task, b.seed, method_order[b.method]);
+  });
+
+  // The report: one table per family, then over all tasks.
+  std::map<std::string, std::vector<StopperRun>> by_family;
+  std::map<std::string, std::set<std::string>> family_tasks;
+  for (const StopperRun& r : runs) {
+    by_family[TaskFamily(r.task)].push_back(r);
+    family_tasks[TaskFamily(r.task)].insert(r.task);
+  }
+  std::string md;
+  for (const auto& [family, family_runs] : by_family) {
+    absl::StrAppend(
+        &md,
+        StopperReportMarkdown(SummarizeStopperRuns(family_runs, 17),
+                              static_cast<int>(family_tasks[family].size()), options.seeds,
+                              family_runs.front().budget, absl::StrCat("Stoppers on ", family)),
+        "\n![regret](stoppers-", family, ".svg)\n\n");
+    HPO_RETURN_IF_ERROR(
+        WriteTextFile(absl::StrCat(options.out_dir, "/stoppers-", family, ".svg"),
+                      StopperRegretSvg(family_runs, absl::StrCat("median regret, ", family))));
+  }
+  if (by_family.size() > 1) {
+    absl::StrAppend(&md, StopperReportMarkdown(SummarizeStopperRuns(runs, 17),
+                                               static_cast<int>(options.tasks.size()),
+                                               options.seeds, runs.front().budget, "All tasks"));
+  }
+  HPO_RETURN_IF_ERROR(WriteTextFile(absl::StrCat(options.out_dir, "/stoppers.md"), md));
+  std::string csv =
+      "task,seed,method,budget,epochs,configs,completed,stopped,false_stops,regret_q,regret_h,"
+      "regret,seconds\n";
+  for (const StopperRun& r : runs) {
+    absl::StrAppend(
+        &csv, absl::StrFormat("%s,%d,%s,%d,%d,%d,%d,%d,%d,%g,%g,%g,%.3f\n", r.task, r.seed,
+                              r.method, r.budget, r.epochs, r.configs, r.completed, r.stopped,
+                              r.false_stops, r.RegretAt(r.budget / 4), r.RegretAt(r.budget / 2),
+                              r.RegretAt(r.budget), r.seconds));
+  }
+  HPO_RETURN_IF_ERROR(WriteTextFile(absl::StrCat(options.out_dir, "/stopper_runs.csv"), csv));
+  return runs;
 }
 
 }  // namespace hpo::harness

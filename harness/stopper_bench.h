@@ -7,8 +7,10 @@
 #define HPO_HARNESS_STOPPER_BENCH_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -110,6 +112,31 @@ std::string StopperReportMarkdown(const std::vector<MethodSummary>& summaries, i
 
 // An SVG of the median regret over (task, seed) pairs against epochs spent, one line per method.
 std::string StopperRegretSvg(const std::vector<StopperRun>& runs, const std::string& title);
+
+// The whole benchmark: tasks x seeds x methods.
+struct StopperBenchOptions {
+  std::vector<std::string> tasks;
+  std::vector<StopperMethod> methods;  // `none` is added first when missing (the baseline)
+  int seeds = 10;
+  uint64_t first_seed = 0;
+  int budget_evaluations = 126;  // B = budget_evaluations x epochs (carps' 126 for LCBench)
+  int jobs = 1;
+  std::string out_dir;  // created; stoppers.md, stopper_runs.csv, stoppers-<family>.svg
+  // Makes the curve source of a task name.
+  std::function<absl::StatusOr<std::unique_ptr<CurveSource>>(const std::string&)> sources;
+  std::ostream* progress = nullptr;  // one line per finished run, when set
+};
+
+// Runs every (task, seed) with `none` first, then the other methods (learning_curve-warm learns
+// from the `none` runs of the task's other seeds), `jobs` runs at once, and writes the report:
+// a table per task family (lcbench-* tasks are one family, each curve family its own) and over
+// all tasks, the runs as CSV, and a regret plot per family. Errors: INVALID_ARGUMENT for no
+// tasks, seeds < 1, budget < 1 or jobs < 1; a source's error; FAILED_PRECONDITION when the
+// directory or a file cannot be written.
+absl::StatusOr<std::vector<StopperRun>> RunStopperBench(const StopperBenchOptions& options);
+
+// The family of a task name: "lcbench" for lcbench-<id>, else the name itself.
+std::string TaskFamily(const std::string& task);
 
 }  // namespace hpo::harness
 

@@ -9,6 +9,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "core/logging.h"
+#include "server/stoppers/median_stopper.h"
 #include "server/stoppers/stopper_options.h"
 
 namespace hpo::server {
@@ -65,8 +66,9 @@ absl::StatusOr<std::unique_ptr<EarlyStopper>> LearningCurveStopper::Create(
 
 absl::StatusOr<LearningCurveStopper::Options> LearningCurveStopper::ParseOptions(
     const hpo::v1::EarlyStoppingSpec& spec) {
-  auto parsed = StopperOptions::Create(spec, {"eta", "max_step", "min_curves", "min_step",
-                                              "threshold", "warm_start", "warmup_steps"});
+  auto parsed =
+      StopperOptions::Create(spec, {"eta", "fallback", "max_step", "min_curves", "min_step",
+                                    "threshold", "warm_start", "warmup_steps"});
   if (!parsed.ok()) return parsed.status();
   Options options;
   auto threshold = parsed->Double("threshold", 0.05, 0, 1, /*min_open=*/true);
@@ -79,6 +81,11 @@ absl::StatusOr<LearningCurveStopper::Options> LearningCurveStopper::ParseOptions
   auto warmup = parsed->Int("warmup_steps", 0, 0);
   if (!warmup.ok()) return warmup.status();
   options.warmup_steps = *warmup;
+  options.fallback = parsed->Text("fallback", "median");
+  if (options.fallback != "median" && options.fallback != "asha" && options.fallback != "none") {
+    return StopperOptionError(
+        "fallback", absl::StrCat("'", options.fallback, "' is not one of median, asha, none"));
+  }
   auto ladder = ParseAshaLadder(*parsed);
   if (!ladder.ok()) return ladder.status();
   options.ladder = *ladder;
@@ -95,7 +102,11 @@ absl::StatusOr<LearningCurveStopper::Options> LearningCurveStopper::ParseOptions
   return options;
 }
 
-LearningCurveStopper::LearningCurveStopper(Options options) : options_(std::move(options)) {}
+LearningCurveStopper::LearningCurveStopper(Options options) : options_(std::move(options)) {
+  hpo::v1::EarlyStoppingSpec median;
+  median.set_name("median");
+  median_ = *MedianStopper::Create(median);  // the defaults: warmup 0, min_trials 5
+}
 
 LearningCurveStopper::~LearningCurveStopper() {
   {
@@ -286,13 +297,23 @@ hpo::v1::StopJudgement LearningCurveStopper::Decide(const StudyView& view,
     const bool usable = !features.empty() && std::all_of(features.begin(), features.end(),
                                                          [](double v) { return std::isfinite(v); });
     if (!usable) {
-      // ASHA's rule at this one rung.
-      AshaLadder one = options_.ladder;
-      one.min_step = rung;
-      one.max_step = rung + 1;
-      judgement = JudgeAtRungs(
-          one, view, trial, first_new, [](const hpo::v1::Trial&) { return true; },
-          "learning_curve/asha");
+      if (options_.fallback == "asha") {
+        // ASHA's rule at this one rung.
+        AshaLadder one = options_.ladder;
+        one.min_step = rung;
+        one.max_step = rung + 1;
+        judgement = JudgeAtRungs(
+            one, view, trial, first_new, [](const hpo::v1::Trial&) { return true; },
+            "learning_curve/asha");
+      } else if (options_.fallback == "median") {
+        // The median rule at the report's step (the same for every rung it reached).
+        hpo::v1::StopJudgement median = median_->Decide(view, trial, first_new);
+        if (!median.rule().empty()) {
+          median.set_rule("learning_curve/median");
+          median.set_summary(absl::StrCat("learning_curve (no model yet), ", median.summary()));
+          judgement = std::move(median);
+        }
+      }
       if (judgement.decision() == hpo::v1::STOP) return judgement;
       continue;
     }

@@ -41,12 +41,16 @@ std::vector<double> CurveFeatures(const std::vector<double>& hyper,
 //   threshold (0.05): stop when P(final value beats the study's best) < threshold;
 //   min_curves (20): complete curves (the study's and its warm start's) a model needs;
 //   warmup_steps (0): nothing is judged before this step;
-//   eta (3), min_step (1), max_step (0): the steps judged (ASHA's rungs) and the fallback rule;
+//   eta (3), min_step (1), max_step (0): the steps judged (ASHA's rungs);
+//   fallback (median): the rule while a rung has no model: median (the median rule, its
+//     defaults, at the report's step), asha (ASHA at the rung) or none;
 //   warm_start (auto): none, auto, or a comma-separated list of earlier studies.
 // A trial is judged at the first report at or past each rung, as ASHA judges it; at a rung with
 // a fitted model (one per rung, trained on the complete curves that reached it) the model
 // decides and the judgement carries its forecast; without a model there (fewer than min_curves
-// complete curves reached it), ASHA's rule decides (rule "learning_curve/asha"). The
+// complete curves reached it), the fallback decides (rule "learning_curve/median" or
+// "learning_curve/asha"). The median rule is the default fallback: it lets far more trials run
+// to the end than ASHA does, and complete curves are what the model needs. The
 // incumbent is the best value of the study's own COMPLETED trials; with none yet nothing is
 // stopped by the model.
 //
@@ -62,6 +66,7 @@ class LearningCurveStopper final : public EarlyStopper {
     int64_t warmup_steps = 0;
     AshaLadder ladder;
     std::string warm_start = "auto";
+    std::string fallback = "median";  // median | asha | none
     SvrEnsembleOptions svr;
     // Decide waits for the fits it asks for (deterministic runs: tests and the benchmark).
     bool wait_for_fits = false;
@@ -105,6 +110,7 @@ class LearningCurveStopper final : public EarlyStopper {
   std::shared_ptr<const Models> Fit(const std::vector<CurveRecord>& records) const;
 
   const Options options_;
+  std::unique_ptr<EarlyStopper> median_;       // the median fallback
   std::unique_ptr<gp::SpaceEncoder> encoder_;  // made at the first call that sees the spec
   std::vector<CurveRecord> warm_;              // the warm start's curves
   int requested_curves_ = 0;                   // curves in the last fit asked for

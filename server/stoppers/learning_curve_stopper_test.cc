@@ -111,8 +111,10 @@ class LearningCurveStopperTest : public ::testing::Test {
                                            27, hpo::v1::COMPLETED));
     }
   }
-  std::unique_ptr<LearningCurveStopper> Make(int min_curves = 20, int64_t warmup = 0) {
+  std::unique_ptr<LearningCurveStopper> Make(int min_curves = 20, int64_t warmup = 0,
+                                             const std::string& fallback = "median") {
     LearningCurveStopper::Options options;
+    options.fallback = fallback;
     options.min_curves = min_curves;
     options.warmup_steps = warmup;
     options.wait_for_fits = true;
@@ -163,15 +165,26 @@ TEST_F(LearningCurveStopperTest, StopsATrialUnlikelyToBeatTheBestAndSaysWhy) {
   EXPECT_EQ(study_.Judge(*stopper, CurveTrial(502, 0.97, 4, hpo::v1::RUNNING)).rule(), "");
 }
 
-TEST_F(LearningCurveStopperTest, FallsBackToAshaUntilItHasEnoughCurves) {
+TEST_F(LearningCurveStopperTest, FallsBackToTheMedianRuleUntilItHasEnoughCurves) {
   Complete(5);
   auto stopper = Make(/*min_curves=*/20);
   const hpo::v1::StopJudgement j =
       study_.Judge(*stopper, CurveTrial(500, 0.97, 1, hpo::v1::RUNNING));
-  EXPECT_EQ(j.rule(), "learning_curve/asha");
-  EXPECT_EQ(j.decision(), hpo::v1::STOP);  // the worst of 6 at rung 1
+  EXPECT_EQ(j.rule(), "learning_curve/median");
+  EXPECT_EQ(j.decision(), hpo::v1::STOP);  // worse than the median of 5 at step 1
+  EXPECT_THAT(j.summary(),
+              ::testing::StartsWith("learning_curve (no model yet), median: at step 1"));
   EXPECT_FALSE(j.has_prediction());
   EXPECT_EQ(stopper->fit_stats().fits, 0);
+  // Or to ASHA, or to nothing.
+  const hpo::v1::StopJudgement asha =
+      study_.Judge(*Make(20, 0, "asha"), CurveTrial(500, 0.97, 1, hpo::v1::RUNNING));
+  EXPECT_EQ(asha.rule(), "learning_curve/asha");
+  EXPECT_EQ(asha.decision(), hpo::v1::STOP);  // the worst of 6 at rung 1
+  EXPECT_EQ(study_.Judge(*Make(20, 0, "none"), CurveTrial(500, 0.97, 1, hpo::v1::RUNNING)).rule(),
+            "");
+  EXPECT_EQ(StopperError("learning_curve", {{"fallback", "hyperband"}}),
+            "early_stopping.options.fallback: 'hyperband' is not one of median, asha, none");
 }
 
 TEST_F(LearningCurveStopperTest, NeverStopsBeforeWarmup) {
@@ -228,8 +241,8 @@ TEST(LearningCurveOptionsTest, AreChecked) {
   EXPECT_EQ(StopperError("learning_curve", {{"warm_start", "a,,b"}}),
             "early_stopping.options.warm_start: empty study name in 'a,,b'");
   EXPECT_THAT(StopperError("learning_curve", {{"tau", "3"}}),
-              HasSubstr("unknown option for stopper 'learning_curve' (known: eta, max_step, "
-                        "min_curves, min_step, threshold, warm_start, warmup_steps)"));
+              HasSubstr("unknown option for stopper 'learning_curve' (known: eta, fallback, "
+                        "max_step, min_curves, min_step, threshold, warm_start, warmup_steps)"));
   EXPECT_NE(testing::MakeStopper("learning_curve", {{"warm_start", "none"}, {"eta", "2"}}),
             nullptr);
 }
