@@ -17,8 +17,8 @@
 #include "harness/results_db.h"
 #include "server/coordinator_server.h"
 #include "server/optimizers/optimizer.h"
+#include "tasks/task.h"
 #include "tests/test_util.h"
-#include "worker/tasks/task.h"
 
 namespace hpo {
 namespace {
@@ -358,7 +358,7 @@ TEST_F(CliTest, DistributedBenchRunsOnTheClusterUnderTheCoordinatorsRevisions) {
 
   auto db = harness::ResultsDb::Open(out + "/results.sqlite");
   ASSERT_TRUE(db.ok()) << db.status();
-  auto branin = worker::tasks::MakeTask("branin");
+  auto branin = tasks::MakeTask("branin");
   ASSERT_TRUE(branin.ok());
   auto found =
       (*db)->FindDone({"random", "branin", 1, 4},
