@@ -947,7 +947,7 @@ TEST(InProcessRunnerTest, AFailedRunHandsBackTheTrialsItMade) {
 
 // A coordinator stand-in: a study is finished as soon as it is created, its trials computed
 // with the same optimizer in-process, with a LOST first attempt of trial 1, over two pages.
-class FakeBackend final : public client::Backend {
+class FakeBackend final : public backend::Backend {
  public:
   absl::StatusOr<hpo::v1::Study> CreateStudy(const hpo::v1::StudySpec& spec) override {
     absl::MutexLock lock(&mu_);

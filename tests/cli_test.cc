@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "client/backend.h"
+#include "backend/backend.h"
 #include "client/format.h"
 #include "core/study_spec.h"
 #include "gmock/gmock.h"
@@ -328,7 +328,7 @@ TEST_F(CliTest, ServerStartFailuresAreErrorsNotCrashes) {
 // `hpo bench --distributed`: the cluster's worker evaluates every run as a study, and the runs
 // are fingerprinted with the optimizer revisions that the coordinator reports over gRPC.
 TEST_F(CliTest, DistributedBenchRunsOnTheClusterUnderTheCoordinatorsRevisions) {
-  auto backend = client::ConnectGrpc(address_, absl::Seconds(10));
+  auto backend = backend::ConnectGrpc(address_, absl::Seconds(10));
   ASSERT_TRUE(backend.ok()) << backend.status();
   auto info = (*backend)->GetServerInfo();
   ASSERT_TRUE(info.ok()) << info.status();
