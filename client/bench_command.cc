@@ -13,7 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "client/backend.h"
+#include "backend/backend.h"
 #include "harness/bench.h"
 #include "harness/distributed_runner.h"
 #include "harness/in_process_runner.h"
@@ -116,7 +116,7 @@ int RunBenchCommand(const BenchFlags& flags, std::ostream& out, std::ostream& er
   options.progress_tty = &err == &std::cerr && ::isatty(STDERR_FILENO);
 
   // Our optimizers: in this process, or as studies on a coordinator.
-  std::unique_ptr<Backend> backend;
+  std::unique_ptr<backend::Backend> backend;
   std::unique_ptr<harness::Runner> ours;
   if (flags.distributed) {
     std::string address = flags.coordinator;
@@ -124,7 +124,7 @@ int RunBenchCommand(const BenchFlags& flags, std::ostream& out, std::ostream& er
       const char* env = std::getenv("HPO_COORDINATOR");
       address = env != nullptr && *env != '\0' ? env : "localhost:50051";
     }
-    auto connected = ConnectGrpc(address, absl::Seconds(3));
+    auto connected = backend::ConnectGrpc(address, absl::Seconds(3));
     if (!connected.ok()) return Fail(err, connected.status());
     backend = std::move(*connected);
     harness::DistributedRunner::Options d;

@@ -10,7 +10,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "client/backend.h"
+#include "backend/backend.h"
 #include "client/bench_command.h"
 #include "client/format.h"
 #include "client/progress_printer.h"
@@ -32,9 +32,10 @@ std::string DefaultCoordinator() {
   return env != nullptr && *env != '\0' ? env : "localhost:50051";
 }
 
-absl::StatusOr<std::unique_ptr<Backend>> Open(const Target& target, bool create_db = false) {
-  if (!target.db.empty()) return OpenLocal(target.db, create_db);
-  return ConnectGrpc(target.coordinator, absl::Seconds(3));
+absl::StatusOr<std::unique_ptr<backend::Backend>> Open(const Target& target,
+                                                       bool create_db = false) {
+  if (!target.db.empty()) return backend::OpenLocal(target.db, create_db);
+  return backend::ConnectGrpc(target.coordinator, absl::Seconds(3));
 }
 
 // Prints the error the way every command does, and gives the exit code.
@@ -146,7 +147,7 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
 
   auto backend = Open(target);
   if (!backend.ok()) return Fail(err, backend.status());
-  Backend& b = **backend;
+  backend::Backend& b = **backend;
 
   if (*list) {
     auto studies = b.ListStudies();

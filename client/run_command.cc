@@ -16,8 +16,8 @@
 #include "core/trial_states.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "server/coordinator_server.h"
+#include "tasks/task.h"
 #include "worker/process.h"
-#include "worker/tasks/task.h"
 #include "worker/worker.h"
 
 namespace hpo::client {
@@ -25,7 +25,7 @@ namespace hpo::client {
 absl::StatusOr<hpo::v1::StudySpec> LoadCheckedStudyFile(const std::string& path) {
   absl::StatusOr<hpo::v1::StudySpec> spec = core::LoadStudyFile(path);
   if (spec.ok() && spec->task().has_builtin()) {
-    HPO_RETURN_IF_ERROR(worker::tasks::CheckBuiltinStudy(spec->task().builtin(), spec->space()));
+    HPO_RETURN_IF_ERROR(tasks::CheckBuiltinStudy(spec->task().builtin(), spec->space()));
   }
   return spec;
 }

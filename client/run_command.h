@@ -19,7 +19,7 @@ struct RunOptions {
   std::string hpo_task_path;
 };
 
-// core::LoadStudyFile, then, for a builtin task, worker::tasks::CheckBuiltinStudy: a study that
+// core::LoadStudyFile, then, for a builtin task, tasks::CheckBuiltinStudy: a study that
 // names an unknown task, or whose space the task does not take, is refused before it exists.
 // What `hpo study create` and `hpo run` read a study file with.
 absl::StatusOr<hpo::v1::StudySpec> LoadCheckedStudyFile(const std::string& path);

@@ -92,7 +92,7 @@ absl::StatusOr<BenchSummary> RunBench(const BenchOptions& options, const Router&
   // the LCBench model file is absent) is skipped: one note per reason, naming its tasks.
   std::map<std::string, int> trials;
   std::map<std::string, std::string> task_digest;
-  std::vector<std::pair<std::string, std::unique_ptr<worker::tasks::Task>>> made;
+  std::vector<std::pair<std::string, std::unique_ptr<tasks::Task>>> made;
   std::vector<std::string> tasks;
   std::vector<std::pair<std::string, std::vector<std::string>>> skipped_tasks;  // reason, names
   for (const std::string& t : options.tasks) {

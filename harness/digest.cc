@@ -23,7 +23,7 @@ std::string Digest(absl::string_view bytes) {
   return text;
 }
 
-absl::StatusOr<std::string> TaskDigest(const worker::tasks::Task& task) {
+absl::StatusOr<std::string> TaskDigest(const tasks::Task& task) {
   constexpr int kMinProbes = 3;
   constexpr int kMaxProbes = 64;
   const hpo::v1::SearchSpace space = task.space();

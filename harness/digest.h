@@ -7,7 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "worker/tasks/task.h"
+#include "tasks/task.h"
 
 namespace hpo::harness {
 
@@ -19,7 +19,7 @@ std::string Digest(absl::string_view bytes);
 // every categorical choice and every conditional parameter has been in one, so that each
 // branch of the function is evaluated. It changes when the function, its space or, for a
 // surrogate, its model file changes. The task's errors. Thread-safe (tasks are).
-absl::StatusOr<std::string> TaskDigest(const worker::tasks::Task& task);
+absl::StatusOr<std::string> TaskDigest(const tasks::Task& task);
 
 }  // namespace hpo::harness
 

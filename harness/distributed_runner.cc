@@ -24,20 +24,6 @@ bool SameRun(const hpo::v1::StudySpec& a, const hpo::v1::StudySpec& b) {
          a.task().builtin() == b.task().builtin();
 }
 
-// Every trial of a study, all pages.
-absl::StatusOr<std::vector<hpo::v1::Trial>> AllTrials(client::Backend& backend,
-                                                      const std::string& study) {
-  std::vector<hpo::v1::Trial> out;
-  hpo::v1::ListTrialsRequest req;
-  req.set_study_name(study);
-  while (true) {
-    HPO_ASSIGN_OR_RETURN(hpo::v1::ListTrialsResponse page, backend.ListTrials(req));
-    for (hpo::v1::Trial& t : *page.mutable_trials()) out.push_back(std::move(t));
-    if (page.next_page_token().empty()) return out;
-    req.set_page_token(page.next_page_token());
-  }
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<DistributedRunner>> DistributedRunner::Create(Options options) {
@@ -107,7 +93,7 @@ absl::StatusOr<RunRecord> DistributedRunner::Run(const RunSpec& spec, RunRecord*
     if (!study.ok()) return annotate(study.status());
   }
 
-  auto trials = AllTrials(*options_.backend, name);
+  auto trials = options_.backend->AllTrials(name, hpo::v1::TRIAL_STATE_UNSPECIFIED);
   if (!trials.ok()) return annotate(trials.status());
   // The completed attempt of each trial number.
   std::map<int, const hpo::v1::Trial*> completed;

@@ -10,13 +10,13 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "client/backend.h"
+#include "backend/backend.h"
 #include "harness/runner.h"
 #include "harness/task_source.h"
 
 namespace hpo::harness {
 
-// Uses only the abstract client::Backend (the caller connects it, e.g. client::ConnectGrpc), so
+// Uses only the abstract backend::Backend (the caller connects it, e.g. backend::ConnectGrpc), so
 // this file and the harness stay free of gRPC. For each run: CreateStudy(BenchStudySpec with
 // task {builtin: NAME}, max_parallel 1) named "<prefix>bench-OPT-TASK-sSEED-nTRIALS" (when that
 // name is taken by a study that cannot serve, "-r1", "-r2", ... is added), polls GetStudy until
@@ -26,11 +26,11 @@ namespace hpo::harness {
 // optimizer revision the coordinator runs now (Study.optimizer_revision against GetServerInfo),
 // so a bench that was interrupted, or lost its results.sqlite, does not run it again.
 //
-// Thread-safe if the backend is (client backends are).
+// Thread-safe if the backend is (ConnectGrpc's and OpenLocal's are).
 class DistributedRunner final : public Runner {
  public:
   struct Options {
-    client::Backend* backend = nullptr;               // not owned; must outlive the runner
+    backend::Backend* backend = nullptr;              // not owned; must outlive the runner
     TaskFactory task_factory = BuiltinTaskFactory();  // for the space and the optimum
     std::string study_prefix;
     absl::Duration poll_interval = absl::Milliseconds(500);

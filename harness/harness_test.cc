@@ -36,7 +36,7 @@
 #include "nlohmann/json.hpp"
 #include "server/optimizers/optimizer.h"
 #include "storage/sqlite_util.h"
-#include "worker/tasks/synthetic_tasks.h"
+#include "tasks/synthetic_tasks.h"
 #include "worker/test_util.h"
 
 namespace hpo::harness {
@@ -63,7 +63,7 @@ std::string TempDir(const std::string& name) {
 
 // The TaskDigest of the built-in branin, which the bench tests' runs are fingerprinted with.
 std::string BraninDigest() {
-  auto task = worker::tasks::MakeTask("branin");
+  auto task = tasks::MakeTask("branin");
   EXPECT_TRUE(task.ok());
   absl::StatusOr<std::string> digest = TaskDigest(**task);
   EXPECT_TRUE(digest.ok()) << digest.status();
@@ -71,20 +71,20 @@ std::string BraninDigest() {
 }
 
 // A built-in synthetic task plus `extra(params)`: the same space, another function.
-class AdjustedTask final : public worker::tasks::SyntheticTask {
+class AdjustedTask final : public tasks::SyntheticTask {
  public:
   AdjustedTask(const std::string& name, std::function<double(const hpo::v1::ParamMap&)> extra)
-      : task_(std::move(worker::tasks::MakeTask(name)).value()), extra_(std::move(extra)) {}
+      : task_(std::move(tasks::MakeTask(name)).value()), extra_(std::move(extra)) {}
   std::string name() const override { return task_->name(); }
   hpo::v1::SearchSpace space() const override { return task_->space(); }
   double optimum() const override { return task_->optimum(); }
   hpo::v1::ParamMap optimum_params() const override { return task_->optimum_params(); }
   double Value(const hpo::v1::ParamMap& params) const override {
-    return dynamic_cast<const worker::tasks::SyntheticTask&>(*task_).Value(params) + extra_(params);
+    return dynamic_cast<const tasks::SyntheticTask&>(*task_).Value(params) + extra_(params);
   }
 
  private:
-  std::unique_ptr<worker::tasks::Task> task_;
+  std::unique_ptr<tasks::Task> task_;
   std::function<double(const hpo::v1::ParamMap&)> extra_;
 };
 
@@ -94,16 +94,16 @@ AdjustedTask ShiftedBranin(double shift) {
 }
 
 // A task that cannot be evaluated (a surrogate whose helper dies, say).
-class BrokenTask final : public worker::tasks::Task {
+class BrokenTask final : public tasks::Task {
  public:
   std::string name() const override { return "broken"; }
   hpo::v1::SearchSpace space() const override {
-    return std::move(worker::tasks::MakeTask("branin")).value()->space();
+    return std::move(tasks::MakeTask("branin")).value()->space();
   }
   double optimum() const override { return std::nan(""); }
   hpo::v1::ParamMap optimum_params() const override { return {}; }
-  absl::StatusOr<double> Evaluate(const hpo::v1::ParamMap&, const worker::tasks::TaskOptions&,
-                                  worker::tasks::Reporter&) const override {
+  absl::StatusOr<double> Evaluate(const hpo::v1::ParamMap&, const tasks::TaskOptions&,
+                                  tasks::Reporter&) const override {
     return absl::UnavailableError("the helper died");
   }
 };
@@ -309,7 +309,7 @@ TEST(InProcessRunnerTest, DeterministicPerSeedAndRecordsEveryTrial) {
   EXPECT_NEAR(a->optimum, 0.397887, 1e-5);
   EXPECT_GE(a->best(), a->optimum);
   // The recorded value is the task's value at the recorded params.
-  auto branin = worker::tasks::MakeBranin();
+  auto branin = tasks::MakeBranin();
   auto params = nlohmann::json::parse(a->evals[0].params_json);
   hpo::v1::ParamMap pm;
   (*pm.mutable_values())["x1"].set_float_value(params["x1"].get<double>());
@@ -331,7 +331,7 @@ TEST(InProcessRunnerTest, ErrorsNameTheRun) {
 
 TEST(InProcessRunnerTest, VariantsRunWithTheirOptions) {
   const RunSpec spec{"tpe:n_startup_trials=3;multivariate=false", "branin", 2, 8};
-  const hpo::v1::StudySpec study = BenchStudySpec(spec, worker::tasks::MakeBranin()->space());
+  const hpo::v1::StudySpec study = BenchStudySpec(spec, tasks::MakeBranin()->space());
   EXPECT_EQ(study.name(), "bench-tpe_n_startup_trials_3_multivariate_false-branin-s2-n8");
   EXPECT_EQ(study.optimizer().name(), "tpe");
   EXPECT_EQ(study.optimizer().options().at("n_startup_trials"), "3");
@@ -403,7 +403,7 @@ TEST(PipeProcessTest, ReportsMissingProgramAndDeadChild) {
 }
 
 TEST(OptunaAdapterJsonTest, MixedSpaceRoundTrip) {
-  auto mixed = worker::tasks::MakeMixed();
+  auto mixed = tasks::MakeMixed();
   const hpo::v1::SearchSpace space = mixed->space();
   nlohmann::json j = SpaceToAdapterJson(space);
   ASSERT_EQ(j.size(), 4u);
@@ -820,11 +820,11 @@ TEST(DigestTest, StableTextAndTaskDigests) {
   ASSERT_TRUE(shifted.ok()) << shifted.status();
   EXPECT_NE(*shifted, BraninDigest());
   EXPECT_EQ(*TaskDigest(ShiftedBranin(0)), BraninDigest());
-  auto camel = worker::tasks::MakeTask("six_hump_camel");
+  auto camel = tasks::MakeTask("six_hump_camel");
   ASSERT_TRUE(camel.ok());
   EXPECT_NE(*TaskDigest(**camel), BraninDigest());
   // Every branch is probed: a change that only sgd assignments see still shows.
-  auto mixed2 = worker::tasks::MakeTask("mixed2");
+  auto mixed2 = tasks::MakeTask("mixed2");
   ASSERT_TRUE(mixed2.ok());
   const AdjustedTask sgd_changed("mixed2", [](const hpo::v1::ParamMap& params) {
     return params.values().at("optimizer").string_value() == "sgd" ? 1.0 : 0.0;
@@ -855,12 +855,12 @@ TEST(BenchTest, AChangedTaskIsRunAgain) {
   options.trials = 3;
   options.out_dir = TempDir("changed");
   options.task_factory =
-      [&shift](absl::string_view name) -> absl::StatusOr<std::unique_ptr<worker::tasks::Task>> {
+      [&shift](absl::string_view name) -> absl::StatusOr<std::unique_ptr<tasks::Task>> {
     if (name == "branin") {
-      return std::unique_ptr<worker::tasks::Task>(
+      return std::unique_ptr<tasks::Task>(
           new AdjustedTask("branin", [shift](const hpo::v1::ParamMap&) { return shift; }));
     }
-    return worker::tasks::MakeTask(name);
+    return tasks::MakeTask(name);
   };
   Router router = [&](const std::string&) -> absl::StatusOr<Route> {
     return Route{&runner, "", "fp"};
@@ -891,8 +891,8 @@ TEST(BenchTest, AChangedTaskIsRunAgain) {
   options.tasks = {"broken", "hartmann3"};
   auto factory = options.task_factory;
   options.task_factory =
-      [factory](absl::string_view name) -> absl::StatusOr<std::unique_ptr<worker::tasks::Task>> {
-    if (name == "broken") return std::unique_ptr<worker::tasks::Task>(new BrokenTask());
+      [factory](absl::string_view name) -> absl::StatusOr<std::unique_ptr<tasks::Task>> {
+    if (name == "broken") return std::unique_ptr<tasks::Task>(new BrokenTask());
     return factory(name);
   };
   auto broken = RunBench(options, router);
@@ -907,26 +907,26 @@ TEST(BenchTest, AChangedTaskIsRunAgain) {
 
 TEST(InProcessRunnerTest, AFailedRunHandsBackTheTrialsItMade) {
   // Branin, whose evaluation fails from the fourth trial on.
-  class Brittle final : public worker::tasks::Task {
+  class Brittle final : public tasks::Task {
    public:
     std::string name() const override { return inner_->name(); }
     hpo::v1::SearchSpace space() const override { return inner_->space(); }
     double optimum() const override { return inner_->optimum(); }
     hpo::v1::ParamMap optimum_params() const override { return inner_->optimum_params(); }
     absl::StatusOr<double> Evaluate(const hpo::v1::ParamMap& params,
-                                    const worker::tasks::TaskOptions& options,
-                                    worker::tasks::Reporter& reporter) const override {
+                                    const tasks::TaskOptions& options,
+                                    tasks::Reporter& reporter) const override {
       if (++calls_ > 3) return absl::InternalError("the task broke");
       return inner_->Evaluate(params, options, reporter);
     }
 
    private:
-    std::unique_ptr<worker::tasks::Task> inner_ = *worker::tasks::MakeTask("branin");
+    std::unique_ptr<tasks::Task> inner_ = *tasks::MakeTask("branin");
     mutable std::atomic<int> calls_{0};
   };
   InProcessRunner::Options o;
-  o.task_factory = [](absl::string_view) -> absl::StatusOr<std::unique_ptr<worker::tasks::Task>> {
-    return std::unique_ptr<worker::tasks::Task>(std::make_unique<Brittle>());
+  o.task_factory = [](absl::string_view) -> absl::StatusOr<std::unique_ptr<tasks::Task>> {
+    return std::unique_ptr<tasks::Task>(std::make_unique<Brittle>());
   };
   auto runner = InProcessRunner::Create(o);
   ASSERT_TRUE(runner.ok());
@@ -947,7 +947,7 @@ TEST(InProcessRunnerTest, AFailedRunHandsBackTheTrialsItMade) {
 
 // A coordinator stand-in: a study is finished as soon as it is created, its trials computed
 // with the same optimizer in-process, with a LOST first attempt of trial 1, over two pages.
-class FakeBackend final : public client::Backend {
+class FakeBackend final : public backend::Backend {
  public:
   absl::StatusOr<hpo::v1::Study> CreateStudy(const hpo::v1::StudySpec& spec) override {
     absl::MutexLock lock(&mu_);
@@ -956,7 +956,7 @@ class FakeBackend final : public client::Backend {
     study.set_id(static_cast<int64_t>(studies_.size()) + 1);
     *study.mutable_spec() = spec;
     study.set_state(hpo::v1::STUDY_COMPLETED);
-    auto task = worker::tasks::MakeTask(spec.task().builtin());
+    auto task = tasks::MakeTask(spec.task().builtin());
     if (!task.ok()) return task.status();
     auto opt = server::MakeOptimizer(spec.optimizer(), spec.space());
     if (!opt.ok()) return opt.status();
@@ -976,7 +976,7 @@ class FakeBackend final : public client::Backend {
       t.set_state(hpo::v1::COMPLETED);
       *t.mutable_params() = (*params)[0];
       t.set_has_value(true);
-      auto* synthetic = dynamic_cast<worker::tasks::SyntheticTask*>(task->get());
+      auto* synthetic = dynamic_cast<tasks::SyntheticTask*>(task->get());
       t.set_value(synthetic->Value((*params)[0]));
     }
     study.mutable_counts()->set_completed(spec.budget().max_trials());

@@ -21,7 +21,7 @@ hpo::v1::StudySpec BenchStudySpec(const RunSpec& spec, const hpo::v1::SearchSpac
   if (optimizer.size() > 64) optimizer.resize(64);  // names are at most 128 characters
   study.set_name(
       absl::StrCat("bench-", optimizer, "-", spec.task, "-s", spec.seed, "-n", spec.trials));
-  study.mutable_objective()->set_metric(std::string(worker::tasks::kValueMetric));
+  study.mutable_objective()->set_metric(std::string(tasks::kValueMetric));
   study.mutable_objective()->set_direction(hpo::v1::MINIMIZE);
   absl::StatusOr<OptimizerVariant> variant = ParseOptimizerVariant(spec.optimizer);
   if (variant.ok()) {
@@ -57,7 +57,7 @@ absl::Status RunOnce(const RunSpec& spec, const InProcessRunner::Options& option
     return absl::InvalidArgumentError(absl::StrCat("trials must be >= 1, got ", spec.trials));
   }
   const absl::Time start = absl::Now();
-  HPO_ASSIGN_OR_RETURN(std::unique_ptr<worker::tasks::Task> task, options.task_factory(spec.task));
+  HPO_ASSIGN_OR_RETURN(std::unique_ptr<tasks::Task> task, options.task_factory(spec.task));
   record.optimum = task->optimum();
   const hpo::v1::SearchSpace space = task->space();
   const hpo::v1::StudySpec study = BenchStudySpec(spec, space);

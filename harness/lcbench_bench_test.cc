@@ -22,8 +22,8 @@
 #include "harness/served_task.h"
 #include "harness/task_source.h"
 #include "nlohmann/json.hpp"
-#include "worker/tasks/lcbench_data.h"
-#include "worker/tasks/task_testing.h"
+#include "tasks/lcbench_data.h"
+#include "tasks/task_testing.h"
 #include "worker/test_util.h"
 
 namespace hpo::harness {
@@ -34,15 +34,15 @@ using ::testing::HasSubstr;
 using worker::test_util::ReadFile;
 namespace fs = std::filesystem;
 
-bool HaveModel() { return worker::tasks::CheckLcbenchModel().ok(); }
+bool HaveModel() { return tasks::CheckLcbenchModel().ok(); }
 
 bool HaveHelper() { return ::access(HPO_TASK_LCBENCH_PATH, X_OK) == 0; }
 
-#define SKIP_WITHOUT_LCBENCH()                                   \
-  if (!HaveModel()) {                                            \
-    GTEST_SKIP() << worker::tasks::CheckLcbenchModel().message() \
-                 << " (to the folder that holds lcbench.pt)";    \
-  }                                                              \
+#define SKIP_WITHOUT_LCBENCH()                                \
+  if (!HaveModel()) {                                         \
+    GTEST_SKIP() << tasks::CheckLcbenchModel().message()      \
+                 << " (to the folder that holds lcbench.pt)"; \
+  }                                                           \
   if (!HaveHelper()) GTEST_SKIP() << HPO_TASK_LCBENCH_PATH << " not built (LibTorch not found)"
 
 // A new empty directory for one test.
@@ -123,16 +123,15 @@ TEST(LcbenchServeTest, ServedTaskEvaluatesThroughTheHelper) {
   auto task = factory("lcbench-3945");
   ASSERT_TRUE(task.ok()) << task.status();
   EXPECT_EQ((*task)->name(), "lcbench-3945");
-  EXPECT_EQ((*task)->space().SerializeAsString(),
-            worker::tasks::LcbenchSpace().SerializeAsString());
+  EXPECT_EQ((*task)->space().SerializeAsString(), tasks::LcbenchSpace().SerializeAsString());
   EXPECT_TRUE(std::isnan((*task)->optimum()));
 
   std::vector<double> seen;
-  worker::tasks::CallbackReporter reporter([&seen](const core::MetricLine& line) {
+  tasks::CallbackReporter reporter([&seen](const core::MetricLine& line) {
     seen.push_back(line.metrics.at("value"));
     return true;
   });
-  auto value = (*task)->Evaluate(worker::tasks::task_testing::LcbenchReadmeParams(), {}, reporter);
+  auto value = (*task)->Evaluate(tasks::task_testing::LcbenchReadmeParams(), {}, reporter);
   ASSERT_TRUE(value.ok()) << value.status();
   EXPECT_NEAR(*value, kReadmeValue, 0.01);
   EXPECT_THAT(seen, ElementsAre(*value));
@@ -140,20 +139,19 @@ TEST(LcbenchServeTest, ServedTaskEvaluatesThroughTheHelper) {
   // Another task of the same factory; the helper of the first is reused.
   auto other = factory("lcbench-7593");
   ASSERT_TRUE(other.ok()) << other.status();
-  auto other_value =
-      (*other)->Evaluate(worker::tasks::task_testing::LcbenchReadmeParams(), {}, reporter);
+  auto other_value = (*other)->Evaluate(tasks::task_testing::LcbenchReadmeParams(), {}, reporter);
   ASSERT_TRUE(other_value.ok()) << other_value.status();
   EXPECT_NE(*other_value, *value);
-  auto repeat = (*task)->Evaluate(worker::tasks::task_testing::LcbenchReadmeParams(), {}, reporter);
+  auto repeat = (*task)->Evaluate(tasks::task_testing::LcbenchReadmeParams(), {}, reporter);
   ASSERT_TRUE(repeat.ok()) << repeat.status();
   EXPECT_EQ(*repeat, *value);
 
-  hpo::v1::ParamMap bad = worker::tasks::task_testing::LcbenchReadmeParams();
+  hpo::v1::ParamMap bad = tasks::task_testing::LcbenchReadmeParams();
   (*bad.mutable_values())["batch_size"].set_int_value(4096);
   auto out_of_range = (*task)->Evaluate(bad, {}, reporter);
   EXPECT_EQ(out_of_range.status().code(), absl::StatusCode::kInvalidArgument);
-  auto curve = (*task)->Evaluate(worker::tasks::task_testing::LcbenchReadmeParams(),
-                                 {/*steps=*/52, 0}, reporter);
+  auto curve =
+      (*task)->Evaluate(tasks::task_testing::LcbenchReadmeParams(), {/*steps=*/52, 0}, reporter);
   EXPECT_EQ(curve.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(curve.status().message(), HasSubstr("blackbox only"));
 
@@ -183,13 +181,12 @@ TEST(LcbenchServeTest, IdleHelpersBeyondTheCapAreClosed) {
     options.executable = HPO_TASK_LCBENCH_PATH;
     options.max_idle = 1;
     TaskFactory factory = LcbenchTaskFactory(options);
-    worker::tasks::CallbackReporter ignore([](const core::MetricLine&) { return true; });
+    tasks::CallbackReporter ignore([](const core::MetricLine&) { return true; });
     std::vector<double> values;
     for (const char* name : {"lcbench-3945", "lcbench-7593", "lcbench-3945"}) {
       auto task = factory(name);
       ASSERT_TRUE(task.ok()) << task.status();
-      auto value =
-          (*task)->Evaluate(worker::tasks::task_testing::LcbenchReadmeParams(), {}, ignore);
+      auto value = (*task)->Evaluate(tasks::task_testing::LcbenchReadmeParams(), {}, ignore);
       ASSERT_TRUE(value.ok()) << value.status();
       values.push_back(*value);
       EXPECT_EQ(Children(), before + 1) << name;  // the other task's helper was closed

@@ -22,12 +22,12 @@
 #include "core/status_macros.h"
 #include "harness/pipe_process.h"
 #include "nlohmann/json.hpp"
-#include "worker/tasks/lcbench_data.h"
+#include "tasks/lcbench_data.h"
 
 namespace hpo::harness {
 namespace {
 
-using worker::tasks::Task;
+using tasks::Task;
 
 std::string DefaultExecutable() {
   if (const char* env = std::getenv("HPO_TASK_LCBENCH"); env != nullptr && *env != '\0') {
@@ -161,7 +161,7 @@ nlohmann::json ParamsJson(const hpo::v1::ParamMap& params) {
 class ServedLcbenchTask final : public Task {
  public:
   ServedLcbenchTask(std::string name, std::shared_ptr<HelperPool> pool)
-      : name_(std::move(name)), space_(worker::tasks::LcbenchSpace()), pool_(std::move(pool)) {}
+      : name_(std::move(name)), space_(tasks::LcbenchSpace()), pool_(std::move(pool)) {}
 
   std::string name() const override { return name_; }
   hpo::v1::SearchSpace space() const override { return space_; }
@@ -169,8 +169,8 @@ class ServedLcbenchTask final : public Task {
   hpo::v1::ParamMap optimum_params() const override { return hpo::v1::ParamMap(); }
 
   absl::StatusOr<double> Evaluate(const hpo::v1::ParamMap& params,
-                                  const worker::tasks::TaskOptions& options,
-                                  worker::tasks::Reporter& reporter) const override {
+                                  const tasks::TaskOptions& options,
+                                  tasks::Reporter& reporter) const override {
     if (options.steps != 1) {
       return absl::InvalidArgumentError(absl::StrCat(
           name_,
@@ -182,7 +182,7 @@ class ServedLcbenchTask final : public Task {
     core::MetricLine line;
     line.step = 1;
     line.final = true;
-    line.metrics[std::string(worker::tasks::kValueMetric)] = value;
+    line.metrics[std::string(tasks::kValueMetric)] = value;
     if (!reporter.Report(line)) {
       return absl::CancelledError(absl::StrCat(name_, ": stopped at step 1"));
     }
@@ -205,15 +205,15 @@ TaskFactory LcbenchTaskFactory(LcbenchFactoryOptions options) {
       options.executable.empty() ? DefaultExecutable() : options.executable, options.timeout,
       max_idle);
   return [pool](absl::string_view name) -> absl::StatusOr<std::unique_ptr<Task>> {
-    const absl::string_view prefix = worker::tasks::kLcbenchPrefix;
+    const absl::string_view prefix = tasks::kLcbenchPrefix;
     if (!absl::StartsWith(name, prefix)) {
       return absl::NotFoundError(
           absl::StrCat("'", name, "' is not an LCBench task (", prefix, "<OpenML task id>)"));
     }
     const std::string id(name.substr(prefix.size()));
-    HPO_RETURN_IF_ERROR(worker::tasks::CheckLcbenchTaskIdFormat(id));
-    HPO_RETURN_IF_ERROR(worker::tasks::CheckLcbenchModel());
-    HPO_ASSIGN_OR_RETURN(const std::vector<std::string> ids, worker::tasks::LcbenchTaskIds());
+    HPO_RETURN_IF_ERROR(tasks::CheckLcbenchTaskIdFormat(id));
+    HPO_RETURN_IF_ERROR(tasks::CheckLcbenchModel());
+    HPO_ASSIGN_OR_RETURN(const std::vector<std::string> ids, tasks::LcbenchTaskIds());
     if (std::find(ids.begin(), ids.end(), id) == ids.end()) {
       return absl::NotFoundError(absl::StrCat("unknown LCBench task '", name,
                                               "'; OpenML task ids: ", absl::StrJoin(ids, ", ")));

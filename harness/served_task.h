@@ -1,6 +1,6 @@
 // Tasks evaluated in a helper process: the harness's way to run the LCBench
 // surrogate (lcbench-<id>) without linking LibTorch. The helper is
-// `hpo-task-lcbench --serve NAME` (see worker/hpo_task_main.cc): one JSON
+// `hpo-task-lcbench --serve NAME` (see tasks/hpo_task_main.cc): one JSON
 // request a line on its stdin, {"params": {...}}, one answer a line on its
 // stdout, {"value": v} or {"error": "...", "code": N}.
 #ifndef HPO_HARNESS_SERVED_TASK_H_

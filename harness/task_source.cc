@@ -8,7 +8,7 @@
 #include "absl/strings/strip.h"
 #include "core/status_macros.h"
 #include "harness/served_task.h"
-#include "worker/tasks/lcbench_data.h"
+#include "tasks/lcbench_data.h"
 
 namespace hpo::harness {
 
@@ -19,11 +19,10 @@ constexpr absl::string_view kLcbenchSuite = "lcbench";
 // The LCBench task names, or why they cannot be listed (FAILED_PRECONDITION naming the model
 // file when it is absent, else the JSON file that is).
 absl::StatusOr<std::vector<std::string>> LcbenchSuite() {
-  HPO_RETURN_IF_ERROR(worker::tasks::CheckLcbenchModel());
-  HPO_ASSIGN_OR_RETURN(const std::vector<std::string> ids, worker::tasks::LcbenchTaskIds());
+  HPO_RETURN_IF_ERROR(tasks::CheckLcbenchModel());
+  HPO_ASSIGN_OR_RETURN(const std::vector<std::string> ids, tasks::LcbenchTaskIds());
   std::vector<std::string> names;
-  for (const std::string& id : ids)
-    names.push_back(absl::StrCat(worker::tasks::kLcbenchPrefix, id));
+  for (const std::string& id : ids) names.push_back(absl::StrCat(tasks::kLcbenchPrefix, id));
   return names;
 }
 
@@ -31,13 +30,13 @@ absl::StatusOr<std::vector<std::string>> LcbenchSuite() {
 
 TaskFactory BuiltinTaskFactory() {
   TaskFactory lcbench = LcbenchTaskFactory();
-  return [lcbench](absl::string_view name) -> absl::StatusOr<std::unique_ptr<worker::tasks::Task>> {
-    if (absl::StartsWith(name, worker::tasks::kLcbenchPrefix)) return lcbench(name);
+  return [lcbench](absl::string_view name) -> absl::StatusOr<std::unique_ptr<tasks::Task>> {
+    if (absl::StartsWith(name, tasks::kLcbenchPrefix)) return lcbench(name);
     if (name == kLcbenchSuite) {
       HPO_RETURN_IF_ERROR(LcbenchSuite().status());
       return absl::NotFoundError("'lcbench' is a suite of tasks (lcbench-<id>), not a task");
     }
-    return worker::tasks::MakeTask(name);
+    return tasks::MakeTask(name);
   };
 }
 
@@ -47,9 +46,9 @@ bool IsTaskSuite(absl::string_view name) {
 
 std::vector<std::string> SyntheticSuite() {
   std::vector<std::string> names;
-  for (const std::string& name : worker::tasks::TaskNames()) {
-    auto task = worker::tasks::MakeTask(name);
-    if (task.ok() && dynamic_cast<const worker::tasks::SyntheticTask*>(task->get()) != nullptr) {
+  for (const std::string& name : tasks::TaskNames()) {
+    auto task = tasks::MakeTask(name);
+    if (task.ok() && dynamic_cast<const tasks::SyntheticTask*>(task->get()) != nullptr) {
       names.push_back(name);
     }
   }
@@ -67,7 +66,7 @@ absl::StatusOr<std::vector<std::string>> ExpandTasks(absl::string_view list,
     if (name == "synthetic") {
       for (const std::string& n : SyntheticSuite()) add(n);
     } else if (name == "builtin") {
-      for (const std::string& n : worker::tasks::TaskNames()) add(n);
+      for (const std::string& n : tasks::TaskNames()) add(n);
     } else if (name == kLcbenchSuite) {
       absl::StatusOr<std::vector<std::string>> names = LcbenchSuite();
       if (names.ok()) {

@@ -10,15 +10,14 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "worker/tasks/task.h"
+#include "tasks/task.h"
 
 namespace hpo::harness {
 
 // Makes a task by name; NOT_FOUND for an unknown one. Must be thread-safe.
-using TaskFactory =
-    std::function<absl::StatusOr<std::unique_ptr<worker::tasks::Task>>(absl::string_view)>;
+using TaskFactory = std::function<absl::StatusOr<std::unique_ptr<tasks::Task>>(absl::string_view)>;
 
-// worker::tasks::MakeTask, and LcbenchTaskFactory() (served_task.h) for "lcbench-<id>" names.
+// tasks::MakeTask, and LcbenchTaskFactory() (served_task.h) for "lcbench-<id>" names.
 // The name "lcbench" (the suite, see ExpandTasks) gives the reason the LCBench files cannot be
 // read (FAILED_PRECONDITION), or NOT_FOUND when they can (it is not a task).
 // Each call makes a new factory (with its own LCBench helper processes; copies share them).
@@ -31,8 +30,8 @@ bool IsTaskSuite(absl::string_view name);
 std::vector<std::string> SyntheticSuite();
 
 // Expands a comma list of suite and task names into task names, in order, without repeats:
-// "synthetic" = SyntheticSuite(), "builtin" = every worker::tasks::TaskNames(), "lcbench" = the
-// 34 LCBench tasks "lcbench-<id>" (worker::tasks::LcbenchTaskIds), anything else a task name that
+// "synthetic" = SyntheticSuite(), "builtin" = every tasks::TaskNames(), "lcbench" = the
+// 34 LCBench tasks "lcbench-<id>" (tasks::LcbenchTaskIds), anything else a task name that
 // `factory` must know. A task the factory cannot make for want of data (FAILED_PRECONDITION,
 // e.g. the LCBench model is absent) is kept, and so is "lcbench" itself when the LCBench files
 // are absent: RunBench skips such names with the reason. INVALID_ARGUMENT for an empty list; the

@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "client/backend.h"
+#include "backend/backend.h"
 #include "client/format.h"
 #include "core/study_spec.h"
 #include "gmock/gmock.h"
@@ -17,8 +17,8 @@
 #include "harness/results_db.h"
 #include "server/coordinator_server.h"
 #include "server/optimizers/optimizer.h"
+#include "tasks/task.h"
 #include "tests/test_util.h"
-#include "worker/tasks/task.h"
 
 namespace hpo {
 namespace {
@@ -328,7 +328,7 @@ TEST_F(CliTest, ServerStartFailuresAreErrorsNotCrashes) {
 // `hpo bench --distributed`: the cluster's worker evaluates every run as a study, and the runs
 // are fingerprinted with the optimizer revisions that the coordinator reports over gRPC.
 TEST_F(CliTest, DistributedBenchRunsOnTheClusterUnderTheCoordinatorsRevisions) {
-  auto backend = client::ConnectGrpc(address_, absl::Seconds(10));
+  auto backend = backend::ConnectGrpc(address_, absl::Seconds(10));
   ASSERT_TRUE(backend.ok()) << backend.status();
   auto info = (*backend)->GetServerInfo();
   ASSERT_TRUE(info.ok()) << info.status();
@@ -358,7 +358,7 @@ TEST_F(CliTest, DistributedBenchRunsOnTheClusterUnderTheCoordinatorsRevisions) {
 
   auto db = harness::ResultsDb::Open(out + "/results.sqlite");
   ASSERT_TRUE(db.ok()) << db.status();
-  auto branin = worker::tasks::MakeTask("branin");
+  auto branin = tasks::MakeTask("branin");
   ASSERT_TRUE(branin.ok());
   auto found =
       (*db)->FindDone({"random", "branin", 1, 4},

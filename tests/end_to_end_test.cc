@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
-#include "client/backend.h"
+#include "backend/backend.h"
 #include "client/cli.h"
 #include "core/study_spec.h"
 #include "gmock/gmock.h"
@@ -116,7 +116,7 @@ TEST(EndToEndTest, CoordinatorRestartMidStudyEndsWithExactlyMaxTrials) {
   auto coordinator = StartCoordinator("127.0.0.1:0", db, 10, dir.File("coordinator-1.log"), &port);
   ASSERT_NE(coordinator, nullptr);
   const std::string address = absl::StrCat("127.0.0.1:", port);
-  auto backend = client::ConnectGrpc(address, absl::Seconds(10));
+  auto backend = backend::ConnectGrpc(address, absl::Seconds(10));
   ASSERT_TRUE(backend.ok()) << backend.status();
   const int kTrials = 40;
   ASSERT_TRUE(
@@ -145,7 +145,7 @@ TEST(EndToEndTest, CoordinatorRestartMidStudyEndsWithExactlyMaxTrials) {
   ASSERT_NE(coordinator, nullptr);
   ASSERT_EQ(port2, port);
 
-  auto backend2 = client::ConnectGrpc(address, absl::Seconds(10));
+  auto backend2 = backend::ConnectGrpc(address, absl::Seconds(10));
   ASSERT_TRUE(backend2.ok());
   ASSERT_TRUE(PollUntil(
       [&] {

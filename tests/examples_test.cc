@@ -9,7 +9,7 @@
 #include "gtest/gtest.h"
 #include "server/optimizers/optimizer.h"
 #include "server/stoppers/early_stopper.h"
-#include "worker/tasks/task.h"
+#include "tasks/task.h"
 
 namespace hpo {
 namespace {
@@ -39,7 +39,7 @@ TEST(ExamplesTest, EveryExampleIsAValidStudy) {
     EXPECT_TRUE(server::MakeOptimizer(spec->optimizer(), spec->space()).ok());
     EXPECT_TRUE(server::MakeEarlyStopper(spec->early_stopping()).ok());
     if (spec->task().has_builtin()) {
-      auto task = worker::tasks::MakeTask(spec->task().builtin());
+      auto task = tasks::MakeTask(spec->task().builtin());
       ASSERT_TRUE(task.ok()) << task.status();
       // The study's space must be one the task accepts: its optimum params validate against it.
       EXPECT_TRUE(core::ValidateParams(spec->space(), (*task)->optimum_params()).ok());

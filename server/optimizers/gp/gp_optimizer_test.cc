@@ -15,7 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/optimizers/optimizer_testing.h"
-#include "worker/tasks/task.h"
+#include "tasks/task.h"
 
 namespace hpo::server {
 namespace {
@@ -482,9 +482,9 @@ TEST(GpOptimizerTest, FindsTheMaximumOfAConcaveFunction) {
 }
 
 TEST(GpOptimizerTest, BeatsRandomSearchOnBranin) {
-  auto task = worker::tasks::MakeTask("branin");
+  auto task = tasks::MakeTask("branin");
   ASSERT_TRUE(task.ok());
-  const auto* branin = dynamic_cast<const worker::tasks::SyntheticTask*>(task->get());
+  const auto* branin = dynamic_cast<const tasks::SyntheticTask*>(task->get());
   ASSERT_NE(branin, nullptr);
   const auto spec = Study(branin->space());
   // Best of 30 trials; with n_startup_trials above the budget gp proposes exactly what random

@@ -15,7 +15,7 @@
 #include "gtest/gtest.h"
 #include "server/optimizers/optimizer_testing.h"
 #include "server/optimizers/random_optimizer.h"
-#include "worker/tasks/task.h"
+#include "tasks/task.h"
 
 namespace hpo::server {
 namespace {
@@ -280,9 +280,9 @@ TEST(TpeOptimizerTest, ProposalsAreValidOverRandomSpacesAndHistories) {
 class BraninHistory : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto task = worker::tasks::MakeTask("branin");
+    auto task = tasks::MakeTask("branin");
     ASSERT_TRUE(task.ok()) << task.status();
-    task_.reset(static_cast<worker::tasks::SyntheticTask*>(task->release()));
+    task_.reset(static_cast<tasks::SyntheticTask*>(task->release()));
     space_ = task_->space();
     study_ = Study(space_, hpo::v1::MINIMIZE);
   }
@@ -296,7 +296,7 @@ class BraninHistory : public ::testing::Test {
     }
     return trials;
   }
-  std::unique_ptr<worker::tasks::SyntheticTask> task_;
+  std::unique_ptr<tasks::SyntheticTask> task_;
   SearchSpace space_;
   hpo::v1::StudySpec study_;
 };
@@ -537,8 +537,8 @@ task: {builtin: mixed}
 // ------------------------------------------------------------------ optimization quality
 
 // Best Branin value after 100 sequential trials.
-double BestAfter(Optimizer& opt, const worker::tasks::SyntheticTask& task,
-                 const hpo::v1::StudySpec& study, int n) {
+double BestAfter(Optimizer& opt, const tasks::SyntheticTask& task, const hpo::v1::StudySpec& study,
+                 int n) {
   std::vector<Trial> trials;
   double best = std::numeric_limits<double>::infinity();
   for (int i = 0; i < n; ++i) {

@@ -2,14 +2,14 @@
 // (SuiteTaskNames() in task.h). Optima given with 17 digits were refined from the
 // published ones by Newton's method in 40-digit arithmetic (mpmath); the
 // formulas are in synthetic_tasks.cc.
-#ifndef HPO_WORKER_TASKS_SYNTHETIC_TASKS_H_
-#define HPO_WORKER_TASKS_SYNTHETIC_TASKS_H_
+#ifndef HPO_TASKS_SYNTHETIC_TASKS_H_
+#define HPO_TASKS_SYNTHETIC_TASKS_H_
 
 #include <memory>
 
-#include "worker/tasks/task.h"
+#include "tasks/task.h"
 
-namespace hpo::worker::tasks {
+namespace hpo::tasks {
 
 // Branin-Hoo on x1 in [-5, 10], x2 in [0, 15]; optimum 0.39788735772973834 at
 // (pi, 2.275) and two more.
@@ -49,6 +49,6 @@ std::unique_ptr<SyntheticTask> MakeSixHumpCamel();
 // dropout=0.2 (formula and proof in synthetic_tasks.cc).
 std::unique_ptr<SyntheticTask> MakeMixed2();
 
-}  // namespace hpo::worker::tasks
+}  // namespace hpo::tasks
 
-#endif  // HPO_WORKER_TASKS_SYNTHETIC_TASKS_H_
+#endif  // HPO_TASKS_SYNTHETIC_TASKS_H_

@@ -3,8 +3,8 @@
 // hpo_tasks, so programs that must not link LibTorch (the `hpo` CLI, the bench
 // harness) can name, list and describe the lcbench-<id> tasks; evaluating one
 // needs hpo_lcbench (or the hpo-task-lcbench process, see `hpo-task --serve`).
-#ifndef HPO_WORKER_TASKS_LCBENCH_DATA_H_
-#define HPO_WORKER_TASKS_LCBENCH_DATA_H_
+#ifndef HPO_TASKS_LCBENCH_DATA_H_
+#define HPO_TASKS_LCBENCH_DATA_H_
 
 #include <cstdint>
 #include <map>
@@ -16,7 +16,7 @@
 #include "absl/strings/string_view.h"
 #include "hpo/v1/hpo.pb.h"
 
-namespace hpo::worker::tasks {
+namespace hpo::tasks {
 
 // Epochs of every LCBench learning curve; the blackbox value is at the last.
 inline constexpr int kLcbenchEpochs = 52;
@@ -64,6 +64,6 @@ absl::StatusOr<std::vector<std::string>> LcbenchTaskIds(const std::string& model
 // "#na#"). FAILED_PRECONDITION naming the file when absent or malformed.
 absl::StatusOr<std::map<std::string, int64_t>> LcbenchTaskCodes(const std::string& model_dir = "");
 
-}  // namespace hpo::worker::tasks
+}  // namespace hpo::tasks
 
-#endif  // HPO_WORKER_TASKS_LCBENCH_DATA_H_
+#endif  // HPO_TASKS_LCBENCH_DATA_H_

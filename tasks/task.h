@@ -1,8 +1,8 @@
 // Tasks: functions to optimize, each with its natural search space and a known
 // optimum. The same code runs in-process (hpo bench) and as the `hpo-task`
 // executable under a worker.
-#ifndef HPO_WORKER_TASKS_TASK_H_
-#define HPO_WORKER_TASKS_TASK_H_
+#ifndef HPO_TASKS_TASK_H_
+#define HPO_TASKS_TASK_H_
 
 #include <functional>
 #include <memory>
@@ -14,7 +14,7 @@
 #include "core/metric_line.h"
 #include "hpo/v1/hpo.pb.h"
 
-namespace hpo::worker::tasks {
+namespace hpo::tasks {
 
 // Receives a task's intermediate results. Implementations state their own
 // thread-safety; a task calls Report from the thread that runs Evaluate.
@@ -123,6 +123,6 @@ absl::StatusOr<std::unique_ptr<Task>> MakeTask(absl::string_view name);
 // would refuse, so that the mistake is reported once, not by every trial. Thread-safe.
 absl::Status CheckBuiltinStudy(absl::string_view name, const hpo::v1::SearchSpace& space);
 
-}  // namespace hpo::worker::tasks
+}  // namespace hpo::tasks
 
-#endif  // HPO_WORKER_TASKS_TASK_H_
+#endif  // HPO_TASKS_TASK_H_

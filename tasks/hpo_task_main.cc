@@ -44,9 +44,9 @@
 #include "core/search_space.h"
 #include "core/status_macros.h"
 #include "nlohmann/json.hpp"
-#include "worker/tasks/task.h"
+#include "tasks/task.h"
 
-namespace hpo::worker {
+namespace hpo::tasks {
 namespace {
 
 constexpr int kBadInput = 2;
@@ -55,7 +55,7 @@ struct Invocation {
   bool list = false;
   bool serve = false;
   std::string task;
-  tasks::TaskOptions options;
+  TaskOptions options;
   std::vector<std::pair<std::string, std::string>> params;  // name, text, in order given
 };
 
@@ -126,7 +126,7 @@ absl::StatusOr<Invocation> ParseArgs(int argc, char** argv) {
   }
   if (!inv.list && inv.task.empty()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("missing task name; known tasks: ", absl::StrJoin(tasks::TaskNames(), ", ")));
+        absl::StrCat("missing task name; known tasks: ", absl::StrJoin(TaskNames(), ", ")));
   }
   return inv;
 }
@@ -135,7 +135,7 @@ const hpo::v1::ParamSpec* FindOrNull(const hpo::v1::SearchSpace& space, const st
   return core::FindParam(space, name);
 }
 
-absl::Status UnknownParam(const tasks::Task& task, const std::string& name) {
+absl::Status UnknownParam(const Task& task, const std::string& name) {
   const hpo::v1::SearchSpace space = task.space();
   std::vector<std::string> names;
   for (const hpo::v1::ParamSpec& p : space.params()) names.push_back(p.name());
@@ -145,7 +145,7 @@ absl::Status UnknownParam(const tasks::Task& task, const std::string& name) {
 }
 
 absl::StatusOr<hpo::v1::ParamMap> ParamsFromFlags(
-    const tasks::Task& task, const std::vector<std::pair<std::string, std::string>>& flags) {
+    const Task& task, const std::vector<std::pair<std::string, std::string>>& flags) {
   const hpo::v1::SearchSpace space = task.space();
   hpo::v1::ParamMap params;
   for (const auto& [name, text] : flags) {
@@ -158,8 +158,7 @@ absl::StatusOr<hpo::v1::ParamMap> ParamsFromFlags(
 }
 
 // `json` is an object of parameter values; `what` names its source in errors.
-absl::StatusOr<hpo::v1::ParamMap> ParamsFromJsonObject(const tasks::Task& task,
-                                                       const nlohmann::json& json,
+absl::StatusOr<hpo::v1::ParamMap> ParamsFromJsonObject(const Task& task, const nlohmann::json& json,
                                                        absl::string_view what) {
   if (!json.is_object()) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": not a JSON object"));
@@ -186,14 +185,14 @@ absl::StatusOr<hpo::v1::ParamMap> ParamsFromJsonObject(const tasks::Task& task,
   return params;
 }
 
-absl::StatusOr<hpo::v1::ParamMap> ParamsFromJson(const tasks::Task& task, const char* text) {
+absl::StatusOr<hpo::v1::ParamMap> ParamsFromJson(const Task& task, const char* text) {
   nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (json.is_discarded()) return absl::InvalidArgumentError("HPO_PARAMS: not a JSON object");
   return ParamsFromJsonObject(task, json, "HPO_PARAMS");
 }
 
 // The answer to one --serve request line.
-nlohmann::json ServeOne(const tasks::Task& task, const std::string& line) {
+nlohmann::json ServeOne(const Task& task, const std::string& line) {
   auto error = [](const absl::Status& status) {
     return nlohmann::json{{"error", std::string(status.message())},
                           {"code", static_cast<int>(status.code())}};
@@ -206,14 +205,14 @@ nlohmann::json ServeOne(const tasks::Task& task, const std::string& line) {
   absl::StatusOr<hpo::v1::ParamMap> params =
       ParamsFromJsonObject(task, request["params"], "params");
   if (!params.ok()) return error(params.status());
-  tasks::CallbackReporter ignore([](const core::MetricLine&) { return true; });
-  absl::StatusOr<double> value = task.Evaluate(*params, tasks::TaskOptions{}, ignore);
+  CallbackReporter ignore([](const core::MetricLine&) { return true; });
+  absl::StatusOr<double> value = task.Evaluate(*params, TaskOptions{}, ignore);
   if (!value.ok()) return error(value.status());
   return nlohmann::json{{"value", *value}};
 }
 
 // --serve: answers requests on stdin until end of input.
-int Serve(const tasks::Task& task) {
+int Serve(const Task& task) {
   std::string line;
   while (std::getline(std::cin, line)) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
@@ -233,10 +232,10 @@ int Run(int argc, char** argv) {
     return kBadInput;
   }
   if (inv->list) {
-    for (const std::string& name : tasks::AllTaskNames()) std::cout << name << "\n";
+    for (const std::string& name : AllTaskNames()) std::cout << name << "\n";
     return 0;
   }
-  absl::StatusOr<std::unique_ptr<tasks::Task>> task = tasks::MakeTask(inv->task);
+  absl::StatusOr<std::unique_ptr<Task>> task = MakeTask(inv->task);
 #ifdef HPO_TASK_DISPATCH_LCBENCH
   if (!task.ok() && absl::StartsWith(inv->task, "lcbench-")) {
     char self[4096];
@@ -278,7 +277,7 @@ int Run(int argc, char** argv) {
     return kBadInput;
   }
 
-  tasks::CallbackReporter reporter([](const core::MetricLine& line) {
+  CallbackReporter reporter([](const core::MetricLine& line) {
     const std::string text = core::FormatMetricLine(line) + "\n";
     return std::fwrite(text.data(), 1, text.size(), stdout) == text.size() &&
            std::fflush(stdout) == 0;
@@ -292,6 +291,6 @@ int Run(int argc, char** argv) {
 }
 
 }  // namespace
-}  // namespace hpo::worker
+}  // namespace hpo::tasks
 
-int main(int argc, char** argv) { return hpo::worker::Run(argc, argv); }
+int main(int argc, char** argv) { return hpo::tasks::Run(argc, argv); }

@@ -1,6 +1,6 @@
-#include "client/backend.h"
+#include "backend/backend.h"
 
-namespace hpo::client {
+namespace hpo::backend {
 
 absl::StatusOr<std::vector<hpo::v1::Trial>> Backend::AllTrials(const std::string& study,
                                                                hpo::v1::TrialState state) {
@@ -18,4 +18,4 @@ absl::StatusOr<std::vector<hpo::v1::Trial>> Backend::AllTrials(const std::string
   }
 }
 
-}  // namespace hpo::client
+}  // namespace hpo::backend

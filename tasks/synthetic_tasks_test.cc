@@ -1,4 +1,4 @@
-#include "worker/tasks/synthetic_tasks.h"
+#include "tasks/synthetic_tasks.h"
 
 #include <cmath>
 #include <memory>
@@ -9,9 +9,9 @@
 #include "core/search_space.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "worker/tasks/task.h"
+#include "tasks/task.h"
 
-namespace hpo::worker::tasks {
+namespace hpo::tasks {
 namespace {
 
 using ::testing::ElementsAre;
@@ -240,4 +240,4 @@ TEST(SuiteTest, Mixed2ConditionsFollowTheirParents) {
 }
 
 }  // namespace
-}  // namespace hpo::worker::tasks
+}  // namespace hpo::tasks

@@ -1,4 +1,4 @@
-#include "worker/tasks/lcbench_task.h"
+#include "tasks/lcbench_task.h"
 
 #include <cmath>
 #include <cstdint>
@@ -15,9 +15,9 @@
 #include "absl/time/time.h"
 #include "core/search_space.h"
 #include "core/status_macros.h"
-#include "worker/tasks/lcbench_surrogate.h"
+#include "tasks/lcbench_surrogate.h"
 
-namespace hpo::worker::tasks {
+namespace hpo::tasks {
 namespace {
 
 using hpo::v1::ParamMap;
@@ -145,4 +145,4 @@ namespace {
 [[maybe_unused]] const bool kRegistered = (RegisterLcbenchTasks(), true);
 }  // namespace
 
-}  // namespace hpo::worker::tasks
+}  // namespace hpo::tasks

@@ -12,7 +12,7 @@
 
 #include "core/search_space.h"
 #include "server/optimizers/gp/gp_optimizer.h"
-#include "worker/tasks/task.h"
+#include "tasks/task.h"
 
 namespace {
 
@@ -21,12 +21,12 @@ using hpo::server::StudyView;
 
 int Run(const std::string& task_name, int evaluations, int first_seed, int seeds,
         const std::vector<std::pair<std::string, std::string>>& options) {
-  auto task = hpo::worker::tasks::MakeTask(task_name);
+  auto task = hpo::tasks::MakeTask(task_name);
   if (!task.ok()) {
     std::fprintf(stderr, "%s\n", std::string(task.status().message()).c_str());
     return 1;
   }
-  const auto* synthetic = dynamic_cast<const hpo::worker::tasks::SyntheticTask*>(task->get());
+  const auto* synthetic = dynamic_cast<const hpo::tasks::SyntheticTask*>(task->get());
   if (synthetic == nullptr) {
     std::fprintf(stderr, "%s is not a synthetic task\n", task_name.c_str());
     return 1;

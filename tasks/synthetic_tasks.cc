@@ -1,4 +1,4 @@
-#include "worker/tasks/synthetic_tasks.h"
+#include "tasks/synthetic_tasks.h"
 
 #include <cmath>
 #include <cstdint>
@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace hpo::worker::tasks {
+namespace hpo::tasks {
 namespace {
 
 using hpo::v1::ParamMap;
@@ -463,4 +463,4 @@ std::unique_ptr<SyntheticTask> MakeShekel4() { return std::make_unique<Shekel4>(
 std::unique_ptr<SyntheticTask> MakeSixHumpCamel() { return std::make_unique<SixHumpCamel>(); }
 std::unique_ptr<SyntheticTask> MakeMixed2() { return std::make_unique<Mixed2>(); }
 
-}  // namespace hpo::worker::tasks
+}  // namespace hpo::tasks

@@ -5,14 +5,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "client/backend.h"
+#include "backend/backend.h"
 #include "core/status_macros.h"
 #include "server/coordinator.h"
 #include "server/optimizers/optimizer.h"
 #include "storage/db_lock.h"
 #include "storage/sqlite_storage.h"
 
-namespace hpo::client {
+namespace hpo::backend {
 namespace {
 
 // Thread-safe: the coordinator is. Holds the database's owner lock while it may write; when a
@@ -123,4 +123,4 @@ absl::StatusOr<std::unique_ptr<Backend>> OpenLocal(const std::string& db_path, b
                                                    std::move(coordinator)));
 }
 
-}  // namespace hpo::client
+}  // namespace hpo::backend

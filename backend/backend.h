@@ -1,15 +1,19 @@
-// What the CLI talks to: a coordinator over gRPC, or an embedded one over a SQLite file.
-#ifndef HPO_CLIENT_BACKEND_H_
-#define HPO_CLIENT_BACKEND_H_
+// What the CLI and the bench harness talk to: a coordinator over gRPC, or an embedded one over a
+// SQLite file.
+#ifndef HPO_BACKEND_BACKEND_H_
+#define HPO_BACKEND_BACKEND_H_
 
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "hpo/v1/hpo.pb.h"
 
-namespace hpo::client {
+namespace hpo::backend {
 
 // The StudyService calls, whatever carries them. Implementations are thread-safe.
 class Backend {
@@ -32,7 +36,7 @@ class Backend {
   virtual absl::Status Watch(const std::string& study,
                              const std::function<bool(const hpo::v1::StudyEvent&)>& on_event) = 0;
 
-  // Every trial of a study (all pages), optionally of one state.
+  // Every trial of a study (all pages), optionally of one state (TRIAL_STATE_UNSPECIFIED: all).
   absl::StatusOr<std::vector<hpo::v1::Trial>> AllTrials(const std::string& study,
                                                         hpo::v1::TrialState state);
 };
@@ -46,6 +50,6 @@ absl::StatusOr<std::unique_ptr<Backend>> ConnectGrpc(const std::string& address,
 // exist and `create` is false.
 absl::StatusOr<std::unique_ptr<Backend>> OpenLocal(const std::string& db_path, bool create);
 
-}  // namespace hpo::client
+}  // namespace hpo::backend
 
-#endif  // HPO_CLIENT_BACKEND_H_
+#endif  // HPO_BACKEND_BACKEND_H_

@@ -4,8 +4,8 @@
 //
 // The model files (lcbench.pt, encoding.json, config_space.json) stay outside
 // the repository, in a model directory: the one given, else DefaultLcbenchDir().
-#ifndef HPO_WORKER_TASKS_LCBENCH_TASK_H_
-#define HPO_WORKER_TASKS_LCBENCH_TASK_H_
+#ifndef HPO_TASKS_LCBENCH_TASK_H_
+#define HPO_TASKS_LCBENCH_TASK_H_
 
 #include <memory>
 #include <string>
@@ -14,10 +14,10 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "hpo/v1/hpo.pb.h"
-#include "worker/tasks/lcbench_data.h"
-#include "worker/tasks/task.h"
+#include "tasks/lcbench_data.h"
+#include "tasks/task.h"
 
-namespace hpo::worker::tasks {
+namespace hpo::tasks {
 
 // kLcbenchEpochs, kLcbenchPrefix, DefaultLcbenchDir(), LcbenchSpace() and
 // LcbenchTaskIds() are in lcbench_data.h (LibTorch-free, in hpo_tasks).
@@ -47,6 +47,6 @@ absl::StatusOr<std::unique_ptr<Task>> MakeLcbenchTask(const std::string& openml_
 // already does this from a static initializer; calling it again is harmless.
 void RegisterLcbenchTasks();
 
-}  // namespace hpo::worker::tasks
+}  // namespace hpo::tasks
 
-#endif  // HPO_WORKER_TASKS_LCBENCH_TASK_H_
+#endif  // HPO_TASKS_LCBENCH_TASK_H_

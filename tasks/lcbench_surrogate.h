@@ -2,8 +2,8 @@
 // includes no LibTorch header: lcbench_surrogate.cc is the only translation unit
 // of the project's tasks that includes LibTorch (and catches its c10::Error).
 // The model files are described in ../shared/benchmarks/lcbench/README.md.
-#ifndef HPO_WORKER_TASKS_LCBENCH_SURROGATE_H_
-#define HPO_WORKER_TASKS_LCBENCH_SURROGATE_H_
+#ifndef HPO_TASKS_LCBENCH_SURROGATE_H_
+#define HPO_TASKS_LCBENCH_SURROGATE_H_
 
 #include <array>
 #include <cstdint>
@@ -13,7 +13,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace hpo::worker::tasks {
+namespace hpo::tasks {
 
 // A loaded surrogate. Immutable after Load; Predict may be called from several
 // threads at once (TorchScript inference does not mutate the module):
@@ -59,6 +59,6 @@ class LcbenchSurrogate {
   std::unique_ptr<Module> module_;
 };
 
-}  // namespace hpo::worker::tasks
+}  // namespace hpo::tasks
 
-#endif  // HPO_WORKER_TASKS_LCBENCH_SURROGATE_H_
+#endif  // HPO_TASKS_LCBENCH_SURROGATE_H_

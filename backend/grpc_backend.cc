@@ -3,14 +3,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "client/backend.h"
+#include "backend/backend.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/time.h"
 #include "hpo/v1/hpo.grpc.pb.h"
 #include "proto/status_convert.h"
 
-namespace hpo::client {
+namespace hpo::backend {
 namespace {
 
 constexpr absl::Duration kCallTimeout = absl::Seconds(30);
@@ -110,4 +110,4 @@ absl::StatusOr<std::unique_ptr<Backend>> ConnectGrpc(const std::string& address,
   return std::unique_ptr<Backend>(new GrpcBackend(address, std::move(channel)));
 }
 
-}  // namespace hpo::client
+}  // namespace hpo::backend

@@ -1,4 +1,4 @@
-#include "worker/tasks/task.h"
+#include "tasks/task.h"
 
 #include <cmath>
 #include <memory>
@@ -12,11 +12,11 @@
 #include "core/search_space.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "worker/tasks/lcbench_data.h"
-#include "worker/tasks/synthetic_tasks.h"
-#include "worker/tasks/task_testing.h"
+#include "tasks/lcbench_data.h"
+#include "tasks/synthetic_tasks.h"
+#include "tasks/task_testing.h"
 
-namespace hpo::worker::tasks {
+namespace hpo::tasks {
 namespace {
 
 using ::testing::ElementsAre;
@@ -279,4 +279,4 @@ TEST(TaskTest, SpacesAreValid) {
 }
 
 }  // namespace
-}  // namespace hpo::worker::tasks
+}  // namespace hpo::tasks

@@ -1,6 +1,6 @@
 // The only translation unit of the tasks that includes LibTorch: every c10::Error
 // (and any other exception LibTorch throws) is caught here and becomes a Status.
-#include "worker/tasks/lcbench_surrogate.h"
+#include "tasks/lcbench_surrogate.h"
 
 #include <ATen/Parallel.h>
 #include <torch/script.h>
@@ -17,7 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 
-namespace hpo::worker::tasks {
+namespace hpo::tasks {
 
 struct LcbenchSurrogate::Module {
   torch::jit::Module module;
@@ -123,4 +123,4 @@ absl::StatusOr<std::vector<LcbenchSurrogate::Output>> LcbenchSurrogate::Predict(
   }
 }
 
-}  // namespace hpo::worker::tasks
+}  // namespace hpo::tasks

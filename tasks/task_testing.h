@@ -1,14 +1,14 @@
-// Test helpers shared by the task tests (worker/tasks, harness): not for production code.
-#ifndef HPO_WORKER_TASKS_TASK_TESTING_H_
-#define HPO_WORKER_TASKS_TASK_TESTING_H_
+// Test helpers shared by the task tests (tasks, harness): not for production code.
+#ifndef HPO_TASKS_TASK_TESTING_H_
+#define HPO_TASKS_TASK_TESTING_H_
 
 #include <vector>
 
 #include "core/metric_line.h"
 #include "hpo/v1/hpo.pb.h"
-#include "worker/tasks/task.h"
+#include "tasks/task.h"
 
-namespace hpo::worker::tasks::task_testing {
+namespace hpo::tasks::task_testing {
 
 // Records every reported line; asks to stop after `stop_after` lines when it is >= 0.
 // Thread-compatible.
@@ -40,6 +40,6 @@ inline hpo::v1::ParamMap LcbenchReadmeParams() {
   return p;
 }
 
-}  // namespace hpo::worker::tasks::task_testing
+}  // namespace hpo::tasks::task_testing
 
-#endif  // HPO_WORKER_TASKS_TASK_TESTING_H_
+#endif  // HPO_TASKS_TASK_TESTING_H_

@@ -17,7 +17,7 @@
 
 #include "core/search_space.h"
 #include "server/optimizers/tpe/tpe_optimizer.h"
-#include "worker/tasks/task.h"
+#include "tasks/task.h"
 
 namespace hpo::server {
 namespace {
@@ -52,8 +52,7 @@ std::vector<Variant> Variants() {
 }
 
 // Best value found in `trials` evaluations.
-double Run(const worker::tasks::SyntheticTask& task, const Variant& v, int seed, int trials,
-           int batch) {
+double Run(const tasks::SyntheticTask& task, const Variant& v, int seed, int trials, int batch) {
   const hpo::v1::SearchSpace space = task.space();
   hpo::v1::OptimizerSpec spec;
   spec.set_name("tpe");
@@ -111,10 +110,9 @@ int Main(int argc, char** argv) {
   std::printf("%-17s", "task");
   for (const Variant& v : variants) std::printf(" %15s", v.name.c_str());
   std::printf("\n");
-  for (const std::string& name : worker::tasks::SuiteTaskNames()) {
-    auto task = worker::tasks::MakeTask(name);
-    auto* synthetic =
-        task.ok() ? dynamic_cast<worker::tasks::SyntheticTask*>(task->get()) : nullptr;
+  for (const std::string& name : tasks::SuiteTaskNames()) {
+    auto task = tasks::MakeTask(name);
+    auto* synthetic = task.ok() ? dynamic_cast<tasks::SyntheticTask*>(task->get()) : nullptr;
     if (synthetic == nullptr) continue;
     const int trials =
         trials_arg > 0

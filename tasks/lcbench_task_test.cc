@@ -1,4 +1,4 @@
-#include "worker/tasks/lcbench_task.h"
+#include "tasks/lcbench_task.h"
 
 #include <cmath>
 #include <cstdio>
@@ -16,11 +16,11 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "worker/tasks/lcbench_surrogate.h"
-#include "worker/tasks/task.h"
-#include "worker/tasks/task_testing.h"
+#include "tasks/lcbench_surrogate.h"
+#include "tasks/task.h"
+#include "tasks/task_testing.h"
 
-namespace hpo::worker::tasks {
+namespace hpo::tasks {
 namespace {
 
 using ::testing::Contains;
@@ -371,4 +371,4 @@ TEST(LcbenchTest, HpoTaskRunsIt) {
 #endif
 
 }  // namespace
-}  // namespace hpo::worker::tasks
+}  // namespace hpo::tasks

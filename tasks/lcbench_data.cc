@@ -1,4 +1,4 @@
-#include "worker/tasks/lcbench_data.h"
+#include "tasks/lcbench_data.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -12,7 +12,7 @@
 #include "core/status_macros.h"
 #include "nlohmann/json.hpp"
 
-namespace hpo::worker::tasks {
+namespace hpo::tasks {
 namespace {
 
 using hpo::v1::ParamSpec;
@@ -160,4 +160,4 @@ absl::StatusOr<std::vector<std::string>> LcbenchTaskIds(const std::string& model
   return ids;
 }
 
-}  // namespace hpo::worker::tasks
+}  // namespace hpo::tasks

@@ -1,4 +1,4 @@
-#include "worker/tasks/task.h"
+#include "tasks/task.h"
 
 #include <algorithm>
 #include <cmath>
@@ -15,10 +15,10 @@
 #include "absl/time/time.h"
 #include "core/search_space.h"
 #include "core/status_macros.h"
-#include "worker/tasks/lcbench_data.h"
-#include "worker/tasks/synthetic_tasks.h"
+#include "tasks/lcbench_data.h"
+#include "tasks/synthetic_tasks.h"
 
-namespace hpo::worker::tasks {
+namespace hpo::tasks {
 
 absl::StatusOr<double> SyntheticTask::Evaluate(const hpo::v1::ParamMap& params,
                                                const TaskOptions& options,
@@ -154,4 +154,4 @@ absl::Status CheckBuiltinStudy(absl::string_view name, const hpo::v1::SearchSpac
                                           ", ", kLcbenchPrefix, "<OpenML task id>"));
 }
 
-}  // namespace hpo::worker::tasks
+}  // namespace hpo::tasks
