@@ -3,20 +3,29 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "core/search_space.h"
 #include "core/status_macros.h"
+#include "harness/served_task.h"
+#include "tasks/lcbench_data.h"
+#include "tasks/task.h"
 
 namespace hpo::harness {
 namespace {
 
 constexpr int kEpochs = 52;
+constexpr int kReferenceSample = 10000;
+constexpr uint64_t kReferenceSeed = 0x5EEDBE57ULL;
 
 uint64_t Mix(uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;
@@ -41,28 +50,48 @@ class FamilySource final : public CurveSource {
   hpo::v1::SearchSpace space() const override { return space_; }
   int epochs() const override { return kEpochs; }
 
-  absl::StatusOr<CurveConfig> Get(uint64_t seed, int index) const override {
+  absl::StatusOr<hpo::v1::ParamMap> Params(uint64_t seed, int index) const override {
     core::Rng rng(StreamSeed(seed, index));
-    CurveConfig config;
-    config.params = core::SampleUniform(space_, rng);
-    const double a = config.params.values().at("a").float_value();
-    const double b = config.params.values().at("b").float_value();
-    std::normal_distribution<double> noise(0, 0.004);
-    for (int t = 1; t <= kEpochs; ++t) config.curve.push_back(Loss(a, b, t) + noise(rng));
-    return config;
+    return core::SampleUniform(space_, rng);
+  }
+
+  absl::StatusOr<std::vector<double>> Values(uint64_t seed, int index,
+                                             const std::vector<int>& epochs) const override {
+    const std::vector<double> curve = Curve(seed, index);
+    std::vector<double> values;
+    for (int e : epochs) {
+      if (e < 1 || e > kEpochs) {
+        return absl::InvalidArgumentError(absl::StrCat(name_, ": no epoch ", e));
+      }
+      values.push_back(curve[e - 1]);
+    }
+    return values;
   }
 
   absl::StatusOr<double> ReferenceBest() const override {
     std::call_once(reference_once_, [this] {
       reference_ = std::numeric_limits<double>::infinity();
-      for (int i = 0; i < 10000; ++i) {
-        reference_ = std::min(reference_, Get(0x5EEDBE57ULL, i)->curve.back());
+      for (int i = 0; i < kReferenceSample; ++i) {
+        reference_ = std::min(reference_, Curve(kReferenceSeed, i).back());
       }
     });
     return reference_;
   }
 
  private:
+  // The whole curve of configuration `index` of `seed`: its parameters come first from the
+  // stream, then the noise, epoch by epoch.
+  std::vector<double> Curve(uint64_t seed, int index) const {
+    core::Rng rng(StreamSeed(seed, index));
+    const hpo::v1::ParamMap params = core::SampleUniform(space_, rng);
+    const double a = params.values().at("a").float_value();
+    const double b = params.values().at("b").float_value();
+    std::normal_distribution<double> noise(0, 0.004);
+    std::vector<double> curve;
+    for (int t = 1; t <= kEpochs; ++t) curve.push_back(Loss(a, b, t) + noise(rng));
+    return curve;
+  }
+
   // The noiseless curve of (a, b) at epoch t; c does nothing.
   double Loss(double a, double b, int t) const {
     switch (family_) {
@@ -94,6 +123,78 @@ class FamilySource final : public CurveSource {
   mutable double reference_ = 0;  // set once, under reference_once_
 };
 
+// A task's learning curves, drawn through Task::Evaluate with `epochs` steps; configurations
+// sampled uniformly from its space. Thread-safe (tasks are).
+class TaskCurveSource final : public CurveSource {
+ public:
+  TaskCurveSource(std::unique_ptr<tasks::Task> task, int epochs)
+      : task_(std::move(task)), space_(task_->space()), epochs_(epochs) {}
+  std::string name() const override { return task_->name(); }
+  hpo::v1::SearchSpace space() const override { return space_; }
+  int epochs() const override { return epochs_; }
+
+  absl::StatusOr<hpo::v1::ParamMap> Params(uint64_t seed, int index) const override {
+    core::Rng rng(StreamSeed(seed, index));
+    return core::SampleUniform(space_, rng);
+  }
+
+  // Values read are kept: the methods of one (task, seed) draw the same configurations, and a
+  // surrogate's epoch costs time (Task::ValuesAt through a helper round trip).
+  absl::StatusOr<std::vector<double>> Values(uint64_t seed, int index,
+                                             const std::vector<int>& epochs) const override {
+    std::vector<int> missing;
+    {
+      absl::MutexLock lock(&mu_);
+      const std::map<int, double>& known = cache_[{seed, index}];
+      for (int e : epochs) {
+        if (known.count(e) == 0) missing.push_back(e);
+      }
+    }
+    if (!missing.empty()) {
+      HPO_ASSIGN_OR_RETURN(hpo::v1::ParamMap params, Params(seed, index));
+      HPO_ASSIGN_OR_RETURN(std::vector<double> values, task_->ValuesAt(params, missing));
+      absl::MutexLock lock(&mu_);
+      std::map<int, double>& known = cache_[{seed, index}];
+      for (size_t i = 0; i < missing.size() && i < values.size(); ++i)
+        known[missing[i]] = values[i];
+    }
+    absl::MutexLock lock(&mu_);
+    const std::map<int, double>& known = cache_[{seed, index}];
+    std::vector<double> out;
+    for (int e : epochs) {
+      auto it = known.find(e);
+      if (it == known.end()) return absl::InternalError(absl::StrCat(name(), ": no epoch ", e));
+      out.push_back(it->second);
+    }
+    return out;
+  }
+
+  // The best blackbox value (the curve's end) of 10,000 configurations of a stream of its own.
+  absl::StatusOr<double> ReferenceBest() const override {
+    absl::MutexLock lock(&reference_mu_);
+    if (reference_.has_value()) return *reference_;
+    double best = std::numeric_limits<double>::infinity();
+    tasks::CallbackReporter ignore([](const core::MetricLine&) { return true; });
+    for (int i = 0; i < kReferenceSample; ++i) {
+      core::Rng rng(StreamSeed(kReferenceSeed, i));
+      HPO_ASSIGN_OR_RETURN(double value,
+                           task_->Evaluate(core::SampleUniform(space_, rng), {1, 0}, ignore));
+      best = std::min(best, value);
+    }
+    reference_ = best;
+    return best;
+  }
+
+ private:
+  const std::unique_ptr<tasks::Task> task_;
+  const hpo::v1::SearchSpace space_;
+  const int epochs_;
+  mutable absl::Mutex reference_mu_;  // held while the reference is computed
+  mutable std::optional<double> reference_ ABSL_GUARDED_BY(reference_mu_);
+  mutable absl::Mutex mu_;
+  mutable std::map<std::pair<uint64_t, int>, std::map<int, double>> cache_ ABSL_GUARDED_BY(mu_);
+};
+
 }  // namespace
 
 uint64_t StreamSeed(uint64_t seed, int index) {
@@ -123,6 +224,11 @@ absl::StatusOr<std::vector<std::string>> ExpandCurveTasks(const std::string& lis
       for (const std::string& family : CurveFamilyNames()) add(family);
       continue;
     }
+    if (name == "lcbench") {
+      HPO_ASSIGN_OR_RETURN(const std::vector<std::string> ids, tasks::LcbenchTaskIds());
+      for (const std::string& id : ids) add(absl::StrCat(tasks::kLcbenchPrefix, id));
+      continue;
+    }
     absl::StatusOr<std::unique_ptr<CurveSource>> source = MakeCurveTask(name);
     if (!source.ok()) return core::Annotate(source.status(), "--tasks");
     add(name);
@@ -132,7 +238,10 @@ absl::StatusOr<std::vector<std::string>> ExpandCurveTasks(const std::string& lis
 }
 
 absl::StatusOr<std::unique_ptr<CurveSource>> MakeCurveTask(const std::string& name) {
-  return MakeCurveFamily(name);
+  if (!absl::StartsWith(name, tasks::kLcbenchPrefix)) return MakeCurveFamily(name);
+  static const TaskFactory* factory = new TaskFactory(LcbenchTaskFactory());
+  HPO_ASSIGN_OR_RETURN(std::unique_ptr<tasks::Task> task, (*factory)(name));
+  return std::make_unique<TaskCurveSource>(std::move(task), tasks::kLcbenchEpochs);
 }
 
 int CurveTaskEpochs(const std::vector<std::string>&) { return kEpochs; }

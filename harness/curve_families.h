@@ -26,10 +26,14 @@ namespace hpo::harness {
 std::vector<std::string> CurveFamilyNames();
 absl::StatusOr<std::unique_ptr<CurveSource>> MakeCurveFamily(const std::string& name);
 
-// The benchmark's task names: "curves" expands to CurveFamilyNames(), anything else must be a
-// curve family. INVALID_ARGUMENT for an empty list, NOT_FOUND naming an unknown task.
+// The benchmark's task names: "curves" expands to CurveFamilyNames(), "lcbench" to the 34
+// LCBench tasks lcbench-<id>, anything else must be one of those. INVALID_ARGUMENT for an empty
+// list, NOT_FOUND naming an unknown task, FAILED_PRECONDITION when the LCBench model or its
+// helper is absent.
 absl::StatusOr<std::vector<std::string>> ExpandCurveTasks(const std::string& list);
-// The source of a task name.
+// The source of a task name: a curve family, or an LCBench surrogate task whose 52-epoch curves
+// come from `hpo-task-lcbench --serve` helpers (served_task.h; configurations uniform over its
+// space, the reference the best of 10,000 configurations' blackbox values).
 absl::StatusOr<std::unique_ptr<CurveSource>> MakeCurveTask(const std::string& name);
 // The epochs of the tasks' curves (the largest; 52 for every task known).
 int CurveTaskEpochs(const std::vector<std::string>& tasks);

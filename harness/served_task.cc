@@ -54,8 +54,9 @@ class HelperPool {
 
   const std::string& executable() const { return executable_; }
 
-  // Evaluates `request` (one JSON line) with a helper serving `task`.
-  absl::StatusOr<double> Ask(const std::string& task, const std::string& request) {
+  // Evaluates `request` (one JSON line) with a helper serving `task`: its answer, an object with
+  // a numeric "value" or an array "values" (and whatever else the request asked for).
+  absl::StatusOr<nlohmann::json> Ask(const std::string& task, const std::string& request) {
     std::unique_ptr<PipeProcess> helper = Take(task);
     if (helper == nullptr) {
       PipeProcess::Options spawn;
@@ -75,9 +76,10 @@ class HelperPool {
     if (!line->has_value()) return Dead(std::move(helper), who);
 
     nlohmann::json answer = nlohmann::json::parse(**line, nullptr, /*allow_exceptions=*/false);
-    absl::StatusOr<double> result;
-    if (answer.is_object() && answer.contains("value") && answer["value"].is_number()) {
-      result = answer["value"].get<double>();
+    absl::StatusOr<nlohmann::json> result;
+    if (answer.is_object() && ((answer.contains("value") && answer["value"].is_number()) ||
+                               (answer.contains("values") && answer["values"].is_array()))) {
+      result = std::move(answer);
     } else if (answer.is_object() && answer.contains("error") && answer["error"].is_string()) {
       int code = answer.value("code", static_cast<int>(absl::StatusCode::kInternal));
       if (code <= 0 || code > static_cast<int>(absl::StatusCode::kUnauthenticated)) {
@@ -171,22 +173,59 @@ class ServedLcbenchTask final : public Task {
   absl::StatusOr<double> Evaluate(const hpo::v1::ParamMap& params,
                                   const tasks::TaskOptions& options,
                                   tasks::Reporter& reporter) const override {
-    if (options.steps != 1) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          name_,
-          ": a served task evaluates the blackbox only (steps = 1), got steps = ", options.steps));
+    if (options.steps < 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name_, ": steps must be >= 1, got ", options.steps));
     }
     HPO_RETURN_IF_ERROR(core::ValidateParams(space_, params));
-    const nlohmann::json request{{"params", ParamsJson(params)}};
-    HPO_ASSIGN_OR_RETURN(double value, pool_->Ask(name_, request.dump()));
-    core::MetricLine line;
-    line.step = 1;
-    line.final = true;
-    line.metrics[std::string(tasks::kValueMetric)] = value;
-    if (!reporter.Report(line)) {
-      return absl::CancelledError(absl::StrCat(name_, ": stopped at step 1"));
+    nlohmann::json request{{"params", ParamsJson(params)}};
+    if (options.steps > 1) request["steps"] = options.steps;
+    HPO_ASSIGN_OR_RETURN(nlohmann::json answer, pool_->Ask(name_, request.dump()));
+    if (!answer.contains("value")) {
+      return absl::InternalError(absl::StrCat(name_, ": the helper's answer has no value"));
+    }
+    const double value = answer["value"].get<double>();
+    std::vector<double> curve = {value};
+    if (options.steps > 1) {
+      if (!answer.contains("curve") || !answer["curve"].is_array() ||
+          static_cast<int>(answer["curve"].size()) != options.steps) {
+        return absl::InternalError(
+            absl::StrCat(name_, ": the helper's answer has no curve of ", options.steps, " steps"));
+      }
+      curve.clear();
+      for (const nlohmann::json& v : answer["curve"]) {
+        if (!v.is_number()) return absl::InternalError(absl::StrCat(name_, ": bad curve value"));
+        curve.push_back(v.get<double>());
+      }
+    }
+    for (size_t t = 0; t < curve.size(); ++t) {
+      core::MetricLine line;
+      line.step = static_cast<int64_t>(t + 1);
+      line.final = t + 1 == curve.size();
+      line.metrics[std::string(tasks::kValueMetric)] = curve[t];
+      if (!reporter.Report(line)) {
+        return absl::CancelledError(absl::StrCat(name_, ": stopped at step ", t + 1));
+      }
     }
     return value;
+  }
+
+  absl::StatusOr<std::vector<double>> ValuesAt(const hpo::v1::ParamMap& params,
+                                               const std::vector<int>& epochs) const override {
+    HPO_RETURN_IF_ERROR(core::ValidateParams(space_, params));
+    const nlohmann::json request{{"params", ParamsJson(params)}, {"epochs", epochs}};
+    HPO_ASSIGN_OR_RETURN(nlohmann::json answer, pool_->Ask(name_, request.dump()));
+    std::vector<double> values;
+    if (answer.contains("values")) {
+      for (const nlohmann::json& v : answer["values"]) {
+        if (v.is_number()) values.push_back(v.get<double>());
+      }
+    }
+    if (values.size() != epochs.size()) {
+      return absl::InternalError(absl::StrCat(name_, ": the helper answered ", values.size(),
+                                              " values for ", epochs.size(), " epochs"));
+    }
+    return values;
   }
 
  private:

@@ -38,9 +38,11 @@ struct LcbenchFactoryOptions {
 // HPO_LCBENCH_DIR" when the model is absent (RunBench skips such tasks with that message), or
 // naming the helper when it is missing. Making a task starts no process.
 //
-// Evaluate: INVALID_ARGUMENT for bad params (checked here) or steps != 1 (only the blackbox is
-// served: the harness never draws curves); the helper's error with its code; UNAVAILABLE when
-// the helper cannot be started or exits without answering; DEADLINE_EXCEEDED after `timeout`.
+// Evaluate: steps = 1 is the blackbox (one metric line), steps = N > 1 the learning curve of N
+// steps, reported line by line once the helper answered (the stopper benchmark draws curves).
+// INVALID_ARGUMENT for bad params (checked here) or steps < 1; the helper's error with its code;
+// UNAVAILABLE when the helper cannot be started or exits without answering; DEADLINE_EXCEEDED
+// after `timeout`.
 // Thread-safe (factory and tasks).
 TaskFactory LcbenchTaskFactory(LcbenchFactoryOptions options = {});
 

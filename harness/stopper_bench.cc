@@ -157,24 +157,38 @@ absl::StatusOr<StopperRun> RunStopperMethod(const CurveSource& source, const Sto
   std::vector<double> i_values;  // the i-epoch baseline's values so far
   double incumbent = kInf;       // best final value so far
   for (int index = 0; run.epochs < budget; ++index) {
-    HPO_ASSIGN_OR_RETURN(CurveConfig config, source.Get(seed, index));
-    if (static_cast<int>(config.curve.size()) != epochs) {
-      return absl::InternalError(absl::StrCat(source.name(), ": configuration ", index, " has ",
-                                              config.curve.size(), " epochs, not ", epochs));
-    }
+    HPO_ASSIGN_OR_RETURN(hpo::v1::ParamMap params, source.Params(seed, index));
+    // The curve, read a chunk at a time (1, 2-3, 4-9, 10-27, 28-52 for 52 epochs).
+    std::vector<double> curve(epochs + 1, std::nan(""));
+    auto value_at = [&](int e) -> absl::StatusOr<double> {
+      if (std::isnan(curve[e])) {
+        int end = 1;
+        while (end < e) end *= 3;
+        std::vector<int> chunk;
+        for (int k = e; k <= std::min(end, epochs); ++k) chunk.push_back(k);
+        HPO_ASSIGN_OR_RETURN(std::vector<double> values, source.Values(seed, index, chunk));
+        if (values.size() != chunk.size()) {
+          return absl::InternalError(absl::StrCat(source.name(), ": ", values.size(),
+                                                  " values for ", chunk.size(), " epochs"));
+        }
+        for (size_t i = 0; i < chunk.size(); ++i) curve[chunk[i]] = values[i];
+      }
+      return curve[e];
+    };
     ++run.configs;
     hpo::v1::Trial t;
     t.set_id(index + 1);
     t.set_number(index);
     t.set_state(hpo::v1::RUNNING);
-    *t.mutable_params() = config.params;
+    *t.mutable_params() = std::move(params);
     trials.push_back(std::move(t));
     hpo::v1::Trial& trial = trials.back();
     bool stopped = false, complete = false;
     for (int e = 1; e <= epochs && run.epochs < budget; ++e) {
+      HPO_ASSIGN_OR_RETURN(const double value, value_at(e));
       hpo::v1::Measurement* m = trial.add_measurements();
       m->set_step(e);
-      (*m->mutable_metrics())["value"] = config.curve[e - 1];
+      (*m->mutable_metrics())["value"] = value;
       trial.set_last_step(e);
       ++run.epochs;
       if (e == epochs) {
@@ -183,7 +197,7 @@ absl::StatusOr<StopperRun> RunStopperMethod(const CurveSource& source, const Sto
       }
       if (method.i_epoch > 0) {
         if (e != method.i_epoch) continue;
-        const double mine = config.curve[e - 1];
+        const double mine = value;
         i_values.push_back(mine);
         int rank = 1;
         for (double v : i_values) rank += v < mine ? 1 : 0;
@@ -196,8 +210,8 @@ absl::StatusOr<StopperRun> RunStopperMethod(const CurveSource& source, const Sto
       }
       if (stopped) break;
     }
-    const double final_value = config.curve.back();
     if (complete) {
+      const double final_value = curve[epochs];
       trial.set_state(hpo::v1::COMPLETED);
       trial.set_has_value(true);
       trial.set_value(final_value);
@@ -208,6 +222,7 @@ absl::StatusOr<StopperRun> RunStopperMethod(const CurveSource& source, const Sto
         run.trajectory.emplace_back(run.epochs, final_value - reference);
       }
     } else if (stopped) {
+      HPO_ASSIGN_OR_RETURN(const double final_value, value_at(epochs));  // what it would have been
       trial.set_state(hpo::v1::PRUNED);
       trial.set_has_value(true);
       trial.set_value(trial.measurements().rbegin()->metrics().at("value"));
@@ -355,11 +370,6 @@ absl::StatusOr<std::vector<StopperRun>> RunStopperBench(const StopperBenchOption
     none.stopping.set_name("none");
     methods.insert(methods.begin(), none);
   }
-  std::map<std::string, std::unique_ptr<CurveSource>> sources;
-  for (const std::string& task : options.tasks) {
-    HPO_ASSIGN_OR_RETURN(sources[task], options.sources(task));
-    HPO_RETURN_IF_ERROR(sources[task]->ReferenceBest().status());
-  }
 
   struct Job {
     const CurveSource* source;
@@ -410,18 +420,21 @@ absl::StatusOr<std::vector<StopperRun>> RunStopperBench(const StopperBenchOption
       }
     });
   };
-  std::vector<Job> baseline, rest;
+  // One task at a time (its source, with the curves it keeps, is dropped after it): first its
+  // `none` runs, then the other methods.
   for (const std::string& task : options.tasks) {
+    HPO_ASSIGN_OR_RETURN(std::unique_ptr<CurveSource> source, options.sources(task));
+    HPO_RETURN_IF_ERROR(source->ReferenceBest().status());
+    std::vector<Job> baseline, rest;
     for (int s = 0; s < options.seeds; ++s) {
       for (const StopperMethod& m : methods) {
-        (m.name == "none" ? baseline : rest)
-            .push_back({sources[task].get(), &m, options.first_seed + s});
+        (m.name == "none" ? baseline : rest).push_back({source.get(), &m, options.first_seed + s});
       }
     }
+    run_phase(baseline);
+    if (failure.ok()) run_phase(rest);
+    if (!failure.ok()) return failure;
   }
-  run_phase(baseline);
-  if (failure.ok()) run_phase(rest);
-  if (!failure.ok()) return failure;
   // A fixed order: task, seed, method as listed.
   std::map<std::string, int> method_order;
   for (size_t i = 0; i < methods.size(); ++i) method_order[methods[i].name] = static_cast<int>(i);

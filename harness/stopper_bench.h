@@ -19,12 +19,6 @@
 
 namespace hpo::harness {
 
-// One configuration and its whole learning curve.
-struct CurveConfig {
-  hpo::v1::ParamMap params;
-  std::vector<double> curve;  // the objective (minimized) at epochs 1..epochs()
-};
-
 // Where a benchmark's curves come from. Implementations are thread-safe.
 class CurveSource {
  public:
@@ -32,9 +26,13 @@ class CurveSource {
   virtual std::string name() const = 0;
   virtual hpo::v1::SearchSpace space() const = 0;
   virtual int epochs() const = 0;
-  // Configuration `index` of the random stream of `seed` (the same for every method), with its
-  // curve.
-  virtual absl::StatusOr<CurveConfig> Get(uint64_t seed, int index) const = 0;
+  // Configuration `index` of the random stream of `seed` (the same for every method).
+  virtual absl::StatusOr<hpo::v1::ParamMap> Params(uint64_t seed, int index) const = 0;
+  // Its objective (minimized) at `epochs` (each in [1, epochs()]): read a few epochs at a time,
+  // as a simulated training run gets there, since most configurations are stopped early and a
+  // surrogate's epoch costs time.
+  virtual absl::StatusOr<std::vector<double>> Values(uint64_t seed, int index,
+                                                     const std::vector<int>& epochs) const = 0;
   // The best final value of a large fixed sample of the task's configurations: regret is
   // measured against it. Fixed once per task, never renormalized when methods are added.
   virtual absl::StatusOr<double> ReferenceBest() const = 0;

@@ -58,10 +58,15 @@ TEST(StopperBenchTest, EveryMethodSpendsTheBudgetOnTheSameStream) {
   const int64_t whole = 3LL * three->stopped + 52LL * three->completed;
   EXPECT_LE(whole, budget);
   EXPECT_GT(whole, budget - 52);
-  // The first configuration is the same for every method.
-  auto first = (*source)->Get(1, 0);
+  // The first configuration is the same for every method, and its curve is the source's.
+  auto first = (*source)->Params(1, 0);
   ASSERT_TRUE(first.ok());
-  EXPECT_EQ(none->complete_trials[0].params().DebugString(), first->params.DebugString());
+  EXPECT_EQ(none->complete_trials[0].params().DebugString(), first->DebugString());
+  auto values = (*source)->Values(1, 0, {1, 52});
+  ASSERT_TRUE(values.ok());
+  EXPECT_EQ(none->complete_trials[0].measurements(0).metrics().at("value"), (*values)[0]);
+  EXPECT_EQ(none->complete_trials[0].value(), (*values)[1]);
+  EXPECT_EQ((*source)->Values(1, 0, {53}).status().code(), absl::StatusCode::kInvalidArgument);
 
   auto asha = RunStopperMethod(**source, (*methods)[2], 1, budget, {});
   ASSERT_TRUE(asha.ok());

@@ -11,6 +11,10 @@
 // JSON object a line on stdin, {"params": {"x1": 0.5, "x2": 3}}, and answers
 // each with one line on stdout, {"value": f(x)} (the blackbox value: one step,
 // no learning curve) or {"error": "...", "code": N} (N an absl::StatusCode);
+// a request with "steps": N (N >= 1) gets the learning curve too,
+// {"value": f(x), "curve": [v1, ..., vN]} (the value at each step), and one with
+// "epochs": [e1, ...] only the values at those epochs of the task's full curve
+// (Task::ValuesAt), {"values": [...]};
 // blank lines are ignored, and it exits 0 at end of input. The bench harness
 // uses it to evaluate lcbench-<id> tasks without linking LibTorch itself.
 //
@@ -205,10 +209,39 @@ nlohmann::json ServeOne(const Task& task, const std::string& line) {
   absl::StatusOr<hpo::v1::ParamMap> params =
       ParamsFromJsonObject(task, request["params"], "params");
   if (!params.ok()) return error(params.status());
-  CallbackReporter ignore([](const core::MetricLine&) { return true; });
-  absl::StatusOr<double> value = task.Evaluate(*params, TaskOptions{}, ignore);
+  if (request.contains("epochs")) {
+    std::vector<int> epochs;
+    if (request["epochs"].is_array()) {
+      for (const nlohmann::json& e : request["epochs"]) {
+        if (!e.is_number_integer()) break;
+        epochs.push_back(e.get<int>());
+      }
+    }
+    if (!request["epochs"].is_array() || epochs.size() != request["epochs"].size()) {
+      return error(absl::InvalidArgumentError("epochs: expected an array of integers"));
+    }
+    absl::StatusOr<std::vector<double>> values = task.ValuesAt(*params, epochs);
+    if (!values.ok()) return error(values.status());
+    return nlohmann::json{{"values", *values}};
+  }
+  TaskOptions options;
+  if (request.contains("steps")) {
+    if (!request["steps"].is_number_integer() || request["steps"].get<int64_t>() < 1 ||
+        request["steps"].get<int64_t>() > 100000) {
+      return error(absl::InvalidArgumentError("steps: expected an integer in [1, 100000]"));
+    }
+    options.steps = request["steps"].get<int>();
+  }
+  nlohmann::json curve = nlohmann::json::array();
+  CallbackReporter collect([&curve](const core::MetricLine& line) {
+    auto it = line.metrics.find(std::string(kValueMetric));
+    if (it != line.metrics.end()) curve.push_back(it->second);
+    return true;
+  });
+  absl::StatusOr<double> value = task.Evaluate(*params, options, collect);
   if (!value.ok()) return error(value.status());
-  return nlohmann::json{{"value", *value}};
+  if (!request.contains("steps")) return nlohmann::json{{"value", *value}};
+  return nlohmann::json{{"value", *value}, {"curve", curve}};
 }
 
 // --serve: answers requests on stdin until end of input.

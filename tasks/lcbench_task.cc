@@ -93,6 +93,32 @@ class LcbenchTask final : public Task {
     return value;
   }
 
+  absl::StatusOr<std::vector<double>> ValuesAt(const ParamMap& params,
+                                               const std::vector<int>& epochs) const override {
+    if (epochs.empty()) return std::vector<double>();
+    HPO_RETURN_IF_ERROR(core::ValidateParams(space_, params));
+    const ParamMap p = core::NormalizeParams(space_, params);
+    LcbenchSurrogate::Input row{};
+    for (int j = 0; j < space_.params_size(); ++j) {
+      row[j + 1] = static_cast<float>(Num(p, space_.params(j).name()));
+    }
+    std::vector<LcbenchSurrogate::Input> rows(epochs.size(), row);
+    for (size_t i = 0; i < epochs.size(); ++i) {
+      if (epochs[i] < 1 || epochs[i] > kLcbenchEpochs) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(name_, ": epochs must be in [1, ", kLcbenchEpochs, "], got ", epochs[i]));
+      }
+      rows[i][0] = static_cast<float>(epochs[i]);
+    }
+    absl::StatusOr<std::vector<LcbenchSurrogate::Output>> out = surrogate_->Predict(code_, rows);
+    if (!out.ok()) return core::Annotate(out.status(), name_);
+    std::vector<double> values;
+    for (const LcbenchSurrogate::Output& o : *out) {
+      values.push_back(100.0 - o[LcbenchSurrogate::kValAccuracy]);
+    }
+    return values;
+  }
+
  private:
   const std::string name_;
   const int64_t code_;

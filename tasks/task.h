@@ -67,6 +67,17 @@ class Task {
   // surrogate tasks (lcbench_task.h) report their predicted curve.
   virtual absl::StatusOr<double> Evaluate(const hpo::v1::ParamMap& params,
                                           const TaskOptions& options, Reporter& reporter) const = 0;
+
+  // The objective at the given epochs of the task's own full-length curve (each in [1, N] for a
+  // task of N epochs), without reporting: what a benchmark that simulates training reads, a few
+  // epochs at a time. UNIMPLEMENTED for tasks without a fixed-length curve (SyntheticTask's
+  // curve depends on how many steps are asked for); LCBench implements it (N = 52).
+  virtual absl::StatusOr<std::vector<double>> ValuesAt(const hpo::v1::ParamMap& params,
+                                                       const std::vector<int>& epochs) const {
+    (void)params;
+    (void)epochs;
+    return absl::UnimplementedError(name() + ": no fixed-length learning curve");
+  }
 };
 
 // A task defined by a closed-form function; Evaluate draws the synthetic
