@@ -158,7 +158,9 @@ absl::StatusOr<StopperRun> RunStopperMethod(const CurveSource& source, const Sto
   double incumbent = kInf;       // best final value so far
   for (int index = 0; run.epochs < budget; ++index) {
     HPO_ASSIGN_OR_RETURN(hpo::v1::ParamMap params, source.Params(seed, index));
-    // The curve, read a chunk at a time (1, 2-3, 4-9, 10-27, 28-52 for 52 epochs).
+    // The curve, read a chunk at a time (1, 2-3, 4-9, 10-27, 28-52 for 52 epochs); the first
+    // chunk brings the last epoch too (a stopped configuration's final value counts its false
+    // stops), one read fewer for most configurations.
     std::vector<double> curve(epochs + 1, std::nan(""));
     auto value_at = [&](int e) -> absl::StatusOr<double> {
       if (std::isnan(curve[e])) {
@@ -166,6 +168,7 @@ absl::StatusOr<StopperRun> RunStopperMethod(const CurveSource& source, const Sto
         while (end < e) end *= 3;
         std::vector<int> chunk;
         for (int k = e; k <= std::min(end, epochs); ++k) chunk.push_back(k);
+        if (e == 1 && chunk.back() != epochs) chunk.push_back(epochs);
         HPO_ASSIGN_OR_RETURN(std::vector<double> values, source.Values(seed, index, chunk));
         if (values.size() != chunk.size()) {
           return absl::InternalError(absl::StrCat(source.name(), ": ", values.size(),
