@@ -27,13 +27,6 @@ constexpr int kEpochs = 52;
 constexpr int kReferenceSample = 10000;
 constexpr uint64_t kReferenceSeed = 0x5EEDBE57ULL;
 
-uint64_t Mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
 enum class Family { kExp, kCrossing, kPlateau };
 
 class FamilySource final : public CurveSource {
@@ -49,11 +42,6 @@ class FamilySource final : public CurveSource {
   std::string name() const override { return name_; }
   hpo::v1::SearchSpace space() const override { return space_; }
   int epochs() const override { return kEpochs; }
-
-  absl::StatusOr<hpo::v1::ParamMap> Params(uint64_t seed, int index) const override {
-    core::Rng rng(StreamSeed(seed, index));
-    return core::SampleUniform(space_, rng);
-  }
 
   absl::StatusOr<std::vector<double>> Values(uint64_t seed, int index,
                                              const std::vector<int>& epochs) const override {
@@ -133,11 +121,6 @@ class TaskCurveSource final : public CurveSource {
   hpo::v1::SearchSpace space() const override { return space_; }
   int epochs() const override { return epochs_; }
 
-  absl::StatusOr<hpo::v1::ParamMap> Params(uint64_t seed, int index) const override {
-    core::Rng rng(StreamSeed(seed, index));
-    return core::SampleUniform(space_, rng);
-  }
-
   // Values read are kept: the methods of one (task, seed) draw the same configurations, and a
   // surrogate's epoch costs time (Task::ValuesAt through a helper round trip).
   absl::StatusOr<std::vector<double>> Values(uint64_t seed, int index,
@@ -151,8 +134,8 @@ class TaskCurveSource final : public CurveSource {
       }
     }
     if (!missing.empty()) {
-      HPO_ASSIGN_OR_RETURN(hpo::v1::ParamMap params, Params(seed, index));
-      HPO_ASSIGN_OR_RETURN(std::vector<double> values, task_->ValuesAt(params, missing));
+      HPO_ASSIGN_OR_RETURN(std::vector<double> values,
+                           task_->ValuesAt(Params(seed, index), missing));
       absl::MutexLock lock(&mu_);
       std::map<int, double>& known = cache_[{seed, index}];
       for (size_t i = 0; i < missing.size() && i < values.size(); ++i)
@@ -196,10 +179,6 @@ class TaskCurveSource final : public CurveSource {
 };
 
 }  // namespace
-
-uint64_t StreamSeed(uint64_t seed, int index) {
-  return Mix(Mix(seed) ^ static_cast<uint64_t>(index));
-}
 
 std::vector<std::string> CurveFamilyNames() {
   return {"curves-crossing", "curves-exp", "curves-plateau"};

@@ -38,9 +38,6 @@ absl::StatusOr<std::unique_ptr<CurveSource>> MakeCurveTask(const std::string& na
 // The epochs of the tasks' curves (the largest; 52 for every task known).
 int CurveTaskEpochs(const std::vector<std::string>& tasks);
 
-// The configuration stream every CurveSource uses: an Rng for config `index` of `seed`.
-uint64_t StreamSeed(uint64_t seed, int index);
-
 }  // namespace hpo::harness
 
 #endif  // HPO_HARNESS_CURVE_FAMILIES_H_

@@ -18,6 +18,7 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "core/search_space.h"
 #include "core/status_macros.h"
 #include "harness/parallel.h"
 #include "harness/svg_plot.h"
@@ -73,6 +74,21 @@ std::string Number(double v) {
 }
 
 }  // namespace
+
+uint64_t StreamSeed(uint64_t seed, int index) {
+  auto mix = [](uint64_t x) {  // SplitMix64's finalizer
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+  };
+  return mix(mix(seed) ^ static_cast<uint64_t>(index));
+}
+
+hpo::v1::ParamMap CurveSource::Params(uint64_t seed, int index) const {
+  core::Rng rng(StreamSeed(seed, index));
+  return core::SampleUniform(space(), rng);
+}
 
 double StopperRun::RegretAt(int64_t at) const {
   double regret = kInf;
@@ -157,7 +173,7 @@ absl::StatusOr<StopperRun> RunStopperMethod(const CurveSource& source, const Sto
   std::vector<double> i_values;  // the i-epoch baseline's values so far
   double incumbent = kInf;       // best final value so far
   for (int index = 0; run.epochs < budget; ++index) {
-    HPO_ASSIGN_OR_RETURN(hpo::v1::ParamMap params, source.Params(seed, index));
+    hpo::v1::ParamMap params = source.Params(seed, index);
     // The curve, read a chunk at a time (1, 2-3, 4-9, 10-27, 28-52 for 52 epochs); the first
     // chunk brings the last epoch too (a stopped configuration's final value counts its false
     // stops), one read fewer for most configurations.

@@ -26,8 +26,9 @@ class CurveSource {
   virtual std::string name() const = 0;
   virtual hpo::v1::SearchSpace space() const = 0;
   virtual int epochs() const = 0;
-  // Configuration `index` of the random stream of `seed` (the same for every method).
-  virtual absl::StatusOr<hpo::v1::ParamMap> Params(uint64_t seed, int index) const = 0;
+  // Configuration `index` of the random stream of `seed` (the same for every method): drawn
+  // uniformly from space() by an Rng seeded with StreamSeed(seed, index).
+  hpo::v1::ParamMap Params(uint64_t seed, int index) const;
   // Its objective (minimized) at `epochs` (each in [1, epochs()]): read a few epochs at a time,
   // as a simulated training run gets there, since most configurations are stopped early and a
   // surrogate's epoch costs time.
@@ -37,6 +38,9 @@ class CurveSource {
   // measured against it. Fixed once per task, never renormalized when methods are added.
   virtual absl::StatusOr<double> ReferenceBest() const = 0;
 };
+
+// The seed of configuration `index` of the stream of `seed` (a 64-bit mix of both).
+uint64_t StreamSeed(uint64_t seed, int index);
 
 // A method: random search with an early stopper, or the i-epoch baseline.
 struct StopperMethod {

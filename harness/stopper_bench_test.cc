@@ -59,9 +59,8 @@ TEST(StopperBenchTest, EveryMethodSpendsTheBudgetOnTheSameStream) {
   EXPECT_LE(whole, budget);
   EXPECT_GT(whole, budget - 52);
   // The first configuration is the same for every method, and its curve is the source's.
-  auto first = (*source)->Params(1, 0);
-  ASSERT_TRUE(first.ok());
-  EXPECT_EQ(none->complete_trials[0].params().DebugString(), first->DebugString());
+  const hpo::v1::ParamMap first = (*source)->Params(1, 0);
+  EXPECT_EQ(none->complete_trials[0].params().DebugString(), first.DebugString());
   auto values = (*source)->Values(1, 0, {1, 52});
   ASSERT_TRUE(values.ok());
   EXPECT_EQ(none->complete_trials[0].measurements(0).metrics().at("value"), (*values)[0]);
