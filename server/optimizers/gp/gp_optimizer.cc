@@ -71,10 +71,15 @@ absl::StatusOr<std::unique_ptr<Optimizer>> GpOptimizer::Create(const hpo::v1::Op
       s = ParseBoolOption(key, value, &options.power_transform);
     } else if (key == "pending") {
       s = ParseChoiceOption(key, value, {{"believer", true}, {"ignore", false}}, &options.believer);
+    } else if (key == "pruned") {
+      using P = Options::Pruned;
+      s = ParseChoiceOption(
+          key, value, {{"worst", P::kWorst}, {"last", P::kLast}, {"predicted", P::kPredicted}},
+          &options.pruned);
     } else {
       s = UnknownOptionError(
           key, {"fit_max_evals", "fit_max_points", "n_candidates", "n_restarts", "n_startup_trials",
-                "pending", "power_transform", "stall_trials", "trust_regions"});
+                "pending", "power_transform", "pruned", "stall_trials", "trust_regions"});
     }
     if (!s.ok()) return s;
   }
@@ -130,8 +135,19 @@ absl::StatusOr<std::vector<hpo::v1::ParamMap>> GpOptimizer::Suggest(
   int usable = 0;
   if (view.trials != nullptr) {
     for (const hpo::v1::Trial& t : *view.trials) {
+      // A PRUNED trial counted by a value of its own (option pruned), when it has a finite one.
+      std::optional<double> pruned_value;
+      if (t.state() == hpo::v1::PRUNED && options_.pruned != Options::Pruned::kWorst) {
+        if (options_.pruned == Options::Pruned::kPredicted && t.has_prediction() &&
+            std::isfinite(t.prediction().mean())) {
+          pruned_value = t.prediction().mean();
+        } else if (t.has_value() && std::isfinite(t.value())) {
+          pruned_value = t.value();
+        }
+      }
       const bool done =
-          t.state() == hpo::v1::COMPLETED && t.has_value() && std::isfinite(t.value());
+          (t.state() == hpo::v1::COMPLETED && t.has_value() && std::isfinite(t.value())) ||
+          pruned_value.has_value();
       const bool valueless = t.state() == hpo::v1::FAILED || t.state() == hpo::v1::PRUNED ||
                              (t.state() == hpo::v1::COMPLETED && !done);
       const bool running = t.state() == hpo::v1::RUNNING || t.state() == hpo::v1::PENDING;
@@ -146,8 +162,9 @@ absl::StatusOr<std::vector<hpo::v1::ParamMap>> GpOptimizer::Suggest(
         continue;
       }
       completed.push_back(std::move(p));
+      const double value = pruned_value.value_or(t.value());
       values.push_back(!done ? std::numeric_limits<double>::quiet_NaN()
-                             : (maximize ? -t.value() : t.value()));
+                             : (maximize ? -value : value));
       usable += done;
     }
   }

@@ -62,7 +62,10 @@ namespace hpo::server {
 // (int >= 1, default 1024), n_restarts (int >= 1, default 10), pending (believer | ignore),
 // fit_max_points (int >= 10, default 200), fit_max_evals (int >= 1, default 200),
 // power_transform (true | false, default true), trust_regions (int >= 0, default 1; 0 and 1:
-// every proposal global), stall_trials (int >= 1, default 20). Others: INVALID_ARGUMENT
+// every proposal global), stall_trials (int >= 1, default 20), pruned (worst | last |
+// predicted, default worst: what a PRUNED trial counts as — the worst completed value, its last
+// reported value, or its learning-curve forecast of the final value when it has one, else its
+// last value). Others: INVALID_ARGUMENT
 // "optimizer.options.<key>: ...".
 // Thread-compatible: Suggest mutates the fit memo, so one thread at a time.
 class GpOptimizer final : public Optimizer {
@@ -77,6 +80,8 @@ class GpOptimizer final : public Optimizer {
     bool power_transform = true;
     int trust_regions = 1;
     int stall_trials = 20;
+    enum class Pruned { kWorst, kLast, kPredicted };
+    Pruned pruned = Pruned::kWorst;
   };
 
   static absl::StatusOr<std::unique_ptr<Optimizer>> Create(const hpo::v1::OptimizerSpec& spec,

@@ -164,6 +164,39 @@ TEST(GpOptimizerTest, RejectsUnknownAndMalformedOptions) {
       GpOptimizer::Create(GpSpec(1, {{"pending", "ignore"}, {"n_startup_trials", "3"}}), space)
           .ok());
   EXPECT_TRUE(GpOptimizer::Create(GpSpec(1, {{"trust_regions", "0"}}), space).ok());
+  r = GpOptimizer::Create(GpSpec(1, {{"pruned", "best"}}), space);
+  EXPECT_EQ(r.status().message(),
+            "optimizer.options.pruned: 'best' is not one of worst, last, predicted");
+}
+
+// pruned: last counts a PRUNED trial as a completed one with its last reported value, and
+// pruned: predicted as one with its forecast final value (its last value without one).
+TEST(GpOptimizerTest, PrunedTrialsCountByTheirOwnValueWhenAsked) {
+  const auto space = TwoFloats();
+  const auto spec = Study(space);
+  const std::vector<hpo::v1::Trial> history = BowlHistory(15, 7);
+  auto propose = [&](const std::string& pruned, const std::vector<hpo::v1::Trial>& trials) {
+    auto opt = GpOptimizer::Create(GpSpec(3, {{"pruned", pruned}}), space);
+    EXPECT_TRUE(opt.ok()) << opt.status();
+    StudyView view{&spec, &trials};
+    auto got = (*opt)->Suggest(view, {16});
+    EXPECT_TRUE(got.ok()) << got.status();
+    return got.ok() ? core::ParamsToJson((*got)[0]) : std::string();
+  };
+  const hpo::v1::ParamMap point = history[3].params();
+  std::vector<hpo::v1::Trial> with_pruned = history;
+  with_pruned.push_back(MakeTrial(15, hpo::v1::PRUNED, point));
+  with_pruned.back().set_has_value(true);
+  with_pruned.back().set_value(0.25);
+  std::vector<hpo::v1::Trial> with_completed = history;
+  with_completed.push_back(MakeTrial(15, hpo::v1::COMPLETED, point));
+  with_completed.back().set_value(0.25);
+  EXPECT_EQ(propose("last", with_pruned), propose("worst", with_completed));
+  EXPECT_NE(propose("last", with_pruned), propose("worst", with_pruned));
+  // A forecast wins over the last value under "predicted".
+  with_pruned.back().mutable_prediction()->set_mean(0.5);
+  with_completed.back().set_value(0.5);
+  EXPECT_EQ(propose("predicted", with_pruned), propose("worst", with_completed));
 }
 
 TEST(GpOptimizerTest, StartupTrialsAreRandomSearchsProposals) {
