@@ -8,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "harness/curve_families.h"
+#include "harness/run_spec.h"
 #include "harness/stopper_bench.h"
 
 namespace hpo::client {
@@ -34,6 +35,11 @@ CLI::App* AddStopperBenchCommand(CLI::App& app, StopperBenchFlags* flags) {
                   "epochs per (task, seed), in full evaluations (B = N x epochs)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000000));
+  cmd->add_option("--sampler", flags->sampler,
+                  "where configurations come from: random (the seed's stream, shared by every "
+                  "method) or an optimizer, NAME or NAME:key=value;key=value (e.g. "
+                  "'gp:pruned=last'), which sees stopped trials too")
+      ->capture_default_str();
   cmd->add_option("--out", flags->out, "output directory")->capture_default_str();
   cmd->add_option("--jobs", flags->jobs, "runs at once (0 = cores)")
       ->capture_default_str()
@@ -54,6 +60,10 @@ int RunStopperBenchCommand(const StopperBenchFlags& flags, std::ostream& out, st
       harness::ParseStopperMethods(flags.stoppers, harness::CurveTaskEpochs(options.tasks));
   if (!methods.ok()) return fail(methods.status());
   options.methods = *methods;
+  absl::StatusOr<harness::OptimizerVariant> sampler = harness::ParseOptimizerVariant(flags.sampler);
+  if (!sampler.ok()) return fail(sampler.status());
+  options.sampler.set_name(sampler->name);
+  options.sampler.mutable_options()->insert(sampler->options.begin(), sampler->options.end());
   options.seeds = flags.seeds;
   options.first_seed = static_cast<uint64_t>(flags.first_seed);
   options.budget_evaluations = flags.budget;

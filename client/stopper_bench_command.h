@@ -15,7 +15,8 @@ struct StopperBenchFlags {
   std::string stoppers = "default";  // see harness::ParseStopperMethods
   int seeds = 10;
   int first_seed = 0;
-  int budget = 126;  // full evaluations' worth of epochs per (task, seed)
+  int budget = 126;                // full evaluations' worth of epochs per (task, seed)
+  std::string sampler = "random";  // NAME or NAME:key=value;... (harness::ParseOptimizerVariant)
   std::string out = "bench-out/stoppers";
   int jobs = 0;  // 0 = hardware cores
 };

@@ -45,7 +45,24 @@ class FamilySource final : public CurveSource {
 
   absl::StatusOr<std::vector<double>> Values(uint64_t seed, int index,
                                              const std::vector<int>& epochs) const override {
-    const std::vector<double> curve = Curve(seed, index);
+    core::Rng rng(StreamSeed(seed, index));
+    const hpo::v1::ParamMap params = core::SampleUniform(space_, rng);  // the noise comes next
+    return Pick(CurveOf(params, rng), epochs);
+  }
+
+  // A proposed configuration's noise is seeded by its parameters' text.
+  absl::StatusOr<std::vector<double>> ValuesOf(const hpo::v1::ParamMap& params,
+                                               const std::vector<int>& epochs) const override {
+    HPO_RETURN_IF_ERROR(core::ValidateParams(space_, params));
+    const std::string text = core::ParamsToJson(params);
+    uint64_t hash = 1469598103934665603ULL;  // FNV-1a
+    for (unsigned char c : text) hash = (hash ^ c) * 1099511628211ULL;
+    core::Rng rng(hash);
+    return Pick(CurveOf(params, rng), epochs);
+  }
+
+  absl::StatusOr<std::vector<double>> Pick(const std::vector<double>& curve,
+                                           const std::vector<int>& epochs) const {
     std::vector<double> values;
     for (int e : epochs) {
       if (e < 1 || e > kEpochs) {
@@ -60,18 +77,18 @@ class FamilySource final : public CurveSource {
     std::call_once(reference_once_, [this] {
       reference_ = std::numeric_limits<double>::infinity();
       for (int i = 0; i < kReferenceSample; ++i) {
-        reference_ = std::min(reference_, Curve(kReferenceSeed, i).back());
+        core::Rng rng(StreamSeed(kReferenceSeed, i));
+        const hpo::v1::ParamMap params = core::SampleUniform(space_, rng);
+        reference_ = std::min(reference_, CurveOf(params, rng).back());
       }
     });
     return reference_;
   }
 
  private:
-  // The whole curve of configuration `index` of `seed`: its parameters come first from the
-  // stream, then the noise, epoch by epoch.
-  std::vector<double> Curve(uint64_t seed, int index) const {
-    core::Rng rng(StreamSeed(seed, index));
-    const hpo::v1::ParamMap params = core::SampleUniform(space_, rng);
+  // The whole curve of `params`, its noise drawn from `rng` epoch by epoch (for a stream's
+  // configuration, the same rng drew the parameters first).
+  std::vector<double> CurveOf(const hpo::v1::ParamMap& params, core::Rng& rng) const {
     const double a = params.values().at("a").float_value();
     const double b = params.values().at("b").float_value();
     std::normal_distribution<double> noise(0, 0.004);
@@ -134,8 +151,7 @@ class TaskCurveSource final : public CurveSource {
       }
     }
     if (!missing.empty()) {
-      HPO_ASSIGN_OR_RETURN(std::vector<double> values,
-                           task_->ValuesAt(Params(seed, index), missing));
+      HPO_ASSIGN_OR_RETURN(std::vector<double> values, ValuesOf(Params(seed, index), missing));
       absl::MutexLock lock(&mu_);
       std::map<int, double>& known = cache_[{seed, index}];
       for (size_t i = 0; i < missing.size() && i < values.size(); ++i)
@@ -150,6 +166,11 @@ class TaskCurveSource final : public CurveSource {
       out.push_back(it->second);
     }
     return out;
+  }
+
+  absl::StatusOr<std::vector<double>> ValuesOf(const hpo::v1::ParamMap& params,
+                                               const std::vector<int>& epochs) const override {
+    return task_->ValuesAt(params, epochs);
   }
 
   // The best blackbox value (the curve's end) of 10,000 configurations of a stream of its own.

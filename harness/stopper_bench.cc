@@ -22,6 +22,7 @@
 #include "core/status_macros.h"
 #include "harness/parallel.h"
 #include "harness/svg_plot.h"
+#include "server/optimizers/optimizer.h"
 #include "server/stoppers/early_stopper.h"
 #include "server/stoppers/learning_curve_stopper.h"
 
@@ -139,7 +140,8 @@ absl::StatusOr<std::vector<StopperMethod>> ParseStopperMethods(const std::string
 
 absl::StatusOr<StopperRun> RunStopperMethod(const CurveSource& source, const StopperMethod& method,
                                             uint64_t seed, int64_t budget,
-                                            const std::vector<hpo::v1::Trial>& warm) {
+                                            const std::vector<hpo::v1::Trial>& warm,
+                                            const hpo::v1::OptimizerSpec& sampler) {
   const absl::Time start = absl::Now();
   StopperRun run;
   run.task = source.name();
@@ -168,15 +170,32 @@ absl::StatusOr<StopperRun> RunStopperMethod(const CurveSource& source, const Sto
     }
   }
 
+  std::unique_ptr<server::Optimizer> optimizer;  // null: the seed's stream
+  if (!sampler.name().empty() && sampler.name() != "random") {
+    hpo::v1::OptimizerSpec seeded = sampler;
+    seeded.set_seed(static_cast<int64_t>(seed));
+    *spec.mutable_optimizer() = seeded;
+    HPO_ASSIGN_OR_RETURN(optimizer, server::MakeOptimizer(seeded, spec.space()));
+  }
+
   const int epochs = source.epochs();
   std::vector<hpo::v1::Trial> trials;
   std::vector<double> i_values;  // the i-epoch baseline's values so far
   double incumbent = kInf;       // best final value so far
   for (int index = 0; run.epochs < budget; ++index) {
-    hpo::v1::ParamMap params = source.Params(seed, index);
+    hpo::v1::ParamMap params;
+    if (optimizer == nullptr) {
+      params = source.Params(seed, index);
+    } else {
+      const server::StudyView view{&spec, &trials};
+      HPO_ASSIGN_OR_RETURN(std::vector<hpo::v1::ParamMap> proposed,
+                           optimizer->Suggest(view, {index}));
+      params = proposed.at(0);
+    }
     // The curve, read a chunk at a time (1, 2-3, 4-9, 10-27, 28-52 for 52 epochs); the first
     // chunk brings the last epoch too (a stopped configuration's final value counts its false
     // stops), one read fewer for most configurations.
+    const hpo::v1::ParamMap params_of_trial = params;
     std::vector<double> curve(epochs + 1, std::nan(""));
     auto value_at = [&](int e) -> absl::StatusOr<double> {
       if (std::isnan(curve[e])) {
@@ -185,7 +204,9 @@ absl::StatusOr<StopperRun> RunStopperMethod(const CurveSource& source, const Sto
         std::vector<int> chunk;
         for (int k = e; k <= std::min(end, epochs); ++k) chunk.push_back(k);
         if (e == 1 && chunk.back() != epochs) chunk.push_back(epochs);
-        HPO_ASSIGN_OR_RETURN(std::vector<double> values, source.Values(seed, index, chunk));
+        HPO_ASSIGN_OR_RETURN(std::vector<double> values,
+                             optimizer == nullptr ? source.Values(seed, index, chunk)
+                                                  : source.ValuesOf(params_of_trial, chunk));
         if (values.size() != chunk.size()) {
           return absl::InternalError(absl::StrCat(source.name(), ": ", values.size(),
                                                   " values for ", chunk.size(), " epochs"));
@@ -224,8 +245,10 @@ absl::StatusOr<StopperRun> RunStopperMethod(const CurveSource& source, const Sto
         stopped = rank > keep;
       } else {
         const server::StudyView view{&spec, &trials};
-        stopped =
-            stopper->Decide(view, trial, trial.measurements_size() - 1).decision() == hpo::v1::STOP;
+        const hpo::v1::StopJudgement judgement =
+            stopper->Decide(view, trial, trial.measurements_size() - 1);
+        if (judgement.has_prediction()) *trial.mutable_prediction() = judgement.prediction();
+        stopped = judgement.decision() == hpo::v1::STOP;
       }
       if (stopped) break;
     }
@@ -421,7 +444,7 @@ absl::StatusOr<std::vector<StopperRun>> RunStopperBench(const StopperBenchOption
         const int64_t budget =
             static_cast<int64_t>(options.budget_evaluations) * job.source->epochs();
         absl::StatusOr<StopperRun> run =
-            RunStopperMethod(*job.source, *job.method, job.seed, budget, warm);
+            RunStopperMethod(*job.source, *job.method, job.seed, budget, warm, options.sampler);
         absl::MutexLock lock(&mu);
         if (!run.ok()) {
           failure = core::Annotate(run.status(), absl::StrCat(job.source->name(), " seed ",

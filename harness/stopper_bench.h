@@ -34,6 +34,9 @@ class CurveSource {
   // surrogate's epoch costs time.
   virtual absl::StatusOr<std::vector<double>> Values(uint64_t seed, int index,
                                                      const std::vector<int>& epochs) const = 0;
+  // The same for any configuration of space() (one an optimizer proposed).
+  virtual absl::StatusOr<std::vector<double>> ValuesOf(const hpo::v1::ParamMap& params,
+                                                       const std::vector<int>& epochs) const = 0;
   // The best final value of a large fixed sample of the task's configurations: regret is
   // measured against it. Fixed once per task, never renormalized when methods are added.
   virtual absl::StatusOr<double> ReferenceBest() const = 0;
@@ -83,11 +86,15 @@ struct StopperRun {
 };
 
 // Runs `method` on (source, seed) until `budget` epochs are spent. `warm` holds the complete
-// trials the learning_curve stopper learns from when method.warm_from_other_seeds. Deterministic
-// for given inputs (model fits are awaited).
+// trials the learning_curve stopper learns from when method.warm_from_other_seeds. The
+// configurations come from the seed's stream when `sampler` is random (or empty), else from
+// that optimizer (seeded with `seed`), which sees every trial so far: completed ones with
+// their final value, stopped ones with their last value (and forecast). Deterministic for given
+// inputs (model fits are awaited).
 absl::StatusOr<StopperRun> RunStopperMethod(const CurveSource& source, const StopperMethod& method,
                                             uint64_t seed, int64_t budget,
-                                            const std::vector<hpo::v1::Trial>& warm);
+                                            const std::vector<hpo::v1::Trial>& warm,
+                                            const hpo::v1::OptimizerSpec& sampler = {});
 
 // Per method, over (task, seed) pairs, against the `none` run of the same pair: the speed-up at
 // equal regret S = (epochs none needs to reach r*) / (epochs the method needs), r* = none's
@@ -121,7 +128,8 @@ struct StopperBenchOptions {
   std::vector<StopperMethod> methods;  // `none` is added first when missing (the baseline)
   int seeds = 10;
   uint64_t first_seed = 0;
-  int budget_evaluations = 126;  // B = budget_evaluations x epochs (carps' 126 for LCBench)
+  int budget_evaluations = 126;    // B = budget_evaluations x epochs (carps' 126 for LCBench)
+  hpo::v1::OptimizerSpec sampler;  // its name empty or random: the seed's stream
   int jobs = 1;
   std::string out_dir;  // created; stoppers.md, stopper_runs.csv, stoppers-<family>.svg
   // Makes the curve source of a task name.

@@ -84,6 +84,34 @@ TEST(StopperBenchTest, CrossingCurvesMisleadRankBasedRules) {
   EXPECT_GT(run->false_stops, 0);
 }
 
+// With an optimizer as the sampler, configurations are its proposals, and it sees the stopped
+// trials: a different run from the stream's, and the same one again for the same seed.
+TEST(StopperBenchTest, AnOptimizerCanProposeTheConfigurations) {
+  auto source = MakeCurveFamily("curves-exp");
+  ASSERT_TRUE(source.ok());
+  auto methods = ParseStopperMethods("asha", 52);
+  ASSERT_TRUE(methods.ok());
+  hpo::v1::OptimizerSpec tpe;
+  tpe.set_name("tpe");
+  auto a = RunStopperMethod(**source, (*methods)[0], 3, 30 * 52, {}, tpe);
+  auto b = RunStopperMethod(**source, (*methods)[0], 3, 30 * 52, {}, tpe);
+  auto stream = RunStopperMethod(**source, (*methods)[0], 3, 30 * 52, {});
+  ASSERT_TRUE(a.ok() && b.ok() && stream.ok()) << a.status();
+  EXPECT_EQ(a->trajectory, b->trajectory);
+  EXPECT_EQ(a->configs, b->configs);
+  EXPECT_NE(a->trajectory, stream->trajectory);
+  EXPECT_GT(a->stopped, 0);
+  // A proposed configuration's curve is a fixed function of its parameters.
+  auto once = (*source)->ValuesOf((*source)->Params(9, 9), {1, 52});
+  auto again = (*source)->ValuesOf((*source)->Params(9, 9), {1, 52});
+  ASSERT_TRUE(once.ok() && again.ok());
+  EXPECT_EQ(*once, *again);
+  hpo::v1::OptimizerSpec bogus;
+  bogus.set_name("bogus");
+  EXPECT_EQ(RunStopperMethod(**source, (*methods)[0], 3, 52, {}, bogus).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(StopperBenchTest, LearningCurveRunsAreDeterministic) {
   auto source = MakeCurveFamily("curves-crossing");
   ASSERT_TRUE(source.ok());
