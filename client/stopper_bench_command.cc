@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "core/logging.h"
 #include "harness/curve_families.h"
 #include "harness/run_spec.h"
 #include "harness/stopper_bench.h"
@@ -40,6 +41,11 @@ CLI::App* AddStopperBenchCommand(CLI::App& app, StopperBenchFlags* flags) {
                   "method) or an optimizer, NAME or NAME:key=value;key=value (e.g. "
                   "'gp:pruned=last'), which sees stopped trials too")
       ->capture_default_str();
+  cmd->add_option("--workers", flags->workers,
+                  "0: in-process, one configuration at a time (Track A); N: through a "
+                  "coordinator with N simulated workers (Track B; i-epoch methods left out)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1024));
   cmd->add_option("--out", flags->out, "output directory")->capture_default_str();
   cmd->add_option("--jobs", flags->jobs, "runs at once (0 = cores)")
       ->capture_default_str()
@@ -64,6 +70,11 @@ int RunStopperBenchCommand(const StopperBenchFlags& flags, std::ostream& out, st
   if (!sampler.ok()) return fail(sampler.status());
   options.sampler.set_name(sampler->name);
   options.sampler.mutable_options()->insert(sampler->options.begin(), sampler->options.end());
+  options.workers = flags.workers;
+  // Track B's coordinator would log every study and stop; the progress lines say enough.
+  if (flags.workers > 0 && core::MinLogLevel() < core::LogLevel::kWarning) {
+    core::SetMinLogLevel(core::LogLevel::kWarning);
+  }
   options.seeds = flags.seeds;
   options.first_seed = static_cast<uint64_t>(flags.first_seed);
   options.budget_evaluations = flags.budget;

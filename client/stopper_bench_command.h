@@ -15,8 +15,10 @@ struct StopperBenchFlags {
   std::string stoppers = "default";  // see harness::ParseStopperMethods
   int seeds = 10;
   int first_seed = 0;
-  int budget = 126;                // full evaluations' worth of epochs per (task, seed)
-  std::string sampler = "random";  // NAME or NAME:key=value;... (harness::ParseOptimizerVariant)
+  int budget = 126;  // full evaluations' worth of epochs per (task, seed)
+  std::string sampler = "random";
+  int workers = 0;  // 0: Track A; N: Track B through a coordinator with N simulated workers  //
+                    // NAME or NAME:key=value;... (harness::ParseOptimizerVariant)
   std::string out = "bench-out/stoppers";
   int jobs = 0;  // 0 = hardware cores
 };

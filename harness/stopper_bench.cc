@@ -18,6 +18,7 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "core/clock.h"
 #include "core/search_space.h"
 #include "core/status_macros.h"
 #include "harness/parallel.h"
@@ -25,6 +26,7 @@
 #include "server/optimizers/optimizer.h"
 #include "server/stoppers/early_stopper.h"
 #include "server/stoppers/learning_curve_stopper.h"
+#include "storage/sqlite_storage.h"
 
 namespace hpo::harness {
 namespace {
@@ -67,6 +69,41 @@ absl::Status WriteTextFile(const std::string& path, const std::string& text) {
   if (!file) return absl::FailedPreconditionError(absl::StrCat("cannot write '", path, "'"));
   return absl::OkStatus();
 }
+
+// One configuration's curve, read a chunk at a time (1, 2-3, 4-9, 10-27, 28-52 for 52 epochs);
+// the first chunk brings the last epoch too (a stopped configuration's final value counts its
+// false stops), one read fewer for most configurations. Thread-compatible.
+class CurveReader {
+ public:
+  using Read = std::function<absl::StatusOr<std::vector<double>>(const std::vector<int>&)>;
+  CurveReader(std::string what, int epochs, Read read)
+      : what_(std::move(what)),
+        epochs_(epochs),
+        read_(std::move(read)),
+        curve_(epochs + 1, std::nan("")) {}
+
+  absl::StatusOr<double> At(int e) {
+    if (!std::isnan(curve_[e])) return curve_[e];
+    int end = 1;
+    while (end < e) end *= 3;
+    std::vector<int> chunk;
+    for (int k = e; k <= std::min(end, epochs_); ++k) chunk.push_back(k);
+    if (e == 1 && chunk.back() != epochs_) chunk.push_back(epochs_);
+    HPO_ASSIGN_OR_RETURN(std::vector<double> values, read_(chunk));
+    if (values.size() != chunk.size()) {
+      return absl::InternalError(
+          absl::StrCat(what_, ": ", values.size(), " values for ", chunk.size(), " epochs"));
+    }
+    for (size_t i = 0; i < chunk.size(); ++i) curve_[chunk[i]] = values[i];
+    return curve_[e];
+  }
+
+ private:
+  const std::string what_;
+  const int epochs_;
+  const Read read_;
+  std::vector<double> curve_;  // NaN: not read yet
+};
 
 std::string Number(double v) {
   if (std::isnan(v)) return "—";
@@ -192,29 +229,11 @@ absl::StatusOr<StopperRun> RunStopperMethod(const CurveSource& source, const Sto
                            optimizer->Suggest(view, {index}));
       params = proposed.at(0);
     }
-    // The curve, read a chunk at a time (1, 2-3, 4-9, 10-27, 28-52 for 52 epochs); the first
-    // chunk brings the last epoch too (a stopped configuration's final value counts its false
-    // stops), one read fewer for most configurations.
     const hpo::v1::ParamMap params_of_trial = params;
-    std::vector<double> curve(epochs + 1, std::nan(""));
-    auto value_at = [&](int e) -> absl::StatusOr<double> {
-      if (std::isnan(curve[e])) {
-        int end = 1;
-        while (end < e) end *= 3;
-        std::vector<int> chunk;
-        for (int k = e; k <= std::min(end, epochs); ++k) chunk.push_back(k);
-        if (e == 1 && chunk.back() != epochs) chunk.push_back(epochs);
-        HPO_ASSIGN_OR_RETURN(std::vector<double> values,
-                             optimizer == nullptr ? source.Values(seed, index, chunk)
-                                                  : source.ValuesOf(params_of_trial, chunk));
-        if (values.size() != chunk.size()) {
-          return absl::InternalError(absl::StrCat(source.name(), ": ", values.size(),
-                                                  " values for ", chunk.size(), " epochs"));
-        }
-        for (size_t i = 0; i < chunk.size(); ++i) curve[chunk[i]] = values[i];
-      }
-      return curve[e];
-    };
+    CurveReader reader(source.name(), epochs, [&](const std::vector<int>& chunk) {
+      return optimizer == nullptr ? source.Values(seed, index, chunk)
+                                  : source.ValuesOf(params_of_trial, chunk);
+    });
     ++run.configs;
     hpo::v1::Trial t;
     t.set_id(index + 1);
@@ -225,7 +244,7 @@ absl::StatusOr<StopperRun> RunStopperMethod(const CurveSource& source, const Sto
     hpo::v1::Trial& trial = trials.back();
     bool stopped = false, complete = false;
     for (int e = 1; e <= epochs && run.epochs < budget; ++e) {
-      HPO_ASSIGN_OR_RETURN(const double value, value_at(e));
+      HPO_ASSIGN_OR_RETURN(const double value, reader.At(e));
       hpo::v1::Measurement* m = trial.add_measurements();
       m->set_step(e);
       (*m->mutable_metrics())["value"] = value;
@@ -253,7 +272,7 @@ absl::StatusOr<StopperRun> RunStopperMethod(const CurveSource& source, const Sto
       if (stopped) break;
     }
     if (complete) {
-      const double final_value = curve[epochs];
+      HPO_ASSIGN_OR_RETURN(const double final_value, reader.At(epochs));
       trial.set_state(hpo::v1::COMPLETED);
       trial.set_has_value(true);
       trial.set_value(final_value);
@@ -264,7 +283,7 @@ absl::StatusOr<StopperRun> RunStopperMethod(const CurveSource& source, const Sto
         run.trajectory.emplace_back(run.epochs, final_value - reference);
       }
     } else if (stopped) {
-      HPO_ASSIGN_OR_RETURN(const double final_value, value_at(epochs));  // what it would have been
+      HPO_ASSIGN_OR_RETURN(const double final_value, reader.At(epochs));  // what it would have been
       trial.set_state(hpo::v1::PRUNED);
       trial.set_has_value(true);
       trial.set_value(trial.measurements().rbegin()->metrics().at("value"));
@@ -274,6 +293,116 @@ absl::StatusOr<StopperRun> RunStopperMethod(const CurveSource& source, const Sto
       trial.set_state(hpo::v1::FAILED);  // the budget ran out during it
     }
   }
+  run.seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  return run;
+}
+
+absl::StatusOr<StopperRun> RunStopperStudy(server::Coordinator& coordinator,
+                                           const CurveSource& source, const StopperMethod& method,
+                                           uint64_t seed, int64_t budget,
+                                           const std::vector<std::string>& warm_studies,
+                                           const StudyTrack& track) {
+  if (method.i_epoch > 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        method.name, ": the i-epoch baselines are not a coordinator's stopper (Track A only)"));
+  }
+  if (track.workers < 1) return absl::InvalidArgumentError("workers: must be >= 1");
+  const absl::Time start = absl::Now();
+  StopperRun run;
+  run.task = source.name();
+  run.method = method.name;
+  run.seed = seed;
+  run.budget = budget;
+  HPO_ASSIGN_OR_RETURN(const double reference, source.ReferenceBest());
+  const int epochs = source.epochs();
+
+  hpo::v1::StudySpec spec;
+  spec.set_name(absl::StrCat(source.name(), "-", method.name, "-", seed));
+  spec.mutable_objective()->set_metric("value");
+  spec.mutable_objective()->set_direction(hpo::v1::MINIMIZE);
+  *spec.mutable_optimizer() = track.sampler;
+  if (spec.optimizer().name().empty()) spec.mutable_optimizer()->set_name("random");
+  spec.mutable_optimizer()->set_seed(static_cast<int64_t>(seed));
+  *spec.mutable_early_stopping() = method.stopping;
+  if (method.stopping.name() == "learning_curve") {
+    (*spec.mutable_early_stopping()->mutable_options())["warm_start"] =
+        method.warm_from_other_seeds && !warm_studies.empty() ? absl::StrJoin(warm_studies, ",")
+                                                              : "none";
+  }
+  spec.mutable_budget()->set_max_trials(1000000);
+  spec.mutable_budget()->set_max_parallel(track.workers);
+  *spec.mutable_space() = source.space();
+  spec.mutable_task()->set_builtin(source.name());  // never run: the benchmark reads the curves
+  HPO_RETURN_IF_ERROR(coordinator.CreateStudy(spec).status());
+
+  struct Slot {
+    std::string worker;
+    int64_t trial_id = 0;
+    int epoch = 0;
+    std::unique_ptr<CurveReader> reader;
+  };
+  std::vector<Slot> slots(track.workers);
+  for (int w = 0; w < track.workers; ++w) slots[w].worker = absl::StrCat("sim-", w);
+  double incumbent = kInf;
+  int completions = 0;
+  auto complete = [&](Slot& slot, hpo::v1::TrialState state, double value) -> absl::Status {
+    hpo::v1::CompleteTrialRequest request;
+    request.set_worker_id(slot.worker);
+    request.set_trial_id(slot.trial_id);
+    request.set_request_id(absl::StrCat(slot.worker, "-", ++completions));
+    request.set_state(state);
+    if (state == hpo::v1::COMPLETED) (*request.mutable_final_metrics())["value"] = value;
+    HPO_RETURN_IF_ERROR(coordinator.CompleteTrial(request).status());
+    slot.trial_id = 0;
+    slot.reader.reset();
+    return absl::OkStatus();
+  };
+  while (run.epochs < budget) {
+    bool any = false;
+    for (Slot& slot : slots) {  // idle workers take a trial
+      if (slot.trial_id != 0) continue;
+      HPO_ASSIGN_OR_RETURN(hpo::v1::AcquireTrialResponse acquired,
+                           coordinator.AcquireTrial(slot.worker, absl::ZeroDuration()));
+      if (!acquired.found()) continue;
+      ++run.configs;
+      slot.trial_id = acquired.trial().id();
+      slot.epoch = 0;
+      const hpo::v1::ParamMap params = acquired.trial().params();
+      slot.reader = std::make_unique<CurveReader>(source.name(), epochs,
+                                                  [&source, params](const std::vector<int>& chunk) {
+                                                    return source.ValuesOf(params, chunk);
+                                                  });
+    }
+    for (Slot& slot : slots) {  // each busy worker trains one epoch and reports it
+      if (slot.trial_id == 0 || run.epochs >= budget) continue;
+      any = true;
+      const int e = ++slot.epoch;
+      HPO_ASSIGN_OR_RETURN(const double value, slot.reader->At(e));
+      ++run.epochs;
+      hpo::v1::ReportProgressRequest report;
+      report.set_worker_id(slot.worker);
+      report.set_trial_id(slot.trial_id);
+      report.mutable_measurement()->set_step(e);
+      (*report.mutable_measurement()->mutable_metrics())["value"] = value;
+      HPO_ASSIGN_OR_RETURN(hpo::v1::ReportProgressResponse answer,
+                           coordinator.ReportProgress(report));
+      if (e == epochs) {
+        ++run.completed;
+        if (value < incumbent) {
+          incumbent = value;
+          run.trajectory.emplace_back(run.epochs, value - reference);
+        }
+        HPO_RETURN_IF_ERROR(complete(slot, hpo::v1::COMPLETED, value));
+      } else if (answer.decision() == hpo::v1::STOP) {
+        ++run.stopped;
+        HPO_ASSIGN_OR_RETURN(const double final_value, slot.reader->At(epochs));
+        if (final_value < incumbent) ++run.false_stops;
+        HPO_RETURN_IF_ERROR(complete(slot, hpo::v1::PRUNED, value));
+      }
+    }
+    if (!any) return absl::InternalError(absl::StrCat(spec.name(), ": no trial to run"));
+  }
+  (void)coordinator.StopStudy(spec.name());  // the trials cut short by the budget end with it
   run.seconds = absl::ToDoubleSeconds(absl::Now() - start);
   return run;
 }
@@ -418,6 +547,7 @@ absl::StatusOr<std::vector<StopperRun>> RunStopperBench(const StopperBenchOption
     const StopperMethod* method;
     uint64_t seed;
   };
+  std::unique_ptr<server::Coordinator> coordinator;  // Track B: the current task's
   absl::Mutex mu;
   std::vector<StopperRun> runs;
   absl::Status failure;
@@ -425,7 +555,10 @@ absl::StatusOr<std::vector<StopperRun>> RunStopperBench(const StopperBenchOption
   std::map<std::pair<std::string, uint64_t>, std::vector<hpo::v1::Trial>> complete;
   auto run_phase = [&](const std::vector<Job>& jobs) {
     size_t next = 0;
-    RunOnThreads(std::min<int>(options.jobs, static_cast<int>(jobs.size())), [&] {
+    // Track B runs one study at a time: a coordinator leases any running study's trials to any
+    // worker, so two runs at once would train each other's configurations.
+    const int threads = options.workers > 0 ? 1 : options.jobs;
+    RunOnThreads(std::min<int>(threads, static_cast<int>(jobs.size())), [&] {
       while (true) {
         Job job;
         std::vector<hpo::v1::Trial> warm;
@@ -443,8 +576,20 @@ absl::StatusOr<std::vector<StopperRun>> RunStopperBench(const StopperBenchOption
         }
         const int64_t budget =
             static_cast<int64_t>(options.budget_evaluations) * job.source->epochs();
-        absl::StatusOr<StopperRun> run =
-            RunStopperMethod(*job.source, *job.method, job.seed, budget, warm, options.sampler);
+        absl::StatusOr<StopperRun> run;
+        if (coordinator == nullptr) {
+          run = RunStopperMethod(*job.source, *job.method, job.seed, budget, warm, options.sampler);
+        } else {
+          std::vector<std::string> warm_studies;
+          for (int s = 0; s < options.seeds; ++s) {
+            const uint64_t other = options.first_seed + s;
+            if (other != job.seed) {
+              warm_studies.push_back(absl::StrCat(job.source->name(), "-none-", other));
+            }
+          }
+          run = RunStopperStudy(*coordinator, *job.source, *job.method, job.seed, budget,
+                                warm_studies, {options.workers, options.sampler});
+        }
         absl::MutexLock lock(&mu);
         if (!run.ok()) {
           failure = core::Annotate(run.status(), absl::StrCat(job.source->name(), " seed ",
@@ -467,14 +612,37 @@ absl::StatusOr<std::vector<StopperRun>> RunStopperBench(const StopperBenchOption
   for (const std::string& task : options.tasks) {
     HPO_ASSIGN_OR_RETURN(std::unique_ptr<CurveSource> source, options.sources(task));
     HPO_RETURN_IF_ERROR(source->ReferenceBest().status());
+    // Track B: a coordinator per task over an in-memory database, its learning-curve stoppers
+    // awaiting their fits (deterministic runs), its clock still (no lease ever expires).
+    std::unique_ptr<storage::SqliteStorage> storage;
+    core::FakeClock clock;
+    if (options.workers > 0) {
+      storage::SqliteStorage::Options db;
+      db.path = ":memory:";
+      HPO_ASSIGN_OR_RETURN(storage, storage::SqliteStorage::Create(db));
+      server::CoordinatorOptions co;
+      co.clock = &clock;
+      co.stopper_factory = [](const hpo::v1::EarlyStoppingSpec& spec)
+          -> absl::StatusOr<std::unique_ptr<server::EarlyStopper>> {
+        if (spec.name() != "learning_curve") return server::MakeEarlyStopper(spec);
+        HPO_ASSIGN_OR_RETURN(server::LearningCurveStopper::Options lc,
+                             server::LearningCurveStopper::ParseOptions(spec));
+        lc.wait_for_fits = true;
+        return std::unique_ptr<server::EarlyStopper>(
+            std::make_unique<server::LearningCurveStopper>(lc));
+      };
+      HPO_ASSIGN_OR_RETURN(coordinator, server::Coordinator::Create(storage.get(), co));
+    }
     std::vector<Job> baseline, rest;
     for (int s = 0; s < options.seeds; ++s) {
       for (const StopperMethod& m : methods) {
+        if (options.workers > 0 && m.i_epoch > 0) continue;  // Track A only
         (m.name == "none" ? baseline : rest).push_back({source.get(), &m, options.first_seed + s});
       }
     }
     run_phase(baseline);
     if (failure.ok()) run_phase(rest);
+    coordinator.reset();  // before its storage
     if (!failure.ok()) return failure;
   }
   // A fixed order: task, seed, method as listed.

@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "hpo/v1/hpo.pb.h"
+#include "server/coordinator.h"
 
 namespace hpo::harness {
 
@@ -96,6 +97,24 @@ absl::StatusOr<StopperRun> RunStopperMethod(const CurveSource& source, const Sto
                                             const std::vector<hpo::v1::Trial>& warm,
                                             const hpo::v1::OptimizerSpec& sampler = {});
 
+// Track B: the same comparison through the coordinator (server::Coordinator, its optimizer
+// registry and stoppers, its storage), with `workers` simulated workers training in lockstep,
+// one epoch each per tick, so that up to `workers` trials run at once and are judged against
+// each other as they go. The study is named TASK-METHOD-SEED; its configurations come from
+// `sampler` (random when empty), proposed with the trials in flight pending. `warm_studies`
+// names the earlier studies learning_curve-warm learns from (cold learning_curve learns from
+// none). INVALID_ARGUMENT for an i-epoch method (Track A only). Deterministic when the
+// coordinator's stoppers await their fits (see CoordinatorOptions::stopper_factory).
+struct StudyTrack {
+  int workers = 4;
+  hpo::v1::OptimizerSpec sampler;
+};
+absl::StatusOr<StopperRun> RunStopperStudy(server::Coordinator& coordinator,
+                                           const CurveSource& source, const StopperMethod& method,
+                                           uint64_t seed, int64_t budget,
+                                           const std::vector<std::string>& warm_studies,
+                                           const StudyTrack& track);
+
 // Per method, over (task, seed) pairs, against the `none` run of the same pair: the speed-up at
 // equal regret S = (epochs none needs to reach r*) / (epochs the method needs), r* = none's
 // regret at the budget (S = 0 when the method never reaches r*: censored), also at r* + 0.5 and
@@ -130,6 +149,11 @@ struct StopperBenchOptions {
   uint64_t first_seed = 0;
   int budget_evaluations = 126;    // B = budget_evaluations x epochs (carps' 126 for LCBench)
   hpo::v1::OptimizerSpec sampler;  // its name empty or random: the seed's stream
+  // 0: Track A (in-process, one configuration at a time). N > 0: Track B, through a coordinator
+  // per task (in-memory SQLite) with N simulated workers, one study at a time (jobs is
+  // ignored: the coordinator would lease one run's trials to another's workers); i-epoch
+  // methods are left out.
+  int workers = 0;
   int jobs = 1;
   std::string out_dir;  // created; stoppers.md, stopper_runs.csv, stoppers-<family>.svg
   // Makes the curve source of a task name.

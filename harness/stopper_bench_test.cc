@@ -112,6 +112,46 @@ TEST(StopperBenchTest, AnOptimizerCanProposeTheConfigurations) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// Track B: through a coordinator with simulated workers; stops are the coordinator's (recorded
+// with their reasons), and learning_curve-warm learns from the named studies.
+TEST(StopperBenchTest, TrackBRunsThroughTheCoordinator) {
+  auto source = MakeCurveFamily("curves-crossing");
+  ASSERT_TRUE(source.ok());
+  StopperBenchOptions options;
+  options.tasks = {"curves-crossing"};
+  auto methods = ParseStopperMethods("none,asha,learning_curve-warm,3-epoch", 52);
+  ASSERT_TRUE(methods.ok());
+  options.methods = *methods;
+  options.seeds = 2;
+  options.budget_evaluations = 20;
+  options.workers = 4;
+  options.jobs = 2;
+  options.out_dir = ::testing::TempDir() + "/track_b";
+  options.sources = MakeCurveTask;
+  auto runs = RunStopperBench(options);
+  ASSERT_TRUE(runs.ok()) << runs.status();
+  ASSERT_EQ(runs->size(), 6u);  // 3-epoch is Track A only
+  for (const StopperRun& r : *runs) {
+    SCOPED_TRACE(r.method);
+    EXPECT_EQ(r.epochs, 20 * 52);
+    EXPECT_NE(r.method, "3-epoch");
+    if (r.method == "none") {
+      EXPECT_EQ(r.stopped, 0);
+      EXPECT_GE(r.configs, 20);  // and the ones in flight when the budget ran out
+      EXPECT_LE(r.configs, 24);
+    } else {
+      EXPECT_GT(r.stopped, 0);
+      EXPECT_GT(r.configs, 24);
+    }
+  }
+  // The same again, run by run.
+  auto again = RunStopperBench(options);
+  ASSERT_TRUE(again.ok());
+  for (size_t i = 0; i < runs->size(); ++i) {
+    EXPECT_EQ((*runs)[i].trajectory, (*again)[i].trajectory) << (*runs)[i].method;
+  }
+}
+
 TEST(StopperBenchTest, LearningCurveRunsAreDeterministic) {
   auto source = MakeCurveFamily("curves-crossing");
   ASSERT_TRUE(source.ok());

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -52,6 +53,10 @@ struct CoordinatorOptions {
   // backoff of up to 5 s by default, and a short lease would call it LOST first.
   absl::Duration restart_grace = absl::Seconds(15);
   core::Clock* clock = core::Clock::Real();
+  // Makes each study's stopper; empty = MakeEarlyStopper. A benchmark injects one whose model
+  // fits are awaited, so that its runs are deterministic.
+  std::function<absl::StatusOr<std::unique_ptr<EarlyStopper>>(const hpo::v1::EarlyStoppingSpec&)>
+      stopper_factory;
 };
 
 // Owns every study's working state in memory, written through to Storage: each trial transition
