@@ -460,11 +460,11 @@ std::vector<MethodSummary> SummarizeStopperRuns(const std::vector<StopperRun>& r
 }
 
 std::string StopperReportMarkdown(const std::vector<MethodSummary>& summaries, int tasks, int seeds,
-                                  int64_t budget, const std::string& title) {
-  std::string out = absl::StrCat("# ", title, "\n\n", tasks, " task(s) × ", seeds,
-                                 " seed(s); budget B = ", budget,
-                                 " epochs per (task, seed); random configurations from one stream "
-                                 "per (task, seed), shared by every method.\n\n");
+                                  int64_t budget, const std::string& title,
+                                  const std::string& setup) {
+  std::string out =
+      absl::StrCat("# ", title, "\n\n", tasks, " task(s) × ", seeds,
+                   " seed(s); budget B = ", budget, " epochs per (task, seed); ", setup, ".\n\n");
   absl::StrAppend(
       &out,
       "S: epochs `none` needs to reach r* (its regret at B) over the epochs the method needs "
@@ -660,22 +660,34 @@ absl::StatusOr<std::vector<StopperRun>> RunStopperBench(const StopperBenchOption
     by_family[TaskFamily(r.task)].push_back(r);
     family_tasks[TaskFamily(r.task)].insert(r.task);
   }
+  const std::string sampler = options.sampler.name().empty() ? "random" : options.sampler.name();
+  std::string setup =
+      sampler == "random"
+          ? "random configurations from one stream per (task, seed), shared by every method"
+          : absl::StrCat("configurations proposed by ", sampler);
+  for (const auto& [key, value] : options.sampler.options()) {
+    absl::StrAppend(&setup, " ", key, "=", value);
+  }
+  absl::StrAppend(&setup, options.workers > 0
+                              ? absl::StrCat("; through a coordinator with ", options.workers,
+                                             " simulated workers (Track B)")
+                              : "; one configuration at a time, in-process (Track A)");
   std::string md;
   for (const auto& [family, family_runs] : by_family) {
-    absl::StrAppend(
-        &md,
-        StopperReportMarkdown(SummarizeStopperRuns(family_runs, 17),
-                              static_cast<int>(family_tasks[family].size()), options.seeds,
-                              family_runs.front().budget, absl::StrCat("Stoppers on ", family)),
-        "\n![regret](stoppers-", family, ".svg)\n\n");
+    absl::StrAppend(&md,
+                    StopperReportMarkdown(SummarizeStopperRuns(family_runs, 17),
+                                          static_cast<int>(family_tasks[family].size()),
+                                          options.seeds, family_runs.front().budget,
+                                          absl::StrCat("Stoppers on ", family), setup),
+                    "\n![regret](stoppers-", family, ".svg)\n\n");
     HPO_RETURN_IF_ERROR(
         WriteTextFile(absl::StrCat(options.out_dir, "/stoppers-", family, ".svg"),
                       StopperRegretSvg(family_runs, absl::StrCat("median regret, ", family))));
   }
   if (by_family.size() > 1) {
-    absl::StrAppend(&md, StopperReportMarkdown(SummarizeStopperRuns(runs, 17),
-                                               static_cast<int>(options.tasks.size()),
-                                               options.seeds, runs.front().budget, "All tasks"));
+    absl::StrAppend(&md, StopperReportMarkdown(
+                             SummarizeStopperRuns(runs, 17), static_cast<int>(options.tasks.size()),
+                             options.seeds, runs.front().budget, "All tasks", setup));
   }
   HPO_RETURN_IF_ERROR(WriteTextFile(absl::StrCat(options.out_dir, "/stoppers.md"), md));
   std::string csv =

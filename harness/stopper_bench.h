@@ -135,8 +135,10 @@ std::vector<MethodSummary> SummarizeStopperRuns(const std::vector<StopperRun>& r
                                                 uint64_t bootstrap_seed);
 
 // report.md: the protocol, then one table of MethodSummary rows.
+// `setup` says where configurations came from and which track ran them.
 std::string StopperReportMarkdown(const std::vector<MethodSummary>& summaries, int tasks, int seeds,
-                                  int64_t budget, const std::string& title);
+                                  int64_t budget, const std::string& title,
+                                  const std::string& setup);
 
 // An SVG of the median regret over (task, seed) pairs against epochs spent, one line per method.
 std::string StopperRegretSvg(const std::vector<StopperRun>& runs, const std::string& title);

@@ -1,5 +1,6 @@
 #include "harness/stopper_bench.h"
 
+#include "core/logging.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "harness/curve_families.h"
@@ -115,6 +116,9 @@ TEST(StopperBenchTest, AnOptimizerCanProposeTheConfigurations) {
 // Track B: through a coordinator with simulated workers; stops are the coordinator's (recorded
 // with their reasons), and learning_curve-warm learns from the named studies.
 TEST(StopperBenchTest, TrackBRunsThroughTheCoordinator) {
+  // The coordinator logs every study and stop at INFO.
+  const core::LogLevel level = core::MinLogLevel();
+  core::SetMinLogLevel(core::LogLevel::kWarning);
   auto source = MakeCurveFamily("curves-crossing");
   ASSERT_TRUE(source.ok());
   StopperBenchOptions options;
@@ -150,6 +154,7 @@ TEST(StopperBenchTest, TrackBRunsThroughTheCoordinator) {
   for (size_t i = 0; i < runs->size(); ++i) {
     EXPECT_EQ((*runs)[i].trajectory, (*again)[i].trajectory) << (*runs)[i].method;
   }
+  core::SetMinLogLevel(level);
 }
 
 TEST(StopperBenchTest, LearningCurveRunsAreDeterministic) {
@@ -198,7 +203,7 @@ TEST(StopperSummaryTest, SpeedupAtEqualRegretAndCensoring) {
   EXPECT_EQ(s[2].censored_share, 1);
   EXPECT_EQ(s[2].median_speedup_half, 100.0 / 900);  // 1.0 reached at 900
   EXPECT_EQ(s[2].median_regret_q, std::numeric_limits<double>::infinity());
-  const std::string md = StopperReportMarkdown(s, 1, 1, 1000, "test");
+  const std::string md = StopperReportMarkdown(s, 1, 1, 1000, "test", "setup");
   EXPECT_THAT(md, HasSubstr("| fast | 1 | 10 [10, 10] | 0% |"));
   EXPECT_THAT(StopperRegretSvg({none, fast, slow}, "t"), HasSubstr("<svg"));
 }
