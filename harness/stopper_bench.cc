@@ -266,7 +266,13 @@ absl::StatusOr<StopperRun> RunStopperMethod(const CurveSource& source, const Sto
         const server::StudyView view{&spec, &trials};
         const hpo::v1::StopJudgement judgement =
             stopper->Decide(view, trial, trial.measurements_size() - 1);
-        if (judgement.has_prediction()) *trial.mutable_prediction() = judgement.prediction();
+        if (judgement.has_prediction()) {
+          *trial.mutable_prediction() = judgement.prediction();
+          HPO_ASSIGN_OR_RETURN(const double truth, reader.At(epochs));
+          const hpo::v1::Prediction& p = judgement.prediction();
+          ++run.forecasts;
+          run.covered += std::abs(truth - p.mean()) <= 1.96 * p.spread() ? 1 : 0;
+        }
         stopped = judgement.decision() == hpo::v1::STOP;
       }
       if (stopped) break;
@@ -421,7 +427,7 @@ std::vector<MethodSummary> SummarizeStopperRuns(const std::vector<StopperRun>& r
     MethodSummary s;
     s.method = method;
     std::vector<double> speedups, half, one, regret_q, regret_h, regret;
-    int64_t stops = 0, false_stops = 0, configs = 0, censored = 0;
+    int64_t stops = 0, false_stops = 0, configs = 0, censored = 0, forecasts = 0, covered = 0;
     for (const StopperRun& r : runs) {
       if (r.method != method) continue;
       auto it = none.find({r.task, r.seed});
@@ -439,6 +445,8 @@ std::vector<MethodSummary> SummarizeStopperRuns(const std::vector<StopperRun>& r
       regret.push_back(r.RegretAt(r.budget));
       stops += r.stopped;
       false_stops += r.false_stops;
+      forecasts += r.forecasts;
+      covered += r.covered;
       configs += r.configs;
       ++s.pairs;
     }
@@ -454,6 +462,7 @@ std::vector<MethodSummary> SummarizeStopperRuns(const std::vector<StopperRun>& r
     std::tie(s.regret_lo, s.regret_hi) = BootstrapMedian(regret, rng);
     s.mean_configs = static_cast<double>(configs) / s.pairs;
     s.false_stop_rate = stops > 0 ? static_cast<double>(false_stops) / stops : 0;
+    s.coverage = forecasts > 0 ? static_cast<double>(covered) / forecasts : -1;
     out.push_back(s);
   }
   return out;
@@ -473,18 +482,20 @@ std::string StopperReportMarkdown(const std::vector<MethodSummary>& summaries, i
       "minus the task's reference best.\n\n");
   absl::StrAppend(&out,
                   "| method | pairs | median S [95%] | censored | S at r*+0.5 | S at r*+1 | "
-                  "regret B/4 | regret B/2 | regret B [95%] | configs | false stops |\n");
-  absl::StrAppend(&out, "|---|---|---|---|---|---|---|---|---|---|---|\n");
+                  "regret B/4 | regret B/2 | regret B [95%] | configs | false stops | "
+                  "95% coverage |\n");
+  absl::StrAppend(&out, "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const MethodSummary& s : summaries) {
     absl::StrAppend(
         &out,
         absl::StrFormat("| %s | %d | %s [%s, %s] | %.0f%% | %s | %s | %s | %s | %s [%s, %s] | "
-                        "%.0f | %.1f%% |\n",
+                        "%.0f | %.1f%% | %s |\n",
                         s.method, s.pairs, Number(s.median_speedup), Number(s.speedup_lo),
                         Number(s.speedup_hi), 100 * s.censored_share, Number(s.median_speedup_half),
                         Number(s.median_speedup_one), Number(s.median_regret_q),
                         Number(s.median_regret_h), Number(s.median_regret), Number(s.regret_lo),
-                        Number(s.regret_hi), s.mean_configs, 100 * s.false_stop_rate));
+                        Number(s.regret_hi), s.mean_configs, 100 * s.false_stop_rate,
+                        s.coverage < 0 ? "—" : absl::StrFormat("%.0f%%", 100 * s.coverage)));
   }
   return out;
 }
@@ -691,14 +702,15 @@ absl::StatusOr<std::vector<StopperRun>> RunStopperBench(const StopperBenchOption
   }
   HPO_RETURN_IF_ERROR(WriteTextFile(absl::StrCat(options.out_dir, "/stoppers.md"), md));
   std::string csv =
-      "task,seed,method,budget,epochs,configs,completed,stopped,false_stops,regret_q,regret_h,"
+      "task,seed,method,budget,epochs,configs,completed,stopped,false_stops,forecasts,covered,"
+      "regret_q,regret_h,"
       "regret,seconds\n";
   for (const StopperRun& r : runs) {
     absl::StrAppend(
-        &csv, absl::StrFormat("%s,%d,%s,%d,%d,%d,%d,%d,%d,%g,%g,%g,%.3f\n", r.task, r.seed,
+        &csv, absl::StrFormat("%s,%d,%s,%d,%d,%d,%d,%d,%d,%d,%d,%g,%g,%g,%.3f\n", r.task, r.seed,
                               r.method, r.budget, r.epochs, r.configs, r.completed, r.stopped,
-                              r.false_stops, r.RegretAt(r.budget / 4), r.RegretAt(r.budget / 2),
-                              r.RegretAt(r.budget), r.seconds));
+                              r.false_stops, r.forecasts, r.covered, r.RegretAt(r.budget / 4),
+                              r.RegretAt(r.budget / 2), r.RegretAt(r.budget), r.seconds));
   }
   HPO_RETURN_IF_ERROR(WriteTextFile(absl::StrCat(options.out_dir, "/stopper_runs.csv"), csv));
   return runs;

@@ -74,6 +74,10 @@ struct StopperRun {
   // Stopped configurations whose true final value would have beaten the incumbent of that moment
   // (or when there was none yet).
   int false_stops = 0;
+  // Forecasts of the final value a learning_curve model made (Track A), and how many of their
+  // 95% intervals (mean ± 1.96 spread) held the true final value.
+  int forecasts = 0;
+  int covered = 0;
   // The incumbent's regret after each improvement: (epochs spent, regret), epochs increasing.
   std::vector<std::pair<int64_t, double>> trajectory;
   double seconds = 0;  // wall time of the run
@@ -130,6 +134,7 @@ struct MethodSummary {
   double median_regret = 0, regret_lo = 0, regret_hi = 0;  // at B
   double mean_configs = 0;
   double false_stop_rate = 0;  // false stops / stops, pooled
+  double coverage = -1;        // pooled share of 95% forecast intervals holding the truth; -1: none
 };
 std::vector<MethodSummary> SummarizeStopperRuns(const std::vector<StopperRun>& runs,
                                                 uint64_t bootstrap_seed);

@@ -170,6 +170,8 @@ TEST(StopperBenchTest, LearningCurveRunsAreDeterministic) {
   EXPECT_EQ(a->configs, b->configs);
   EXPECT_EQ(a->trajectory, b->trajectory);
   EXPECT_GT(a->stopped, 0);  // the warm model judges from the first trials on
+  EXPECT_GT(a->forecasts, 0);
+  EXPECT_GT(a->covered, a->forecasts / 2);  // most 95% intervals hold the true final value
 }
 
 StopperRun MakeRun(const std::string& method) {
@@ -205,6 +207,7 @@ TEST(StopperSummaryTest, SpeedupAtEqualRegretAndCensoring) {
   EXPECT_EQ(s[2].median_regret_q, std::numeric_limits<double>::infinity());
   const std::string md = StopperReportMarkdown(s, 1, 1, 1000, "test", "setup");
   EXPECT_THAT(md, HasSubstr("| fast | 1 | 10 [10, 10] | 0% |"));
+  EXPECT_THAT(md, HasSubstr("| 20.0% | — |"));  // no forecasts: no coverage
   EXPECT_THAT(StopperRegretSvg({none, fast, slow}, "t"), HasSubstr("<svg"));
 }
 
