@@ -233,6 +233,39 @@ TEST_F(LearningCurveStopperTest, WarmStartCurvesCountFromTheFirstTrial) {
   EXPECT_NEAR(j.prediction().incumbent(), LossAt(0.3, 27), 1e-12);
 }
 
+// Warm start learns only from studies of the same task, space and objective; their names,
+// budgets, optimizers and stoppers may differ.
+TEST(SameTaskAndSpaceTest, ComparesTaskSpaceAndObjectiveOnly) {
+  hpo::v1::StudySpec a;
+  a.set_name("a");
+  a.mutable_objective()->set_metric("loss");
+  a.mutable_task()->set_builtin("branin");
+  (*a.mutable_task()->mutable_builtin_args())["steps"] = "10";
+  (*a.mutable_task()->mutable_builtin_args())["step_ms"] = "0";
+  auto* x = a.mutable_space()->add_params();
+  x->set_name("x");
+  x->mutable_float_domain()->set_low(0);
+  x->mutable_float_domain()->set_high(1);
+  hpo::v1::StudySpec b = a;
+  b.set_name("b");
+  b.mutable_budget()->set_max_trials(7);
+  b.mutable_optimizer()->set_name("tpe");
+  b.mutable_early_stopping()->set_name("asha");
+  EXPECT_TRUE(SameTaskAndSpace(a, b));
+  hpo::v1::StudySpec other_space = a;
+  other_space.mutable_space()->mutable_params(0)->mutable_float_domain()->set_high(2);
+  EXPECT_FALSE(SameTaskAndSpace(a, other_space));
+  hpo::v1::StudySpec other_task = a;
+  (*other_task.mutable_task()->mutable_builtin_args())["steps"] = "20";
+  EXPECT_FALSE(SameTaskAndSpace(a, other_task));
+  hpo::v1::StudySpec other_objective = a;
+  other_objective.mutable_objective()->set_direction(hpo::v1::MAXIMIZE);
+  EXPECT_FALSE(SameTaskAndSpace(a, other_objective));
+  hpo::v1::StudySpec command = a;
+  command.mutable_task()->mutable_command()->add_argv("train.py");
+  EXPECT_FALSE(SameTaskAndSpace(a, command));
+}
+
 TEST(LearningCurveOptionsTest, AreChecked) {
   EXPECT_EQ(StopperError("learning_curve", {{"threshold", "0"}}),
             "early_stopping.options.threshold: '0' is not a number in (0, 1]");
