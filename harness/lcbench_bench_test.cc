@@ -170,6 +170,23 @@ TEST(LcbenchServeTest, ServedTaskEvaluatesThroughTheHelper) {
       (*task)->Evaluate(tasks::task_testing::LcbenchReadmeParams(), {/*steps=*/0, 0}, reporter);
   EXPECT_EQ(no_steps.status().code(), absl::StatusCode::kInvalidArgument);
 
+  // Epochs of several configurations in one round trip agree with the curve.
+  hpo::v1::ParamMap other_params = tasks::task_testing::LcbenchReadmeParams();
+  (*other_params.mutable_values())["num_layers"].set_int_value(2);
+  auto many = (*task)->ValuesAtMany(
+      {{tasks::task_testing::LcbenchReadmeParams(), {1, 52, 3}}, {other_params, {52}}});
+  ASSERT_TRUE(many.ok()) << many.status();
+  ASSERT_EQ(many->size(), 2u);
+  ASSERT_EQ((*many)[0].size(), 3u);
+  EXPECT_NEAR((*many)[0][0], seen[0], 1e-3);
+  EXPECT_NEAR((*many)[0][1], seen[51], 1e-3);
+  EXPECT_NEAR((*many)[0][2], seen[2], 1e-3);
+  ASSERT_EQ((*many)[1].size(), 1u);
+  EXPECT_NE((*many)[1][0], (*many)[0][1]);
+  auto bad_epoch = (*task)->ValuesAt(tasks::task_testing::LcbenchReadmeParams(), {53});
+  EXPECT_EQ(bad_epoch.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad_epoch.status().message(), HasSubstr("epochs must be in [1, 52], got 53"));
+
   auto unknown = factory("lcbench-1");
   EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(unknown.status().message(), HasSubstr("3945"));

@@ -55,7 +55,7 @@ class HelperPool {
   const std::string& executable() const { return executable_; }
 
   // Evaluates `request` (one JSON line) with a helper serving `task`: its answer, an object with
-  // a numeric "value" or an array "values" (and whatever else the request asked for).
+  // a numeric "value" or an array "values" or "batch" (and whatever else the request asked for).
   absl::StatusOr<nlohmann::json> Ask(const std::string& task, const std::string& request) {
     std::unique_ptr<PipeProcess> helper = Take(task);
     if (helper == nullptr) {
@@ -78,7 +78,8 @@ class HelperPool {
     nlohmann::json answer = nlohmann::json::parse(**line, nullptr, /*allow_exceptions=*/false);
     absl::StatusOr<nlohmann::json> result;
     if (answer.is_object() && ((answer.contains("value") && answer["value"].is_number()) ||
-                               (answer.contains("values") && answer["values"].is_array()))) {
+                               (answer.contains("values") && answer["values"].is_array()) ||
+                               (answer.contains("batch") && answer["batch"].is_array()))) {
       result = std::move(answer);
     } else if (answer.is_object() && answer.contains("error") && answer["error"].is_string()) {
       int code = answer.value("code", static_cast<int>(absl::StatusCode::kInternal));
@@ -212,18 +213,38 @@ class ServedLcbenchTask final : public Task {
 
   absl::StatusOr<std::vector<double>> ValuesAt(const hpo::v1::ParamMap& params,
                                                const std::vector<int>& epochs) const override {
-    HPO_RETURN_IF_ERROR(core::ValidateParams(space_, params));
-    const nlohmann::json request{{"params", ParamsJson(params)}, {"epochs", epochs}};
+    HPO_ASSIGN_OR_RETURN(std::vector<std::vector<double>> values,
+                         ValuesAtMany({EpochQuery{params, epochs}}));
+    return std::move(values[0]);
+  }
+
+  // One helper round trip for all of them.
+  absl::StatusOr<std::vector<std::vector<double>>> ValuesAtMany(
+      const std::vector<EpochQuery>& queries) const override {
+    nlohmann::json batch = nlohmann::json::array();
+    for (const EpochQuery& q : queries) {
+      HPO_RETURN_IF_ERROR(core::ValidateParams(space_, q.params));
+      batch.push_back({{"params", ParamsJson(q.params)}, {"epochs", q.epochs}});
+    }
+    const nlohmann::json request{{"batch", batch}};
     HPO_ASSIGN_OR_RETURN(nlohmann::json answer, pool_->Ask(name_, request.dump()));
-    std::vector<double> values;
-    if (answer.contains("values")) {
-      for (const nlohmann::json& v : answer["values"]) {
-        if (v.is_number()) values.push_back(v.get<double>());
+    std::vector<std::vector<double>> values;
+    if (answer.contains("batch") && answer["batch"].is_array()) {
+      for (const nlohmann::json& row : answer["batch"]) {
+        std::vector<double>& v = values.emplace_back();
+        if (!row.is_array()) continue;
+        for (const nlohmann::json& x : row) {
+          if (x.is_number()) v.push_back(x.get<double>());
+        }
       }
     }
-    if (values.size() != epochs.size()) {
-      return absl::InternalError(absl::StrCat(name_, ": the helper answered ", values.size(),
-                                              " values for ", epochs.size(), " epochs"));
+    bool fits = values.size() == queries.size();
+    for (size_t i = 0; fits && i < queries.size(); ++i) {
+      fits = values[i].size() == queries[i].epochs.size();
+    }
+    if (!fits) {
+      return absl::InternalError(
+          absl::StrCat(name_, ": the helper's answer does not match the batch asked for"));
     }
     return values;
   }

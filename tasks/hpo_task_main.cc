@@ -14,7 +14,9 @@
 // a request with "steps": N (N >= 1) gets the learning curve too,
 // {"value": f(x), "curve": [v1, ..., vN]} (the value at each step), and one with
 // "epochs": [e1, ...] only the values at those epochs of the task's full curve
-// (Task::ValuesAt), {"values": [...]};
+// (Task::ValuesAt), {"values": [...]}; and {"batch": [{"params": ..., "epochs":
+// [...]}, ...]} the same for several configurations at once (Task::ValuesAtMany),
+// {"batch": [[...], ...]};
 // blank lines are ignored, and it exits 0 at end of input. The bench harness
 // uses it to evaluate lcbench-<id> tasks without linking LibTorch itself.
 //
@@ -202,6 +204,40 @@ nlohmann::json ServeOne(const Task& task, const std::string& line) {
                           {"code", static_cast<int>(status.code())}};
   };
   nlohmann::json request = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  auto epochs_of = [](const nlohmann::json& list) -> absl::StatusOr<std::vector<int>> {
+    std::vector<int> epochs;
+    if (list.is_array()) {
+      for (const nlohmann::json& e : list) {
+        if (!e.is_number_integer()) break;
+        epochs.push_back(e.get<int>());
+      }
+    }
+    if (!list.is_array() || epochs.size() != list.size()) {
+      return absl::InvalidArgumentError("epochs: expected an array of integers");
+    }
+    return epochs;
+  };
+  if (!request.is_discarded() && request.is_object() && request.contains("batch")) {
+    if (!request["batch"].is_array()) {
+      return error(absl::InvalidArgumentError("batch: expected an array"));
+    }
+    std::vector<Task::EpochQuery> queries;
+    for (const nlohmann::json& item : request["batch"]) {
+      if (!item.is_object() || !item.contains("params") || !item.contains("epochs")) {
+        return error(absl::InvalidArgumentError(
+            "batch: each item is {\"params\": {...}, \"epochs\": [...]}"));
+      }
+      absl::StatusOr<hpo::v1::ParamMap> params =
+          ParamsFromJsonObject(task, item["params"], "params");
+      if (!params.ok()) return error(params.status());
+      absl::StatusOr<std::vector<int>> epochs = epochs_of(item["epochs"]);
+      if (!epochs.ok()) return error(epochs.status());
+      queries.push_back({*std::move(params), *std::move(epochs)});
+    }
+    absl::StatusOr<std::vector<std::vector<double>>> values = task.ValuesAtMany(queries);
+    if (!values.ok()) return error(values.status());
+    return nlohmann::json{{"batch", *values}};
+  }
   if (request.is_discarded() || !request.is_object() || !request.contains("params")) {
     return error(absl::InvalidArgumentError(
         "expected a JSON object {\"params\": {NAME: VALUE, ...}} on one line"));
@@ -210,17 +246,9 @@ nlohmann::json ServeOne(const Task& task, const std::string& line) {
       ParamsFromJsonObject(task, request["params"], "params");
   if (!params.ok()) return error(params.status());
   if (request.contains("epochs")) {
-    std::vector<int> epochs;
-    if (request["epochs"].is_array()) {
-      for (const nlohmann::json& e : request["epochs"]) {
-        if (!e.is_number_integer()) break;
-        epochs.push_back(e.get<int>());
-      }
-    }
-    if (!request["epochs"].is_array() || epochs.size() != request["epochs"].size()) {
-      return error(absl::InvalidArgumentError("epochs: expected an array of integers"));
-    }
-    absl::StatusOr<std::vector<double>> values = task.ValuesAt(*params, epochs);
+    absl::StatusOr<std::vector<int>> epochs = epochs_of(request["epochs"]);
+    if (!epochs.ok()) return error(epochs.status());
+    absl::StatusOr<std::vector<double>> values = task.ValuesAt(*params, *epochs);
     if (!values.ok()) return error(values.status());
     return nlohmann::json{{"values", *values}};
   }

@@ -95,26 +95,43 @@ class LcbenchTask final : public Task {
 
   absl::StatusOr<std::vector<double>> ValuesAt(const ParamMap& params,
                                                const std::vector<int>& epochs) const override {
-    if (epochs.empty()) return std::vector<double>();
-    HPO_RETURN_IF_ERROR(core::ValidateParams(space_, params));
-    const ParamMap p = core::NormalizeParams(space_, params);
-    LcbenchSurrogate::Input row{};
-    for (int j = 0; j < space_.params_size(); ++j) {
-      row[j + 1] = static_cast<float>(Num(p, space_.params(j).name()));
-    }
-    std::vector<LcbenchSurrogate::Input> rows(epochs.size(), row);
-    for (size_t i = 0; i < epochs.size(); ++i) {
-      if (epochs[i] < 1 || epochs[i] > kLcbenchEpochs) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(name_, ": epochs must be in [1, ", kLcbenchEpochs, "], got ", epochs[i]));
+    HPO_ASSIGN_OR_RETURN(std::vector<std::vector<double>> values,
+                         ValuesAtMany({EpochQuery{params, epochs}}));
+    return std::move(values[0]);
+  }
+
+  absl::StatusOr<std::vector<std::vector<double>>> ValuesAtMany(
+      const std::vector<EpochQuery>& queries) const override {
+    std::vector<LcbenchSurrogate::Input> rows;
+    for (const EpochQuery& q : queries) {
+      HPO_RETURN_IF_ERROR(core::ValidateParams(space_, q.params));
+      const ParamMap p = core::NormalizeParams(space_, q.params);
+      LcbenchSurrogate::Input row{};
+      for (int j = 0; j < space_.params_size(); ++j) {
+        row[j + 1] = static_cast<float>(Num(p, space_.params(j).name()));
       }
-      rows[i][0] = static_cast<float>(epochs[i]);
+      for (int epoch : q.epochs) {
+        if (epoch < 1 || epoch > kLcbenchEpochs) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(name_, ": epochs must be in [1, ", kLcbenchEpochs, "], got ", epoch));
+        }
+        row[0] = static_cast<float>(epoch);
+        rows.push_back(row);
+      }
+    }
+    std::vector<std::vector<double>> values;
+    if (rows.empty()) {
+      values.resize(queries.size());
+      return values;
     }
     absl::StatusOr<std::vector<LcbenchSurrogate::Output>> out = surrogate_->Predict(code_, rows);
     if (!out.ok()) return core::Annotate(out.status(), name_);
-    std::vector<double> values;
-    for (const LcbenchSurrogate::Output& o : *out) {
-      values.push_back(100.0 - o[LcbenchSurrogate::kValAccuracy]);
+    size_t next = 0;
+    for (const EpochQuery& q : queries) {
+      std::vector<double>& v = values.emplace_back();
+      for (size_t i = 0; i < q.epochs.size(); ++i) {
+        v.push_back(100.0 - (*out)[next++][LcbenchSurrogate::kValAccuracy]);
+      }
     }
     return values;
   }

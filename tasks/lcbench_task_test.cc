@@ -116,6 +116,32 @@ TEST(LcbenchTest, StepsSpreadOverTheEpochs) {
   }
 }
 
+// ValuesAt reads the epochs of the curve Evaluate reports, any subset in any order, and
+// ValuesAtMany several configurations in one call.
+TEST(LcbenchTest, ValuesAtReadsEpochsOfTheCurve) {
+  SKIP_WITHOUT_MODEL();
+  std::unique_ptr<Task> task = Make3945();
+  ASSERT_NE(task, nullptr);
+  task_testing::RecordingReporter reporter;
+  ASSERT_TRUE(task->Evaluate(task_testing::LcbenchReadmeParams(), Steps(52), reporter).ok());
+  auto values = task->ValuesAt(task_testing::LcbenchReadmeParams(), {52, 1, 9});
+  ASSERT_TRUE(values.ok()) << values.status();
+  ASSERT_EQ(values->size(), 3u);
+  EXPECT_NEAR((*values)[0], reporter.lines[51].metrics.at("value"), 1e-4);
+  EXPECT_NEAR((*values)[1], reporter.lines[0].metrics.at("value"), 1e-4);
+  EXPECT_NEAR((*values)[2], reporter.lines[8].metrics.at("value"), 1e-4);
+  auto many = task->ValuesAtMany({{task_testing::LcbenchReadmeParams(), {9}},
+                                  {task_testing::LcbenchReadmeParams(), {}},
+                                  {task_testing::LcbenchReadmeParams(), {1, 52}}});
+  ASSERT_TRUE(many.ok()) << many.status();
+  ASSERT_EQ(many->size(), 3u);
+  EXPECT_NEAR((*many)[0][0], (*values)[2], 1e-4);
+  EXPECT_TRUE((*many)[1].empty());
+  EXPECT_NEAR((*many)[2][1], (*values)[0], 1e-4);
+  EXPECT_EQ(task->ValuesAt(task_testing::LcbenchReadmeParams(), {0}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(LcbenchTest, BadOptionsAndParams) {
   SKIP_WITHOUT_MODEL();
   std::unique_ptr<Task> task = Make3945();

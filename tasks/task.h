@@ -78,6 +78,24 @@ class Task {
     (void)epochs;
     return absl::UnimplementedError(name() + ": no fixed-length learning curve");
   }
+
+  // ValuesAt for several configurations at once, in order: LCBench answers them with one
+  // surrogate call (a call has a fixed cost that one or two rows do not amortize). By default,
+  // one ValuesAt each.
+  struct EpochQuery {
+    hpo::v1::ParamMap params;
+    std::vector<int> epochs;
+  };
+  virtual absl::StatusOr<std::vector<std::vector<double>>> ValuesAtMany(
+      const std::vector<EpochQuery>& queries) const {
+    std::vector<std::vector<double>> out;
+    for (const EpochQuery& q : queries) {
+      absl::StatusOr<std::vector<double>> values = ValuesAt(q.params, q.epochs);
+      if (!values.ok()) return values.status();
+      out.push_back(*std::move(values));
+    }
+    return out;
+  }
 };
 
 // A task defined by a closed-form function; Evaluate draws the synthetic

@@ -153,6 +153,17 @@ TEST(TaskRegistryTest, CheckBuiltinStudy) {
   }
 }
 
+// A synthetic task's curve depends on how many steps it is asked for: it has no fixed epochs.
+TEST(TaskTest, SyntheticTasksHaveNoFixedLengthCurve) {
+  auto task = MakeTask("branin");
+  ASSERT_TRUE(task.ok());
+  auto values = (*task)->ValuesAt((*task)->optimum_params(), {1});
+  EXPECT_EQ(values.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(values.status().message(), "branin: no fixed-length learning curve");
+  EXPECT_EQ((*task)->ValuesAtMany({{(*task)->optimum_params(), {1}}}).status().code(),
+            absl::StatusCode::kUnimplemented);
+}
+
 TEST(TaskTest, OptimumParamsReachTheOptimum) {
   for (const std::string& name : TaskNames()) {
     SCOPED_TRACE(name);
