@@ -9,6 +9,7 @@
 #include <set>
 #include <tuple>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -150,9 +151,26 @@ absl::StatusOr<std::vector<StopperMethod>> ParseStopperMethods(const std::string
       "none,median,asha,hyperband,learning_curve,learning_curve-warm,3-epoch,9-epoch";
   std::vector<StopperMethod> methods;
   for (absl::string_view raw : absl::StrSplit(list == "default" ? all : list, ',')) {
-    const std::string name(absl::StripAsciiWhitespace(raw));
+    const std::string text(absl::StripAsciiWhitespace(raw));
+    // NAME or NAME:key=value;key=value (the stopper's options; the whole text names it).
+    const size_t colon = text.find(':');
+    const std::string name = text.substr(0, colon);
+    std::map<std::string, std::string> options;
+    if (colon != std::string::npos) {
+      for (absl::string_view item :
+           absl::StrSplit(text.substr(colon + 1), ';', absl::SkipWhitespace())) {
+        const std::pair<std::string, std::string> kv =
+            absl::StrSplit(item, absl::MaxSplits('=', 1));
+        const std::string key(absl::StripAsciiWhitespace(kv.first));
+        if (item.find('=') == absl::string_view::npos || key.empty()) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("--stoppers: '", text, "': expected NAME:key=value;key=value"));
+        }
+        options[key] = std::string(absl::StripAsciiWhitespace(kv.second));
+      }
+    }
     StopperMethod m;
-    m.name = name;
+    m.name = text;
     if (name == "none" || name == "median" || name == "asha" || name == "learning_curve") {
       m.stopping.set_name(name);
     } else if (name == "hyperband") {
@@ -169,6 +187,16 @@ absl::StatusOr<std::vector<StopperMethod>> ParseStopperMethods(const std::string
       return absl::InvalidArgumentError(absl::StrCat("--stoppers: unknown method '", name,
                                                      "' (known: ", all,
                                                      ", or I-epoch for 1 <= I < ", epochs, ")"));
+    }
+    if (!options.empty()) {
+      if (m.i_epoch > 0 || name == "none") {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--stoppers: '", text, "': ", name, " takes no options"));
+      }
+      for (const auto& [key, value] : options) (*m.stopping.mutable_options())[key] = value;
+      // Checked now, with the stopper's own message, rather than at the first run.
+      HPO_RETURN_IF_ERROR(
+          core::Annotate(server::MakeEarlyStopper(m.stopping).status(), "--stoppers"));
     }
     methods.push_back(std::move(m));
   }
@@ -323,7 +351,14 @@ absl::StatusOr<StopperRun> RunStopperStudy(server::Coordinator& coordinator,
   const int epochs = source.epochs();
 
   hpo::v1::StudySpec spec;
-  spec.set_name(absl::StrCat(source.name(), "-", method.name, "-", seed));
+  // A study name takes letters, digits and _.-; a variant's ":key=value;..." does not fit.
+  std::string name = absl::StrCat(source.name(), "-", method.name, "-", seed);
+  for (char& c : name) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') {
+      c = '_';
+    }
+  }
+  spec.set_name(name);
   spec.mutable_objective()->set_metric("value");
   spec.mutable_objective()->set_direction(hpo::v1::MINIMIZE);
   *spec.mutable_optimizer() = track.sampler;

@@ -58,8 +58,10 @@ struct StopperMethod {
 };
 
 // Parses "none,median,asha,hyperband,learning_curve,learning_curve-warm,3-epoch,9-epoch" (any
-// subset; "default" for all of these). hyperband and asha take max_step = epochs; the others
-// their defaults. INVALID_ARGUMENT naming an unknown method.
+// subset; "default" for all of these). hyperband takes max_step = epochs; the others their
+// defaults. A stopper may carry options, NAME:key=value;key=value (e.g.
+// "learning_curve-warm:threshold=0.1;eta=2"), named by the whole text. INVALID_ARGUMENT naming
+// an unknown method or a bad option (the stopper's own message).
 absl::StatusOr<std::vector<StopperMethod>> ParseStopperMethods(const std::string& list, int epochs);
 
 // What one method did on one (task, seed).
@@ -104,7 +106,8 @@ absl::StatusOr<StopperRun> RunStopperMethod(const CurveSource& source, const Sto
 // Track B: the same comparison through the coordinator (server::Coordinator, its optimizer
 // registry and stoppers, its storage), with `workers` simulated workers training in lockstep,
 // one epoch each per tick, so that up to `workers` trials run at once and are judged against
-// each other as they go. The study is named TASK-METHOD-SEED; its configurations come from
+// each other as they go. The study is named TASK-METHOD-SEED (characters a study name cannot
+// hold made '_'); its configurations come from
 // `sampler` (random when empty), proposed with the trials in flight pending. `warm_studies`
 // names the earlier studies learning_curve-warm learns from (cold learning_curve learns from
 // none). INVALID_ARGUMENT for an i-epoch method (Track A only). Deterministic when the

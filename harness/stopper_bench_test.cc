@@ -32,6 +32,18 @@ TEST(StopperMethodsTest, ParsesTheListAndNamesUnknownOnes) {
               HasSubstr("--stoppers: unknown method '52-epoch'"));
   EXPECT_THAT(std::string(ParseStopperMethods("none,sha", 52).status().message()),
               HasSubstr("unknown method 'sha'"));
+  // Variants with options, named by the whole text; their options are checked.
+  auto variant = ParseStopperMethods("learning_curve-warm:threshold=0.1;eta=2", 52);
+  ASSERT_TRUE(variant.ok()) << variant.status();
+  EXPECT_EQ((*variant)[0].name, "learning_curve-warm:threshold=0.1;eta=2");
+  EXPECT_TRUE((*variant)[0].warm_from_other_seeds);
+  EXPECT_EQ((*variant)[0].stopping.options().at("eta"), "2");
+  EXPECT_EQ(ParseStopperMethods("asha:eta=1", 52).status().message(),
+            "--stoppers: early_stopping.options.eta: '1' is not an integer >= 2");
+  EXPECT_THAT(std::string(ParseStopperMethods("3-epoch:x=1", 52).status().message()),
+              HasSubstr("3-epoch takes no options"));
+  EXPECT_THAT(std::string(ParseStopperMethods("asha:eta", 52).status().message()),
+              HasSubstr("expected NAME:key=value;key=value"));
 }
 
 TEST(StopperBenchTest, EveryMethodSpendsTheBudgetOnTheSameStream) {
