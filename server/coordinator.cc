@@ -128,9 +128,9 @@ absl::StatusOr<std::unique_ptr<Coordinator::StudyEntry>> Coordinator::MakeEntry(
   entry->study = study;
   HPO_ASSIGN_OR_RETURN(entry->optimizer,
                        MakeOptimizer(study.spec().optimizer(), study.spec().space()));
-  HPO_ASSIGN_OR_RETURN(entry->stopper,
-                       options_.stopper_factory ? options_.stopper_factory(study.spec().early_stopping())
-                                                : MakeEarlyStopper(study.spec().early_stopping()));
+  HPO_ASSIGN_OR_RETURN(entry->stopper, options_.stopper_factory
+                                           ? options_.stopper_factory(study.spec().early_stopping())
+                                           : MakeEarlyStopper(study.spec().early_stopping()));
   return entry;
 }
 
