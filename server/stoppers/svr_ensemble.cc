@@ -179,13 +179,11 @@ absl::StatusOr<std::unique_ptr<SvrEnsemble>> SvrEnsemble::Fit(
   struct Candidate {
     Params params;
     double mse;
-    std::vector<double> residuals;  // out of fold, standardized units
   };
   std::vector<Candidate> candidates;
   for (int t = 0; t < options.search_trials; ++t) {
     Params p{std::exp(log_u(rng)), std::max(1e-3, 1.0 - unit(rng)), std::exp(log_u(rng))};
     double sse = 0;
-    std::vector<double> residuals;
     for (int f = 0; f < options.folds; ++f) {
       std::vector<int> train;
       for (size_t i = 0; i < search_rows.size(); ++i) {
@@ -196,22 +194,13 @@ absl::StatusOr<std::unique_ptr<SvrEnsemble>> SvrEnsemble::Fit(
         if (fold_of[i] != f) continue;
         const double r = PredictOne(m->model, x[search_rows[i]]) - y[search_rows[i]];
         sse += r * r;
-        residuals.push_back(std::abs(r));
       }
     }
-    candidates.push_back({p, sse / search_rows.size(), std::move(residuals)});
+    candidates.push_back({p, sse / search_rows.size()});
   }
   std::sort(candidates.begin(), candidates.end(),
             [](const Candidate& a, const Candidate& b) { return a.mse < b.mse; });
   e->cv_rmse_ = std::sqrt(candidates[0].mse) * e->y_scale_;
-  // The error scale that makes 95% of the out-of-fold residuals fall within 1.96 of it: the
-  // residuals are heavy-tailed (most configurations are predicted well, a few far off), and
-  // their RMSE gave intervals that held 98-99% of LCBench's true finals, too wide to stop much.
-  std::vector<double>& abs_residuals = candidates[0].residuals;
-  std::sort(abs_residuals.begin(), abs_residuals.end());
-  const double q95 = abs_residuals[std::min(abs_residuals.size() - 1,
-                                            static_cast<size_t>(0.95 * abs_residuals.size()))];
-  e->error_scale_ = q95 / 1.96 * e->y_scale_;
 
   // The members: the best candidates, each on the rows (a random subset of them when there are
   // more than max_member_rows).
@@ -239,7 +228,7 @@ SvrEnsemble::Forecast SvrEnsemble::Predict(const std::vector<double>& x_raw) con
   double var = 0;
   for (double p : predictions) var += (p - mean) * (p - mean);
   var /= std::max<size_t>(1, predictions.size() - 1);
-  return {mean, std::sqrt(var + error_scale_ * error_scale_)};
+  return {mean, std::sqrt(var + cv_rmse_ * cv_rmse_)};
 }
 
 }  // namespace hpo::server

@@ -34,10 +34,9 @@ class SvrEnsemble {
  public:
   struct Forecast {
     double mean = 0;
-    // sqrt(ensemble variance + e^2), e the cross-validated error scale (the 95% quantile of the
-    // best candidate's out-of-fold absolute residuals, over 1.96): the members' disagreement
-    // alone is far too confident (it ignores the error they share), and the residuals' RMSE
-    // too wide (they are heavy-tailed).
+    // sqrt(ensemble variance + cross-validated residual variance): the members' disagreement
+    // alone is far too confident (it ignores the error they share), so the out-of-fold error of
+    // the selected candidates widens it.
     double spread = 0;
   };
 
@@ -64,8 +63,7 @@ class SvrEnsemble {
   int rows_ = 0;
   std::vector<double> x_mean_, x_scale_;
   double y_mean_ = 0, y_scale_ = 1;
-  double cv_rmse_ = 0;      // target units
-  double error_scale_ = 0;  // target units: q95(|out-of-fold residual|) / 1.96
+  double cv_rmse_ = 0;  // target units
   std::vector<std::unique_ptr<Member>> members_;
 };
 
