@@ -211,13 +211,6 @@ class ServedLcbenchTask final : public Task {
     return value;
   }
 
-  absl::StatusOr<std::vector<double>> ValuesAt(const hpo::v1::ParamMap& params,
-                                               const std::vector<int>& epochs) const override {
-    HPO_ASSIGN_OR_RETURN(std::vector<std::vector<double>> values,
-                         ValuesAtMany({EpochQuery{params, epochs}}));
-    return std::move(values[0]);
-  }
-
   // One helper round trip for all of them.
   absl::StatusOr<std::vector<std::vector<double>>> ValuesAtMany(
       const std::vector<EpochQuery>& queries) const override {

@@ -106,6 +106,27 @@ class CurveReader {
   std::vector<double> curve_;  // NaN: not read yet
 };
 
+// A run of `method` on (source, seed) before it starts.
+StopperRun NewRun(const CurveSource& source, const StopperMethod& method, uint64_t seed,
+                  int64_t budget) {
+  StopperRun run;
+  run.task = source.name();
+  run.method = method.name;
+  run.seed = seed;
+  run.budget = budget;
+  return run;
+}
+
+// The study both tracks judge in: the objective "value", minimized, over the source's space.
+hpo::v1::StudySpec BenchSpec(const CurveSource& source) {
+  hpo::v1::StudySpec spec;
+  spec.set_name(source.name());
+  spec.mutable_objective()->set_metric("value");
+  spec.mutable_objective()->set_direction(hpo::v1::MINIMIZE);
+  *spec.mutable_space() = source.space();
+  return spec;
+}
+
 std::string Number(double v) {
   if (std::isnan(v)) return "—";
   if (std::isinf(v)) return v > 0 ? "∞" : "-∞";
@@ -208,17 +229,9 @@ absl::StatusOr<StopperRun> RunStopperMethod(const CurveSource& source, const Sto
                                             const std::vector<hpo::v1::Trial>& warm,
                                             const hpo::v1::OptimizerSpec& sampler) {
   const absl::Time start = absl::Now();
-  StopperRun run;
-  run.task = source.name();
-  run.method = method.name;
-  run.seed = seed;
-  run.budget = budget;
+  StopperRun run = NewRun(source, method, seed, budget);
   HPO_ASSIGN_OR_RETURN(const double reference, source.ReferenceBest());
-  hpo::v1::StudySpec spec;
-  spec.set_name(source.name());
-  spec.mutable_objective()->set_metric("value");
-  spec.mutable_objective()->set_direction(hpo::v1::MINIMIZE);
-  *spec.mutable_space() = source.space();
+  hpo::v1::StudySpec spec = BenchSpec(source);
 
   std::unique_ptr<server::EarlyStopper> stopper;
   if (method.i_epoch == 0) {
@@ -342,15 +355,11 @@ absl::StatusOr<StopperRun> RunStopperStudy(server::Coordinator& coordinator,
   }
   if (track.workers < 1) return absl::InvalidArgumentError("workers: must be >= 1");
   const absl::Time start = absl::Now();
-  StopperRun run;
-  run.task = source.name();
-  run.method = method.name;
-  run.seed = seed;
-  run.budget = budget;
+  StopperRun run = NewRun(source, method, seed, budget);
   HPO_ASSIGN_OR_RETURN(const double reference, source.ReferenceBest());
   const int epochs = source.epochs();
 
-  hpo::v1::StudySpec spec;
+  hpo::v1::StudySpec spec = BenchSpec(source);
   // A study name takes letters, digits and _.-; a variant's ":key=value;..." does not fit.
   std::string name = absl::StrCat(source.name(), "-", method.name, "-", seed);
   for (char& c : name) {
@@ -359,8 +368,6 @@ absl::StatusOr<StopperRun> RunStopperStudy(server::Coordinator& coordinator,
     }
   }
   spec.set_name(name);
-  spec.mutable_objective()->set_metric("value");
-  spec.mutable_objective()->set_direction(hpo::v1::MINIMIZE);
   *spec.mutable_optimizer() = track.sampler;
   if (spec.optimizer().name().empty()) spec.mutable_optimizer()->set_name("random");
   spec.mutable_optimizer()->set_seed(static_cast<int64_t>(seed));
@@ -372,7 +379,6 @@ absl::StatusOr<StopperRun> RunStopperStudy(server::Coordinator& coordinator,
   }
   spec.mutable_budget()->set_max_trials(1000000);
   spec.mutable_budget()->set_max_parallel(track.workers);
-  *spec.mutable_space() = source.space();
   spec.mutable_task()->set_builtin(source.name());  // never run: the benchmark reads the curves
   HPO_RETURN_IF_ERROR(coordinator.CreateStudy(spec).status());
 

@@ -93,13 +93,6 @@ class LcbenchTask final : public Task {
     return value;
   }
 
-  absl::StatusOr<std::vector<double>> ValuesAt(const ParamMap& params,
-                                               const std::vector<int>& epochs) const override {
-    HPO_ASSIGN_OR_RETURN(std::vector<std::vector<double>> values,
-                         ValuesAtMany({EpochQuery{params, epochs}}));
-    return std::move(values[0]);
-  }
-
   absl::StatusOr<std::vector<std::vector<double>>> ValuesAtMany(
       const std::vector<EpochQuery>& queries) const override {
     std::vector<LcbenchSurrogate::Input> rows;

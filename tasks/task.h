@@ -70,31 +70,25 @@ class Task {
 
   // The objective at the given epochs of the task's own full-length curve (each in [1, N] for a
   // task of N epochs), without reporting: what a benchmark that simulates training reads, a few
-  // epochs at a time. UNIMPLEMENTED for tasks without a fixed-length curve (SyntheticTask's
-  // curve depends on how many steps are asked for); LCBench implements it (N = 52).
-  virtual absl::StatusOr<std::vector<double>> ValuesAt(const hpo::v1::ParamMap& params,
-                                                       const std::vector<int>& epochs) const {
-    (void)params;
-    (void)epochs;
-    return absl::UnimplementedError(name() + ": no fixed-length learning curve");
-  }
-
-  // ValuesAt for several configurations at once, in order: LCBench answers them with one
-  // surrogate call (a call has a fixed cost that one or two rows do not amortize). By default,
-  // one ValuesAt each.
+  // epochs at a time. Several configurations at once, in order: LCBench answers them with one
+  // surrogate call (a call has a fixed cost that one or two rows do not amortize).
+  // UNIMPLEMENTED for tasks without a fixed-length curve (SyntheticTask's curve depends on how
+  // many steps are asked for); LCBench implements it (N = 52).
   struct EpochQuery {
     hpo::v1::ParamMap params;
     std::vector<int> epochs;
   };
   virtual absl::StatusOr<std::vector<std::vector<double>>> ValuesAtMany(
       const std::vector<EpochQuery>& queries) const {
-    std::vector<std::vector<double>> out;
-    for (const EpochQuery& q : queries) {
-      absl::StatusOr<std::vector<double>> values = ValuesAt(q.params, q.epochs);
-      if (!values.ok()) return values.status();
-      out.push_back(*std::move(values));
-    }
-    return out;
+    (void)queries;
+    return absl::UnimplementedError(name() + ": no fixed-length learning curve");
+  }
+  // ValuesAtMany of one configuration.
+  absl::StatusOr<std::vector<double>> ValuesAt(const hpo::v1::ParamMap& params,
+                                               const std::vector<int>& epochs) const {
+    absl::StatusOr<std::vector<std::vector<double>>> values = ValuesAtMany({{params, epochs}});
+    if (!values.ok()) return values.status();
+    return std::move((*values)[0]);
   }
 };
 
