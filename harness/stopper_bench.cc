@@ -541,7 +541,8 @@ std::string StopperReportMarkdown(const std::vector<MethodSummary>& summaries, i
   return out;
 }
 
-std::string StopperRegretSvg(const std::vector<StopperRun>& runs, const std::string& title) {
+std::vector<Series> MedianRegretFront(const std::vector<StopperRun>& runs,
+                                      const std::vector<double>& fractions) {
   std::vector<std::string> order;
   int64_t budget = 0;
   for (const StopperRun& r : runs) {
@@ -552,8 +553,8 @@ std::string StopperRegretSvg(const std::vector<StopperRun>& runs, const std::str
   for (const std::string& method : order) {
     Series s;
     s.name = method;
-    for (int i = 1; i <= 60; ++i) {
-      const int64_t at = budget * i / 60;
+    for (double fraction : fractions) {
+      const int64_t at = static_cast<int64_t>(std::llround(fraction * static_cast<double>(budget)));
       std::vector<double> regrets;
       for (const StopperRun& r : runs) {
         if (r.method == method) regrets.push_back(r.RegretAt(at));
@@ -563,11 +564,52 @@ std::string StopperRegretSvg(const std::vector<StopperRun>& runs, const std::str
     }
     series.push_back(std::move(s));
   }
+  return series;
+}
+
+namespace {
+
+std::vector<double> SixtiethsOfTheBudget() {
+  std::vector<double> fractions;
+  for (int i = 1; i <= 60; ++i) fractions.push_back(i / 60.0);
+  return fractions;
+}
+
+}  // namespace
+
+std::string StopperRegretSvg(const std::vector<StopperRun>& runs, const std::string& title) {
   PlotOptions options;
   options.title = title;
   options.x_label = "epochs spent";
   options.y_label = "median regret";
-  return LinePlotSvg(options, series);
+  return LinePlotSvg(options, MedianRegretFront(runs, SixtiethsOfTheBudget()));
+}
+
+std::string StopperFrontMarkdown(const std::vector<StopperRun>& runs) {
+  const std::vector<double> fractions = {1.0 / 32, 1.0 / 16, 1.0 / 8, 1.0 / 4, 1.0 / 2, 1.0};
+  const std::vector<Series> front = MedianRegretFront(runs, fractions);
+  std::string out =
+      "The (epochs, regret) front: median regret once a share of B was spent (bold: the lowest "
+      "at that budget; — before any configuration ran to the end).\n\n| method | B/32 | B/16 | "
+      "B/8 | B/4 | B/2 | B |\n|---|---|---|---|---|---|---|\n";
+  std::vector<double> lowest(fractions.size(), std::numeric_limits<double>::infinity());
+  for (const Series& s : front) {
+    for (size_t i = 0; i < fractions.size(); ++i) lowest[i] = std::min(lowest[i], s.y[i]);
+  }
+  for (const Series& s : front) {
+    absl::StrAppend(&out, "| ", s.name, " |");
+    for (size_t i = 0; i < fractions.size(); ++i) {
+      if (!std::isfinite(s.y[i])) {
+        absl::StrAppend(&out, " — |");
+      } else if (s.y[i] == lowest[i]) {
+        absl::StrAppend(&out, " **", Number(s.y[i]), "** |");
+      } else {
+        absl::StrAppend(&out, " ", Number(s.y[i]), " |");
+      }
+    }
+    absl::StrAppend(&out, "\n");
+  }
+  return out;
 }
 
 std::string TaskFamily(const std::string& task) {
@@ -725,13 +767,21 @@ absl::StatusOr<std::vector<StopperRun>> RunStopperBench(const StopperBenchOption
                                              " simulated workers (Track B)")
                               : "; one configuration at a time, in-process (Track A)");
   std::string md;
+  std::string front_csv = "family,method,epochs,median_regret\n";
   for (const auto& [family, family_runs] : by_family) {
-    absl::StrAppend(&md,
-                    StopperReportMarkdown(SummarizeStopperRuns(family_runs, 17),
-                                          static_cast<int>(family_tasks[family].size()),
-                                          options.seeds, family_runs.front().budget,
-                                          absl::StrCat("Stoppers on ", family), setup),
-                    "\n![regret](stoppers-", family, ".svg)\n\n");
+    absl::StrAppend(
+        &md,
+        StopperReportMarkdown(
+            SummarizeStopperRuns(family_runs, 17), static_cast<int>(family_tasks[family].size()),
+            options.seeds, family_runs.front().budget, absl::StrCat("Stoppers on ", family), setup),
+        "\n", StopperFrontMarkdown(family_runs), "\n![regret](stoppers-", family, ".svg)\n\n");
+    for (const Series& series : MedianRegretFront(family_runs, SixtiethsOfTheBudget())) {
+      for (size_t i = 0; i < series.x.size(); ++i) {
+        absl::StrAppend(&front_csv,
+                        absl::StrFormat("%s,%s,%d,%g\n", family, series.name,
+                                        static_cast<int64_t>(series.x[i]), series.y[i]));
+      }
+    }
     HPO_RETURN_IF_ERROR(
         WriteTextFile(absl::StrCat(options.out_dir, "/stoppers-", family, ".svg"),
                       StopperRegretSvg(family_runs, absl::StrCat("median regret, ", family))));
@@ -742,6 +792,8 @@ absl::StatusOr<std::vector<StopperRun>> RunStopperBench(const StopperBenchOption
                              options.seeds, runs.front().budget, "All tasks", setup));
   }
   HPO_RETURN_IF_ERROR(WriteTextFile(absl::StrCat(options.out_dir, "/stoppers.md"), md));
+  HPO_RETURN_IF_ERROR(
+      WriteTextFile(absl::StrCat(options.out_dir, "/stopper_front.csv"), front_csv));
   std::string csv =
       "task,seed,method,budget,epochs,configs,completed,stopped,false_stops,forecasts,covered,"
       "regret_q,regret_h,"

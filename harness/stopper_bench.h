@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "harness/svg_plot.h"
 #include "hpo/v1/hpo.pb.h"
 #include "server/coordinator.h"
 
@@ -148,8 +149,17 @@ std::string StopperReportMarkdown(const std::vector<MethodSummary>& summaries, i
                                   int64_t budget, const std::string& title,
                                   const std::string& setup);
 
+// Per method (in order of first appearance), the median regret over its (task, seed) runs once
+// each fraction of the budget was spent: x = epochs, y = median regret (+inf before any
+// configuration ran to the end).
+std::vector<Series> MedianRegretFront(const std::vector<StopperRun>& runs,
+                                      const std::vector<double>& fractions);
+
 // An SVG of the median regret over (task, seed) pairs against epochs spent, one line per method.
 std::string StopperRegretSvg(const std::vector<StopperRun>& runs, const std::string& title);
+
+// A table of the median regret per method at B/32, B/16, ..., B, the lowest at each in bold.
+std::string StopperFrontMarkdown(const std::vector<StopperRun>& runs);
 
 // The whole benchmark: tasks x seeds x methods.
 struct StopperBenchOptions {
@@ -176,7 +186,8 @@ struct StopperBenchOptions {
 // a table per task family (lcbench-* tasks are one family, each curve family its own) and over
 // all tasks, the runs as CSV, and a regret plot per family. Errors: INVALID_ARGUMENT for no
 // tasks, seeds < 1, budget < 1 or jobs < 1; a source's error; FAILED_PRECONDITION when the
-// directory or a file cannot be written.
+// directory or a file cannot be written. Also writes stopper_front.csv: per family and method,
+// the median regret at 60 evenly spaced epoch counts.
 absl::StatusOr<std::vector<StopperRun>> RunStopperBench(const StopperBenchOptions& options);
 
 // The family of a task name: "lcbench" for lcbench-<id>, else the name itself.

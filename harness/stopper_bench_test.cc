@@ -223,5 +223,24 @@ TEST(StopperSummaryTest, SpeedupAtEqualRegretAndCensoring) {
   EXPECT_THAT(StopperRegretSvg({none, fast, slow}, "t"), HasSubstr("<svg"));
 }
 
+TEST(StopperSummaryTest, FrontIsTheMedianRegretAtSharesOfTheBudget) {
+  StopperRun none = MakeRun("none");
+  none.trajectory = {{100, 1.0}, {500, 0.5}};
+  StopperRun fast = MakeRun("fast");
+  fast.trajectory = {{50, 0.5}};
+  StopperRun slow = MakeRun("slow");
+  slow.trajectory = {{900, 0.8}};
+  // B = 1000: B/32 = 31, B/16 = 63, B/8 = 125, B/4 = 250, B/2 = 500.
+  const std::string md = StopperFrontMarkdown({none, fast, slow});
+  EXPECT_THAT(md, HasSubstr("| none | — | — | 1 | 1 | **0.5** | **0.5** |"));
+  EXPECT_THAT(md, HasSubstr("| fast | — | **0.5** | **0.5** | **0.5** | **0.5** | **0.5** |"));
+  EXPECT_THAT(md, HasSubstr("| slow | — | — | — | — | — | 0.8 |"));
+  const std::vector<Series> front = MedianRegretFront({none, fast, slow}, {0.1, 1.0});
+  ASSERT_EQ(front.size(), 3u);
+  EXPECT_EQ(front[0].x, (std::vector<double>{100, 1000}));
+  EXPECT_EQ(front[0].y, (std::vector<double>{1.0, 0.5}));
+  EXPECT_EQ(front[2].y[0], std::numeric_limits<double>::infinity());
+}
+
 }  // namespace
 }  // namespace hpo::harness

@@ -52,6 +52,42 @@ TEST(SvrEnsembleTest, PredictsASmoothFunctionWithACalibratedSpread) {
   EXPECT_EQ((*again)->Predict({0.2, 0.9}).mean, (*model)->Predict({0.2, 0.9}).mean);
 }
 
+TEST(SvrEnsembleTest, SpreadFollowsTheErrorWhereThePredictionLies) {
+  // Noise grows with the target: sd 0.01 near y = 0, 0.3 near y = 1. One global error term
+  // would be far too wide for the good (low) predictions and too narrow for the bad ones.
+  std::mt19937_64 rng(11);
+  std::uniform_real_distribution<double> u(0, 1);
+  std::normal_distribution<double> unit_noise(0, 1);
+  auto noisy = [&](double a) { return a + (0.01 + 0.3 * a) * unit_noise(rng); };
+  std::vector<std::vector<double>> x;
+  std::vector<double> y;
+  for (int i = 0; i < 300; ++i) {
+    const double a = u(rng);
+    x.push_back({a});
+    y.push_back(noisy(a));
+  }
+  SvrEnsembleOptions options;
+  options.seed = 5;
+  auto model = SvrEnsemble::Fit(x, y, options);
+  ASSERT_TRUE(model.ok()) << model.status();
+  const double low = (*model)->Predict({0.05}).spread;
+  const double high = (*model)->Predict({0.95}).spread;
+  EXPECT_LT(low, 0.5 * (*model)->cv_rmse());
+  EXPECT_GT(high, 3 * low);
+  // Still calibrated at both ends.
+  int covered_low = 0, covered_high = 0;
+  const int kHeldOut = 200;
+  for (int i = 0; i < kHeldOut; ++i) {
+    const double a = 0.2 * u(rng), b = 0.8 + 0.2 * u(rng);
+    const SvrEnsemble::Forecast pa = (*model)->Predict({a});
+    const SvrEnsemble::Forecast pb = (*model)->Predict({b});
+    covered_low += std::abs(pa.mean - noisy(a)) <= 1.96 * pa.spread ? 1 : 0;
+    covered_high += std::abs(pb.mean - noisy(b)) <= 1.96 * pb.spread ? 1 : 0;
+  }
+  EXPECT_GE(covered_low, 0.85 * kHeldOut);
+  EXPECT_GE(covered_high, 0.85 * kHeldOut);
+}
+
 TEST(SvrEnsembleTest, RefusesTooFewOrBadRows) {
   SvrEnsembleOptions options;
   EXPECT_EQ(SvrEnsemble::Fit({{1}, {2}}, {1, 2}, options).status().code(),

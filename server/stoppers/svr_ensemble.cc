@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <random>
 
@@ -12,6 +13,9 @@ namespace hpo::server {
 namespace {
 
 void Silent(const char*) {}
+
+// The error term of a forecast averages at least this many out-of-fold residuals.
+constexpr int kFewestNeighbours = 15;
 
 // libsvm prints progress to stdout unless told otherwise; once per process.
 void SilenceLibsvm() {
@@ -96,11 +100,20 @@ double PredictOne(const svm_model* model, const std::vector<double>& row) {
   return svm_predict(model, nodes.data());
 }
 
-std::vector<int> Sample(int n, int k, std::mt19937_64& rng) {
+// k of the n rows (all of them when k >= n): the share `low` of k with the lowest targets, the
+// rest drawn at random.
+std::vector<int> Sample(int n, int k, double low, std::mt19937_64& rng,
+                        const std::vector<double>& y) {
   std::vector<int> all(n);
   std::iota(all.begin(), all.end(), 0);
   if (k >= n) return all;
-  std::shuffle(all.begin(), all.end(), rng);
+  const int best = static_cast<int>(low * k);
+  if (best > 0) {
+    std::stable_sort(all.begin(), all.end(), [&](int a, int b) { return y[a] < y[b]; });
+    std::shuffle(all.begin() + best, all.end(), rng);
+  } else {
+    std::shuffle(all.begin(), all.end(), rng);
+  }
   all.resize(k);
   std::sort(all.begin(), all.end());
   return all;
@@ -122,7 +135,9 @@ absl::StatusOr<std::unique_ptr<SvrEnsemble>> SvrEnsemble::Fit(
   if (n != static_cast<int>(y_raw.size())) {
     return absl::InvalidArgumentError("svr ensemble: rows and targets differ in number");
   }
-  if (options.folds < 2 || options.members < 1 || options.search_trials < options.members) {
+  if (options.folds < 2 || options.members < 1 || options.search_trials < options.members ||
+      options.low_target_share < 0 || options.low_target_share > 1 ||
+      options.error_neighbour_share <= 0 || options.error_neighbour_share > 1) {
     return absl::InvalidArgumentError("svr ensemble: bad options");
   }
   if (n < 2 * options.folds) {
@@ -140,6 +155,7 @@ absl::StatusOr<std::unique_ptr<SvrEnsemble>> SvrEnsemble::Fit(
 
   std::unique_ptr<SvrEnsemble> e(new SvrEnsemble());
   e->rows_ = n;
+  e->error_neighbour_share_ = options.error_neighbour_share;
   // Standardize features and targets (a feature that does not vary is left centred).
   e->x_mean_.assign(d, 0);
   e->x_scale_.assign(d, 1);
@@ -172,7 +188,8 @@ absl::StatusOr<std::unique_ptr<SvrEnsemble>> SvrEnsemble::Fit(
   std::uniform_real_distribution<double> unit(0.0, 1.0);
 
   // Random search, scored by k-fold cross-validation on (a subset of) the rows.
-  const std::vector<int> search_rows = Sample(n, options.max_search_rows, rng);
+  const std::vector<int> search_rows =
+      Sample(n, options.max_search_rows, options.low_target_share, rng, y);
   std::vector<int> fold_of(search_rows.size());
   for (size_t i = 0; i < fold_of.size(); ++i) fold_of[i] = static_cast<int>(i % options.folds);
   std::shuffle(fold_of.begin(), fold_of.end(), rng);
@@ -181,9 +198,12 @@ absl::StatusOr<std::unique_ptr<SvrEnsemble>> SvrEnsemble::Fit(
     double mse;
   };
   std::vector<Candidate> candidates;
+  std::vector<std::pair<double, double>> best_oof;  // (prediction, residual), standardized
+  double best_mse = std::numeric_limits<double>::infinity();
   for (int t = 0; t < options.search_trials; ++t) {
     Params p{std::exp(log_u(rng)), std::max(1e-3, 1.0 - unit(rng)), std::exp(log_u(rng))};
     double sse = 0;
+    std::vector<std::pair<double, double>> oof;
     for (int f = 0; f < options.folds; ++f) {
       std::vector<int> train;
       for (size_t i = 0; i < search_rows.size(); ++i) {
@@ -192,21 +212,32 @@ absl::StatusOr<std::unique_ptr<SvrEnsemble>> SvrEnsemble::Fit(
       std::unique_ptr<Trained> m = Train(x, y, train, p);
       for (size_t i = 0; i < search_rows.size(); ++i) {
         if (fold_of[i] != f) continue;
-        const double r = PredictOne(m->model, x[search_rows[i]]) - y[search_rows[i]];
+        const double pred = PredictOne(m->model, x[search_rows[i]]);
+        const double r = pred - y[search_rows[i]];
         sse += r * r;
+        oof.emplace_back(pred, r);
       }
     }
     candidates.push_back({p, sse / search_rows.size()});
+    if (candidates.back().mse < best_mse) {
+      best_mse = candidates.back().mse;
+      best_oof = std::move(oof);
+    }
   }
   std::sort(candidates.begin(), candidates.end(),
             [](const Candidate& a, const Candidate& b) { return a.mse < b.mse; });
   e->cv_rmse_ = std::sqrt(candidates[0].mse) * e->y_scale_;
+  std::sort(best_oof.begin(), best_oof.end());
+  for (const auto& [pred, r] : best_oof) {
+    e->oof_.emplace_back(pred * e->y_scale_ + e->y_mean_, r * r * e->y_scale_ * e->y_scale_);
+  }
 
   // The members: the best candidates, each on the rows (a random subset of them when there are
   // more than max_member_rows).
   // Only candidates nearly as good as the best join: a mediocre one pulls the mean off.
   for (int k = 0; k < options.members && candidates[k].mse <= 1.5 * candidates[0].mse; ++k) {
-    const std::vector<int> rows = Sample(n, options.max_member_rows, rng);
+    const std::vector<int> rows =
+        Sample(n, options.max_member_rows, options.low_target_share, rng, y);
     auto member = std::make_unique<Member>();
     member->trained = Train(x, y, rows, candidates[k].params);
     e->members_.push_back(std::move(member));
@@ -228,7 +259,23 @@ SvrEnsemble::Forecast SvrEnsemble::Predict(const std::vector<double>& x_raw) con
   double var = 0;
   for (double p : predictions) var += (p - mean) * (p - mean);
   var /= std::max<size_t>(1, predictions.size() - 1);
-  return {mean, std::sqrt(var + cv_rmse_ * cv_rmse_)};
+  if (oof_.empty()) return {mean, std::sqrt(var + cv_rmse_ * cv_rmse_)};
+  // The mean squared out-of-fold residual of the k out-of-fold predictions nearest to `mean`.
+  const int n = static_cast<int>(oof_.size());
+  const int k =
+      std::min(n, std::max(kFewestNeighbours, static_cast<int>(error_neighbour_share_ * n)));
+  int hi = static_cast<int>(std::lower_bound(oof_.begin(), oof_.end(), std::make_pair(mean, -1.0)) -
+                            oof_.begin());
+  int lo = hi - 1;
+  double sum = 0;
+  for (int taken = 0; taken < k; ++taken) {
+    if (lo >= 0 && (hi >= n || mean - oof_[lo].first <= oof_[hi].first - mean)) {
+      sum += oof_[lo--].second;
+    } else {
+      sum += oof_[hi++].second;
+    }
+  }
+  return {mean, std::sqrt(var + sum / k)};
 }
 
 }  // namespace hpo::server

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -26,6 +27,15 @@ struct SvrEnsembleOptions {
   // cost of a nu-SVR grows with the square of its rows).
   int max_search_rows = 200;
   int max_member_rows = 400;
+  // Of such a subset, this share is the rows with the lowest targets (for a stopper, the good
+  // configurations, where a decision is close), the rest drawn at random.
+  double low_target_share = 0.3;
+  // The error term of a forecast: the mean squared out-of-fold residual of the best candidate
+  // over the out-of-fold predictions nearest to the forecast's mean, this share of them (at
+  // least 15). Errors differ along the range: diverged and slow configurations are hard to
+  // predict, good ones much less so, and one global error would make every forecast of a good
+  // configuration too wide to stop.
+  double error_neighbour_share = 0.2;
   uint64_t seed = 0;
 };
 
@@ -34,9 +44,10 @@ class SvrEnsemble {
  public:
   struct Forecast {
     double mean = 0;
-    // sqrt(ensemble variance + cross-validated residual variance): the members' disagreement
-    // alone is far too confident (it ignores the error they share), so the out-of-fold error of
-    // the selected candidates widens it.
+    // sqrt(ensemble variance + local cross-validated residual variance): the members'
+    // disagreement alone is far too confident (it ignores the error they share), so the
+    // out-of-fold error of the best candidate near this prediction widens it (see
+    // SvrEnsembleOptions::error_neighbour_share).
     double spread = 0;
   };
 
@@ -64,6 +75,9 @@ class SvrEnsemble {
   std::vector<double> x_mean_, x_scale_;
   double y_mean_ = 0, y_scale_ = 1;
   double cv_rmse_ = 0;  // target units
+  double error_neighbour_share_ = 0.2;
+  // The best candidate's out-of-fold (prediction, squared residual), target units, by prediction.
+  std::vector<std::pair<double, double>> oof_;
   std::vector<std::unique_ptr<Member>> members_;
 };
 
