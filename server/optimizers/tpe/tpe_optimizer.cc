@@ -130,6 +130,12 @@ absl::StatusOr<TpeOptimizer::Options> TpeOptimizer::ParseOptions(
       }
     } else if (key == "multivariate") {
       s = ParseBoolOption(key, value, &o.multivariate);
+    } else if (key == "pruned") {
+      s = ParseChoiceOption(key, value,
+                            {{"last", Options::Pruned::kLast},
+                             {"worst", Options::Pruned::kWorst},
+                             {"predicted", Options::Pruned::kPredicted}},
+                            &o.pruned);
     } else if (key == "constant_liar") {
       s = ParseBoolOption(key, value, &o.constant_liar);
     } else if (key == "consider_magic_clip") {
@@ -140,7 +146,7 @@ absl::StatusOr<TpeOptimizer::Options> TpeOptimizer::ParseOptions(
       s = UnknownOptionError(
           key, {"bandwidth", "bound_candidates", "consider_endpoints", "consider_magic_clip",
                 "constant_liar", "gamma", "kernel_normalization", "multivariate", "n_ei_candidates",
-                "n_startup_trials", "prior_weight", "weights"});
+                "n_startup_trials", "prior_weight", "pruned", "weights"});
     }
     if (!s.ok()) return s;
   }
@@ -342,7 +348,14 @@ int TpeOptimizer::Collect(const StudyView& view, const std::vector<int>& numbers
           step = std::max<int64_t>(t.last_step(), 0);
           value = t.value();
         }
-        if (found) {
+        if (options_.pruned == Options::Pruned::kPredicted && t.has_prediction() &&
+            std::isfinite(t.prediction().mean())) {
+          o.key1 = -kInf;  // among the completed trials, by its forecast
+          o.key2 = sign * t.prediction().mean();
+        } else if (options_.pruned == Options::Pruned::kWorst) {
+          o.key1 = 0;  // after every completed trial, all alike
+          o.key2 = 0;
+        } else if (found) {
           o.key1 = -static_cast<double>(step);
           o.key2 = std::isnan(value) ? kInf : sign * value;
         } else {

@@ -81,6 +81,12 @@ class TpeOptimizer final : public Optimizer {
     double bound_candidates = 0.05;
     bool ramp_weights = true;
     bool optuna31_kernel = false;
+    // How a PRUNED trial ranks: kLast (Optuna's) after every completed trial, by the last step it
+    // reached and its value there; kWorst after every completed trial, all alike; kPredicted
+    // among the completed ones by the learning-curve stopper's forecast of its final value
+    // (kLast's rank without a forecast).
+    enum class Pruned { kLast, kWorst, kPredicted };
+    Pruned pruned = Pruned::kLast;
   };
 
   // INVALID_ARGUMENT "optimizer.options.<key>: ..." for an unknown option or a bad value, or the

@@ -447,6 +447,53 @@ TEST(TpeOptimizerTest, PrunedTrialsRankBehindCompletedOnes) {
   EXPECT_GT(mean_completed, mean + 0.3);
 }
 
+// `completed` completed trials near x = 0 (values x), then pruned ones near x = 1 with a step-3
+// report of -100 + slope * i and a forecast of the final value.
+std::vector<Trial> CompletedNearZeroPrunedNearOne(int completed, double slope, double forecast) {
+  std::vector<Trial> trials;
+  for (int i = 0; i < completed; ++i) {
+    const double x = 0.5 * (i + 0.5) / completed;
+    trials.push_back(MakeTrial(i, hpo::v1::COMPLETED, X(x), x));
+  }
+  for (int i = completed; i < 40; ++i) {
+    const double x = 0.6 + 0.4 * (i - completed) / (40 - completed);
+    Trial t = MakeTrial(i, hpo::v1::PRUNED, X(x), 0);
+    hpo::v1::Measurement* m = t.add_measurements();
+    m->set_step(3);
+    (*m->mutable_metrics())["value"] = -100 + slope * i;
+    t.mutable_prediction()->set_mean(forecast);
+    trials.push_back(t);
+  }
+  return trials;
+}
+
+TEST(TpeOptimizerTest, PrunedOptionRanksByForecastOrAllAlike) {
+  const SearchSpace space = OneFloat(0, 1);
+  const hpo::v1::StudySpec study = Study(space, hpo::v1::MINIMIZE);
+  auto mean_x = [&](const std::map<std::string, std::string>& options,
+                    const std::vector<Trial>& trials) {
+    auto opt = MustCreate(TpeSpec(4, options), space);
+    const StudyView view{&study, &trials};
+    double mean = 0;
+    for (int k = 40; k < 60; ++k) mean += Get(SuggestOne(*opt, view, k), "x") / 20;
+    return mean;
+  };
+  // The forecasts say the pruned trials near x = 1 would have ended best (-1 < every completed
+  // value): `predicted` ranks them among the completed ones, first; `last` ignores forecasts.
+  const std::vector<Trial> trials = CompletedNearZeroPrunedNearOne(20, 1, -1);
+  EXPECT_GT(mean_x({{"pruned", "predicted"}}, trials), 0.6);
+  EXPECT_LT(mean_x({{"pruned", "last"}}, trials), 0.3);
+  // With 2 completed trials the good group reaches into the pruned ones: under `last` which of
+  // them join it (the low-x or the high-x end, as the slope says) moves the proposals; under
+  // `worst` their values do not matter.
+  const std::vector<Trial> up = CompletedNearZeroPrunedNearOne(2, 1, -1);
+  const std::vector<Trial> down = CompletedNearZeroPrunedNearOne(2, -1, -1);
+  EXPECT_GT(std::abs(mean_x({{"pruned", "last"}}, down) - mean_x({{"pruned", "last"}}, up)), 0.2);
+  EXPECT_EQ(mean_x({{"pruned", "worst"}}, up), mean_x({{"pruned", "worst"}}, down));
+  EXPECT_EQ(TpeOptimizer::ParseOptions(TpeSpec(1, {{"pruned", "best"}})).status().message(),
+            "optimizer.options.pruned: 'best' is not one of last, worst, predicted");
+}
+
 // A long history takes the estimators' pruned log-density path (64 or more components): the
 // proposals still concentrate on the good region and repeat for the same seed and history.
 TEST(TpeOptimizerTest, LongHistoryProposalsFindTheGoodRegion) {
@@ -657,7 +704,7 @@ TEST(TpeOptimizerTest, BadOptionsAreRejectedWithTheirKey) {
        "optimizer.options.n_startup: unknown option (known: bandwidth, bound_candidates, "
        "consider_endpoints, "
        "consider_magic_clip, constant_liar, gamma, kernel_normalization, multivariate, "
-       "n_ei_candidates, n_startup_trials, prior_weight, weights)"},
+       "n_ei_candidates, n_startup_trials, prior_weight, pruned, weights)"},
       {{"bandwidth", "silverman"},
        "optimizer.options.bandwidth: 'silverman' is not scott, gaps or a weight in [0, 1]"},
       {{"bandwidth", "1.5"},
