@@ -48,7 +48,7 @@ hpo::v1::StopJudgement JudgeAtRungs(const AshaLadder& ladder, const StudyView& v
   int64_t max_reached = std::numeric_limits<int64_t>::min();
   for (const CurvePoint& p : curve) max_reached = std::max(max_reached, p.step);
 
-  std::vector<std::vector<CurvePoint>> peers;  // computed at the first rung that needs them
+  std::vector<const hpo::v1::Trial*> peers;  // found at the first rung that needs them
   bool peers_read = false;
   for (int64_t rung : ladder.RungsUpTo(max_reached)) {
     const CurvePoint* mine = FirstAtOrPast(curve, rung);
@@ -56,13 +56,15 @@ hpo::v1::StopJudgement JudgeAtRungs(const AshaLadder& ladder, const StudyView& v
     if (!peers_read) {
       for (const hpo::v1::Trial& other : *view.trials) {
         if (other.id() == trial.id() || other.state() == hpo::v1::LOST || !is_peer(other)) continue;
-        peers.push_back(ObjectiveCurve(other, metric, direction));
+        peers.push_back(&other);
       }
       peers_read = true;
     }
     std::vector<double> losses = {mine->loss};
-    for (const std::vector<CurvePoint>& peer : peers) {
-      if (const CurvePoint* p = FirstAtOrPast(peer, rung)) losses.push_back(p->loss);
+    for (const hpo::v1::Trial* peer : peers) {
+      if (std::optional<double> loss = FirstLossAtOrPast(*peer, metric, direction, rung)) {
+        losses.push_back(*loss);
+      }
     }
     const int n = static_cast<int>(losses.size());
     const int keep = static_cast<int>((n + ladder.eta - 1) / ladder.eta);

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,12 @@ std::vector<CurvePoint> ObjectiveCurve(const hpo::v1::Trial& trial, const std::s
 
 // The first point at or past `step`, in report order; null when the curve never got there.
 const CurvePoint* FirstAtOrPast(const std::vector<CurvePoint>& curve, int64_t step);
+
+// The same read straight from the trial's measurements without building its curve (stoppers
+// call it for every peer at every judgement): the loss of the first report at or past `step`
+// that carries the metric; nullopt when there is none.
+std::optional<double> FirstLossAtOrPast(const hpo::v1::Trial& trial, const std::string& metric,
+                                        hpo::v1::Direction direction, int64_t step);
 
 // The inverse of the loss mapping, for reporting a loss in the objective's own terms.
 double LossToValue(double loss, hpo::v1::Direction direction);

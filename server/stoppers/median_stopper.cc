@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <optional>
 
 #include "absl/strings/str_format.h"
@@ -10,12 +11,18 @@
 namespace hpo::server {
 namespace {
 
-// The objective value the trial reported at `step` (its last report of that step), as a loss.
+// The objective value the trial reported at `step` (its last report of that step), as a loss
+// (NaN as +inf, like ObjectiveCurve). Called for every trial at every report: it compares steps
+// before it looks a metric up.
 std::optional<double> LossAtStep(const hpo::v1::Trial& trial, const std::string& metric,
                                  hpo::v1::Direction direction, int64_t step) {
   std::optional<double> loss;
-  for (const CurvePoint& p : ObjectiveCurve(trial, metric, direction)) {
-    if (p.step == step) loss = p.loss;
+  for (const hpo::v1::Measurement& m : trial.measurements()) {
+    if (m.step() != step) continue;
+    auto it = m.metrics().find(metric);
+    if (it == m.metrics().end()) continue;
+    const double l = direction == hpo::v1::MAXIMIZE ? -it->second : it->second;
+    loss = std::isnan(l) ? std::numeric_limits<double>::infinity() : l;
   }
   return loss;
 }

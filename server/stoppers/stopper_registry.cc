@@ -81,6 +81,18 @@ const CurvePoint* FirstAtOrPast(const std::vector<CurvePoint>& curve, int64_t st
   return nullptr;
 }
 
+std::optional<double> FirstLossAtOrPast(const hpo::v1::Trial& trial, const std::string& metric,
+                                        hpo::v1::Direction direction, int64_t step) {
+  for (const hpo::v1::Measurement& m : trial.measurements()) {
+    if (m.step() < step) continue;
+    auto it = m.metrics().find(metric);
+    if (it == m.metrics().end()) continue;
+    const double loss = direction == hpo::v1::MAXIMIZE ? -it->second : it->second;
+    return std::isnan(loss) ? std::numeric_limits<double>::infinity() : loss;
+  }
+  return std::nullopt;
+}
+
 double LossToValue(double loss, hpo::v1::Direction direction) {
   return direction == hpo::v1::MAXIMIZE ? -loss : loss;
 }
