@@ -63,7 +63,7 @@ namespace hpo::server {
 // fit_max_points (int >= 10, default 200), fit_max_evals (int >= 1, default 200),
 // power_transform (true | false, default true), trust_regions (int >= 0, default 1; 0 and 1:
 // every proposal global), stall_trials (int >= 1, default 20), pruned (worst | last |
-// predicted, default worst: what a PRUNED trial counts as — the worst completed value, its last
+// predicted, default predicted: what a PRUNED trial counts as — the worst completed value, its last
 // reported value, or its learning-curve forecast of the final value when it has one, else its
 // last value). Others: INVALID_ARGUMENT
 // "optimizer.options.<key>: ...".
@@ -81,7 +81,7 @@ class GpOptimizer final : public Optimizer {
     int trust_regions = 1;
     int stall_trials = 20;
     enum class Pruned { kWorst, kLast, kPredicted };
-    Pruned pruned = Pruned::kWorst;
+    Pruned pruned = Pruned::kPredicted;
   };
 
   static absl::StatusOr<std::unique_ptr<Optimizer>> Create(const hpo::v1::OptimizerSpec& spec,

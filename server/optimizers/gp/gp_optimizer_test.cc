@@ -176,7 +176,10 @@ TEST(GpOptimizerTest, PrunedTrialsCountByTheirOwnValueWhenAsked) {
   const auto spec = Study(space);
   const std::vector<hpo::v1::Trial> history = BowlHistory(15, 7);
   auto propose = [&](const std::string& pruned, const std::vector<hpo::v1::Trial>& trials) {
-    auto opt = GpOptimizer::Create(GpSpec(3, {{"pruned", pruned}}), space);
+    auto opt = GpOptimizer::Create(
+        GpSpec(3, pruned.empty() ? std::map<std::string, std::string>{}
+                                 : std::map<std::string, std::string>{{"pruned", pruned}}),
+        space);
     EXPECT_TRUE(opt.ok()) << opt.status();
     StudyView view{&spec, &trials};
     auto got = (*opt)->Suggest(view, {16});
@@ -197,6 +200,8 @@ TEST(GpOptimizerTest, PrunedTrialsCountByTheirOwnValueWhenAsked) {
   with_pruned.back().mutable_prediction()->set_mean(0.5);
   with_completed.back().set_value(0.5);
   EXPECT_EQ(propose("predicted", with_pruned), propose("worst", with_completed));
+  EXPECT_EQ(propose("", with_pruned), propose("predicted", with_pruned));  // the default
+  EXPECT_NE(propose("", with_pruned), propose("worst", with_pruned));
 }
 
 TEST(GpOptimizerTest, StartupTrialsAreRandomSearchsProposals) {
@@ -407,7 +412,9 @@ TEST(GpOptimizerTest, TrialsWithoutAValueCountAsTheWorstValue) {
   const std::vector<hpo::v1::Trial> history = BowlHistory(15, 7);
   double worst = 0;
   for (const auto& t : history) worst = std::max(worst, t.value());
-  auto opt = GpOptimizer::Create(GpSpec(3), space);
+  // A PRUNED trial counts as the worst value under pruned: worst (by default, by its forecast or
+  // last value: PrunedTrialsCountByTheirOwnValueWhenAsked).
+  auto opt = GpOptimizer::Create(GpSpec(3, {{"pruned", "worst"}}), space);
   ASSERT_TRUE(opt.ok());
   auto suggest = [&](const std::vector<hpo::v1::Trial>& trials, int number) {
     StudyView view{&spec, &trials};

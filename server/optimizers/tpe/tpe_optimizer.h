@@ -81,12 +81,12 @@ class TpeOptimizer final : public Optimizer {
     double bound_candidates = 0.05;
     bool ramp_weights = true;
     bool optuna31_kernel = false;
-    // How a PRUNED trial ranks: kLast (Optuna's) after every completed trial, by the last step it
-    // reached and its value there; kWorst after every completed trial, all alike; kPredicted
-    // among the completed ones by the learning-curve stopper's forecast of its final value
-    // (kLast's rank without a forecast).
+    // How a PRUNED trial ranks: kPredicted (the default) among the completed ones by the
+    // learning-curve stopper's forecast of its final value, kLast's rank without a forecast;
+    // kLast (Optuna's) after every completed trial, by the last step it reached and its value
+    // there; kWorst after every completed trial, all alike.
     enum class Pruned { kLast, kWorst, kPredicted };
-    Pruned pruned = Pruned::kLast;
+    Pruned pruned = Pruned::kPredicted;
   };
 
   // INVALID_ARGUMENT "optimizer.options.<key>: ..." for an unknown option or a bad value, or the

@@ -483,6 +483,7 @@ TEST(TpeOptimizerTest, PrunedOptionRanksByForecastOrAllAlike) {
   const std::vector<Trial> trials = CompletedNearZeroPrunedNearOne(20, 1, -1);
   EXPECT_GT(mean_x({{"pruned", "predicted"}}, trials), 0.6);
   EXPECT_LT(mean_x({{"pruned", "last"}}, trials), 0.3);
+  EXPECT_EQ(mean_x({}, trials), mean_x({{"pruned", "predicted"}}, trials));  // the default
   // With 2 completed trials the good group reaches into the pruned ones: under `last` which of
   // them join it (the low-x or the high-x end, as the slope says) moves the proposals; under
   // `worst` their values do not matter.
