@@ -228,6 +228,7 @@ absl::StatusOr<std::unique_ptr<SvrEnsemble>> SvrEnsemble::Fit(
             [](const Candidate& a, const Candidate& b) { return a.mse < b.mse; });
   e->cv_rmse_ = std::sqrt(candidates[0].mse) * e->y_scale_;
   std::sort(best_oof.begin(), best_oof.end());
+  if (static_cast<int>(best_oof.size()) < options.min_local_rows) best_oof.clear();
   for (const auto& [pred, r] : best_oof) {
     e->oof_.emplace_back(pred * e->y_scale_ + e->y_mean_, r * r * e->y_scale_ * e->y_scale_);
   }

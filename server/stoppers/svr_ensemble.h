@@ -36,6 +36,11 @@ struct SvrEnsembleOptions {
   // predict, good ones much less so, and one global error would make every forecast of a good
   // configuration too wide to stop.
   double error_neighbour_share = 0.2;
+  // With fewer out-of-fold predictions than this (fewer rows than the search uses), the error
+  // term is the best candidate's global cross-validated RMSE: a few dozen residuals cannot tell
+  // one part of the range from another, and a cold model fitted on a study's first curves
+  // stopped the best configurations of crossing curves with a local one.
+  int min_local_rows = 150;
   uint64_t seed = 0;
 };
 
