@@ -1,6 +1,12 @@
 #include "server/coordinator_server.h"
 
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "core/logging.h"
 #include "core/status_macros.h"
 #include "grpcpp/security/server_credentials.h"
@@ -10,9 +16,52 @@
 
 namespace hpo::server {
 
+bool IsLoopbackAddress(absl::string_view listen) {
+  if (absl::StartsWith(listen, "unix:") || absl::StartsWith(listen, "unix-abstract:")) {
+    return true;  // a socket file or an abstract name: this machine only
+  }
+  absl::ConsumePrefix(&listen, "ipv4:") || absl::ConsumePrefix(&listen, "ipv6:");
+  absl::string_view host;
+  if (absl::StartsWith(listen, "[")) {
+    const size_t close = listen.find(']');
+    if (close == absl::string_view::npos) return false;
+    host = listen.substr(1, close - 1);
+  } else {
+    const size_t colon = listen.rfind(':');
+    host = colon == absl::string_view::npos ? listen : listen.substr(0, colon);
+  }
+  if (absl::EqualsIgnoreCase(host, "localhost") || host == "::1") return true;
+  const std::vector<absl::string_view> octets = absl::StrSplit(host, '.');
+  if (octets.size() != 4 || octets[0] != "127") return false;
+  for (absl::string_view octet : octets) {
+    int value = 0;
+    if (octet.empty() || octet.size() > 3 || !absl::SimpleAtoi(octet, &value) || value > 255) {
+      return false;
+    }
+  }
+  return true;
+}
+
+absl::Status CheckListenAddress(const std::string& listen, bool insecure) {
+  if (IsLoopbackAddress(listen)) return absl::OkStatus();
+  if (!insecure) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--listen ", listen,
+        ": refusing to serve beyond this machine without credentials: anyone who reaches the "
+        "port could submit a study whose command every worker runs. Serve a loopback address "
+        "(127.0.0.1:50051, the default) and reach it through an SSH tunnel, or pass --insecure "
+        "on a network where you trust everyone who can reach the port"));
+  }
+  HPO_LOG(WARNING) << "INSECURE: serving " << listen
+                   << " with no authentication and no encryption: anyone who reaches this port "
+                      "can run commands on every worker (--insecure)";
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     const CoordinatorServerOptions& options) {
   if (options.db_path.empty()) return absl::InvalidArgumentError("--db: missing");
+  HPO_RETURN_IF_ERROR(CheckListenAddress(options.listen, options.insecure));
   std::unique_ptr<CoordinatorServer> s(new CoordinatorServer());
   // One coordinator per database: two would hand out the same trial numbers.
   HPO_ASSIGN_OR_RETURN(s->db_lock_, storage::DbLock::Acquire(options.db_path));

@@ -7,7 +7,9 @@
 #include <string>
 #include <thread>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/notification.h"
 #include "grpcpp/server.h"
 #include "server/coordinator.h"
@@ -18,9 +20,20 @@
 
 namespace hpo::server {
 
+// OK when the coordinator may serve `listen` (host:port as gRPC takes it): a loopback address
+// (127.0.0.0/8, localhost, [::1]) or a unix socket always; any other address (0.0.0.0, [::], a
+// host name, another interface) only with `insecure`, since nothing authenticates a caller yet
+// and whoever reaches the port can make every worker run a command. FAILED_PRECONDITION that
+// says so, and how to go on, otherwise. Thread-safe (a pure function).
+absl::Status CheckListenAddress(const std::string& listen, bool insecure);
+// Whether `listen` names only this machine (the rule above).
+bool IsLoopbackAddress(absl::string_view listen);
+
 struct CoordinatorServerOptions {
-  std::string listen = "0.0.0.0:50051";  // port 0 picks a free port
-  std::string db_path;                   // SQLite file (":memory:" for tests)
+  std::string listen = "127.0.0.1:50051";  // port 0 picks a free port
+  // Serve a non-loopback `listen` without credentials (see CheckListenAddress).
+  bool insecure = false;
+  std::string db_path;  // SQLite file (":memory:" for tests)
   // fsync every commit (survives power loss); the default survives a crash of the process.
   bool synchronous_full = false;
   CoordinatorOptions coordinator;

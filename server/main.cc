@@ -13,12 +13,15 @@
 int main(int argc, char** argv) {
   CLI::App app{
       "hpo-coordinator: schedules trials to hpo-worker daemons and stores everything in SQLite"};
-  std::string listen = "0.0.0.0:50051";
+  std::string listen = "127.0.0.1:50051";
+  bool insecure = false;
   std::string db;
   double lease_s = 30;
   double heartbeat_s = 5;
   bool sync_full = false;
-  app.add_option("--listen", listen, "address to serve on (host:port; port 0 picks one)")
+  app.add_option("--listen", listen,
+                 "address to serve on (host:port; port 0 picks one); an address beyond loopback "
+                 "needs --insecure")
       ->capture_default_str();
   app.add_option("--db", db, "SQLite file holding every study and trial")->required();
   app.add_option("--lease-timeout-s", lease_s,
@@ -28,12 +31,16 @@ int main(int argc, char** argv) {
   app.add_option("--heartbeat-s", heartbeat_s, "how often workers heartbeat")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  app.add_flag("--insecure", insecure,
+               "serve a non-loopback --listen address without credentials (anyone who reaches "
+               "the port can run commands on every worker)");
   app.add_flag("--sync-full", sync_full,
                "fsync every commit, so a power loss keeps every transition (slower)");
   CLI11_PARSE(app, argc, argv);
 
   hpo::server::CoordinatorServerOptions options;
   options.listen = listen;
+  options.insecure = insecure;
   options.db_path = db;
   options.synchronous_full = sync_full;
   options.coordinator.lease_timeout = absl::Seconds(lease_s);

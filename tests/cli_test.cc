@@ -304,6 +304,33 @@ TEST_F(CliTest, DbFileOfARunningCoordinatorIsReadOnly) {
   EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
+TEST(ListenAddressTest, OnlyLoopbackUnlessInsecure) {
+  for (const char* local : {"127.0.0.1:50051", "127.0.0.1:0", "127.1.2.3:80", "localhost:50051",
+                            "LOCALHOST:1", "[::1]:50051", "ipv4:127.0.0.1:5", "ipv6:[::1]:5",
+                            "unix:/tmp/hpo.sock", "unix-abstract:hpo"}) {
+    EXPECT_TRUE(server::IsLoopbackAddress(local)) << local;
+    EXPECT_TRUE(server::CheckListenAddress(local, false).ok()) << local;
+  }
+  for (const char* remote : {"0.0.0.0:50051", "[::]:50051", ":50051", "10.0.0.5:50051",
+                             "gpu-node-1:50051", "127.0.0.1.evil.com:50051", "128.0.0.1:1",
+                             "127.0.0.256:1", "[::ffff:10.0.0.1]:1", "127.0.0:1", ""}) {
+    EXPECT_FALSE(server::IsLoopbackAddress(remote)) << remote;
+    const absl::Status refused = server::CheckListenAddress(remote, false);
+    EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition) << remote;
+    EXPECT_THAT(refused.message(), HasSubstr("--insecure")) << remote;
+    EXPECT_TRUE(server::CheckListenAddress(remote, true).ok()) << remote;
+  }
+  // The server refuses before it binds anything or opens the database.
+  server::CoordinatorServerOptions options;
+  options.listen = "0.0.0.0:0";
+  options.db_path = "/nonexistent-dir/x.db";
+  auto refused = server::CoordinatorServer::Start(options);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("--listen 0.0.0.0:0: refusing to serve beyond this machine"));
+  EXPECT_EQ(server::CoordinatorServerOptions().listen, "127.0.0.1:50051");
+}
+
 TEST_F(CliTest, ServerStartFailuresAreErrorsNotCrashes) {
   server::CoordinatorServerOptions options;
   options.listen = address_;  // taken by the fixture's server
@@ -315,6 +342,7 @@ TEST_F(CliTest, ServerStartFailuresAreErrorsNotCrashes) {
   options.db_path = "/nonexistent-dir/x.db";
   EXPECT_FALSE(server::CoordinatorServer::Start(options).ok());
   options.listen = "1.2.3.4.5:99999";
+  options.insecure = true;  // past the loopback rule, to the bind that fails
   options.db_path = dir_.File("third.db");
   EXPECT_EQ(server::CoordinatorServer::Start(options).status().code(),
             absl::StatusCode::kUnavailable);

@@ -70,6 +70,22 @@ std::unique_ptr<server::CoordinatorServer> StartServer(const std::string& db,
 }
 
 // Exit status of a terminated child, after SIGTERM, within `timeout`.
+TEST(EndToEndTest, CoordinatorRefusesToServeTheNetworkWithoutInsecure) {
+  TempDir dir;
+  const std::string log = dir.File("coordinator.log");
+  auto child = testing::StartProcess(
+      {HPO_COORDINATOR_BIN, "--listen", "0.0.0.0:0", "--db", dir.File("hpo.db")}, log);
+  ASSERT_NE(child, nullptr);
+  auto code = child->WaitUntil(absl::Now() + absl::Seconds(30));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 1);
+  std::stringstream text;
+  text << std::ifstream(log).rdbuf();
+  EXPECT_THAT(text.str(), HasSubstr("--listen 0.0.0.0:0: refusing to serve beyond this machine"));
+  EXPECT_THAT(text.str(), HasSubstr("--insecure"));
+  EXPECT_FALSE(std::ifstream(dir.File("hpo.db")).good());  // refused before opening anything
+}
+
 TEST(EndToEndTest, HundredBraninTrialsOnThreeWorkers) {
   TempDir dir;
   auto server = StartServer(dir.File("hpo.db"), absl::Seconds(10));
