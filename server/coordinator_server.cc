@@ -52,9 +52,6 @@ absl::Status CheckListenAddress(const std::string& listen, bool insecure) {
         "(127.0.0.1:50051, the default) and reach it through an SSH tunnel, or pass --insecure "
         "on a network where you trust everyone who can reach the port"));
   }
-  HPO_LOG(WARNING) << "INSECURE: serving " << listen
-                   << " with no authentication and no encryption: anyone who reaches this port "
-                      "can run commands on every worker (--insecure)";
   return absl::OkStatus();
 }
 
@@ -62,6 +59,11 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     const CoordinatorServerOptions& options) {
   if (options.db_path.empty()) return absl::InvalidArgumentError("--db: missing");
   HPO_RETURN_IF_ERROR(CheckListenAddress(options.listen, options.insecure));
+  if (!IsLoopbackAddress(options.listen)) {
+    HPO_LOG(WARNING) << "INSECURE: serving " << options.listen
+                     << " with no authentication and no encryption: anyone who reaches this "
+                        "port can run commands on every worker (--insecure)";
+  }
   std::unique_ptr<CoordinatorServer> s(new CoordinatorServer());
   // One coordinator per database: two would hand out the same trial numbers.
   HPO_ASSIGN_OR_RETURN(s->db_lock_, storage::DbLock::Acquire(options.db_path));

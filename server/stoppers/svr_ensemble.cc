@@ -155,7 +155,6 @@ absl::StatusOr<std::unique_ptr<SvrEnsemble>> SvrEnsemble::Fit(
 
   std::unique_ptr<SvrEnsemble> e(new SvrEnsemble());
   e->rows_ = n;
-  e->error_neighbour_share_ = options.error_neighbour_share;
   // Standardize features and targets (a feature that does not vary is left centred).
   e->x_mean_.assign(d, 0);
   e->x_scale_.assign(d, 1);
@@ -232,6 +231,9 @@ absl::StatusOr<std::unique_ptr<SvrEnsemble>> SvrEnsemble::Fit(
   for (const auto& [pred, r] : best_oof) {
     e->oof_.emplace_back(pred * e->y_scale_ + e->y_mean_, r * r * e->y_scale_ * e->y_scale_);
   }
+  const int n_oof = static_cast<int>(e->oof_.size());
+  e->error_neighbours_ = std::min(
+      n_oof, std::max(kFewestNeighbours, static_cast<int>(options.error_neighbour_share * n_oof)));
 
   // The members: the best candidates, each on the rows (a random subset of them when there are
   // more than max_member_rows).
@@ -263,8 +265,7 @@ SvrEnsemble::Forecast SvrEnsemble::Predict(const std::vector<double>& x_raw) con
   if (oof_.empty()) return {mean, std::sqrt(var + cv_rmse_ * cv_rmse_)};
   // The mean squared out-of-fold residual of the k out-of-fold predictions nearest to `mean`.
   const int n = static_cast<int>(oof_.size());
-  const int k =
-      std::min(n, std::max(kFewestNeighbours, static_cast<int>(error_neighbour_share_ * n)));
+  const int k = error_neighbours_;
   int hi = static_cast<int>(std::lower_bound(oof_.begin(), oof_.end(), std::make_pair(mean, -1.0)) -
                             oof_.begin());
   int lo = hi - 1;

@@ -79,8 +79,8 @@ class SvrEnsemble {
   int rows_ = 0;
   std::vector<double> x_mean_, x_scale_;
   double y_mean_ = 0, y_scale_ = 1;
-  double cv_rmse_ = 0;  // target units
-  double error_neighbour_share_ = 0.2;
+  double cv_rmse_ = 0;        // target units
+  int error_neighbours_ = 0;  // how many of oof_ a forecast's error term averages
   // The best candidate's out-of-fold (prediction, squared residual), target units, by prediction.
   std::vector<std::pair<double, double>> oof_;
   std::vector<std::unique_ptr<Member>> members_;
