@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "auth/grpc_security.h"
 #include "hpo/v1/hpo.pb.h"
 
 namespace hpo::backend {
@@ -41,9 +42,10 @@ class Backend {
                                                         hpo::v1::TrialState state);
 };
 
-// A coordinator at `address` (host:port). UNAVAILABLE naming the address when it cannot be
-// reached within `connect_timeout`.
+// A coordinator at `address` (host:port), reached with `security` (its token and TLS files).
+// UNAVAILABLE naming the address when it cannot be reached within `connect_timeout`.
 absl::StatusOr<std::unique_ptr<Backend>> ConnectGrpc(const std::string& address,
+                                                     const auth::ClientSecurity& security,
                                                      absl::Duration connect_timeout);
 
 // An embedded coordinator over a SQLite file, no server needed. NOT_FOUND when the file does not

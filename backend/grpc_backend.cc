@@ -100,14 +100,20 @@ class GrpcBackend final : public Backend {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Backend>> ConnectGrpc(const std::string& address,
+                                                     const auth::ClientSecurity& security,
                                                      absl::Duration connect_timeout) {
-  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
-  if (!channel->WaitForConnected(absl::ToChronoTime(absl::Now() + connect_timeout))) {
-    return absl::UnavailableError(absl::StrCat("cannot reach coordinator at ", address,
-                                               " (is hpo-coordinator running there? set "
-                                               "--coordinator or $HPO_COORDINATOR)"));
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = auth::Connect(address, security);
+  if (!channel.ok()) return channel.status();
+  if (!(*channel)->WaitForConnected(absl::ToChronoTime(absl::Now() + connect_timeout))) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot reach coordinator at ", address,
+        " (is hpo-coordinator running there? set --coordinator or $HPO_COORDINATOR",
+        security.tls.ca.empty()
+            ? "; if it serves TLS, pass --tls-ca)"
+            : "; does its certificate name this address and chain to --tls-ca? does it require a "
+              "client certificate (--tls-cert/--tls-key)?)"));
   }
-  return std::unique_ptr<Backend>(new GrpcBackend(address, std::move(channel)));
+  return std::unique_ptr<Backend>(new GrpcBackend(address, *std::move(channel)));
 }
 
 }  // namespace hpo::backend

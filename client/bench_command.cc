@@ -83,7 +83,8 @@ CLI::App* AddBenchCommand(CLI::App& app, BenchFlags* flags) {
   return bench;
 }
 
-int RunBenchCommand(const BenchFlags& flags, std::ostream& out, std::ostream& err) {
+int RunBenchCommand(const BenchFlags& flags, const auth::ClientSecurity& security,
+                    std::ostream& out, std::ostream& err) {
   const harness::TaskFactory tasks = harness::BuiltinTaskFactory();
   harness::BenchOptions options;
   options.optimizers = SplitList(flags.optimizers);
@@ -124,7 +125,7 @@ int RunBenchCommand(const BenchFlags& flags, std::ostream& out, std::ostream& er
       const char* env = std::getenv("HPO_COORDINATOR");
       address = env != nullptr && *env != '\0' ? env : "localhost:50051";
     }
-    auto connected = backend::ConnectGrpc(address, absl::Seconds(3));
+    auto connected = backend::ConnectGrpc(address, security, absl::Seconds(3));
     if (!connected.ok()) return Fail(err, connected.status());
     backend = std::move(*connected);
     harness::DistributedRunner::Options d;

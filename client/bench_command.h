@@ -6,6 +6,7 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "auth/grpc_security.h"
 
 namespace hpo::client {
 
@@ -28,7 +29,9 @@ CLI::App* AddBenchCommand(CLI::App& app, BenchFlags* flags);
 
 // Runs the bench; progress goes to `err`, the summary to `out`. Returns the exit code: 0, 1 on
 // an error or when runs failed (the report is written all the same).
-int RunBenchCommand(const BenchFlags& flags, std::ostream& out, std::ostream& err);
+// `security` reaches the coordinator of --distributed.
+int RunBenchCommand(const BenchFlags& flags, const auth::ClientSecurity& security,
+                    std::ostream& out, std::ostream& err);
 
 }  // namespace hpo::client
 

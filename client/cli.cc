@@ -25,6 +25,8 @@ namespace {
 struct Target {
   std::string coordinator;
   std::string db;
+  std::string token_file;
+  auth::TlsFiles tls;
 };
 
 std::string DefaultCoordinator() {
@@ -35,7 +37,10 @@ std::string DefaultCoordinator() {
 absl::StatusOr<std::unique_ptr<backend::Backend>> Open(const Target& target,
                                                        bool create_db = false) {
   if (!target.db.empty()) return backend::OpenLocal(target.db, create_db);
-  return backend::ConnectGrpc(target.coordinator, absl::Seconds(3));
+  absl::StatusOr<auth::ClientSecurity> security =
+      auth::ClientSecurity::FromFlags(target.token_file, target.tls);
+  if (!security.ok()) return security.status();
+  return backend::ConnectGrpc(target.coordinator, *security, absl::Seconds(3));
 }
 
 // Prints the error the way every command does, and gives the exit code.
@@ -55,6 +60,13 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   app.add_option("--coordinator", target.coordinator,
                  "coordinator address (default $HPO_COORDINATOR, else localhost:50051)");
   app.add_option("--db", target.db, "read and write a SQLite file directly, no coordinator");
+  app.add_option("--token-file", target.token_file,
+                 "send the token in this file (mode 600) with every call (default $HPO_TOKEN)");
+  app.add_option("--tls-ca", target.tls.ca,
+                 "reach the coordinator over TLS, trusting this CA (PEM)");
+  app.add_option("--tls-cert", target.tls.cert,
+                 "present this client certificate (PEM; with --tls-key) for mutual TLS");
+  app.add_option("--tls-key", target.tls.key, "the client certificate's private key (PEM)");
 
   // ---- hpo bench, hpo bench-stoppers
   BenchFlags bench_flags;
@@ -131,7 +143,12 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
     }
     return RunStudy(run_options, out, err);
   }
-  if (*bench) return RunBenchCommand(bench_flags, out, err);
+  if (*bench) {
+    absl::StatusOr<auth::ClientSecurity> security =
+        auth::ClientSecurity::FromFlags(target.token_file, target.tls);
+    if (!security.ok()) return Fail(err, security.status());
+    return RunBenchCommand(bench_flags, *security, out, err);
+  }
   if (*bench_stoppers) return RunStopperBenchCommand(stopper_bench_flags, out, err);
 
   if (*create) {

@@ -11,6 +11,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libeigen3-dev libnlopt-cxx-dev libtorch-dev libsvm-dev
   python3
+  openssl  # the security tests make a throwaway CA with it
 )
 
 # Peers for the benchmarks (not needed to build or test): `install-deps.sh --bench`.

@@ -1,5 +1,6 @@
 #include "server/coordinator_server.h"
 
+#include <optional>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -42,15 +43,35 @@ bool IsLoopbackAddress(absl::string_view listen) {
   return true;
 }
 
-absl::Status CheckListenAddress(const std::string& listen, bool insecure) {
-  if (IsLoopbackAddress(listen)) return absl::OkStatus();
-  if (!insecure) {
+absl::Status CheckListenAddress(const std::string& listen, const ListenSecurity& security) {
+  if (IsLoopbackAddress(listen) || security.insecure) return absl::OkStatus();
+  const std::string prefix =
+      absl::StrCat("--listen ", listen, ": refusing to serve beyond this machine ");
+  const char kWayOut[] =
+      " (README, \"Run on a cluster\"), or serve a loopback address (127.0.0.1:50051, the default) "
+      "and reach it through an SSH tunnel, or pass --insecure on a network where you trust "
+      "everyone "
+      "who can reach the port";
+  if (!security.tls && !security.tokens && !security.client_certs) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "--listen ", listen,
-        ": refusing to serve beyond this machine without credentials: anyone who reaches the "
-        "port could submit a study whose command every worker runs. Serve a loopback address "
-        "(127.0.0.1:50051, the default) and reach it through an SSH tunnel, or pass --insecure "
-        "on a network where you trust everyone who can reach the port"));
+        prefix,
+        "without credentials: anyone who reaches the port could submit a study whose command every "
+        "worker runs. Add --token-file and --tls-cert/--tls-key",
+        kWayOut));
+  }
+  if (!security.tls) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(prefix,
+                     "without TLS: the tokens would cross the network in clear text. Add "
+                     "--tls-cert and --tls-key",
+                     kWayOut));
+  }
+  if (!security.tokens && !security.client_certs) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        prefix,
+        "with TLS alone: it encrypts, but anyone may still call. Add --token-file, or --tls-ca to "
+        "require client certificates",
+        kWayOut));
   }
   return absl::OkStatus();
 }
@@ -58,11 +79,28 @@ absl::Status CheckListenAddress(const std::string& listen, bool insecure) {
 absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     const CoordinatorServerOptions& options) {
   if (options.db_path.empty()) return absl::InvalidArgumentError("--db: missing");
-  HPO_RETURN_IF_ERROR(CheckListenAddress(options.listen, options.insecure));
-  if (!IsLoopbackAddress(options.listen)) {
-    HPO_LOG(WARNING) << "INSECURE: serving " << options.listen
-                     << " with no authentication and no encryption: anyone who reaches this "
-                        "port can run commands on every worker (--insecure)";
+  std::optional<auth::TokenTable> tokens;
+  if (!options.token_file.empty()) {
+    HPO_ASSIGN_OR_RETURN(tokens, auth::TokenTable::Load(options.token_file));
+  }
+  HPO_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                       auth::MakeServerCredentials(options.tls));
+  ListenSecurity security;
+  security.tls = !options.tls.cert.empty();
+  security.tokens = tokens.has_value();
+  security.client_certs = !options.tls.ca.empty();
+  security.insecure = options.insecure;
+  HPO_RETURN_IF_ERROR(CheckListenAddress(options.listen, security));
+  security.insecure = false;
+  if (options.insecure && !CheckListenAddress(options.listen, security).ok()) {
+    HPO_LOG(WARNING) << "INSECURE: serving " << options.listen << " with"
+                     << (security.tls ? "" : " no encryption")
+                     << (security.tokens || security.client_certs ? "" : " no authentication")
+                     << ": anyone who reaches this port "
+                     << (security.tokens || security.client_certs
+                             ? "can read the traffic, tokens included"
+                             : "can run commands on every worker")
+                     << " (--insecure)";
   }
   std::unique_ptr<CoordinatorServer> s(new CoordinatorServer());
   // One coordinator per database: two would hand out the same trial numbers.
@@ -77,13 +115,16 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   s->storage_ = std::move(storage).value();
   HPO_ASSIGN_OR_RETURN(s->coordinator_,
                        Coordinator::Create(s->storage_.get(), options.coordinator));
-  s->study_service_ = std::make_unique<StudyServiceImpl>(s->coordinator_.get());
-  s->worker_service_ = std::make_unique<WorkerServiceImpl>(s->coordinator_.get());
+  s->authenticator_ = std::make_unique<auth::CallAuthenticator>(std::move(tokens));
+  s->study_service_ =
+      std::make_unique<StudyServiceImpl>(s->coordinator_.get(), s->authenticator_.get());
+  s->worker_service_ =
+      std::make_unique<WorkerServiceImpl>(s->coordinator_.get(), s->authenticator_.get());
 
   grpc::ServerBuilder builder;
   // A second coordinator on a taken port must fail, not share the port.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &s->port_);
+  builder.AddListeningPort(options.listen, credentials, &s->port_);
   builder.RegisterService(s->study_service_.get());
   builder.RegisterService(s->worker_service_.get());
   s->server_ = builder.BuildAndStart();

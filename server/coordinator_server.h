@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/notification.h"
+#include "auth/grpc_security.h"
 #include "grpcpp/server.h"
 #include "server/coordinator.h"
 #include "server/study_service_impl.h"
@@ -20,12 +21,21 @@
 
 namespace hpo::server {
 
+// What protects the port, for CheckListenAddress.
+struct ListenSecurity {
+  bool insecure = false;      // the operator opened it on purpose (--insecure)
+  bool tls = false;           // --tls-cert/--tls-key
+  bool tokens = false;        // --token-file
+  bool client_certs = false;  // --tls-ca: mutual TLS
+};
+
 // OK when the coordinator may serve `listen` (host:port as gRPC takes it): a loopback address
 // (127.0.0.0/8, localhost, [::1]) or a unix socket always; any other address (0.0.0.0, [::], a
-// host name, another interface) only with `insecure`, since nothing authenticates a caller yet
-// and whoever reaches the port can make every worker run a command. FAILED_PRECONDITION that
-// says so, and how to go on, otherwise. Thread-safe (a pure function).
-absl::Status CheckListenAddress(const std::string& listen, bool insecure);
+// host name, another interface) only with TLS and a credential (tokens or client certificates),
+// or with `insecure`, since whoever reaches an open port can make every worker run a command.
+// FAILED_PRECONDITION that says what is missing, and how to go on, otherwise. Thread-safe (a pure
+// function).
+absl::Status CheckListenAddress(const std::string& listen, const ListenSecurity& security);
 // Whether `listen` names only this machine (the rule above).
 bool IsLoopbackAddress(absl::string_view listen);
 
@@ -33,6 +43,10 @@ struct CoordinatorServerOptions {
   std::string listen = "127.0.0.1:50051";  // port 0 picks a free port
   // Serve a non-loopback `listen` without credentials (see CheckListenAddress).
   bool insecure = false;
+  // `role token` lines (auth/tokens.h); empty: no token is asked for.
+  std::string token_file;
+  // The coordinator's certificate and key (TLS), and a CA to require client certificates.
+  auth::TlsFiles tls;
   std::string db_path;  // SQLite file (":memory:" for tests)
   // fsync every commit (survives power loss); the default survives a crash of the process.
   bool synchronous_full = false;
@@ -66,6 +80,7 @@ class CoordinatorServer {
   std::unique_ptr<storage::DbLock> db_lock_;
   std::unique_ptr<storage::Storage> storage_;
   std::unique_ptr<Coordinator> coordinator_;
+  std::unique_ptr<auth::CallAuthenticator> authenticator_;
   std::unique_ptr<StudyServiceImpl> study_service_;
   std::unique_ptr<WorkerServiceImpl> worker_service_;
   std::unique_ptr<grpc::Server> server_;

@@ -1,4 +1,4 @@
-// The shared tail of every unary gRPC adapter method.
+// The shared head and tail of every gRPC adapter method.
 #ifndef HPO_SERVER_GRPC_REPLY_H_
 #define HPO_SERVER_GRPC_REPLY_H_
 
@@ -19,5 +19,12 @@ grpc::Status Reply(absl::StatusOr<T> result, T* response) {
 }
 
 }  // namespace hpo::server
+
+// The first line of every handler: returns the call's authentication or permission failure
+// (auth::CallAuthenticator::Check against `service`) before the handler does anything.
+#define HPO_RPC_AUTHORIZE(context, service)                                        \
+  if (grpc::Status hpo_auth_status = authenticator_->Check(*(context), (service)); \
+      !hpo_auth_status.ok())                                                       \
+  return hpo_auth_status
 
 #endif  // HPO_SERVER_GRPC_REPLY_H_

@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
   bool sync_full = false;
   app.add_option("--listen", listen,
                  "address to serve on (host:port; port 0 picks one); an address beyond loopback "
-                 "needs --insecure")
+                 "needs TLS and a credential (--tls-cert/--tls-key with --token-file or "
+                 "--tls-ca), or --insecure")
       ->capture_default_str();
   app.add_option("--db", db, "SQLite file holding every study and trial")->required();
   app.add_option("--lease-timeout-s", lease_s,
@@ -31,9 +32,19 @@ int main(int argc, char** argv) {
   app.add_option("--heartbeat-s", heartbeat_s, "how often workers heartbeat")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  std::string token_file;
+  hpo::auth::TlsFiles tls;
+  app.add_option("--token-file", token_file,
+                 "callers must send one of these tokens: one 'ROLE TOKEN' per line, ROLE admin "
+                 "(everything), client (studies and trials) or worker (the worker service); the "
+                 "file must be mode 600");
+  app.add_option("--tls-cert", tls.cert, "serve TLS with this certificate (PEM; with --tls-key)");
+  app.add_option("--tls-key", tls.key, "the certificate's private key (PEM, mode 600)");
+  app.add_option("--tls-ca", tls.ca,
+                 "require client certificates signed by this CA (PEM): mutual TLS");
   app.add_flag("--insecure", insecure,
-               "serve a non-loopback --listen address without credentials (anyone who reaches "
-               "the port can run commands on every worker)");
+               "serve a non-loopback --listen address without TLS and credentials (anyone who "
+               "reaches the port can run commands on every worker)");
   app.add_flag("--sync-full", sync_full,
                "fsync every commit, so a power loss keeps every transition (slower)");
   CLI11_PARSE(app, argc, argv);
@@ -41,6 +52,8 @@ int main(int argc, char** argv) {
   hpo::server::CoordinatorServerOptions options;
   options.listen = listen;
   options.insecure = insecure;
+  options.token_file = token_file;
+  options.tls = tls;
   options.db_path = db;
   options.synchronous_full = sync_full;
   options.coordinator.lease_timeout = absl::Seconds(lease_s);

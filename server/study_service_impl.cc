@@ -12,33 +12,39 @@ using rpc::ToGrpcStatus;
 
 }  // namespace
 
-grpc::Status StudyServiceImpl::CreateStudy(grpc::ServerContext*,
+grpc::Status StudyServiceImpl::CreateStudy(grpc::ServerContext* context,
                                            const hpo::v1::CreateStudyRequest* request,
                                            hpo::v1::Study* response) {
+  HPO_RPC_AUTHORIZE(context, auth::Service::kStudy);
   return Reply(coordinator_->CreateStudy(request->spec()), response);
 }
 
-grpc::Status StudyServiceImpl::GetStudy(grpc::ServerContext*,
+grpc::Status StudyServiceImpl::GetStudy(grpc::ServerContext* context,
                                         const hpo::v1::GetStudyRequest* request,
                                         hpo::v1::Study* response) {
+  HPO_RPC_AUTHORIZE(context, auth::Service::kStudy);
   return Reply(coordinator_->GetStudy(request->name()), response);
 }
 
-grpc::Status StudyServiceImpl::ListStudies(grpc::ServerContext*, const hpo::v1::ListStudiesRequest*,
+grpc::Status StudyServiceImpl::ListStudies(grpc::ServerContext* context,
+                                           const hpo::v1::ListStudiesRequest*,
                                            hpo::v1::ListStudiesResponse* response) {
+  HPO_RPC_AUTHORIZE(context, auth::Service::kStudy);
   for (auto& s : coordinator_->ListStudies()) *response->add_studies() = std::move(s);
   return grpc::Status::OK;
 }
 
-grpc::Status StudyServiceImpl::StopStudy(grpc::ServerContext*,
+grpc::Status StudyServiceImpl::StopStudy(grpc::ServerContext* context,
                                          const hpo::v1::StopStudyRequest* request,
                                          hpo::v1::Study* response) {
+  HPO_RPC_AUTHORIZE(context, auth::Service::kStudy);
   return Reply(coordinator_->StopStudy(request->name()), response);
 }
 
-grpc::Status StudyServiceImpl::ListTrials(grpc::ServerContext*,
+grpc::Status StudyServiceImpl::ListTrials(grpc::ServerContext* context,
                                           const hpo::v1::ListTrialsRequest* request,
                                           hpo::v1::ListTrialsResponse* response) {
+  HPO_RPC_AUTHORIZE(context, auth::Service::kStudy);
   auto page = coordinator_->ListTrials(request->study_name(), request->state(),
                                        request->page_size(), request->page_token());
   if (!page.ok()) return ToGrpcStatus(page.status());
@@ -47,27 +53,31 @@ grpc::Status StudyServiceImpl::ListTrials(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status StudyServiceImpl::GetTrial(grpc::ServerContext*,
+grpc::Status StudyServiceImpl::GetTrial(grpc::ServerContext* context,
                                         const hpo::v1::GetTrialRequest* request,
                                         hpo::v1::Trial* response) {
+  HPO_RPC_AUTHORIZE(context, auth::Service::kStudy);
   return Reply(coordinator_->GetTrial(request->trial_id()), response);
 }
 
-grpc::Status StudyServiceImpl::EnqueueTrial(grpc::ServerContext*,
+grpc::Status StudyServiceImpl::EnqueueTrial(grpc::ServerContext* context,
                                             const hpo::v1::EnqueueTrialRequest* request,
                                             hpo::v1::Trial* response) {
+  HPO_RPC_AUTHORIZE(context, auth::Service::kStudy);
   return Reply(coordinator_->EnqueueTrial(request->study_name(), request->params()), response);
 }
 
-grpc::Status StudyServiceImpl::GetBestTrial(grpc::ServerContext*,
+grpc::Status StudyServiceImpl::GetBestTrial(grpc::ServerContext* context,
                                             const hpo::v1::GetBestTrialRequest* request,
                                             hpo::v1::Trial* response) {
+  HPO_RPC_AUTHORIZE(context, auth::Service::kStudy);
   return Reply(coordinator_->GetBestTrial(request->study_name()), response);
 }
 
-grpc::Status StudyServiceImpl::GetServerInfo(grpc::ServerContext*,
+grpc::Status StudyServiceImpl::GetServerInfo(grpc::ServerContext* context,
                                              const hpo::v1::GetServerInfoRequest*,
                                              hpo::v1::ServerInfo* response) {
+  HPO_RPC_AUTHORIZE(context, auth::Service::kStudy);
   *response = OptimizerServerInfo();
   return grpc::Status::OK;
 }
@@ -75,6 +85,7 @@ grpc::Status StudyServiceImpl::GetServerInfo(grpc::ServerContext*,
 grpc::Status StudyServiceImpl::WatchStudy(grpc::ServerContext* context,
                                           const hpo::v1::WatchStudyRequest* request,
                                           grpc::ServerWriter<hpo::v1::StudyEvent>* writer) {
+  HPO_RPC_AUTHORIZE(context, auth::Service::kStudy);
   auto watch = coordinator_->Watch(request->study_name());
   if (!watch.ok()) return ToGrpcStatus(watch.status());
   hpo::v1::StudyEvent event;

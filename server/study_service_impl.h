@@ -1,6 +1,7 @@
 #ifndef HPO_SERVER_STUDY_SERVICE_IMPL_H_
 #define HPO_SERVER_STUDY_SERVICE_IMPL_H_
 
+#include "auth/grpc_security.h"
 #include "hpo/v1/hpo.grpc.pb.h"
 #include "server/coordinator.h"
 
@@ -10,7 +11,8 @@ namespace hpo::server {
 // coordinator is).
 class StudyServiceImpl final : public hpo::v1::StudyService::Service {
  public:
-  explicit StudyServiceImpl(Coordinator* coordinator) : coordinator_(coordinator) {}
+  explicit StudyServiceImpl(Coordinator* coordinator, const auth::CallAuthenticator* authenticator)
+      : coordinator_(coordinator), authenticator_(authenticator) {}
 
   grpc::Status CreateStudy(grpc::ServerContext*, const hpo::v1::CreateStudyRequest* request,
                            hpo::v1::Study* response) override;
@@ -35,6 +37,7 @@ class StudyServiceImpl final : public hpo::v1::StudyService::Service {
 
  private:
   Coordinator* const coordinator_;
+  const auth::CallAuthenticator* const authenticator_;
 };
 
 }  // namespace hpo::server

@@ -9,15 +9,17 @@
 
 namespace hpo::server {
 
-grpc::Status WorkerServiceImpl::RegisterWorker(grpc::ServerContext*,
+grpc::Status WorkerServiceImpl::RegisterWorker(grpc::ServerContext* context,
                                                const hpo::v1::RegisterWorkerRequest* request,
                                                hpo::v1::RegisterWorkerResponse* response) {
+  HPO_RPC_AUTHORIZE(context, auth::Service::kWorker);
   return Reply(coordinator_->RegisterWorker(*request), response);
 }
 
 grpc::Status WorkerServiceImpl::AcquireTrial(grpc::ServerContext* context,
                                              const hpo::v1::AcquireTrialRequest* request,
                                              hpo::v1::AcquireTrialResponse* response) {
+  HPO_RPC_AUTHORIZE(context, auth::Service::kWorker);
   absl::Duration wait = std::min(absl::Milliseconds(request->wait_ms()), kMaxAcquireWait);
   // Answer a little before the caller's own deadline, so the answer is not lost to it.
   const absl::Time rpc_deadline = absl::FromChrono(context->deadline());
@@ -36,27 +38,31 @@ grpc::Status WorkerServiceImpl::AcquireTrial(grpc::ServerContext* context,
   return Reply(std::move(acquired), response);
 }
 
-grpc::Status WorkerServiceImpl::ReportProgress(grpc::ServerContext*,
+grpc::Status WorkerServiceImpl::ReportProgress(grpc::ServerContext* context,
                                                const hpo::v1::ReportProgressRequest* request,
                                                hpo::v1::ReportProgressResponse* response) {
+  HPO_RPC_AUTHORIZE(context, auth::Service::kWorker);
   return Reply(coordinator_->ReportProgress(*request), response);
 }
 
-grpc::Status WorkerServiceImpl::CompleteTrial(grpc::ServerContext*,
+grpc::Status WorkerServiceImpl::CompleteTrial(grpc::ServerContext* context,
                                               const hpo::v1::CompleteTrialRequest* request,
                                               hpo::v1::Trial* response) {
+  HPO_RPC_AUTHORIZE(context, auth::Service::kWorker);
   return Reply(coordinator_->CompleteTrial(*request), response);
 }
 
-grpc::Status WorkerServiceImpl::ReleaseTrial(grpc::ServerContext*,
+grpc::Status WorkerServiceImpl::ReleaseTrial(grpc::ServerContext* context,
                                              const hpo::v1::ReleaseTrialRequest* request,
                                              hpo::v1::Trial* response) {
+  HPO_RPC_AUTHORIZE(context, auth::Service::kWorker);
   return Reply(coordinator_->ReleaseTrial(*request), response);
 }
 
-grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext*,
+grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext* context,
                                           const hpo::v1::HeartbeatRequest* request,
                                           hpo::v1::HeartbeatResponse* response) {
+  HPO_RPC_AUTHORIZE(context, auth::Service::kWorker);
   return Reply(coordinator_->Heartbeat(*request), response);
 }
 

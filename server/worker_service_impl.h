@@ -1,6 +1,7 @@
 #ifndef HPO_SERVER_WORKER_SERVICE_IMPL_H_
 #define HPO_SERVER_WORKER_SERVICE_IMPL_H_
 
+#include "auth/grpc_security.h"
 #include "hpo/v1/hpo.grpc.pb.h"
 #include "server/coordinator.h"
 
@@ -12,7 +13,8 @@ class WorkerServiceImpl final : public hpo::v1::WorkerService::Service {
   // A long poll never waits longer than this, whatever the worker asks.
   static constexpr absl::Duration kMaxAcquireWait = absl::Seconds(30);
 
-  explicit WorkerServiceImpl(Coordinator* coordinator) : coordinator_(coordinator) {}
+  explicit WorkerServiceImpl(Coordinator* coordinator, const auth::CallAuthenticator* authenticator)
+      : coordinator_(coordinator), authenticator_(authenticator) {}
 
   grpc::Status RegisterWorker(grpc::ServerContext*, const hpo::v1::RegisterWorkerRequest* request,
                               hpo::v1::RegisterWorkerResponse* response) override;
@@ -30,6 +32,7 @@ class WorkerServiceImpl final : public hpo::v1::WorkerService::Service {
 
  private:
   Coordinator* const coordinator_;
+  const auth::CallAuthenticator* const authenticator_;
 };
 
 }  // namespace hpo::server

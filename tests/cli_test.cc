@@ -304,22 +304,41 @@ TEST_F(CliTest, DbFileOfARunningCoordinatorIsReadOnly) {
   EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
-TEST(ListenAddressTest, OnlyLoopbackUnlessInsecure) {
+TEST(ListenAddressTest, OnlyLoopbackUnlessTlsWithACredentialOrInsecure) {
+  server::ListenSecurity open;
+  server::ListenSecurity insecure;
+  insecure.insecure = true;
   for (const char* local : {"127.0.0.1:50051", "127.0.0.1:0", "127.1.2.3:80", "localhost:50051",
                             "LOCALHOST:1", "[::1]:50051", "ipv4:127.0.0.1:5", "ipv6:[::1]:5",
                             "unix:/tmp/hpo.sock", "unix-abstract:hpo"}) {
     EXPECT_TRUE(server::IsLoopbackAddress(local)) << local;
-    EXPECT_TRUE(server::CheckListenAddress(local, false).ok()) << local;
+    EXPECT_TRUE(server::CheckListenAddress(local, open).ok()) << local;
   }
   for (const char* remote : {"0.0.0.0:50051", "[::]:50051", ":50051", "10.0.0.5:50051",
                              "gpu-node-1:50051", "127.0.0.1.evil.com:50051", "128.0.0.1:1",
                              "127.0.0.256:1", "[::ffff:10.0.0.1]:1", "127.0.0:1", ""}) {
     EXPECT_FALSE(server::IsLoopbackAddress(remote)) << remote;
-    const absl::Status refused = server::CheckListenAddress(remote, false);
+    const absl::Status refused = server::CheckListenAddress(remote, open);
     EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition) << remote;
     EXPECT_THAT(refused.message(), HasSubstr("--insecure")) << remote;
-    EXPECT_TRUE(server::CheckListenAddress(remote, true).ok()) << remote;
+    EXPECT_THAT(refused.message(), HasSubstr("--token-file and --tls-cert/--tls-key")) << remote;
+    EXPECT_TRUE(server::CheckListenAddress(remote, insecure).ok()) << remote;
   }
+  // Beyond loopback it takes TLS and a credential: tokens, or client certificates.
+  auto check = [](bool tls, bool tokens, bool client_certs) {
+    server::ListenSecurity security;
+    security.tls = tls;
+    security.tokens = tokens;
+    security.client_certs = client_certs;
+    return server::CheckListenAddress("0.0.0.0:50051", security);
+  };
+  EXPECT_TRUE(check(true, true, false).ok());
+  EXPECT_TRUE(check(true, false, true).ok());
+  EXPECT_TRUE(check(true, true, true).ok());
+  EXPECT_THAT(check(false, true, false).message(),
+              HasSubstr("tokens would cross the network in clear text"));
+  EXPECT_THAT(check(true, false, false).message(), HasSubstr("with TLS alone"));
+  EXPECT_EQ(check(true, false, false).code(), absl::StatusCode::kFailedPrecondition);
   // The server refuses before it binds anything or opens the database.
   server::CoordinatorServerOptions options;
   options.listen = "0.0.0.0:0";
@@ -356,7 +375,7 @@ TEST_F(CliTest, ServerStartFailuresAreErrorsNotCrashes) {
 // `hpo bench --distributed`: the cluster's worker evaluates every run as a study, and the runs
 // are fingerprinted with the optimizer revisions that the coordinator reports over gRPC.
 TEST_F(CliTest, DistributedBenchRunsOnTheClusterUnderTheCoordinatorsRevisions) {
-  auto backend = backend::ConnectGrpc(address_, absl::Seconds(10));
+  auto backend = backend::ConnectGrpc(address_, {}, absl::Seconds(10));
   ASSERT_TRUE(backend.ok()) << backend.status();
   auto info = (*backend)->GetServerInfo();
   ASSERT_TRUE(info.ok()) << info.status();

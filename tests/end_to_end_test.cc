@@ -132,7 +132,7 @@ TEST(EndToEndTest, CoordinatorRestartMidStudyEndsWithExactlyMaxTrials) {
   auto coordinator = StartCoordinator("127.0.0.1:0", db, 10, dir.File("coordinator-1.log"), &port);
   ASSERT_NE(coordinator, nullptr);
   const std::string address = absl::StrCat("127.0.0.1:", port);
-  auto backend = backend::ConnectGrpc(address, absl::Seconds(10));
+  auto backend = backend::ConnectGrpc(address, {}, absl::Seconds(10));
   ASSERT_TRUE(backend.ok()) << backend.status();
   const int kTrials = 40;
   ASSERT_TRUE(
@@ -161,7 +161,7 @@ TEST(EndToEndTest, CoordinatorRestartMidStudyEndsWithExactlyMaxTrials) {
   ASSERT_NE(coordinator, nullptr);
   ASSERT_EQ(port2, port);
 
-  auto backend2 = backend::ConnectGrpc(address, absl::Seconds(10));
+  auto backend2 = backend::ConnectGrpc(address, {}, absl::Seconds(10));
   ASSERT_TRUE(backend2.ok());
   ASSERT_TRUE(PollUntil(
       [&] {

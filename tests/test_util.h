@@ -58,14 +58,14 @@ inline std::unique_ptr<worker::ChildProcess> StartProcess(std::vector<std::strin
 }
 
 // Starts hpo-coordinator on `listen` over `db` and returns it with the port it printed.
-inline std::unique_ptr<worker::ChildProcess> StartCoordinator(const std::string& listen,
-                                                              const std::string& db,
-                                                              double lease_timeout_s,
-                                                              const std::string& log_path,
-                                                              int* port) {
-  auto child = StartProcess({HPO_COORDINATOR_BIN, "--listen", listen, "--db", db,
-                             "--lease-timeout-s", absl::StrCat(lease_timeout_s)},
-                            log_path);
+inline std::unique_ptr<worker::ChildProcess> StartCoordinator(
+    const std::string& listen, const std::string& db, double lease_timeout_s,
+    const std::string& log_path, int* port, std::vector<std::string> extra = {}) {
+  std::vector<std::string> argv = {
+      HPO_COORDINATOR_BIN,          "--listen", listen, "--db", db, "--lease-timeout-s",
+      absl::StrCat(lease_timeout_s)};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  auto child = StartProcess(std::move(argv), log_path);
   if (child == nullptr) return nullptr;
   auto line = child->ReadLine(absl::Now() + absl::Seconds(30));
   EXPECT_TRUE(line.ok() && line->has_value()) << "coordinator printed no port";
@@ -78,11 +78,14 @@ inline std::unique_ptr<worker::ChildProcess> StartCoordinator(const std::string&
 
 inline std::unique_ptr<worker::ChildProcess> StartWorker(const std::string& coordinator, int slots,
                                                          const std::string& id,
-                                                         const std::string& log_dir) {
-  return StartProcess(
-      {HPO_WORKER_BIN, "--coordinator", coordinator, "--slots", absl::StrCat(slots), "--gpus",
-       "none", "--worker-id", id, "--log-dir", log_dir, "--hpo-task", HPO_TASK_BIN},
-      log_dir + "/" + id + ".log");
+                                                         const std::string& log_dir,
+                                                         std::vector<std::string> extra = {}) {
+  std::vector<std::string> argv = {
+      HPO_WORKER_BIN, "--coordinator", coordinator,   "--slots", absl::StrCat(slots),
+      "--gpus",       "none",          "--worker-id", id,        "--log-dir",
+      log_dir,        "--hpo-task",    HPO_TASK_BIN};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return StartProcess(std::move(argv), log_dir + "/" + id + ".log");
 }
 
 // SIGTERM, then the exit code (-1, with a test failure, when it does not exit within `timeout`).

@@ -191,21 +191,23 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(Options options) {
           absl::StrCat("cannot create log directory '", options.log_dir, "': ", ec.message()));
     }
   }
-  return std::unique_ptr<Worker>(new Worker(std::move(options)));
-}
-
-Worker::Worker(Options options)
-    : options_(std::move(options)), slot_gpus_(AssignGpus(options_.gpus, options_.slots)) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
-              static_cast<int>(absl::ToInt64Milliseconds(options_.initial_backoff)));
+              static_cast<int>(absl::ToInt64Milliseconds(options.initial_backoff)));
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
-              static_cast<int>(absl::ToInt64Milliseconds(options_.initial_backoff)));
+              static_cast<int>(absl::ToInt64Milliseconds(options.initial_backoff)));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
-              static_cast<int>(absl::ToInt64Milliseconds(options_.max_backoff)));
-  stub_ = hpo::v1::WorkerService::NewStub(
-      grpc::CreateCustomChannel(options_.coordinator, grpc::InsecureChannelCredentials(), args));
+              static_cast<int>(absl::ToInt64Milliseconds(options.max_backoff)));
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      auth::Connect(options.coordinator, options.security, args);
+  if (!channel.ok()) return channel.status();
+  return std::unique_ptr<Worker>(new Worker(std::move(options), *std::move(channel)));
 }
+
+Worker::Worker(Options options, std::shared_ptr<grpc::Channel> channel)
+    : options_(std::move(options)),
+      slot_gpus_(AssignGpus(options_.gpus, options_.slots)),
+      stub_(hpo::v1::WorkerService::NewStub(std::move(channel))) {}
 
 Worker::~Worker() {
   Stop();

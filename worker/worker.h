@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "auth/grpc_security.h"
 #include "hpo/v1/hpo.grpc.pb.h"
 #include "hpo/v1/hpo.pb.h"
 #include "worker/trial_runner.h"
@@ -39,6 +40,7 @@ class Worker {
  public:
   struct Options {
     std::string coordinator;        // host:port
+    auth::ClientSecurity security;  // the worker token and TLS files
     int slots = 1;                  // trials run at once
     std::vector<std::string> gpus;  // see AssignGpus
     std::string worker_id;          // default hostname-pid
@@ -58,7 +60,8 @@ class Worker {
     absl::Duration complete_deadline = absl::Minutes(5);
   };
 
-  // INVALID_ARGUMENT for a bad option; the coordinator is not contacted yet.
+  // INVALID_ARGUMENT for a bad option (a TLS file that cannot be read included); the
+  // coordinator is not contacted yet.
   static absl::StatusOr<std::unique_ptr<Worker>> Create(Options options);
   ~Worker();  // Stop() and Wait()
 
@@ -82,7 +85,7 @@ class Worker {
  private:
   class Sink;
 
-  explicit Worker(Options options);
+  Worker(Options options, std::shared_ptr<grpc::Channel> channel);
 
   void SlotLoop(int slot);
   void HeartbeatLoop();

@@ -37,6 +37,16 @@ int main(int argc, char** argv) {
   app.add_option("--kill-grace", kill_grace_s, "seconds between SIGTERM and SIGKILL")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  std::string token_file;
+  app.add_option("--token-file", token_file,
+                 "send the worker token in this file (mode 600) with every call (default "
+                 "$HPO_TOKEN)");
+  app.add_option("--tls-ca", options.security.tls.ca,
+                 "reach the coordinator over TLS, trusting this CA (PEM)");
+  app.add_option("--tls-cert", options.security.tls.cert,
+                 "present this client certificate (PEM; with --tls-key) for mutual TLS");
+  app.add_option("--tls-key", options.security.tls.key,
+                 "the client certificate's private key (PEM)");
   CLI11_PARSE(app, argc, argv);
 
   absl::StatusOr<std::vector<std::string>> gpus = hpo::worker::ParseGpus(gpus_flag);
@@ -45,6 +55,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.coordinator = coordinator;
+  absl::StatusOr<hpo::auth::ClientSecurity> security =
+      hpo::auth::ClientSecurity::FromFlags(token_file, options.security.tls);
+  if (!security.ok()) {
+    std::cerr << "hpo-worker: " << security.status().message() << "\n";
+    return 2;
+  }
+  options.security = *std::move(security);
   options.slots = slots;
   options.gpus = *gpus;
   options.hpo_task_path = hpo_task.empty() ? hpo::worker::SiblingExecutable("hpo-task") : hpo_task;
