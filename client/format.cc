@@ -229,6 +229,9 @@ std::string ProgressLine(const hpo::v1::Study& study) {
     absl::StrAppend(&line, "; best ", FormatNumber(study.best_trial().value()), " (trial #",
                     study.best_trial().number(), ")");
   }
+  if (!study.not_accepted().empty() && study.state() == hpo::v1::STUDY_RUNNING) {
+    absl::StrAppend(&line, "; waiting: ", study.not_accepted());
+  }
   return line;
 }
 
@@ -252,6 +255,10 @@ std::string StudyDetails(const hpo::v1::Study& study) {
                       ? absl::StrCat(" revision ", study.optimizer_revision())
                       : std::string(" (revision not recorded)"),
                   "\n");
+  if (study.state() == hpo::v1::STUDY_RUNNING) {
+    absl::StrAppend(&out, "workers: ", study.live_workers(), " live, ", study.accepting_workers(),
+                    " accept its trials\n");
+  }
   if (study.warm_start_studies_size() > 0) {
     absl::StrAppend(&out, "stopper learns from: ", absl::StrJoin(study.warm_start_studies(), ", "),
                     " (", study.warm_start_curves(), " complete curves)\n");

@@ -12,7 +12,8 @@ void ProgressPrinter::OnEvent(const hpo::v1::StudyEvent& event) {
   if (tty_) {
     if (line != last_line_) out_ << "\r" << line << "\x1b[K" << std::flush;
     if (ended) out_ << "\n";
-  } else if (finished != last_finished_ || ended) {
+  } else if (finished != last_finished_ || ended ||
+             event.kind() == hpo::v1::StudyEvent::STUDY_UPDATED) {
     if (line != last_line_) out_ << line << "\n" << std::flush;
   }
   last_line_ = line;

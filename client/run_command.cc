@@ -101,6 +101,7 @@ int RunStudy(const RunOptions& options, std::ostream& out, std::ostream& err) {
     worker::Worker::Options w;
     w.coordinator = (*server)->local_address();
     w.slots = 1;
+    w.allow_any_command = true;  // the user's own study file, run on the user's own machine
     w.worker_id = absl::StrCat("local-", ::getpid(), "-", i);
     w.hpo_task_path = hpo_task;
     w.log_dir = log_dir;

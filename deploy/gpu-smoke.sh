@@ -37,7 +37,7 @@ space:
   x: {type: float, low: -1, high: 1}
 task: {command: ["python3", "$work/gpu_trial.py", "{x}"]}
 YAML
-"$bin/hpo-worker" --slots "$slots" --gpus auto --log-dir "$out/trials" 2>"$out/worker.log" &
+"$bin/hpo-worker" --slots "$slots" --gpus auto --allow-command "$(command -v python3)" --log-dir "$out/trials" 2>"$out/worker.log" &
 "$bin/hpo" study create -f "$work/study.yaml"
 timeout 300 "$bin/hpo" watch gpu-smoke | tail -2
 "$bin/hpo" trials gpu-smoke --format json >"$out/trials.json"

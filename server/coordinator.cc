@@ -14,6 +14,7 @@
 #include "core/status_macros.h"
 #include "core/study_spec.h"
 #include "core/trial_states.h"
+#include "core/worker_policy.h"
 
 namespace hpo::server {
 namespace {
@@ -294,6 +295,26 @@ Study Coordinator::StudySnapshotLocked(const StudyEntry& entry) const {
   for (const std::string& name : entry.warm_start_studies) s.add_warm_start_studies(name);
   s.set_warm_start_curves(entry.warm_start_curves);
   s.set_finished_trials(entry.finished_numbers);
+  // Who could run it: the workers heard from within a lease, and which of them accept it.
+  const int64_t live_since =
+      options_.clock->NowMs() - absl::ToInt64Milliseconds(options_.lease_timeout);
+  std::vector<std::string> reasons;
+  for (const auto& [id, worker] : workers_) {
+    if (worker.last_seen_ms < live_since) continue;
+    s.set_live_workers(s.live_workers() + 1);
+    std::string why = WhyNotAcceptedLocked(worker, entry);
+    if (why.empty()) {
+      s.set_accepting_workers(s.accepting_workers() + 1);
+    } else if (reasons.size() < 3 &&
+               std::find(reasons.begin(), reasons.end(), why) == reasons.end()) {
+      reasons.push_back(std::move(why));
+    }
+  }
+  if (s.live_workers() > 0 && s.accepting_workers() == 0) {
+    std::sort(reasons.begin(), reasons.end());
+    s.set_not_accepted(
+        absl::StrCat("no live worker accepts this study's trials: ", absl::StrJoin(reasons, "; ")));
+  }
   if (entry.best >= 0) {
     *s.mutable_best_trial() = entry.trials[entry.best];
     s.mutable_best_trial()->clear_measurements();
@@ -502,8 +523,24 @@ absl::StatusOr<hpo::v1::RegisterWorkerResponse> Coordinator::RegisterWorker(
     if (shutdown_) return Unavailable();
   }
   HPO_RETURN_IF_ERROR(storage_->UpsertWorker(record));
+  {
+    absl::MutexLock lock(&mu_);
+    WorkerEntry& worker = workers_[request.worker_id()];
+    worker.policy = request;
+    worker.last_seen_ms = record.last_seen_ms;
+    worker.refused.clear();
+    work_available_.SignalAll();  // it may accept what others would not
+  }
   HPO_LOG(INFO) << "worker " << request.worker_id() << " registered (" << request.slots()
-                << " slots)";
+                << " slots" << (request.any_command() ? ", any command" : "")
+                << (request.command_prefixes().empty()
+                        ? ""
+                        : absl::StrCat(", commands under ",
+                                       absl::StrJoin(request.command_prefixes(), ", ")))
+                << (request.studies().empty()
+                        ? ""
+                        : absl::StrCat(", studies ", absl::StrJoin(request.studies(), ",")))
+                << ")";
   hpo::v1::RegisterWorkerResponse response;
   response.set_lease_timeout_ms(absl::ToInt64Milliseconds(options_.lease_timeout));
   response.set_heartbeat_interval_ms(absl::ToInt64Milliseconds(options_.heartbeat_interval));
@@ -517,13 +554,28 @@ bool Coordinator::CanRunLocked(const StudyEntry& entry) const {
   return !entry.pending.empty() || entry.next_number < budget.max_trials();
 }
 
+std::string Coordinator::WhyNotAcceptedLocked(const WorkerEntry& worker, const StudyEntry& entry) {
+  if (auto it = worker.refused.find(entry.study.id()); it != worker.refused.end()) {
+    return it->second;
+  }
+  return core::WhyNotAccepted(worker.policy, entry.study.spec());
+}
+
+void Coordinator::SeenLocked(const std::string& worker_id) {
+  if (auto it = workers_.find(worker_id); it != workers_.end()) {
+    it->second.last_seen_ms = options_.clock->NowMs();
+  }
+}
+
 absl::StatusOr<hpo::v1::AcquireTrialResponse> Coordinator::TryAcquireLocked(
     const std::string& worker_id) {
   hpo::v1::AcquireTrialResponse response;
+  auto worker = workers_.find(worker_id);
   // Fairness: the runnable study with the fewest running trials, then the one served longest ago.
   StudyEntry* chosen = nullptr;
   for (auto& [id, entry] : studies_) {
     if (!CanRunLocked(*entry)) continue;
+    if (worker != workers_.end() && !WhyNotAcceptedLocked(worker->second, *entry).empty()) continue;
     if (chosen == nullptr || entry->running.size() < chosen->running.size() ||
         (entry->running.size() == chosen->running.size() &&
          entry->last_served < chosen->last_served)) {
@@ -586,6 +638,7 @@ absl::StatusOr<hpo::v1::AcquireTrialResponse> Coordinator::AcquireTrial(
   // The wait is measured on the real clock: it bounds an RPC, not trial time.
   const absl::Time deadline = absl::Now() + std::max(wait, absl::ZeroDuration());
   absl::MutexLock lock(&mu_);
+  SeenLocked(worker_id);
   while (true) {
     if (shutdown_) return Unavailable();
     HPO_RETURN_IF_ERROR(ExpireLeasesLocked().status());
@@ -619,6 +672,7 @@ absl::StatusOr<hpo::v1::ReportProgressResponse> Coordinator::ReportProgress(
     const hpo::v1::ReportProgressRequest& request) {
   absl::MutexLock lock(&mu_);
   HPO_ASSIGN_OR_RETURN(auto found, LeasedTrialLocked(request.trial_id(), request.worker_id()));
+  SeenLocked(request.worker_id());
   auto [entry, trial] = found;
   const int64_t now = options_.clock->NowMs();
   std::vector<hpo::v1::Measurement> batch;
@@ -755,8 +809,15 @@ absl::StatusOr<Trial> Coordinator::ReleaseTrial(const hpo::v1::ReleaseTrialReque
     return absl::FailedPreconditionError(absl::StrCat("study '", entry->study.spec().name(),
                                                       "' has ended: complete the trial instead"));
   }
-  HPO_RETURN_IF_ERROR(ReleaseLocked(
-      *entry, *trial, request.reason().empty() ? "no reason given" : request.reason()));
+  const std::string reason = request.reason().empty() ? "no reason given" : request.reason();
+  if (request.refused()) {
+    // Not offered to this worker again until it registers anew (with another policy, maybe).
+    if (auto it = workers_.find(request.worker_id()); it != workers_.end()) {
+      it->second.refused[entry->study.id()] =
+          absl::StrCat("worker ", request.worker_id(), " refused: ", reason);
+    }
+  }
+  HPO_RETURN_IF_ERROR(ReleaseLocked(*entry, *trial, reason));
   return *trial;
 }
 
@@ -764,6 +825,7 @@ absl::StatusOr<hpo::v1::HeartbeatResponse> Coordinator::Heartbeat(
     const hpo::v1::HeartbeatRequest& request) {
   absl::MutexLock lock(&mu_);
   if (shutdown_) return Unavailable();
+  SeenLocked(request.worker_id());
   hpo::v1::HeartbeatResponse response;
   const int64_t now = options_.clock->NowMs();
   const int64_t lease = now + absl::ToInt64Milliseconds(options_.lease_timeout);
@@ -808,6 +870,10 @@ absl::StatusOr<int> Coordinator::ExpireLeases() {
 
 absl::StatusOr<int> Coordinator::ExpireLeasesLocked() {
   const int64_t now = options_.clock->NowMs();
+  // Forget workers silent for an hour (and many leases): each restart of one has a new id.
+  const int64_t forget_before =
+      now - std::max<int64_t>(3600 * 1000, 10 * absl::ToInt64Milliseconds(options_.lease_timeout));
+  absl::erase_if(workers_, [&](const auto& w) { return w.second.last_seen_ms < forget_before; });
   int lost = 0;
   for (auto& [study_id, entry_ptr] : studies_) {
     StudyEntry& entry = *entry_ptr;

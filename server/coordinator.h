@@ -148,6 +148,14 @@ class Coordinator {
     int warm_start_curves = 0;
   };
 
+  // A worker as it registered: what it accepts, when it was last heard from, and the studies
+  // whose trials it gave back refused (study id -> its reason).
+  struct WorkerEntry {
+    hpo::v1::RegisterWorkerRequest policy;
+    int64_t last_seen_ms = 0;
+    absl::flat_hash_map<int64_t, std::string> refused;
+  };
+
   Coordinator(storage::Storage* storage, const CoordinatorOptions& options)
       : storage_(storage), options_(options) {}
 
@@ -185,6 +193,10 @@ class Coordinator {
   absl::StatusOr<hpo::v1::AcquireTrialResponse> TryAcquireLocked(const std::string& worker_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool CanRunLocked(const StudyEntry& entry) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Why `worker` will not run trials of `entry`'s study; "" when it will.
+  static std::string WhyNotAcceptedLocked(const WorkerEntry& worker, const StudyEntry& entry);
+  // Notes that `worker_id` was heard from now (a worker that never registered is not tracked).
+  void SeenLocked(const std::string& worker_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   storage::Storage* const storage_;
   const CoordinatorOptions options_;
@@ -197,6 +209,9 @@ class Coordinator {
   std::map<int64_t, std::unique_ptr<StudyEntry>> studies_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, int64_t> study_by_name_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<int64_t, int64_t> study_of_trial_ ABSL_GUARDED_BY(mu_);
+  // Registered workers (in memory: after a restart, workers register again when their calls
+  // fail). A worker that calls without registering is offered every study's trials.
+  absl::flat_hash_map<std::string, WorkerEntry> workers_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace hpo::server

@@ -641,3 +641,70 @@ TEST_F(CoordinatorTest, WatchSeesSnapshotUpdatesAndEnd) {
 
 }  // namespace
 }  // namespace hpo::server
+
+namespace hpo::server {
+namespace {
+
+TEST_F(CoordinatorTest, LeasesWorkersOnlyTheTrialsTheyAcceptAndSaysWhenNoneDoes) {
+  ASSERT_TRUE(coordinator_->CreateStudy(Spec("mine", 4, 4)).ok());
+  StudySpec command = Spec("cmd", 4, 4);
+  command.mutable_task()->mutable_command()->add_argv("/opt/ml/train");
+  ASSERT_TRUE(coordinator_->CreateStudy(command).ok());
+
+  // "only-mine" runs one study; "builtins" runs every study's built-in tasks, no commands.
+  hpo::v1::RegisterWorkerRequest only_mine;
+  only_mine.set_worker_id("only-mine");
+  only_mine.add_studies("mine");
+  ASSERT_TRUE(coordinator_->RegisterWorker(only_mine).ok());
+  hpo::v1::RegisterWorkerRequest builtins;
+  builtins.set_worker_id("builtins");
+  ASSERT_TRUE(coordinator_->RegisterWorker(builtins).ok());
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(Acquire("only-mine").study_name(), "mine");
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(Acquire("builtins").study_name(), "mine");
+  EXPECT_TRUE(NothingToAcquire("builtins"));  // "cmd" waits for a worker that runs commands
+
+  auto cmd = coordinator_->GetStudy("cmd");
+  ASSERT_TRUE(cmd.ok());
+  EXPECT_EQ(cmd->live_workers(), 2);
+  EXPECT_EQ(cmd->accepting_workers(), 0);
+  EXPECT_THAT(cmd->not_accepted(), HasSubstr("no live worker accepts this study's trials"));
+  EXPECT_THAT(cmd->not_accepted(), HasSubstr("the worker runs no commands, and this study runs "
+                                             "'/opt/ml/train'"));
+  EXPECT_THAT(cmd->not_accepted(), HasSubstr("study 'cmd' is not in the worker's --studies"));
+  EXPECT_EQ(coordinator_->GetStudy("mine")->accepting_workers(), 2);
+  EXPECT_EQ(coordinator_->GetStudy("mine")->not_accepted(), "");
+
+  // A worker that allows /opt/ml gets it; when it refuses on its own check (the program is a
+  // symlink out, say), it is not offered the study again until it registers anew.
+  hpo::v1::RegisterWorkerRequest ml;
+  ml.set_worker_id("ml");
+  ml.add_command_prefixes("/opt/ml");
+  ASSERT_TRUE(coordinator_->RegisterWorker(ml).ok());
+  EXPECT_EQ(coordinator_->GetStudy("cmd")->accepting_workers(), 1);
+  Trial t = Acquire("ml");
+  EXPECT_EQ(t.study_name(), "cmd");
+  hpo::v1::ReleaseTrialRequest refuse;
+  refuse.set_worker_id("ml");
+  refuse.set_trial_id(t.id());
+  refuse.set_reason("'/opt/ml/train' is /usr/bin/evil on this worker");
+  refuse.set_refused(true);
+  auto released = coordinator_->ReleaseTrial(refuse);
+  ASSERT_TRUE(released.ok()) << released.status();
+  EXPECT_EQ(released->state(), hpo::v1::PENDING);
+  EXPECT_TRUE(NothingToAcquire("ml"));
+  EXPECT_THAT(coordinator_->GetStudy("cmd")->not_accepted(),
+              HasSubstr("worker ml refused: '/opt/ml/train' is /usr/bin/evil on this worker"));
+  ASSERT_TRUE(coordinator_->RegisterWorker(ml).ok());
+  EXPECT_EQ(Acquire("ml").study_name(), "cmd");
+
+  // Workers silent for longer than a lease are not live: nobody to say anything about.
+  clock_.Advance(lease_timeout_ + absl::Seconds(1));
+  cmd = coordinator_->GetStudy("cmd");
+  EXPECT_EQ(cmd->live_workers(), 0);
+  EXPECT_EQ(cmd->not_accepted(), "");
+  // A worker that never registered is offered everything (it checks for itself).
+  EXPECT_TRUE(coordinator_->AcquireTrial("unregistered", absl::ZeroDuration()).ok());
+}
+
+}  // namespace
+}  // namespace hpo::server

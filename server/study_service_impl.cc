@@ -1,5 +1,6 @@
 #include "server/study_service_impl.h"
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "proto/status_convert.h"
 #include "server/grpc_reply.h"
@@ -89,12 +90,25 @@ grpc::Status StudyServiceImpl::WatchStudy(grpc::ServerContext* context,
   auto watch = coordinator_->Watch(request->study_name());
   if (!watch.ok()) return ToGrpcStatus(watch.status());
   hpo::v1::StudyEvent event;
+  // What the watcher last heard about who accepts the study's trials, and when that was checked.
+  auto acceptance = [](const hpo::v1::Study& s) {
+    return absl::StrCat(s.live_workers(), "/", s.accepting_workers(), "/", s.not_accepted());
+  };
+  std::string told;
+  absl::Time checked = absl::Now();
   while (!context->IsCancelled()) {
     // Wake up now and then to notice a client that went away.
     if (!(*watch)->Next(&event, absl::Now() + absl::Milliseconds(500))) {
       if ((*watch)->closed()) break;
-      continue;
+      if (absl::Now() - checked < absl::Seconds(2)) continue;
+      checked = absl::Now();
+      absl::StatusOr<hpo::v1::Study> study = coordinator_->GetStudy(request->study_name());
+      if (!study.ok() || acceptance(*study) == told) continue;
+      event.Clear();
+      event.set_kind(hpo::v1::StudyEvent::STUDY_UPDATED);
+      *event.mutable_study() = *std::move(study);
     }
+    told = acceptance(event.study());
     if (!writer->Write(event)) break;
     if (event.kind() == hpo::v1::StudyEvent::STUDY_ENDED) break;
   }

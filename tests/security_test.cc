@@ -389,5 +389,65 @@ TEST_F(SecurityTest, BadSecurityFlagsAreRefusedByName) {
   EXPECT_THAT(clear.status().message(), HasSubstr("tokens would cross the network in clear text"));
 }
 
+TEST_F(SecurityTest, WorkersRunOnlyTheCommandsTheyAllow) {
+  auto server = Serve({});
+  ASSERT_NE(server, nullptr);
+  const std::string script = dir_.File("run.sh");
+  std::ofstream(script) << "#!/bin/sh\necho \"hpo-metric {\\\"value\\\": $1}\"\n";
+  chmod(script.c_str(), 0755);
+  auto parsed = core::ParseStudyYaml(absl::StrCat(R"(name: cmd
+objective: {metric: value, direction: minimize}
+optimizer: {name: random, seed: 1}
+budget: {max_trials: 3, max_parallel: 1}
+space:
+  x: {type: float, low: 0, high: 1}
+task: {command: [")",
+                                                  script, R"(", "{x}"]}
+)"));
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  ASSERT_TRUE(server->coordinator()->CreateStudy(*parsed).ok());
+
+  // A worker started as the README shows runs built-in tasks only: the study says it waits.
+  auto builtin_only = StartWorker(server->local_address(), 1, "w-builtin", dir_.path());
+  ASSERT_NE(builtin_only, nullptr);
+  auto show = [&] {
+    std::vector<std::string> args = {"hpo",   "--coordinator", server->local_address(),
+                                     "study", "show",          "cmd"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    std::ostringstream out, err;
+    client::RunCli(static_cast<int>(argv.size()), argv.data(), out, err);
+    return out.str();
+  };
+  ASSERT_TRUE(
+      PollUntil([&] { return show().find("waiting:") != std::string::npos; }, absl::Seconds(30)))
+      << show();
+  const std::string waiting = show();
+  EXPECT_THAT(waiting, HasSubstr("workers: 1 live, 0 accept its trials"));
+  EXPECT_THAT(waiting, HasSubstr("no live worker accepts this study's trials: the worker runs no "
+                                 "commands, and this study runs '" +
+                                 script + "' (start hpo-worker with --allow-command PREFIX)"));
+  EXPECT_EQ(server->coordinator()->GetStudy("cmd")->counts().running(), 0);
+
+  // One that allows the script's directory runs the study to its end.
+  auto allowed = StartWorker(server->local_address(), 1, "w-allowed", dir_.path(),
+                             {"--allow-command", dir_.path()});
+  ASSERT_NE(allowed, nullptr);
+  ASSERT_TRUE(PollUntil(
+      [&] { return server->coordinator()->GetStudy("cmd")->state() == hpo::v1::STUDY_COMPLETED; },
+      absl::Seconds(60)))
+      << show();
+  auto page = server->coordinator()->ListTrials("cmd", hpo::v1::TRIAL_STATE_UNSPECIFIED, 0, "");
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->trials.size(), 3u);
+  for (const auto& t : page->trials) {
+    EXPECT_EQ(t.state(), hpo::v1::COMPLETED);
+    EXPECT_EQ(t.worker_id(), "w-allowed");
+    EXPECT_DOUBLE_EQ(t.value(), t.params().values().at("x").float_value());
+  }
+  EXPECT_EQ(TerminateAndWait(*builtin_only, absl::Seconds(30)), 0);
+  EXPECT_EQ(TerminateAndWait(*allowed, absl::Seconds(30)), 0);
+}
+
 }  // namespace
 }  // namespace hpo

@@ -19,6 +19,7 @@
 #include "core/trial_states.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/status_convert.h"
+#include "worker/command_policy.h"
 #include "worker/process.h"
 
 namespace hpo::worker {
@@ -198,6 +199,9 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(Options options) {
               static_cast<int>(absl::ToInt64Milliseconds(options.initial_backoff)));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
               static_cast<int>(absl::ToInt64Milliseconds(options.max_backoff)));
+  absl::StatusOr<std::vector<std::string>> prefixes = CanonicalPrefixes(options.allow_commands);
+  if (!prefixes.ok()) return prefixes.status();
+  options.allow_commands = *std::move(prefixes);
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
       auth::Connect(options.coordinator, options.security, args);
   if (!channel.ok()) return channel.status();
@@ -207,7 +211,11 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(Options options) {
 Worker::Worker(Options options, std::shared_ptr<grpc::Channel> channel)
     : options_(std::move(options)),
       slot_gpus_(AssignGpus(options_.gpus, options_.slots)),
-      stub_(hpo::v1::WorkerService::NewStub(std::move(channel))) {}
+      stub_(hpo::v1::WorkerService::NewStub(std::move(channel))) {
+  for (const std::string& prefix : options_.allow_commands) policy_.add_command_prefixes(prefix);
+  policy_.set_any_command(options_.allow_any_command);
+  for (const std::string& study : options_.studies) policy_.add_studies(study);
+}
 
 Worker::~Worker() {
   Stop();
@@ -295,7 +303,7 @@ bool Worker::EnsureRegistered(bool wake_on_drain) {
   int failures = 0;
   while (!registered_.load()) {
     if (wake_on_drain ? draining() : stopping()) return false;
-    hpo::v1::RegisterWorkerRequest request;
+    hpo::v1::RegisterWorkerRequest request = policy_;
     request.set_worker_id(options_.worker_id);
     request.set_hostname(Hostname());
     request.set_slots(options_.slots);
@@ -371,6 +379,16 @@ void Worker::RunTrial(int slot, const hpo::v1::AcquireTrialResponse& acquired) {
   if (!options_.log_dir.empty()) {
     runner_options.log_path = absl::StrCat(options_.log_dir, "/", spec.name(), "-", trial.number(),
                                            "-", trial.attempt(), "-", trial.id(), ".log");
+  }
+  if (absl::Status accepted = CheckAccepted(policy_, spec); !accepted.ok()) {
+    // The coordinator could not tell (a bare program name, a symlink): give it back, refused,
+    // so that it goes to a worker that runs it and this one is not offered the study again.
+    HPO_LOG(WARNING) << "trial " << trial.id() << " of study " << spec.name()
+                     << " refused: " << accepted.message();
+    ReleaseTrial(trial.id(), std::string(accepted.message()), /*refused=*/true);
+    absl::MutexLock lock(&mu_);
+    held_.erase(trial.id());
+    return;
   }
   TrialRunner runner(trial, spec, runner_options);
   // The trial stays held until this returns: its result is reported (or dropped) first.
@@ -460,13 +478,14 @@ void Worker::CompleteTrial(const hpo::v1::CompleteTrialRequest& request, bool fa
   }
 }
 
-void Worker::ReleaseTrial(int64_t trial_id, const std::string& reason) {
+void Worker::ReleaseTrial(int64_t trial_id, const std::string& reason, bool refused) {
   Backoff backoff(options_.initial_backoff, options_.max_backoff);
   const absl::Time deadline = absl::Now() + options_.complete_deadline;
   hpo::v1::ReleaseTrialRequest request;
   request.set_worker_id(options_.worker_id);
   request.set_trial_id(trial_id);
   request.set_reason(reason);
+  request.set_refused(refused);
   while (true) {
     hpo::v1::Trial response;
     auto context = MakeContext(options_.rpc_timeout);

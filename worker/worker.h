@@ -44,6 +44,13 @@ class Worker {
     int slots = 1;                  // trials run at once
     std::vector<std::string> gpus;  // see AssignGpus
     std::string worker_id;          // default hostname-pid
+    // What the worker runs (core/worker_policy.h), told to the coordinator when it registers
+    // and checked again before each trial: built-in tasks always; commands whose argv[0]
+    // resolves under one of `allow_commands` (each must exist), or any with allow_any_command;
+    // only the studies in `studies`, or every study when it is empty.
+    std::vector<std::string> allow_commands;
+    bool allow_any_command = false;
+    std::vector<std::string> studies;
     std::string hpo_task_path = "hpo-task";
     std::string log_dir;  // trial logs go here (created); empty = no trial logs
     absl::Duration acquire_wait = absl::Seconds(5);  // AcquireTrial long-poll
@@ -95,8 +102,9 @@ class Worker {
   // replaced, when `fallback`, by one FAILED "coordinator refused the result: <message>"
   // without metrics, so that the trial ends rather than waiting for its lease to expire.
   void CompleteTrial(const hpo::v1::CompleteTrialRequest& request, bool fallback = true);
-  // Gives a held trial back (ReleaseTrial), retrying UNAVAILABLE within complete_deadline.
-  void ReleaseTrial(int64_t trial_id, const std::string& reason);
+  // Gives a held trial back (ReleaseTrial), retrying UNAVAILABLE within complete_deadline;
+  // `refused`: this worker will not run the study's trials (its policy).
+  void ReleaseTrial(int64_t trial_id, const std::string& reason, bool refused = false);
   // Registers if not registered since the last UNAVAILABLE; false when told to stop first.
   bool EnsureRegistered(bool wake_on_drain);
   // Called on an UNAVAILABLE reply: the coordinator may have restarted.
@@ -108,6 +116,8 @@ class Worker {
   std::unique_ptr<grpc::ClientContext> MakeContext(absl::Duration timeout) const;
 
   Options options_;
+  // options_'s policy as RegisterWorker sends it (canonical prefixes).
+  hpo::v1::RegisterWorkerRequest policy_;
   std::vector<std::vector<std::string>> slot_gpus_;
   std::unique_ptr<hpo::v1::WorkerService::Stub> stub_;
   std::atomic<bool> registered_{false};

@@ -9,6 +9,8 @@
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_split.h"
 #include "core/logging.h"
 #include "worker/process.h"
 #include "worker/worker.h"
@@ -37,6 +39,11 @@ int main(int argc, char** argv) {
   app.add_option("--kill-grace", kill_grace_s, "seconds between SIGTERM and SIGKILL")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--allow-command", options.allow_commands,
+                 "run command tasks whose program (argv[0], symlinks followed) lies under this "
+                 "path; repeat for more. Without it the worker runs built-in tasks only");
+  std::string studies;
+  app.add_option("--studies", studies, "run only these studies (comma list; default every study)");
   std::string token_file;
   app.add_option("--token-file", token_file,
                  "send the worker token in this file (mode 600) with every call (default "
@@ -55,6 +62,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.coordinator = coordinator;
+  for (absl::string_view name : absl::StrSplit(studies, ',', absl::SkipWhitespace())) {
+    options.studies.emplace_back(absl::StripAsciiWhitespace(name));
+  }
   absl::StatusOr<hpo::auth::ClientSecurity> security =
       hpo::auth::ClientSecurity::FromFlags(token_file, options.security.tls);
   if (!security.ok()) {

@@ -1,5 +1,6 @@
 #include "worker/worker.h"
 
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -272,6 +273,7 @@ class WorkerTest : public ::testing::Test {
     options.initial_backoff = absl::Milliseconds(10);
     options.max_backoff = absl::Milliseconds(100);
     options.complete_deadline = absl::Seconds(5);
+    options.allow_any_command = true;  // the shell studies below
     return options;
   }
 
@@ -608,6 +610,53 @@ TEST_F(WorkerTest, SlotsRunInParallelWithTheirGpus) {
   EXPECT_THAT(values, ElementsAre(6, 7));
   // Both slots started unregistered; one of them registered the worker.
   EXPECT_EQ(fake_.registers().size(), 1u);
+}
+
+TEST_F(WorkerTest, RunsOnlyTheCommandsAndStudiesItAllows) {
+  // /bin/sh is allowed (as the file it resolves to); a trial of another study is refused.
+  fake_.AddTrial(BraninTrial(21, 1, 1), ShellSpec("echo 'hpo-metric {\"value\": 4}'"));
+  hpo::v1::StudySpec outsider = ShellSpec("echo 'hpo-metric {\"value\": 4}'");
+  outsider.set_name("outsider");
+  fake_.AddTrial(BraninTrial(22, 1, 1), outsider);
+  Worker::Options options = DefaultOptions();
+  options.allow_any_command = false;
+  options.allow_commands = {"/bin/sh"};
+  options.studies = {"shell-study"};
+  StartWorker(options);
+  ASSERT_TRUE(AwaitCompletes(1));
+  ASSERT_TRUE(fake_.AwaitState([](FakeCoordinator& f) { return f.releases_.size() >= 1; }));
+  EXPECT_EQ(fake_.completes()[0].trial_id(), 21);
+  EXPECT_EQ(fake_.completes()[0].state(), hpo::v1::COMPLETED);
+  const hpo::v1::ReleaseTrialRequest release = fake_.releases()[0];
+  EXPECT_EQ(release.trial_id(), 22);
+  EXPECT_TRUE(release.refused());
+  EXPECT_THAT(release.reason(), HasSubstr("study 'outsider' is not in the worker's --studies"));
+  // It told the coordinator what it accepts, with the prefix canonical.
+  const hpo::v1::RegisterWorkerRequest registered = fake_.registers()[0];
+  char real[PATH_MAX];
+  ASSERT_NE(::realpath("/bin/sh", real), nullptr);
+  EXPECT_THAT(registered.command_prefixes(), ElementsAre("/bin/sh", std::string(real)));
+  EXPECT_FALSE(registered.any_command());
+  EXPECT_THAT(registered.studies(), ElementsAre("shell-study"));
+}
+
+TEST_F(WorkerTest, RefusesACommandOutsideItsAllowList) {
+  fake_.AddTrial(BraninTrial(31, 1, 1), ShellSpec("echo 'hpo-metric {\"value\": 4}'"));
+  Worker::Options options = DefaultOptions();
+  options.allow_any_command = false;
+  options.allow_commands = {log_dir_};
+  StartWorker(options);
+  ASSERT_TRUE(fake_.AwaitState([](FakeCoordinator& f) { return f.releases_.size() >= 1; }));
+  const hpo::v1::ReleaseTrialRequest release = fake_.releases()[0];
+  EXPECT_TRUE(release.refused());
+  EXPECT_THAT(release.reason(), HasSubstr("'/bin/sh' is not under the worker's --allow-command"));
+  EXPECT_TRUE(fake_.completes().empty());
+
+  // A prefix that does not exist is refused at Create.
+  options.allow_commands = {"/no/such/dir"};
+  auto refused = Worker::Create(options);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(), HasSubstr("--allow-command '/no/such/dir'"));
 }
 
 }  // namespace
