@@ -53,6 +53,7 @@ int Fail(std::ostream& err, const absl::Status& status) {
 
 int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   CLI::App app{"hpo: hyperparameter optimization service client"};
+  app.set_version_flag("--version", std::string("hpo ") + HPO_VERSION);
   app.require_subcommand(1);
   app.fallthrough();
   Target target;

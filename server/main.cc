@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
                "reaches the port can run commands on every worker)");
   app.add_flag("--sync-full", sync_full,
                "fsync every commit, so a power loss keeps every transition (slower)");
+  app.set_version_flag("--version", std::string("hpo-coordinator ") + HPO_VERSION);
   CLI11_PARSE(app, argc, argv);
 
   hpo::server::CoordinatorServerOptions options;

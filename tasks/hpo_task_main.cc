@@ -287,6 +287,10 @@ int Serve(const Task& task) {
 }
 
 int Run(int argc, char** argv) {
+  if (argc == 2 && std::string(argv[1]) == "--version") {
+    std::cout << "hpo-task " << HPO_VERSION << "\n";
+    return 0;
+  }
   absl::StatusOr<Invocation> inv = ParseArgs(argc, argv);
   if (!inv.ok()) {
     std::cerr << "hpo-task: " << inv.status().message() << "\n";

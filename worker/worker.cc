@@ -229,6 +229,7 @@ absl::Status Worker::Start() {
     if (started_) return absl::FailedPreconditionError("worker already started");
     started_ = true;
     slots_running_ = options_.slots;
+    idle_since_ = absl::Now();
   }
   HPO_LOG(INFO) << "worker " << options_.worker_id << ": " << options_.slots << " slot(s), GPUs ["
                 << absl::StrJoin(options_.gpus, ",") << "], coordinator " << options_.coordinator;
@@ -342,6 +343,17 @@ void Worker::SlotLoop(int slot) {
     {
       absl::MutexLock lock(&mu_);
       if (draining_) break;
+      if (options_.max_trials > 0 && trials_taken_ + acquires_in_flight_ >= options_.max_trials) {
+        if (trials_taken_ < options_.max_trials) {
+          // Another slot's AcquireTrial may yet come back empty: look again shortly.
+          mu_.AwaitWithTimeout(absl::Condition(&draining_), absl::Milliseconds(50));
+          continue;
+        }
+        HPO_LOG(INFO) << "took " << trials_taken_ << " trials (--max-trials): draining";
+        draining_ = true;
+        break;
+      }
+      ++acquires_in_flight_;
       acquiring_.insert(context.get());
     }
     const absl::Status status = rpc::FromGrpcStatus(
@@ -349,8 +361,12 @@ void Worker::SlotLoop(int slot) {
     {
       absl::MutexLock lock(&mu_);
       acquiring_.erase(context.get());
+      --acquires_in_flight_;
       // Held from now on, so that heartbeats list it even before it runs.
-      if (status.ok() && response.found()) held_.emplace(response.trial().id(), nullptr);
+      if (status.ok() && response.found()) {
+        held_.emplace(response.trial().id(), nullptr);
+        ++trials_taken_;
+      }
     }
     if (!status.ok()) {
       if (status.code() == absl::StatusCode::kCancelled && draining()) break;
@@ -388,6 +404,8 @@ void Worker::RunTrial(int slot, const hpo::v1::AcquireTrialResponse& acquired) {
     ReleaseTrial(trial.id(), std::string(accepted.message()), /*refused=*/true);
     absl::MutexLock lock(&mu_);
     held_.erase(trial.id());
+    --trials_taken_;  // it did not run here
+    if (held_.empty()) idle_since_ = absl::Now();
     return;
   }
   TrialRunner runner(trial, spec, runner_options);
@@ -398,6 +416,7 @@ void Worker::RunTrial(int slot, const hpo::v1::AcquireTrialResponse& acquired) {
     ~Unhold() {
       absl::MutexLock lock(&worker->mu_);
       worker->held_.erase(id);
+      if (worker->held_.empty()) worker->idle_since_ = absl::Now();
     }
   } unhold{this, trial.id()};
   {
@@ -537,6 +556,13 @@ void Worker::HeartbeatLoop() {
         }
       } while (heartbeat_interval_ms_.load() != interval_ms);
       for (const auto& [id, runner] : held_) ids.push_back(id);
+      if (options_.exit_when_idle > absl::ZeroDuration() && held_.empty() && !draining_ &&
+          absl::Now() - idle_since_ >= options_.exit_when_idle) {
+        HPO_LOG(INFO) << "no trial for " << absl::FormatDuration(absl::Now() - idle_since_)
+                      << " (--exit-when-idle): draining";
+        draining_ = true;
+        for (grpc::ClientContext* context : acquiring_) context->TryCancel();
+      }
     }
     hpo::v1::HeartbeatRequest request;
     request.set_worker_id(options_.worker_id);

@@ -51,6 +51,11 @@ class Worker {
     std::vector<std::string> allow_commands;
     bool allow_any_command = false;
     std::vector<std::string> studies;
+    // For batch schedulers: after `max_trials` trials (0: no limit), or once no trial has run
+    // for `exit_when_idle` (zero: never; checked at each heartbeat), the worker drains and
+    // Wait returns.
+    int max_trials = 0;
+    absl::Duration exit_when_idle = absl::ZeroDuration();
     std::string hpo_task_path = "hpo-task";
     std::string log_dir;  // trial logs go here (created); empty = no trial logs
     absl::Duration acquire_wait = absl::Seconds(5);  // AcquireTrial long-poll
@@ -131,6 +136,9 @@ class Worker {
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   int slots_running_ ABSL_GUARDED_BY(mu_) = 0;
+  int trials_taken_ ABSL_GUARDED_BY(mu_) = 0;        // toward max_trials
+  int acquires_in_flight_ ABSL_GUARDED_BY(mu_) = 0;  // each may take one more
+  absl::Time idle_since_ ABSL_GUARDED_BY(mu_);       // when held_ last became empty
   // The trials this worker holds, listed in every heartbeat: from AcquireTrial's answer until
   // their CompleteTrial (or release) succeeded or was given up. trial id -> its runner, null
   // until the run starts; the runner outlives its entry.

@@ -44,6 +44,13 @@ int main(int argc, char** argv) {
                  "path; repeat for more. Without it the worker runs built-in tasks only");
   std::string studies;
   app.add_option("--studies", studies, "run only these studies (comma list; default every study)");
+  app.add_option("--max-trials", options.max_trials,
+                 "take at most this many trials, then exit when they are done (0: no limit)")
+      ->check(CLI::NonNegativeNumber);
+  double exit_when_idle_s = 0;
+  app.add_option("--exit-when-idle", exit_when_idle_s,
+                 "exit once no trial has run for this many seconds (0: never); for batch jobs")
+      ->check(CLI::NonNegativeNumber);
   std::string token_file;
   app.add_option("--token-file", token_file,
                  "send the worker token in this file (mode 600) with every call (default "
@@ -54,6 +61,7 @@ int main(int argc, char** argv) {
                  "present this client certificate (PEM; with --tls-key) for mutual TLS");
   app.add_option("--tls-key", options.security.tls.key,
                  "the client certificate's private key (PEM)");
+  app.set_version_flag("--version", std::string("hpo-worker ") + HPO_VERSION);
   CLI11_PARSE(app, argc, argv);
 
   absl::StatusOr<std::vector<std::string>> gpus = hpo::worker::ParseGpus(gpus_flag);
@@ -62,6 +70,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.coordinator = coordinator;
+  options.exit_when_idle = absl::Seconds(exit_when_idle_s);
   for (absl::string_view name : absl::StrSplit(studies, ',', absl::SkipWhitespace())) {
     options.studies.emplace_back(absl::StripAsciiWhitespace(name));
   }

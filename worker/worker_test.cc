@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <deque>
 #include <fstream>
@@ -657,6 +658,43 @@ TEST_F(WorkerTest, RefusesACommandOutsideItsAllowList) {
   auto refused = Worker::Create(options);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(refused.status().message(), HasSubstr("--allow-command '/no/such/dir'"));
+}
+
+TEST_F(WorkerTest, MaxTrialsThenExitWhenIdleEndTheWorkerForBatchJobs) {
+  for (int64_t id = 41; id <= 45; ++id) fake_.AddTrial(BraninTrial(id, 1, 1), BraninSpec(1));
+  Worker::Options options = DefaultOptions();
+  options.slots = 2;
+  options.max_trials = 3;
+  StartWorker(options);
+  std::atomic<bool> ended{false};
+  std::thread waiter([&] {
+    worker_->Wait();
+    ended = true;
+  });
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (!ended && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
+  waiter.join();
+  EXPECT_TRUE(ended) << "the worker should end by itself after --max-trials";
+  EXPECT_EQ(fake_.completes().size(), 3u);  // no more, though two trials wait
+
+  // An idle worker ends after --exit-when-idle; the waiting trials stay with the coordinator.
+  worker_.reset();
+  options = DefaultOptions();
+  options.worker_id = "w2";
+  options.studies = {"nothing-here"};  // refuses the waiting trials: it runs nothing
+  options.exit_when_idle = absl::Milliseconds(300);
+  const absl::Time start = absl::Now();
+  StartWorker(options);
+  ended = false;
+  std::thread idle_waiter([&] {
+    worker_->Wait();
+    ended = true;
+  });
+  while (!ended && absl::Now() < start + absl::Seconds(30)) absl::SleepFor(absl::Milliseconds(10));
+  idle_waiter.join();
+  EXPECT_TRUE(ended);
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(300));
+  EXPECT_EQ(fake_.completes().size(), 3u);
 }
 
 }  // namespace
