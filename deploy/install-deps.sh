@@ -9,7 +9,7 @@ PACKAGES=(
   libabsl-dev libsqlite3-dev sqlite3
   libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  libeigen3-dev libnlopt-cxx-dev libtorch-dev libsvm-dev
+  libeigen3-dev libnlopt-cxx-dev libtorch-dev libsvm-dev libcpp-httplib-dev
   python3
   openssl  # the security tests make a throwaway CA with it
 )

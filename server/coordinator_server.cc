@@ -1,5 +1,6 @@
 #include "server/coordinator_server.h"
 
+#include <map>
 #include <optional>
 #include <vector>
 
@@ -11,7 +12,10 @@
 #include "core/logging.h"
 #include "core/status_macros.h"
 #include "grpcpp/security/server_credentials.h"
+#include "core/trial_states.h"
+#include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server_builder.h"
+#include "metrics/grpc_metrics.h"
 #include "grpcpp/support/time.h"
 #include "storage/sqlite_storage.h"
 
@@ -121,7 +125,12 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   s->worker_service_ =
       std::make_unique<WorkerServiceImpl>(s->coordinator_.get(), s->authenticator_.get());
 
+  // The standard grpc.health.v1.Health service (SERVING until Shutdown); no token needed.
+  grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(metrics::RpcMetricsInterceptor(&s->registry_));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   // A second coordinator on a taken port must fail, not share the port.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(options.listen, credentials, &s->port_);
@@ -131,6 +140,14 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   if (s->server_ == nullptr || s->port_ == 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.listen, " (address in use or malformed?)"));
+  }
+  s->AddCollectors();
+  if (!options.metrics_listen.empty()) {
+    HPO_ASSIGN_OR_RETURN(s->metrics_server_,
+                         metrics::MetricsServer::Start(options.metrics_listen, &s->registry_,
+                                                       [srv = s.get()] { return srv->Health(); }));
+    HPO_LOG(INFO) << "metrics on http://" << options.metrics_listen.substr(0, options.metrics_listen.rfind(':'))
+                  << ":" << s->metrics_server_->port() << "/metrics";
   }
   if (options.reap_interval > absl::ZeroDuration()) {
     s->reaper_ =
@@ -143,6 +160,43 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
 CoordinatorServer::~CoordinatorServer() { Shutdown(absl::ZeroDuration()); }
 
 std::string CoordinatorServer::local_address() const { return absl::StrCat("127.0.0.1:", port_); }
+
+absl::Status CoordinatorServer::Health() const {
+  if (stopping_.HasBeenNotified()) return absl::UnavailableError("shutting down");
+  return absl::OkStatus();
+}
+
+void CoordinatorServer::AddCollectors() {
+  registry_.Describe("hpo_trials", "gauge", "trials by study and state");
+  registry_.Describe("hpo_study_queue_depth", "gauge", "PENDING trials waiting for a worker");
+  registry_.Describe("hpo_leases_active", "gauge", "RUNNING trials, each leased to a worker");
+  registry_.Describe("hpo_workers_live", "gauge", "workers heard from within a lease timeout");
+  registry_.Describe("hpo_acquires_waiting", "gauge", "AcquireTrial calls waiting for work");
+  registry_.Describe("hpo_studies", "gauge", "studies by state");
+  Coordinator* coordinator = coordinator_.get();
+  registry_.AddCollector([coordinator](metrics::GaugeWriter& out) {
+    int64_t running = 0, live = 0;
+    std::map<std::string, int> by_state;
+    for (const hpo::v1::Study& study : coordinator->ListStudies()) {
+      const std::string& name = study.spec().name();
+      const hpo::v1::TrialCounts& c = study.counts();
+      const std::pair<const char*, int> states[] = {
+          {"PENDING", c.pending()}, {"RUNNING", c.running()}, {"COMPLETED", c.completed()},
+          {"PRUNED", c.pruned()},   {"FAILED", c.failed()},   {"LOST", c.lost()}};
+      for (const auto& [state, n] : states) {
+        out.Set("hpo_trials", {{"study", name}, {"state", state}}, n);
+      }
+      out.Set("hpo_study_queue_depth", {{"study", name}}, c.pending());
+      running += c.running();
+      live = std::max<int64_t>(live, study.live_workers());
+      ++by_state[std::string(core::StudyStateName(study.state()))];
+    }
+    for (const auto& [state, n] : by_state) out.Set("hpo_studies", {{"state", state}}, n);
+    out.Set("hpo_leases_active", {}, running);
+    out.Set("hpo_workers_live", {}, live);
+    out.Set("hpo_acquires_waiting", {}, coordinator->WaitingAcquires());
+  });
+}
 
 void CoordinatorServer::ReapLoop(absl::Duration interval) {
   while (!stopping_.WaitForNotificationWithTimeout(interval)) {
@@ -161,7 +215,11 @@ void CoordinatorServer::Shutdown(absl::Duration grace) {
   // Wake long polls and watches first, so the server's drain does not wait on them. A server
   // whose Start failed half-way has some of these missing.
   if (coordinator_ != nullptr) coordinator_->Shutdown();
-  if (server_ != nullptr) server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  if (server_ != nullptr) {
+    if (server_->GetHealthCheckService() != nullptr) server_->GetHealthCheckService()->Shutdown();
+    server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  }
+  metrics_server_.reset();
   stopped_.Notify();
 }
 

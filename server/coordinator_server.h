@@ -13,6 +13,8 @@
 #include "absl/synchronization/notification.h"
 #include "auth/grpc_security.h"
 #include "grpcpp/server.h"
+#include "metrics/http_server.h"
+#include "metrics/registry.h"
 #include "server/coordinator.h"
 #include "server/study_service_impl.h"
 #include "server/worker_service_impl.h"
@@ -47,6 +49,8 @@ struct CoordinatorServerOptions {
   std::string token_file;
   // The coordinator's certificate and key (TLS), and a CA to require client certificates.
   auth::TlsFiles tls;
+  // Serve GET /metrics (Prometheus) and GET /healthz over HTTP here (host:port); empty: not.
+  std::string metrics_listen;
   std::string db_path;  // SQLite file (":memory:" for tests)
   // fsync every commit (survives power loss); the default survives a crash of the process.
   bool synchronous_full = false;
@@ -65,6 +69,7 @@ class CoordinatorServer {
 
   // The bound port (useful with port 0) and "127.0.0.1:port" for local clients.
   int port() const { return port_; }
+  int metrics_port() const { return metrics_server_ ? metrics_server_->port() : 0; }
   std::string local_address() const;
   Coordinator* coordinator() { return coordinator_.get(); }
 
@@ -76,6 +81,10 @@ class CoordinatorServer {
  private:
   CoordinatorServer() = default;
   void ReapLoop(absl::Duration interval);
+  // Gauges read from the coordinator at each scrape.
+  void AddCollectors();
+  // OK while serving; /healthz answers 503 with the message otherwise.
+  absl::Status Health() const;
 
   std::unique_ptr<storage::DbLock> db_lock_;
   std::unique_ptr<storage::Storage> storage_;
@@ -83,7 +92,9 @@ class CoordinatorServer {
   std::unique_ptr<auth::CallAuthenticator> authenticator_;
   std::unique_ptr<StudyServiceImpl> study_service_;
   std::unique_ptr<WorkerServiceImpl> worker_service_;
+  metrics::Registry registry_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<metrics::MetricsServer> metrics_server_;
   int port_ = 0;
   std::thread reaper_;
   absl::Notification stopping_;

@@ -42,6 +42,10 @@ int main(int argc, char** argv) {
   app.add_option("--tls-key", tls.key, "the certificate's private key (PEM, mode 600)");
   app.add_option("--tls-ca", tls.ca,
                  "require client certificates signed by this CA (PEM): mutual TLS");
+  std::string metrics_listen;
+  app.add_option("--metrics-listen", metrics_listen,
+                 "serve GET /metrics (Prometheus) and GET /healthz over HTTP on this host:port "
+                 "(e.g. 127.0.0.1:9464; default: not served)");
   app.add_flag("--insecure", insecure,
                "serve a non-loopback --listen address without TLS and credentials (anyone who "
                "reaches the port can run commands on every worker)");
@@ -55,6 +59,7 @@ int main(int argc, char** argv) {
   options.insecure = insecure;
   options.token_file = token_file;
   options.tls = tls;
+  options.metrics_listen = metrics_listen;
   options.db_path = db;
   options.synchronous_full = sync_full;
   options.coordinator.lease_timeout = absl::Seconds(lease_s);

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "auth/grpc_security.h"
 #include "backend/backend.h"
 #include "client/cli.h"
@@ -18,8 +19,10 @@
 #include "google/protobuf/descriptor.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 #include "hpo/v1/hpo.grpc.pb.h"
+#include "httplib.h"
 #include "server/coordinator_server.h"
 #include "tests/test_util.h"
 
@@ -447,6 +450,77 @@ task: {command: [")",
   }
   EXPECT_EQ(TerminateAndWait(*builtin_only, absl::Seconds(30)), 0);
   EXPECT_EQ(TerminateAndWait(*allowed, absl::Seconds(30)), 0);
+}
+
+TEST_F(SecurityTest, HealthAndMetricsAnswerWithoutAToken) {
+  server::CoordinatorServerOptions options;
+  options.token_file = tokens_;
+  options.metrics_listen = "127.0.0.1:0";
+  auto server = Serve(options);
+  ASSERT_NE(server, nullptr);
+  ASSERT_GT(server->metrics_port(), 0);
+  auth::ClientSecurity admin;
+  admin.token = kAdmin;
+  auto backend = backend::ConnectGrpc(server->local_address(), admin, absl::Seconds(5));
+  ASSERT_TRUE(backend.ok()) << backend.status();
+  auto spec = core::ParseStudyYaml(R"(name: observed
+objective: {metric: value, direction: minimize}
+budget: {max_trials: 5, max_parallel: 2}
+space:
+  x: {type: float, low: 0, high: 1}
+task: {builtin: branin}
+)");
+  ASSERT_TRUE(spec.ok());
+  ASSERT_TRUE((*backend)->CreateStudy(*spec).ok());
+  auto anonymous = backend::ConnectGrpc(server->local_address(), {}, absl::Seconds(5));
+  ASSERT_TRUE(anonymous.ok());
+  EXPECT_EQ((*anonymous)->ListStudies().status().code(), absl::StatusCode::kUnauthenticated);
+
+  // The standard gRPC health check, as a probe calls it: no token. An empty request asks about
+  // the whole server; the answer `status: SERVING` is the two bytes 08 01.
+  auto channel = grpc::CreateChannel(server->local_address(), grpc::InsecureChannelCredentials());
+  grpc::GenericStub generic(channel);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  grpc::Slice empty("");
+  grpc::ByteBuffer request(&empty, 1), response;
+  absl::Notification done;
+  grpc::Status health;
+  generic.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
+                    &response, [&](grpc::Status s) {
+                      health = s;
+                      done.Notify();
+                    });
+  done.WaitForNotification();
+  ASSERT_TRUE(health.ok()) << health.error_message();
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(response.Dump(&slices).ok());
+  std::string bytes;
+  for (const grpc::Slice& slice : slices) {
+    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  EXPECT_EQ(bytes, std::string("\x08\x01", 2));
+
+  httplib::Client http("127.0.0.1", server->metrics_port());
+  auto healthz = http.Get("/healthz");
+  ASSERT_TRUE(healthz);
+  EXPECT_EQ(healthz->status, 200);
+  auto metrics = http.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->status, 200);
+  const std::string& text = metrics->body;
+  EXPECT_THAT(text, HasSubstr("hpo_trials{study=\"observed\",state=\"PENDING\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("hpo_study_queue_depth{study=\"observed\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("hpo_studies{state=\"RUNNING\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("hpo_leases_active 0\n"));
+  EXPECT_THAT(text,
+              HasSubstr("hpo_rpc_total{method=\"StudyService/CreateStudy\",code=\"OK\"} 1\n"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("hpo_rpc_total{method=\"StudyService/ListStudies\",code=\"UNAUTHENTICATED\"} 1\n"));
+  EXPECT_THAT(text,
+              HasSubstr("hpo_rpc_duration_seconds_count{method=\"StudyService/CreateStudy\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("# TYPE hpo_rpc_duration_seconds histogram\n"));
 }
 
 }  // namespace
