@@ -68,6 +68,9 @@ class TrialRunner {
  public:
   TrialRunner(hpo::v1::Trial trial, hpo::v1::StudySpec spec, TrialRunnerOptions options);
 
+  // The GPUs the trial's process sees (CUDA_VISIBLE_DEVICES).
+  const std::vector<std::string>& gpus() const { return options_.gpus; }
+
   TrialRunner(const TrialRunner&) = delete;
   TrialRunner& operator=(const TrialRunner&) = delete;
 

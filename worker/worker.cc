@@ -218,6 +218,7 @@ Worker::Worker(Options options, std::shared_ptr<grpc::Channel> channel)
 }
 
 Worker::~Worker() {
+  metrics_server_.reset();  // its collector reads state destroyed below
   Stop();
   Wait();
 }
@@ -237,6 +238,19 @@ absl::Status Worker::Start() {
     threads_.emplace_back([this, slot] { SlotLoop(slot); });
   }
   threads_.emplace_back([this] { HeartbeatLoop(); });
+  if (!options_.metrics_listen.empty()) {
+    AddCollectors();
+    absl::StatusOr<std::unique_ptr<metrics::MetricsServer>> server = metrics::MetricsServer::Start(
+        options_.metrics_listen, &registry_, [this]() -> absl::Status {
+          if (draining()) return absl::UnavailableError("draining");
+          return absl::OkStatus();
+        });
+    if (!server.ok()) {
+      Stop();
+      return server.status();
+    }
+    metrics_server_ = *std::move(server);
+  }
   return absl::OkStatus();
 }
 
@@ -446,7 +460,30 @@ void Worker::RunTrial(int slot, const hpo::v1::AcquireTrialResponse& acquired) {
   request.mutable_final_metrics()->insert(outcome.final_metrics.begin(),
                                           outcome.final_metrics.end());
   request.set_failure_reason(outcome.failure_reason);
+  registry_.Add("hpo_worker_trials_total", {{"state", core::TrialStateName(outcome.state)}});
   CompleteTrial(request);
+}
+
+void Worker::AddCollectors() {
+  registry_.Describe("hpo_worker_trials_total", "counter", "trials this worker ran, by outcome");
+  registry_.Describe("hpo_worker_slots", "gauge", "trials this worker runs at once");
+  registry_.Describe("hpo_worker_slots_busy", "gauge", "slots holding a trial");
+  registry_.Describe("hpo_worker_gpus", "gauge", "GPUs this worker deals to its slots");
+  registry_.Describe("hpo_worker_gpus_busy", "gauge", "GPUs some running trial sees");
+  registry_.Describe("hpo_worker_registered", "gauge", "1 while registered with the coordinator");
+  registry_.AddCollector([this](metrics::GaugeWriter& out) {
+    absl::MutexLock lock(&mu_);
+    out.Set("hpo_worker_slots", {}, options_.slots);
+    out.Set("hpo_worker_slots_busy", {}, static_cast<double>(held_.size()));
+    out.Set("hpo_worker_gpus", {}, static_cast<double>(options_.gpus.size()));
+    absl::flat_hash_set<std::string> busy;
+    for (const auto& [id, runner] : held_) {
+      if (runner == nullptr) continue;
+      for (const std::string& gpu : runner->gpus()) busy.insert(gpu);
+    }
+    out.Set("hpo_worker_gpus_busy", {}, static_cast<double>(busy.size()));
+    out.Set("hpo_worker_registered", {}, registered_.load() ? 1 : 0);
+  });
 }
 
 void Worker::CompleteTrial(const hpo::v1::CompleteTrialRequest& request, bool fallback) {

@@ -18,6 +18,8 @@
 #include "auth/grpc_security.h"
 #include "hpo/v1/hpo.grpc.pb.h"
 #include "hpo/v1/hpo.pb.h"
+#include "metrics/http_server.h"
+#include "metrics/registry.h"
 #include "worker/trial_runner.h"
 
 namespace grpc {
@@ -56,6 +58,8 @@ class Worker {
     // Wait returns.
     int max_trials = 0;
     absl::Duration exit_when_idle = absl::ZeroDuration();
+    // Serve GET /metrics and /healthz over HTTP here (host:port); empty: not.
+    std::string metrics_listen;
     std::string hpo_task_path = "hpo-task";
     std::string log_dir;  // trial logs go here (created); empty = no trial logs
     absl::Duration acquire_wait = absl::Seconds(5);  // AcquireTrial long-poll
@@ -93,6 +97,8 @@ class Worker {
   void Wait();
 
   const std::string& worker_id() const { return options_.worker_id; }
+  // The port /metrics is served on (0 when not).
+  int metrics_port() const { return metrics_server_ ? metrics_server_->port() : 0; }
 
  private:
   class Sink;
@@ -120,7 +126,12 @@ class Worker {
   bool stopping() const;
   std::unique_ptr<grpc::ClientContext> MakeContext(absl::Duration timeout) const;
 
+  // Gauges read at each scrape.
+  void AddCollectors();
+
   Options options_;
+  metrics::Registry registry_;
+  std::unique_ptr<metrics::MetricsServer> metrics_server_;
   // options_'s policy as RegisterWorker sends it (canonical prefixes).
   hpo::v1::RegisterWorkerRequest policy_;
   std::vector<std::vector<std::string>> slot_gpus_;

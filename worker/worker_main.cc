@@ -51,6 +51,9 @@ int main(int argc, char** argv) {
   app.add_option("--exit-when-idle", exit_when_idle_s,
                  "exit once no trial has run for this many seconds (0: never); for batch jobs")
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--metrics-listen", options.metrics_listen,
+                 "serve GET /metrics (Prometheus) and GET /healthz over HTTP on this host:port "
+                 "(e.g. 127.0.0.1:9465; default: not served)");
   std::string token_file;
   app.add_option("--token-file", token_file,
                  "send the worker token in this file (mode 600) with every call (default "

@@ -26,6 +26,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "hpo/v1/hpo.grpc.pb.h"
+#include "httplib.h"
 #include "worker/test_util.h"
 
 namespace hpo::worker {
@@ -695,6 +696,31 @@ TEST_F(WorkerTest, MaxTrialsThenExitWhenIdleEndTheWorkerForBatchJobs) {
   EXPECT_TRUE(ended);
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(300));
   EXPECT_EQ(fake_.completes().size(), 3u);
+}
+
+TEST_F(WorkerTest, ServesMetricsAndHealth) {
+  fake_.AddTrial(BraninTrial(51, 1, 1), BraninSpec(1));
+  Worker::Options options = DefaultOptions();
+  options.slots = 2;
+  options.gpus = {"0", "1", "2"};
+  options.metrics_listen = "127.0.0.1:0";
+  StartWorker(options);
+  ASSERT_TRUE(AwaitCompletes(1));
+  ASSERT_GT(worker_->metrics_port(), 0);
+  httplib::Client http("127.0.0.1", worker_->metrics_port());
+  auto metrics = http.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body, HasSubstr("hpo_worker_trials_total{state=\"COMPLETED\"} 1\n"));
+  EXPECT_THAT(metrics->body, HasSubstr("hpo_worker_slots 2\n"));
+  EXPECT_THAT(metrics->body, HasSubstr("hpo_worker_gpus 3\n"));
+  EXPECT_THAT(metrics->body, HasSubstr("hpo_worker_registered 1\n"));
+  auto healthy = http.Get("/healthz");
+  ASSERT_TRUE(healthy);
+  EXPECT_EQ(healthy->status, 200);
+  worker_->Drain();
+  auto draining = http.Get("/healthz");
+  ASSERT_TRUE(draining);
+  EXPECT_EQ(draining->status, 503);
 }
 
 }  // namespace
