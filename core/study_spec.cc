@@ -17,6 +17,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/limits.h"
 #include "core/search_space.h"
 #include "core/status_macros.h"
 
@@ -655,6 +656,24 @@ absl::Status ValidateStudySpec(const StudySpec& spec) {
                absl::StrCat("must be a finite number >= 0, got ", b.trial_timeout_s()));
   }
   if (spec.space().params().empty()) return Err("space", "must have at least one parameter");
+  if (spec.space().params_size() > kMaxParams) {
+    return Err("space", absl::StrCat("has ", spec.space().params_size(), " parameters; at most ",
+                                     kMaxParams, " are allowed"));
+  }
+  for (const auto& p : spec.space().params()) {
+    if (p.name().size() > kMaxNameLength) {
+      return Err("space", absl::StrCat("parameter name '", p.name().substr(0, 32),
+                                       "...' is longer than ", kMaxNameLength, " characters"));
+    }
+    if (p.has_categorical() && p.categorical().choices_size() > kMaxChoices) {
+      return Err(absl::StrCat("space.", p.name()),
+                 absl::StrCat("has ", p.categorical().choices_size(), " choices; at most ",
+                              kMaxChoices, " are allowed"));
+    }
+  }
+  if (spec.objective().metric().size() > kMaxNameLength) {
+    return Err("objective.metric", absl::StrCat("longer than ", kMaxNameLength, " characters"));
+  }
   HPO_RETURN_IF_ERROR(ValidateSearchSpace(spec.space()));
   const auto& task = spec.task();
   switch (task.kind_case()) {
@@ -665,6 +684,20 @@ absl::Status ValidateStudySpec(const StudySpec& spec) {
       const auto& argv = task.command().argv();
       if (argv.empty()) return Err("task.command", "must not be empty");
       if (argv[0].empty()) return Err("task.command", "the program (first element) is empty");
+      if (argv.size() > kMaxArgs) {
+        return Err("task.command", absl::StrCat("has ", argv.size(), " arguments; at most ",
+                                                kMaxArgs, " are allowed"));
+      }
+      if (task.command().env_size() > kMaxEnv) {
+        return Err("task.env", absl::StrCat("has ", task.command().env_size(), " entries; at most ",
+                                            kMaxEnv, " are allowed"));
+      }
+      for (const std::string& arg : argv) {
+        if (arg.size() > kMaxArgBytes) {
+          return Err("task.command", absl::StrCat("an argument is ", arg.size(), " bytes; at most ",
+                                                  kMaxArgBytes, " are allowed"));
+        }
+      }
       for (const std::string& arg : argv) {
         for (const std::string& name : CommandPlaceholders(arg)) {
           if (FindParam(spec.space(), name) == nullptr) {

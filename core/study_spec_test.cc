@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "core/limits.h"
 #include "core/search_space.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -398,6 +399,47 @@ TEST(LoadStudyFileTest, ReadsAndPrefixesErrors) {
   std::remove(good.c_str());
   std::remove(bad.c_str());
   rmdir(dir.c_str());
+}
+
+}  // namespace
+}  // namespace hpo::core
+
+namespace hpo::core {
+namespace {
+
+TEST(ValidateStudySpecTest, RefusesWhatIsBeyondTheLimitsByName) {
+  hpo::v1::StudySpec spec = MustParse(kMinimal);
+  hpo::v1::StudySpec many = spec;
+  for (int i = 0; i < kMaxParams; ++i) {
+    auto* p = many.mutable_space()->add_params();
+    p->set_name(absl::StrCat("p", i));
+    p->mutable_float_domain()->set_low(0);
+    p->mutable_float_domain()->set_high(1);
+  }
+  absl::Status s = ValidateStudySpec(many);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("has 1002 parameters; at most 1000 are allowed"));
+
+  hpo::v1::StudySpec long_name = spec;
+  long_name.mutable_space()->mutable_params(0)->set_name(std::string(129, 'x'));
+  EXPECT_THAT(ValidateStudySpec(long_name).message(), HasSubstr("is longer than 128 characters"));
+
+  hpo::v1::StudySpec choices = spec;
+  auto* c = choices.mutable_space()->add_params();
+  c->set_name("c");
+  for (int i = 0; i <= kMaxChoices; ++i) {
+    c->mutable_categorical()->add_choices()->set_string_value(absl::StrCat(i));
+  }
+  EXPECT_THAT(ValidateStudySpec(choices).message(), HasSubstr("has 10001 choices"));
+
+  hpo::v1::StudySpec args = spec;
+  args.mutable_task()->mutable_command()->add_argv("/bin/true");
+  for (int i = 0; i < kMaxArgs; ++i) args.mutable_task()->mutable_command()->add_argv("x");
+  EXPECT_THAT(ValidateStudySpec(args).message(), HasSubstr("has 1001 arguments"));
+  hpo::v1::StudySpec big_arg = spec;
+  big_arg.mutable_task()->mutable_command()->add_argv("/bin/true");
+  big_arg.mutable_task()->mutable_command()->add_argv(std::string(kMaxArgBytes + 1, 'a'));
+  EXPECT_THAT(ValidateStudySpec(big_arg).message(), HasSubstr("bytes; at most 65536"));
 }
 
 }  // namespace

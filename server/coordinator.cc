@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "core/limits.h"
 #include "core/logging.h"
 #include "core/search_space.h"
 #include "core/status_macros.h"
@@ -512,6 +513,16 @@ absl::StatusOr<std::shared_ptr<StudyWatch>> Coordinator::Watch(absl::string_view
 absl::StatusOr<hpo::v1::RegisterWorkerResponse> Coordinator::RegisterWorker(
     const hpo::v1::RegisterWorkerRequest& request) {
   if (request.worker_id().empty()) return absl::InvalidArgumentError("worker_id: missing");
+  if (request.worker_id().size() > core::kMaxNameLength) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("worker_id: longer than ", core::kMaxNameLength, " characters"));
+  }
+  if (request.command_prefixes_size() > core::kMaxPolicyEntries ||
+      request.studies_size() > core::kMaxPolicyEntries) {
+    return absl::InvalidArgumentError(absl::StrCat("a worker may list at most ",
+                                                   core::kMaxPolicyEntries,
+                                                   " command prefixes and as many studies"));
+  }
   storage::WorkerRecord record;
   record.id = request.worker_id();
   record.hostname = request.hostname();
@@ -681,6 +692,28 @@ absl::StatusOr<hpo::v1::ReportProgressResponse> Coordinator::ReportProgress(
   batch.insert(batch.end(), request.measurements().begin(), request.measurements().end());
   if (batch.empty()) {
     return absl::InvalidArgumentError("measurements: a progress report needs at least one");
+  }
+  for (const hpo::v1::Measurement& m : batch) {
+    if (m.metrics_size() > core::kMaxMetricsPerMeasurement) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("a measurement has ", m.metrics_size(), " metrics; at most ",
+                       core::kMaxMetricsPerMeasurement, " are allowed"));
+    }
+    for (const auto& [name, value] : m.metrics()) {
+      if (name.size() > core::kMaxNameLength) {
+        return absl::InvalidArgumentError(absl::StrCat("metric name '", name.substr(0, 32),
+                                                       "...' is longer than ", core::kMaxNameLength,
+                                                       " characters"));
+      }
+    }
+  }
+  if (trial->measurements_size() + static_cast<int>(batch.size()) >
+      core::kMaxMeasurementsPerTrial) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("trial ", trial->id(), " has reported ", trial->measurements_size(),
+                     " measurements; at most ", core::kMaxMeasurementsPerTrial,
+                     " are kept per trial, and later ones are refused (its "
+                     "final result is still taken)"));
   }
   for (hpo::v1::Measurement& m : batch) {
     if (m.time_ms() == 0) m.set_time_ms(now);

@@ -9,14 +9,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "core/limits.h"
 #include "core/logging.h"
 #include "core/status_macros.h"
-#include "grpcpp/security/server_credentials.h"
 #include "core/trial_states.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
-#include "metrics/grpc_metrics.h"
 #include "grpcpp/support/time.h"
+#include "metrics/grpc_metrics.h"
 #include "storage/sqlite_storage.h"
 
 namespace hpo::server {
@@ -133,6 +134,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   // A second coordinator on a taken port must fail, not share the port.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.SetMaxReceiveMessageSize(core::kMaxRequestBytes);
   builder.AddListeningPort(options.listen, credentials, &s->port_);
   builder.RegisterService(s->study_service_.get());
   builder.RegisterService(s->worker_service_.get());
@@ -146,8 +148,9 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     HPO_ASSIGN_OR_RETURN(s->metrics_server_,
                          metrics::MetricsServer::Start(options.metrics_listen, &s->registry_,
                                                        [srv = s.get()] { return srv->Health(); }));
-    HPO_LOG(INFO) << "metrics on http://" << options.metrics_listen.substr(0, options.metrics_listen.rfind(':'))
-                  << ":" << s->metrics_server_->port() << "/metrics";
+    HPO_LOG(INFO) << "metrics on http://"
+                  << options.metrics_listen.substr(0, options.metrics_listen.rfind(':')) << ":"
+                  << s->metrics_server_->port() << "/metrics";
   }
   if (options.reap_interval > absl::ZeroDuration()) {
     s->reaper_ =

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "core/limits.h"
 #include "core/study_spec.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -704,6 +705,48 @@ TEST_F(CoordinatorTest, LeasesWorkersOnlyTheTrialsTheyAcceptAndSaysWhenNoneDoes)
   EXPECT_EQ(cmd->not_accepted(), "");
   // A worker that never registered is offered everything (it checks for itself).
   EXPECT_TRUE(coordinator_->AcquireTrial("unregistered", absl::ZeroDuration()).ok());
+}
+
+}  // namespace
+}  // namespace hpo::server
+
+namespace hpo::server {
+namespace {
+
+TEST_F(CoordinatorTest, ProgressBeyondTheLimitsIsRefusedAndTheResultStillTaken) {
+  ASSERT_TRUE(coordinator_->CreateStudy(Spec("chatty", 1, 1)).ok());
+  Trial t = Acquire();
+  hpo::v1::ReportProgressRequest wide;
+  wide.set_worker_id("w1");
+  wide.set_trial_id(t.id());
+  for (int i = 0; i <= core::kMaxMetricsPerMeasurement; ++i) {
+    (*wide.mutable_measurement()->mutable_metrics())[absl::StrCat("m", i)] = i;
+  }
+  auto refused = coordinator_->ReportProgress(wide);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(), HasSubstr("101 metrics; at most 100"));
+
+  hpo::v1::ReportProgressRequest many;
+  many.set_worker_id("w1");
+  many.set_trial_id(t.id());
+  for (int step = 0; step < core::kMaxMeasurementsPerTrial; ++step) {
+    auto* m = many.add_measurements();
+    m->set_step(step);
+    (*m->mutable_metrics())["value"] = step;
+  }
+  ASSERT_TRUE(coordinator_->ReportProgress(many).ok());
+  auto full = Report(t, core::kMaxMeasurementsPerTrial, 1.0);
+  EXPECT_EQ(full.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(full.status().message(), HasSubstr("at most 100000 are kept per trial"));
+  auto done = Complete(t, 0.5);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->state(), hpo::v1::COMPLETED);
+  EXPECT_EQ(coordinator_->GetTrial(t.id())->measurements_size(), core::kMaxMeasurementsPerTrial);
+
+  hpo::v1::RegisterWorkerRequest long_id;
+  long_id.set_worker_id(std::string(129, 'w'));
+  EXPECT_EQ(coordinator_->RegisterWorker(long_id).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -523,5 +523,19 @@ task: {builtin: branin}
   EXPECT_THAT(text, HasSubstr("# TYPE hpo_rpc_duration_seconds histogram\n"));
 }
 
+TEST_F(SecurityTest, OversizedRequestsAreRefused) {
+  auto server = Serve({});
+  ASSERT_NE(server, nullptr);
+  auto backend = backend::ConnectGrpc(server->local_address(), {}, absl::Seconds(5));
+  ASSERT_TRUE(backend.ok());
+  hpo::v1::StudySpec spec;
+  spec.set_name("huge");
+  spec.mutable_task()->mutable_command()->add_argv(std::string(5 << 20, 'x'));
+  auto refused = (*backend)->CreateStudy(spec);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE(server->coordinator()->ListStudies().empty());
+  EXPECT_TRUE((*backend)->ListStudies().ok());  // the server is still there
+}
+
 }  // namespace
 }  // namespace hpo

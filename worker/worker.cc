@@ -121,6 +121,7 @@ class Worker::Sink final : public ProgressSink {
   Sink(Worker* worker, int64_t trial_id) : worker_(worker), trial_id_(trial_id) {}
 
   hpo::v1::Decision Report(const std::vector<hpo::v1::Measurement>& batch) override {
+    if (full_) return hpo::v1::CONTINUE;  // the coordinator keeps no more of this trial's steps
     hpo::v1::ReportProgressRequest request;
     request.set_worker_id(worker_->options_.worker_id);
     request.set_trial_id(trial_id_);
@@ -145,6 +146,12 @@ class Worker::Sink final : public ProgressSink {
         lease_lost_ = true;
         return hpo::v1::STOP;
       }
+      if (status.code() == absl::StatusCode::kResourceExhausted) {
+        HPO_LOG(WARNING) << "trial " << trial_id_ << ": " << status.message()
+                         << "; no more progress is sent for it";
+        full_ = true;
+        return hpo::v1::CONTINUE;
+      }
       if (!IsRetryable(status.code())) {
         HPO_LOG(WARNING) << "trial " << trial_id_ << ": report of " << steps
                          << " failed: " << status;
@@ -163,6 +170,7 @@ class Worker::Sink final : public ProgressSink {
   bool lease_lost() const { return lease_lost_; }
 
  private:
+  bool full_ = false;  // the trial reached core::kMaxMeasurementsPerTrial
   Worker* const worker_;
   const int64_t trial_id_;
   bool lease_lost_ = false;
