@@ -1,6 +1,7 @@
 #include "auth/tokens.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -141,7 +142,12 @@ absl::StatusOr<std::string> ReadPrivateFile(absl::string_view flag, const std::s
   if (::stat(path.c_str(), &st) != 0) {
     return absl::NotFoundError(absl::StrCat(flag, " ", path, ": cannot read it"));
   }
-  if ((st.st_mode & 077) != 0) {
+  // PostgreSQL's rule for its key: private to its owner (0600 or less), or, when root owns it
+  // and another user reads it, readable by its group too (0640 or less), as a Kubernetes
+  // secret volume with an fsGroup is.
+  const bool root_owned_for_us = st.st_uid == 0 && ::geteuid() != 0;
+  const mode_t forbidden = root_owned_for_us ? 037 : 077;
+  if ((st.st_mode & forbidden) != 0) {
     return absl::FailedPreconditionError(absl::StrFormat(
         "%s %s: mode %04o lets other users read or change this secret; run: chmod 600 %s", flag,
         path, st.st_mode & 07777, path));

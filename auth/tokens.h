@@ -59,8 +59,10 @@ class TokenTable {
   std::vector<Entry> entries_;
 };
 
-// Reads a secret file that must be private to its owner: FAILED_PRECONDITION naming `flag`,
-// the path and its mode when group or others have any access; NOT_FOUND when it cannot be read.
+// Reads a secret file that must be private to its owner (mode 0600 or less; when root owns it
+// and this process is not root, 0640 or less, as in a Kubernetes secret volume with an
+// fsGroup): FAILED_PRECONDITION naming `flag`, the path and its mode otherwise; NOT_FOUND when
+// it cannot be read.
 absl::StatusOr<std::string> ReadPrivateFile(absl::string_view flag, const std::string& path);
 
 // The token a client (hpo, hpo-worker) sends: the one in `token_file` when given (the file holds

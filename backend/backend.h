@@ -48,6 +48,12 @@ absl::StatusOr<std::unique_ptr<Backend>> ConnectGrpc(const std::string& address,
                                                      const auth::ClientSecurity& security,
                                                      absl::Duration connect_timeout);
 
+// Asks the standard gRPC health service (grpc.health.v1.Health/Check, no token needed) at
+// `address` whether the server is SERVING: OK when it is, UNAVAILABLE naming what it said, or
+// the call's error, within `timeout`. What a readiness probe runs (`hpo health`).
+absl::Status CheckHealth(const std::string& address, const auth::ClientSecurity& security,
+                         absl::Duration timeout);
+
 // An embedded coordinator over a SQLite file, no server needed. NOT_FOUND when the file does not
 // exist and `create` is false.
 absl::StatusOr<std::unique_ptr<Backend>> OpenLocal(const std::string& db_path, bool create);

@@ -2,9 +2,11 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "backend/backend.h"
 #include "grpcpp/create_channel.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/time.h"
 #include "hpo/v1/hpo.grpc.pb.h"
@@ -114,6 +116,39 @@ absl::StatusOr<std::unique_ptr<Backend>> ConnectGrpc(const std::string& address,
               "client certificate (--tls-cert/--tls-key)?)"));
   }
   return std::unique_ptr<Backend>(new GrpcBackend(address, *std::move(channel)));
+}
+
+absl::Status CheckHealth(const std::string& address, const auth::ClientSecurity& security,
+                         absl::Duration timeout) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = auth::Connect(address, security);
+  if (!channel.ok()) return channel.status();
+  grpc::GenericStub stub(*channel);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  // HealthCheckRequest{service: ""} is the empty message; the answer's field 1 is the status.
+  grpc::Slice empty("");
+  grpc::ByteBuffer request(&empty, 1), response;
+  absl::Notification done;
+  grpc::Status status;
+  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
+                 [&](grpc::Status s) {
+                   status = std::move(s);
+                   done.Notify();
+                 });
+  done.WaitForNotification();
+  if (!status.ok()) return rpc::FromGrpcStatus(status, address);
+  std::vector<grpc::Slice> slices;
+  std::string bytes;
+  if (response.Dump(&slices).ok()) {
+    for (const grpc::Slice& s : slices)
+      bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  }
+  static constexpr const char* kStates[] = {"UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"};
+  int state = 0;  // an absent field is UNKNOWN (0)
+  if (bytes.size() == 2 && bytes[0] == '\x08') state = static_cast<unsigned char>(bytes[1]);
+  if (state == 1) return absl::OkStatus();
+  return absl::UnavailableError(
+      absl::StrCat(address, " answers ", state < 4 ? kStates[state] : "an unknown status"));
 }
 
 }  // namespace hpo::backend

@@ -98,6 +98,8 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   auto* create = study->add_subcommand("create", "create a study from a YAML file");
   create->add_option("-f,--file", study_file, "study file")->required();
   auto* list = study->add_subcommand("list", "list studies");
+  auto* health = app.add_subcommand(
+      "health", "ask the coordinator's gRPC health service; exit 0 when it is SERVING (a probe)");
   auto* show = study->add_subcommand("show", "show a study, its progress and best trial");
   show->add_option("name", study_name)->required();
   auto* stop = study->add_subcommand("stop", "stop a study: no new trials, running ones stop");
@@ -152,6 +154,15 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   }
   if (*bench_stoppers) return RunStopperBenchCommand(stopper_bench_flags, out, err);
 
+  if (*health) {
+    absl::StatusOr<auth::ClientSecurity> security =
+        auth::ClientSecurity::FromFlags(target.token_file, target.tls);
+    if (!security.ok()) return Fail(err, security.status());
+    absl::Status s = backend::CheckHealth(target.coordinator, *security, absl::Seconds(5));
+    if (!s.ok()) return Fail(err, s);
+    out << "SERVING\n";
+    return 0;
+  }
   if (*create) {
     auto spec = LoadCheckedStudyFile(study_file);
     if (!spec.ok()) return Fail(err, spec.status());

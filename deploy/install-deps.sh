@@ -19,6 +19,16 @@ if [ "${1:-}" = "--bench" ]; then
   PACKAGES+=(python3-optuna)
 fi
 
+# Only what the installed binaries load (hpo, hpo-coordinator, hpo-worker, hpo-task), for a
+# runtime image or a host that runs what was built elsewhere: `install-deps.sh --runtime`.
+# (hpo-task-lcbench also needs libtorch2.0.)
+if [ "${1:-}" = "--runtime" ]; then
+  PACKAGES=(
+    libgrpc++1.51 libgrpc29 libprotobuf32 libabsl20220623 libre2-9 libc-ares2 libssl3
+    libsqlite3-0 libyaml-cpp0.7 libcpp-httplib0.11 libbrotli1 zlib1g libsvm3 libnlopt0
+  )
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

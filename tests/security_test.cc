@@ -10,7 +10,6 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "auth/grpc_security.h"
 #include "backend/backend.h"
 #include "client/cli.h"
@@ -19,7 +18,6 @@
 #include "google/protobuf/descriptor.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
-#include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 #include "hpo/v1/hpo.grpc.pb.h"
 #include "httplib.h"
@@ -476,30 +474,14 @@ task: {builtin: branin}
   ASSERT_TRUE(anonymous.ok());
   EXPECT_EQ((*anonymous)->ListStudies().status().code(), absl::StatusCode::kUnauthenticated);
 
-  // The standard gRPC health check, as a probe calls it: no token. An empty request asks about
-  // the whole server; the answer `status: SERVING` is the two bytes 08 01.
-  auto channel = grpc::CreateChannel(server->local_address(), grpc::InsecureChannelCredentials());
-  grpc::GenericStub generic(channel);
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
-  grpc::Slice empty("");
-  grpc::ByteBuffer request(&empty, 1), response;
-  absl::Notification done;
-  grpc::Status health;
-  generic.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
-                    &response, [&](grpc::Status s) {
-                      health = s;
-                      done.Notify();
-                    });
-  done.WaitForNotification();
-  ASSERT_TRUE(health.ok()) << health.error_message();
-  std::vector<grpc::Slice> slices;
-  ASSERT_TRUE(response.Dump(&slices).ok());
-  std::string bytes;
-  for (const grpc::Slice& slice : slices) {
-    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-  }
-  EXPECT_EQ(bytes, std::string("\x08\x01", 2));
+  // The standard gRPC health check, as a probe calls it: no token (`hpo health`).
+  EXPECT_TRUE(backend::CheckHealth(server->local_address(), {}, absl::Seconds(10)).ok());
+  std::vector<std::string> args = {"hpo", "--coordinator", server->local_address(), "health"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  std::ostringstream out, err;
+  EXPECT_EQ(client::RunCli(static_cast<int>(argv.size()), argv.data(), out, err), 0) << err.str();
+  EXPECT_EQ(out.str(), "SERVING\n");
 
   httplib::Client http("127.0.0.1", server->metrics_port());
   auto healthz = http.Get("/healthz");
@@ -509,6 +491,9 @@ task: {builtin: branin}
   ASSERT_TRUE(metrics);
   EXPECT_EQ(metrics->status, 200);
   const std::string& text = metrics->body;
+  server->Shutdown();
+  EXPECT_EQ(backend::CheckHealth(server->local_address(), {}, absl::Seconds(2)).code(),
+            absl::StatusCode::kUnavailable);
   EXPECT_THAT(text, HasSubstr("hpo_trials{study=\"observed\",state=\"PENDING\"} 0\n"));
   EXPECT_THAT(text, HasSubstr("hpo_study_queue_depth{study=\"observed\"} 0\n"));
   EXPECT_THAT(text, HasSubstr("hpo_studies{state=\"RUNNING\"} 1\n"));

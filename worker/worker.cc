@@ -249,10 +249,9 @@ absl::Status Worker::Start() {
   if (!options_.metrics_listen.empty()) {
     AddCollectors();
     absl::StatusOr<std::unique_ptr<metrics::MetricsServer>> server = metrics::MetricsServer::Start(
-        options_.metrics_listen, &registry_, [this]() -> absl::Status {
-          if (draining()) return absl::UnavailableError("draining");
-          return absl::OkStatus();
-        });
+        // Healthy while the process runs, draining included: a liveness probe that failed a
+        // draining worker would kill the trials it is letting finish.
+        options_.metrics_listen, &registry_, nullptr);
     if (!server.ok()) {
       Stop();
       return server.status();

@@ -720,7 +720,7 @@ TEST_F(WorkerTest, ServesMetricsAndHealth) {
   worker_->Drain();
   auto draining = http.Get("/healthz");
   ASSERT_TRUE(draining);
-  EXPECT_EQ(draining->status, 503);
+  EXPECT_EQ(draining->status, 200);  // draining is healthy: its trials are finishing
 }
 
 }  // namespace
