@@ -58,13 +58,14 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   app.fallthrough();
   Target target;
   target.coordinator = DefaultCoordinator();
+  if (const char* ca = std::getenv("HPO_TLS_CA"); ca != nullptr) target.tls.ca = ca;
   app.add_option("--coordinator", target.coordinator,
                  "coordinator address (default $HPO_COORDINATOR, else localhost:50051)");
   app.add_option("--db", target.db, "read and write a SQLite file directly, no coordinator");
   app.add_option("--token-file", target.token_file,
                  "send the token in this file (mode 600) with every call (default $HPO_TOKEN)");
   app.add_option("--tls-ca", target.tls.ca,
-                 "reach the coordinator over TLS, trusting this CA (PEM)");
+                 "reach the coordinator over TLS, trusting this CA (PEM; default $HPO_TLS_CA)");
   app.add_option("--tls-cert", target.tls.cert,
                  "present this client certificate (PEM; with --tls-key) for mutual TLS");
   app.add_option("--tls-key", target.tls.key, "the client certificate's private key (PEM)");

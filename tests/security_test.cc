@@ -305,7 +305,9 @@ task: {builtin: branin}
   EXPECT_THAT(err, HasSubstr("a worker token may not call the StudyService"));
 
   setenv("HPO_TOKEN", kClient, 1);
-  std::tie(code, out, err) = cli({"--tls-ca", ca, "study", "create", "-f", study});
+  setenv("HPO_TLS_CA", ca.c_str(), 1);  // as a user's shell profile would
+  std::tie(code, out, err) = cli({"study", "create", "-f", study});
+  unsetenv("HPO_TLS_CA");
   ASSERT_EQ(code, 0) << err;
 
   auto worker = StartWorker(address, 2, "w-secure", dir_.path(),
@@ -520,6 +522,60 @@ TEST_F(SecurityTest, OversizedRequestsAreRefused) {
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_TRUE(server->coordinator()->ListStudies().empty());
   EXPECT_TRUE((*backend)->ListStudies().ok());  // the server is still there
+}
+
+TEST_F(SecurityTest, AWorkerTokenCannotTouchAnotherWorkersTrial) {
+  server::CoordinatorServerOptions options;
+  options.token_file = tokens_;
+  auto server = Serve(options);
+  ASSERT_NE(server, nullptr);
+  auto spec = core::ParseStudyYaml(R"(name: leased
+objective: {metric: value, direction: minimize}
+budget: {max_trials: 2, max_parallel: 2}
+space:
+  x: {type: float, low: 0, high: 1}
+task: {builtin: branin}
+)");
+  ASSERT_TRUE(spec.ok());
+  ASSERT_TRUE(server->coordinator()->CreateStudy(*spec).ok());
+  auth::ClientSecurity worker;
+  worker.token = kWorker;
+  auto channel = auth::Connect(server->local_address(), worker);
+  ASSERT_TRUE(channel.ok());
+  auto stub = hpo::v1::WorkerService::NewStub(*channel);
+  auto call = [](auto rpc) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    return rpc(&context);
+  };
+  hpo::v1::AcquireTrialRequest acquire;
+  acquire.set_worker_id("w1");
+  hpo::v1::AcquireTrialResponse leased;
+  ASSERT_TRUE(
+      call([&](grpc::ClientContext* c) { return stub->AcquireTrial(c, acquire, &leased); }).ok());
+  ASSERT_TRUE(leased.found());
+  // The same token, another worker id: the lease decides, not the token.
+  hpo::v1::CompleteTrialRequest complete;
+  complete.set_worker_id("w2");
+  complete.set_trial_id(leased.trial().id());
+  complete.set_request_id("w2-steal");
+  complete.set_state(hpo::v1::COMPLETED);
+  (*complete.mutable_final_metrics())["value"] = -1e9;
+  hpo::v1::Trial trial;
+  grpc::Status stolen =
+      call([&](grpc::ClientContext* c) { return stub->CompleteTrial(c, complete, &trial); });
+  EXPECT_EQ(stolen.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(stolen.error_message(), HasSubstr("is not leased to worker 'w2'"));
+  hpo::v1::ReportProgressRequest report;
+  report.set_worker_id("w2");
+  report.set_trial_id(leased.trial().id());
+  (*report.mutable_measurement()->mutable_metrics())["value"] = 1;
+  hpo::v1::ReportProgressResponse reported;
+  EXPECT_EQ(call([&](grpc::ClientContext* c) {
+              return stub->ReportProgress(c, report, &reported);
+            }).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(server->coordinator()->GetTrial(leased.trial().id())->state(), hpo::v1::RUNNING);
 }
 
 }  // namespace

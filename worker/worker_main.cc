@@ -58,8 +58,9 @@ int main(int argc, char** argv) {
   app.add_option("--token-file", token_file,
                  "send the worker token in this file (mode 600) with every call (default "
                  "$HPO_TOKEN)");
+  if (const char* ca = std::getenv("HPO_TLS_CA"); ca != nullptr) options.security.tls.ca = ca;
   app.add_option("--tls-ca", options.security.tls.ca,
-                 "reach the coordinator over TLS, trusting this CA (PEM)");
+                 "reach the coordinator over TLS, trusting this CA (PEM; default $HPO_TLS_CA)");
   app.add_option("--tls-cert", options.security.tls.cert,
                  "present this client certificate (PEM; with --tls-key) for mutual TLS");
   app.add_option("--tls-key", options.security.tls.key,
