@@ -3,11 +3,13 @@
 // the p50/p99 latency of AcquireTrial for each K.
 //
 //   coordinator_capacity_bench --db /tmp/bench.db [--trials 4000] [--workers 1,8,32]
+//       [--secure DIR]   (TLS and tokens from deploy/make-secrets.sh DIR, to measure their cost)
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -16,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "auth/grpc_security.h"
 #include "core/logging.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -51,6 +54,9 @@ struct Result {
   int completed = 0;
 };
 
+// How the simulated workers reach the coordinator (TLS and the worker token with --secure).
+hpo::auth::ClientSecurity worker_security;
+
 Result RunOnce(const std::string& address, hpo::v1::StudyService::Stub& studies, int k,
                int trials) {
   const std::string name = absl::StrCat("capacity-k", k, "-", ::getpid());
@@ -74,8 +80,12 @@ Result RunOnce(const std::string& address, hpo::v1::StudyService::Stub& studies,
     threads.emplace_back([&, w] {
       grpc::ChannelArguments args;
       args.SetInt("bench_channel_id", w);  // a distinct channel (own connection) per worker
-      auto channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
-      auto stub = hpo::v1::WorkerService::NewStub(channel);
+      auto channel = hpo::auth::Connect(address, worker_security, args);
+      if (!channel.ok()) {
+        std::fprintf(stderr, "%s\n", std::string(channel.status().message()).c_str());
+        return;
+      }
+      auto stub = hpo::v1::WorkerService::NewStub(*channel);
       const std::string worker_id = absl::StrCat("bench-", w);
       int n = 0;
       while (true) {
@@ -144,7 +154,22 @@ int main(int argc, char** argv) {
   app.add_option("--workers", workers_text, "values of K")->capture_default_str();
   app.add_option("--trials", trials, "trials per K")->capture_default_str();
   app.add_flag("--sync-full", sync_full, "fsync every commit (survives power loss)");
+  std::string secure;
+  app.add_option("--secure", secure,
+                 "serve and call with TLS and tokens from this deploy/make-secrets.sh directory");
   CLI11_PARSE(app, argc, argv);
+  hpo::auth::ClientSecurity admin_security;
+  if (!secure.empty()) {
+    auto read = [](const std::string& path) {
+      std::ifstream in(path);
+      std::string token;
+      in >> token;
+      return token;
+    };
+    admin_security.tls.ca = worker_security.tls.ca = secure + "/ca.crt";
+    admin_security.token = read(secure + "/admin-token");
+    worker_security.token = read(secure + "/worker-token");
+  }
   hpo::core::SetMinLogLevel(hpo::core::LogLevel::kWarning);
 
   std::unique_ptr<hpo::server::CoordinatorServer> server;
@@ -155,19 +180,28 @@ int main(int argc, char** argv) {
     options.listen = "127.0.0.1:0";
     options.db_path = db;
     options.synchronous_full = sync_full;
+    if (!secure.empty()) {
+      options.token_file = secure + "/tokens";
+      options.tls = {secure + "/tls.crt", secure + "/tls.key", ""};
+    }
     auto started = hpo::server::CoordinatorServer::Start(options);
     if (!started.ok()) {
       std::fprintf(stderr, "%s\n", std::string(started.status().message()).c_str());
       return 1;
     }
     server = std::move(started).value();
-    address = server->local_address();
+    address = absl::StrCat("localhost:", server->port());  // the name the certificate holds
   }
-  auto studies = hpo::v1::StudyService::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-  std::printf("coordinator %s, db %s, %d trials per run, SQLite WAL, synchronous=%s\n",
+  auto channel = hpo::auth::Connect(address, admin_security);
+  if (!channel.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(channel.status().message()).c_str());
+    return 1;
+  }
+  auto studies = hpo::v1::StudyService::NewStub(*channel);
+  std::printf("coordinator %s, db %s, %d trials per run, SQLite WAL, synchronous=%s, %s\n",
               address.c_str(), coordinator.empty() ? db.c_str() : "(remote)", trials,
-              coordinator.empty() ? (sync_full ? "FULL" : "NORMAL") : "?");
+              coordinator.empty() ? (sync_full ? "FULL" : "NORMAL") : "?",
+              secure.empty() ? "plaintext, no tokens" : "TLS and tokens");
   std::printf("%4s  %10s  %12s  %12s\n", "K", "trials/s", "acquire p50", "acquire p99");
   for (absl::string_view k_text : absl::StrSplit(workers_text, ',')) {
     int k = 0;
