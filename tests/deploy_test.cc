@@ -392,5 +392,40 @@ TEST(DeployTest, MadeSecretsStartACoordinatorBeyondLoopback) {
   EXPECT_TRUE((*backend)->ListStudies().ok());
 }
 
+TEST(DeployTest, RuntimePackagesHoldEveryLibraryTheBinariesLoad) {
+  // The --runtime list, as install-deps.sh has it.
+  const std::string deps = Slurp(kDeploy + "/install-deps.sh");
+  const size_t runtime = deps.find("--runtime\" ]; then");
+  ASSERT_NE(runtime, std::string::npos);
+  const std::string list = deps.substr(runtime, deps.find(")", runtime) - runtime);
+  std::set<std::string> packages;
+  for (absl::string_view word :
+       absl::StrSplit(list.substr(list.find('(') + 1), absl::ByAnyChar(" \n"), absl::SkipEmpty())) {
+    packages.insert(std::string(word));
+  }
+  // Every package (other than the C and C++ runtimes every Debian image has) that owns a
+  // library the binaries load.
+  const std::set<std::string> base = {"libc6", "libgcc-s1", "libstdc++6"};
+  int libraries = 0;
+  for (const char* bin : {HPO_CLI_BIN, HPO_COORDINATOR_BIN, HPO_WORKER_BIN, HPO_TASK_BIN}) {
+    const std::string ldd = Shell(absl::StrCat("ldd ", bin));
+    for (absl::string_view line : absl::StrSplit(ldd, '\n', absl::SkipEmpty())) {
+      const size_t arrow = line.find("=> /");
+      if (arrow == absl::string_view::npos) continue;
+      std::string path(line.substr(arrow + 3));
+      path = path.substr(0, path.find(' '));
+      std::string owner = Shell(absl::StrCat("dpkg -S \"$(readlink -f ", path,
+                                             ")\" 2>/dev/null || dpkg -S ", path, " 2>/dev/null"));
+      owner = owner.substr(0, owner.find(':'));
+      if (owner.empty()) continue;  // not from a Debian package (a build of our own)
+      ++libraries;
+      if (base.count(owner)) continue;
+      EXPECT_TRUE(packages.count(owner)) << BaseName(bin) << " loads " << path << " from " << owner
+                                         << ", which install-deps.sh --runtime lacks";
+    }
+  }
+  EXPECT_GT(libraries, 10);
+}
+
 }  // namespace
 }  // namespace hpo
