@@ -23,24 +23,11 @@
 namespace hpo {
 namespace {
 
+using ::hpo::testing::Cli;
+using ::hpo::testing::CliResult;
 using ::hpo::testing::TempDir;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
-
-struct CliResult {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-CliResult Cli(std::vector<std::string> args) {
-  args.insert(args.begin(), "hpo");
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  std::ostringstream out, err;
-  const int code = client::RunCli(static_cast<int>(argv.size()), argv.data(), out, err);
-  return {code, out.str(), err.str()};
-}
 
 std::string Write(const TempDir& dir, const std::string& name, const std::string& text) {
   const std::string path = dir.File(name);

@@ -67,6 +67,12 @@ struct Invocation {
   }
 };
 
+// Runs deploy/make-secrets.sh into `dir`; its exit status.
+int MakeSecrets(const std::string& dir) {
+  return std::system(
+      absl::StrCat("bash ", kDeploy, "/make-secrets.sh ", dir, " > /dev/null 2>&1").c_str());
+}
+
 std::string BaseName(const std::string& path) { return path.substr(path.rfind('/') + 1); }
 
 bool IsHpoBinary(const std::string& word) {
@@ -297,10 +303,7 @@ TEST(DeployTest, KubernetesPortsNamesAndSecretsAgree) {
   // make-secrets.sh makes every file the kustomization reads.
   testing::TempDir dir;
   const std::string out = dir.File("secrets");
-  ASSERT_EQ(
-      std::system(
-          absl::StrCat("bash ", kDeploy, "/make-secrets.sh ", out, " > /dev/null 2>&1").c_str()),
-      0);
+  ASSERT_EQ(MakeSecrets(out), 0);
   for (const std::string& file : secret_files) {
     struct stat st;
     ASSERT_EQ(::stat((out + "/" + file).c_str(), &st), 0) << file;
@@ -367,15 +370,8 @@ TEST(DeployTest, DockerfileExposesWhatItServesAndInstallsRuntimeOnly) {
 TEST(DeployTest, MadeSecretsStartACoordinatorBeyondLoopback) {
   testing::TempDir dir;
   const std::string out = dir.File("secrets");
-  ASSERT_EQ(
-      std::system(
-          absl::StrCat("bash ", kDeploy, "/make-secrets.sh ", out, " > /dev/null 2>&1").c_str()),
-      0);
-  // A second run refuses to overwrite them.
-  EXPECT_NE(
-      std::system(
-          absl::StrCat("bash ", kDeploy, "/make-secrets.sh ", out, " > /dev/null 2>&1").c_str()),
-      0);
+  ASSERT_EQ(MakeSecrets(out), 0);
+  EXPECT_NE(MakeSecrets(out), 0);  // a second run refuses to overwrite them
   server::CoordinatorServerOptions options;
   options.listen = "0.0.0.0:0";
   options.db_path = dir.File("hpo.db");

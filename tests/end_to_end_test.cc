@@ -305,8 +305,8 @@ task:
     ASSERT_TRUE(t.ok()) << t.status();
     bad = t->id();
   }
-  auto worker = StartWorker(server->local_address(), 1, "w", dir.path(),
-                            {"--allow-command", "/bin/sh"});
+  auto worker =
+      StartWorker(server->local_address(), 1, "w", dir.path(), {"--allow-command", "/bin/sh"});
   ASSERT_NE(worker, nullptr);
   ASSERT_TRUE(PollUntil(
       [&] { return coordinator->GetStudy("asha-e2e")->state() == hpo::v1::STUDY_COMPLETED; },

@@ -281,47 +281,42 @@ space:
 task: {builtin: branin}
 )";
   auto cli = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), {"hpo", "--coordinator", address});
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    std::ostringstream out, err;
-    const int code = client::RunCli(static_cast<int>(argv.size()), argv.data(), out, err);
-    return std::make_tuple(code, out.str(), err.str());
+    args.insert(args.begin(), {"--coordinator", address});
+    return testing::Cli(std::move(args));
   };
   const std::string ca = Pki("ca.pem");
   unsetenv("HPO_TOKEN");
-  auto [code, out, err] = cli({"--tls-ca", ca, "study", "list"});
-  EXPECT_EQ(code, 1);
-  EXPECT_THAT(err, HasSubstr("requires a token"));
-  std::tie(code, out, err) = cli({"study", "list"});  // no TLS: the handshake fails
-  EXPECT_EQ(code, 1);
-  EXPECT_THAT(err, HasSubstr("if it serves TLS, pass --tls-ca"));
-  std::tie(code, out, err) = cli({"--tls-ca", Pki("rogue-ca.pem"), "study", "list"});
-  EXPECT_EQ(code, 1);
-  EXPECT_THAT(err, HasSubstr("chain to --tls-ca"));
+  testing::CliResult r = cli({"--tls-ca", ca, "study", "list"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("requires a token"));
+  r = cli({"study", "list"});  // no TLS: the handshake fails
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("if it serves TLS, pass --tls-ca"));
+  r = cli({"--tls-ca", Pki("rogue-ca.pem"), "study", "list"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("chain to --tls-ca"));
   const std::string worker_token = WritePrivate(dir_.File("worker-token"), kWorker);
-  std::tie(code, out, err) = cli({"--tls-ca", ca, "--token-file", worker_token, "study", "list"});
-  EXPECT_EQ(code, 1);
-  EXPECT_THAT(err, HasSubstr("a worker token may not call the StudyService"));
+  r = cli({"--tls-ca", ca, "--token-file", worker_token, "study", "list"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("a worker token may not call the StudyService"));
 
   setenv("HPO_TOKEN", kClient, 1);
   setenv("HPO_TLS_CA", ca.c_str(), 1);  // as a user's shell profile would
-  std::tie(code, out, err) = cli({"study", "create", "-f", study});
+  r = cli({"study", "create", "-f", study});
   unsetenv("HPO_TLS_CA");
-  ASSERT_EQ(code, 0) << err;
+  ASSERT_EQ(r.code, 0) << r.err;
 
   auto worker = StartWorker(address, 2, "w-secure", dir_.path(),
                             {"--token-file", worker_token, "--tls-ca", ca});
   ASSERT_NE(worker, nullptr);
   ASSERT_TRUE(PollUntil(
       [&] {
-        auto [c, o, e] = cli({"--tls-ca", ca, "study", "show", "secure"});
-        return c == 0 && o.find("COMPLETED") != std::string::npos &&
-               o.find("completed 4") != std::string::npos;
+        const testing::CliResult shown = cli({"--tls-ca", ca, "study", "show", "secure"});
+        return shown.code == 0 && shown.out.find("COMPLETED") != std::string::npos &&
+               shown.out.find("completed 4") != std::string::npos;
       },
       absl::Seconds(60)))
-      << std::get<1>(cli({"--tls-ca", ca, "study", "show", "secure"}))
-      << Slurp(dir_.File("w-secure.log"));
+      << cli({"--tls-ca", ca, "study", "show", "secure"}).out << Slurp(dir_.File("w-secure.log"));
   unsetenv("HPO_TOKEN");
   EXPECT_EQ(TerminateAndWait(*worker, absl::Seconds(30)), 0);
   EXPECT_EQ(TerminateAndWait(*coordinator, absl::Seconds(30)), 0);
@@ -414,13 +409,7 @@ task: {command: [")",
   auto builtin_only = StartWorker(server->local_address(), 1, "w-builtin", dir_.path());
   ASSERT_NE(builtin_only, nullptr);
   auto show = [&] {
-    std::vector<std::string> args = {"hpo",   "--coordinator", server->local_address(),
-                                     "study", "show",          "cmd"};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    std::ostringstream out, err;
-    client::RunCli(static_cast<int>(argv.size()), argv.data(), out, err);
-    return out.str();
+    return testing::Cli({"--coordinator", server->local_address(), "study", "show", "cmd"}).out;
   };
   ASSERT_TRUE(
       PollUntil([&] { return show().find("waiting:") != std::string::npos; }, absl::Seconds(30)))
@@ -478,12 +467,10 @@ task: {builtin: branin}
 
   // The standard gRPC health check, as a probe calls it: no token (`hpo health`).
   EXPECT_TRUE(backend::CheckHealth(server->local_address(), {}, absl::Seconds(10)).ok());
-  std::vector<std::string> args = {"hpo", "--coordinator", server->local_address(), "health"};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  std::ostringstream out, err;
-  EXPECT_EQ(client::RunCli(static_cast<int>(argv.size()), argv.data(), out, err), 0) << err.str();
-  EXPECT_EQ(out.str(), "SERVING\n");
+  const testing::CliResult health =
+      testing::Cli({"--coordinator", server->local_address(), "health"});
+  EXPECT_EQ(health.code, 0) << health.err;
+  EXPECT_EQ(health.out, "SERVING\n");
 
   httplib::Client http("127.0.0.1", server->metrics_port());
   auto healthz = http.Get("/healthz");

@@ -7,12 +7,14 @@
 
 #include <functional>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "client/cli.h"
 #include "gtest/gtest.h"
 #include "worker/process.h"
 
@@ -86,6 +88,22 @@ inline std::unique_ptr<worker::ChildProcess> StartWorker(const std::string& coor
       log_dir,        "--hpo-task",    HPO_TASK_BIN};
   argv.insert(argv.end(), extra.begin(), extra.end());
   return StartProcess(std::move(argv), log_dir + "/" + id + ".log");
+}
+
+// What `hpo ARGS...` (run in this process) exited with and printed.
+struct CliResult {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+inline CliResult Cli(std::vector<std::string> args) {
+  args.insert(args.begin(), "hpo");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  std::ostringstream out, err;
+  const int code = client::RunCli(static_cast<int>(argv.size()), argv.data(), out, err);
+  return {code, out.str(), err.str()};
 }
 
 // SIGTERM, then the exit code (-1, with a test failure, when it does not exit within `timeout`).
