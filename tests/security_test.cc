@@ -8,11 +8,14 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "auth/grpc_security.h"
 #include "backend/backend.h"
 #include "client/cli.h"
+#include "client/format.h"
 #include "core/study_spec.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/descriptor.h"
@@ -405,9 +408,33 @@ task: {command: [")",
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   ASSERT_TRUE(server->coordinator()->CreateStudy(*parsed).ok());
 
+  // A watcher (hpo watch) hears of it when a worker that will not run it comes along.
+  auto watcher = backend::ConnectGrpc(server->local_address(), {}, absl::Seconds(5));
+  ASSERT_TRUE(watcher.ok());
+  absl::Mutex mu;
+  std::string progress_line;  // guarded by mu
+  std::thread watch([&] {
+    (void)(*watcher)->Watch("cmd", [&](const hpo::v1::StudyEvent& e) {
+      if (e.study().not_accepted().empty()) return true;
+      absl::MutexLock lock(&mu);
+      progress_line = client::ProgressLine(e.study());
+      return false;
+    });
+  });
   // A worker started as the README shows runs built-in tasks only: the study says it waits.
   auto builtin_only = StartWorker(server->local_address(), 1, "w-builtin", dir_.path());
   ASSERT_NE(builtin_only, nullptr);
+  const bool heard = PollUntil(
+      [&] {
+        absl::MutexLock lock(&mu);
+        return !progress_line.empty();
+      },
+      absl::Seconds(30));
+  if (!heard) server->Shutdown();  // ends the watch, which still waits
+  watch.join();
+  ASSERT_TRUE(heard) << "the watch never said why the study waits";
+  EXPECT_THAT(progress_line, HasSubstr("[0/3] running 0"));
+  EXPECT_THAT(progress_line, HasSubstr("; waiting: no live worker accepts this study's trials"));
   auto show = [&] {
     return testing::Cli({"--coordinator", server->local_address(), "study", "show", "cmd"}).out;
   };
