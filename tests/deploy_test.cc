@@ -358,6 +358,11 @@ TEST(DeployTest, DockerfileExposesWhatItServesAndInstallsRuntimeOnly) {
   EXPECT_THAT(text, HasSubstr("FROM debian:12 AS build"));
   EXPECT_THAT(text, HasSubstr("FROM debian:12-slim AS runtime"));
   EXPECT_THAT(text, HasSubstr("install-deps.sh --runtime"));
+  // The build context leaves out build trees and every place make-secrets.sh writes to.
+  const std::string ignore = Slurp(std::string(HPO_SOURCE_DIR) + "/.dockerignore");
+  for (const char* path : {"build*/", "deploy/secrets/", "deploy/k8s/secrets/", ".git/"}) {
+    EXPECT_THAT(ignore, HasSubstr(std::string("\n") + path + "\n")) << path;
+  }
   // --runtime lists no compiler or -dev package.
   const std::string deps = Slurp(kDeploy + "/install-deps.sh");
   const size_t runtime = deps.find("--runtime\" ]; then");
