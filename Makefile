@@ -6,7 +6,7 @@ PREFIX ?= /usr/local
 BUILD_TYPE ?= RelWithDebInfo
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test demo install bench clean
+.PHONY: all deps configure build test thread-safety demo install bench clean
 
 all: build
 
@@ -19,8 +19,16 @@ configure: deps
 build: configure
 	cmake --build $(BUILD) -j$(JOBS)
 
-test: build
+test: build thread-safety
 	cd $(BUILD) && ctest --output-on-failure --timeout 600 -j$(JOBS)
+
+# The non-LibTorch code built by clang with -Werror=thread-safety: every lock annotation checked.
+# (Built, not run: the tests run from $(BUILD).)
+thread-safety: deps
+	cmake -S . -B $(BUILD)-clang -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
+	  -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_DISABLE_FIND_PACKAGE_Torch=ON -DHPO_THREAD_SAFETY=ON
+	cmake --build $(BUILD)-clang -j$(JOBS) --target hpo hpo-coordinator hpo-worker hpo-task \
+	  worker_daemon_test server_test
 
 # 60 Branin trials, 4 in parallel, on 4 local workers; the history stays in $(BUILD)/demo.db.
 demo: build
@@ -36,4 +44,4 @@ bench: build
 	bash bench/capacity.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(BUILD)-clang

@@ -12,6 +12,7 @@ PACKAGES=(
   libeigen3-dev libnlopt-cxx-dev libtorch-dev libsvm-dev libcpp-httplib-dev
   python3
   openssl  # the security tests make a throwaway CA with it
+  clang    # make thread-safety: clang checks the lock annotations
 )
 
 # Peers for the benchmarks (not needed to build or test): `install-deps.sh --bench`.
