@@ -6,7 +6,7 @@ PREFIX ?= /usr/local
 BUILD_TYPE ?= RelWithDebInfo
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test thread-safety demo install bench clean
+.PHONY: all deps configure build test thread-safety fuzz-smoke demo install bench clean
 
 all: build
 
@@ -19,7 +19,7 @@ configure: deps
 build: configure
 	cmake --build $(BUILD) -j$(JOBS)
 
-test: build thread-safety
+test: build thread-safety fuzz-smoke
 	cd $(BUILD) && ctest --output-on-failure --timeout 600 -j$(JOBS)
 
 # The non-LibTorch code built by clang with -Werror=thread-safety: every lock annotation checked.
@@ -43,5 +43,15 @@ bench: build
 	bash deploy/install-deps.sh --bench
 	bash bench/capacity.sh $(BUILD)
 
+# The libFuzzer targets (tests/fuzz), built with clang and ASan, each run briefly from its seeds;
+# bench/fuzz.sh SECONDS runs them longer.
+FUZZ_SECONDS ?= 15
+fuzz-smoke: deps
+	cmake -S . -B $(BUILD)-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
+	  -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_DISABLE_FIND_PACKAGE_Torch=ON -DHPO_FUZZ=ON
+	cmake --build $(BUILD)-fuzz -j$(JOBS) --target study_file_fuzzer metric_line_fuzzer \
+	  coordinator_fuzzer
+	bash bench/fuzz.sh $(FUZZ_SECONDS) $(BUILD)-fuzz
+
 clean:
-	rm -rf $(BUILD) $(BUILD)-clang
+	rm -rf $(BUILD) $(BUILD)-clang $(BUILD)-fuzz

@@ -20,6 +20,8 @@
 #include "core/limits.h"
 #include "core/search_space.h"
 #include "core/status_macros.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
 
 namespace hpo::core {
 
@@ -441,6 +443,69 @@ absl::StatusOr<StudySpec> ParseRoot(const YAML::Node& root) {
   return spec;
 }
 
+// Whether `s` is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
+bool IsUtf8(absl::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    int extra = 0;
+    uint32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      extra = 1, cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      extra = 2, cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      extra = 3, cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + extra >= s.size()) return false;  // cut short
+    for (int k = 1; k <= extra; ++k) {
+      const unsigned char d = static_cast<unsigned char>(s[i + k]);
+      if ((d & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (d & 0x3F);
+    }
+    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += extra + 1;
+  }
+  return true;
+}
+
+// The path of the first string field of `message` (recursively) that is not UTF-8; "" if none.
+// Protobuf strings must be UTF-8: anything else would be refused on the wire.
+std::string FirstNonUtf8(const google::protobuf::Message& message, const std::string& path) {
+  const google::protobuf::Reflection* r = message.GetReflection();
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  r->ListFields(message, &fields);
+  for (const google::protobuf::FieldDescriptor* f : fields) {
+    const std::string here = path.empty() ? f->name() : absl::StrCat(path, ".", f->name());
+    if (f->type() == google::protobuf::FieldDescriptor::TYPE_STRING) {
+      if (f->is_repeated()) {
+        for (int i = 0; i < r->FieldSize(message, f); ++i) {
+          if (!IsUtf8(r->GetRepeatedString(message, f, i))) return here;
+        }
+      } else if (!IsUtf8(r->GetString(message, f))) {
+        return here;
+      }
+    } else if (f->type() == google::protobuf::FieldDescriptor::TYPE_MESSAGE) {
+      if (f->is_repeated()) {
+        for (int i = 0; i < r->FieldSize(message, f); ++i) {
+          std::string bad = FirstNonUtf8(r->GetRepeatedMessage(message, f, i), here);
+          if (!bad.empty()) return bad;
+        }
+      } else {
+        std::string bad = FirstNonUtf8(r->GetMessage(message, f), here);
+        if (!bad.empty()) return bad;
+      }
+    }
+  }
+  return "";
+}
+
 bool ValidName(absl::string_view name) {
   if (name.empty() || name.size() > 128 || !absl::ascii_isalnum(name[0])) return false;
   for (char c : name) {
@@ -630,6 +695,9 @@ std::string SubstitutePlaceholders(absl::string_view arg, const hpo::v1::ParamMa
 }
 
 absl::Status ValidateStudySpec(const StudySpec& spec) {
+  if (std::string bad = FirstNonUtf8(spec, ""); !bad.empty()) {
+    return Err(bad, "is not valid UTF-8 text");
+  }
   if (spec.name().empty()) return Err("name", "missing");
   if (!ValidName(spec.name())) {
     return Err("name", absl::StrCat("must match [A-Za-z0-9][A-Za-z0-9_.-]{0,127}, got '",

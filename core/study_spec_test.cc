@@ -444,3 +444,32 @@ TEST(ValidateStudySpecTest, RefusesWhatIsBeyondTheLimitsByName) {
 
 }  // namespace
 }  // namespace hpo::core
+
+namespace hpo::core {
+namespace {
+
+// Found by tests/fuzz/study_file_fuzzer: a parameter name that is not UTF-8 was accepted, then
+// written back as different text (and protobuf refuses such strings on the wire).
+TEST(ValidateStudySpecTest, EveryStringMustBeUtf8) {
+  hpo::v1::StudySpec spec = MustParse(kMinimal);
+  spec.mutable_space()->mutable_params(0)->set_name("x\xff");
+  absl::Status s = ValidateStudySpec(spec);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("space.params.name"));
+  EXPECT_THAT(s.message(), HasSubstr("is not valid UTF-8"));
+  hpo::v1::StudySpec argv = MustParse(kMinimal);
+  argv.mutable_task()->mutable_command()->add_argv("/bin/echo");
+  argv.mutable_task()->mutable_command()->add_argv("\xe2\x82");  // cut short
+  EXPECT_THAT(ValidateStudySpec(argv).message(), HasSubstr("task.command.argv"));
+  hpo::v1::StudySpec fine = MustParse(kMinimal);
+  fine.mutable_space()->mutable_params(0)->set_name("\xce\xbb-rate");  // λ-rate
+  EXPECT_TRUE(ValidateStudySpec(fine).ok());
+  for (const char* bad : {"\xc0\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\x80"}) {
+    hpo::v1::StudySpec b = MustParse(kMinimal);
+    b.set_name(bad);
+    EXPECT_THAT(ValidateStudySpec(b).message(), HasSubstr("not valid UTF-8")) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace hpo::core

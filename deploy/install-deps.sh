@@ -13,6 +13,7 @@ PACKAGES=(
   python3
   openssl  # the security tests make a throwaway CA with it
   clang    # make thread-safety: clang checks the lock annotations
+  libfuzzer-14-dev  # make fuzz-smoke: the libFuzzer targets
 )
 
 # Peers for the benchmarks (not needed to build or test): `install-deps.sh --bench`.
