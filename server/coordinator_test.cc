@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <string>
 #include <thread>
 
@@ -10,6 +11,7 @@
 #include "core/study_spec.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "storage/faulty_storage.h"
 #include "storage/sqlite_storage.h"
 
 namespace hpo::server {
@@ -747,6 +749,102 @@ TEST_F(CoordinatorTest, ProgressBeyondTheLimitsIsRefusedAndTheResultStillTaken) 
   long_id.set_worker_id(std::string(129, 'w'));
   EXPECT_EQ(coordinator_->RegisterWorker(long_id).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace hpo::server
+
+namespace hpo::server {
+namespace {
+
+// Stored first, then applied: when the write of a transition fails, the coordinator answers the
+// storage's error and its state (what every read returns) is exactly what it was.
+TEST(StoredFirstTest, AFailedWriteChangesNothing) {
+  storage::SqliteStorage::Options o;
+  o.path = ":memory:";
+  auto sqlite = storage::SqliteStorage::Create(o);
+  ASSERT_TRUE(sqlite.ok());
+  storage::FaultyStorage faulty(sqlite->get());
+  core::FakeClock clock;
+  CoordinatorOptions options;
+  options.clock = &clock;
+  options.lease_timeout = absl::Seconds(10);
+  auto created = Coordinator::Create(&faulty, options);
+  ASSERT_TRUE(created.ok());
+  Coordinator& c = **created;
+
+  auto snapshot = [&] {
+    std::string out;
+    for (const hpo::v1::Study& s : c.ListStudies()) {
+      absl::StrAppend(&out, s.DebugString());
+      auto page = c.ListTrials(s.spec().name(), hpo::v1::TRIAL_STATE_UNSPECIFIED, 0, "");
+      for (const Trial& t : page->trials) absl::StrAppend(&out, c.GetTrial(t.id())->DebugString());
+    }
+    return out;
+  };
+  int refusals = 0;
+  auto refused = [&](const std::string& what, const std::function<absl::Status()>& op) {
+    const std::string before = snapshot();
+    faulty.set_fail_writes(true);
+    const absl::Status status = op();
+    faulty.set_fail_writes(false);
+    EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << what << ": " << status;
+    EXPECT_EQ(snapshot(), before) << what << " changed the state though its write failed";
+    ++refusals;
+  };
+  auto acquire = [&](const std::string& worker) {
+    return c.AcquireTrial(worker, absl::ZeroDuration());
+  };
+
+  refused("CreateStudy", [&] { return c.CreateStudy(Spec("s", 10, 4, 1)).status(); });
+  ASSERT_TRUE(c.CreateStudy(Spec("s", 10, 4, 1)).ok());
+  hpo::v1::RegisterWorkerRequest w1;
+  w1.set_worker_id("w1");
+  refused("RegisterWorker", [&] { return c.RegisterWorker(w1).status(); });
+  ASSERT_TRUE(c.RegisterWorker(w1).ok());
+
+  refused("AcquireTrial (a new trial)", [&] { return acquire("w1").status(); });
+  auto t1 = acquire("w1");
+  ASSERT_TRUE(t1.ok() && t1->found());
+  hpo::v1::ReportProgressRequest report;
+  report.set_worker_id("w1");
+  report.set_trial_id(t1->trial().id());
+  report.mutable_measurement()->set_step(1);
+  (*report.mutable_measurement()->mutable_metrics())["value"] = 3;
+  refused("ReportProgress", [&] { return c.ReportProgress(report).status(); });
+  ASSERT_TRUE(c.ReportProgress(report).ok());
+
+  hpo::v1::ParamMap params;
+  (*params.mutable_values())["x"].set_float_value(1);
+  (*params.mutable_values())["k"].set_string_value("a");
+  refused("EnqueueTrial", [&] { return c.EnqueueTrial("s", params).status(); });
+  ASSERT_TRUE(c.EnqueueTrial("s", params).ok());
+  refused("AcquireTrial (a pending trial)", [&] { return acquire("w1").status(); });
+  auto t2 = acquire("w1");
+  ASSERT_TRUE(t2.ok() && t2->found());
+  hpo::v1::ReleaseTrialRequest release;
+  release.set_worker_id("w1");
+  release.set_trial_id(t2->trial().id());
+  refused("ReleaseTrial", [&] { return c.ReleaseTrial(release).status(); });
+  ASSERT_TRUE(c.ReleaseTrial(release).ok());
+
+  hpo::v1::CompleteTrialRequest complete;
+  complete.set_worker_id("w1");
+  complete.set_trial_id(t1->trial().id());
+  complete.set_request_id("done-1");
+  complete.set_state(hpo::v1::COMPLETED);
+  (*complete.mutable_final_metrics())["value"] = 2;
+  refused("CompleteTrial", [&] { return c.CompleteTrial(complete).status(); });
+  ASSERT_TRUE(c.CompleteTrial(complete).ok());
+
+  ASSERT_TRUE(acquire("w1").ok());  // leased, then its worker goes silent
+  clock.Advance(absl::Seconds(11));
+  refused("ExpireLeases (LOST and its retry)", [&] { return c.ExpireLeases().status(); });
+  EXPECT_EQ(c.ExpireLeases().value(), 1);
+
+  refused("StopStudy", [&] { return c.StopStudy("s").status(); });
+  ASSERT_TRUE(c.StopStudy("s").ok());
+  EXPECT_EQ(faulty.failed_writes(), refusals);
 }
 
 }  // namespace
