@@ -128,8 +128,11 @@ absl::StatusOr<std::unique_ptr<Coordinator::StudyEntry>> Coordinator::MakeEntry(
     const Study& study) {
   auto entry = std::make_unique<StudyEntry>();
   entry->study = study;
-  HPO_ASSIGN_OR_RETURN(entry->optimizer,
-                       MakeOptimizer(study.spec().optimizer(), study.spec().space()));
+  HPO_ASSIGN_OR_RETURN(
+      entry->optimizer,
+      options_.optimizer_factory
+          ? options_.optimizer_factory(study.spec().optimizer(), study.spec().space())
+          : MakeOptimizer(study.spec().optimizer(), study.spec().space()));
   HPO_ASSIGN_OR_RETURN(entry->stopper, options_.stopper_factory
                                            ? options_.stopper_factory(study.spec().early_stopping())
                                            : MakeEarlyStopper(study.spec().early_stopping()));

@@ -57,6 +57,8 @@ struct CoordinatorOptions {
   // fits are awaited, so that its runs are deterministic.
   std::function<absl::StatusOr<std::unique_ptr<EarlyStopper>>(const hpo::v1::EarlyStoppingSpec&)>
       stopper_factory;
+  // Makes each study's optimizer; empty = MakeOptimizer (the registry). A test hands in a fake.
+  OptimizerFactory optimizer_factory;
 };
 
 // Owns every study's working state in memory, written through to Storage: each trial transition

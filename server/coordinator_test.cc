@@ -849,3 +849,51 @@ TEST(StoredFirstTest, AFailedWriteChangesNothing) {
 
 }  // namespace
 }  // namespace hpo::server
+
+namespace hpo::server {
+namespace {
+
+// Proposes x = 0.25 * (number + 1) and k = "b", whatever the study's optimizer says.
+class FixedOptimizer final : public Optimizer {
+ public:
+  absl::StatusOr<std::vector<hpo::v1::ParamMap>> Suggest(const StudyView&,
+                                                         const std::vector<int>& numbers) override {
+    std::vector<hpo::v1::ParamMap> out;
+    for (int n : numbers) {
+      hpo::v1::ParamMap p;
+      (*p.mutable_values())["x"].set_float_value(0.25 * (n + 1));
+      (*p.mutable_values())["k"].set_string_value("b");
+      out.push_back(std::move(p));
+    }
+    return out;
+  }
+};
+
+TEST(InjectedFactoriesTest, TheCoordinatorUsesTheOptimizerItIsGiven) {
+  storage::SqliteStorage::Options o;
+  o.path = ":memory:";
+  auto sqlite = storage::SqliteStorage::Create(o);
+  ASSERT_TRUE(sqlite.ok());
+  CoordinatorOptions options;
+  int made = 0;
+  options.optimizer_factory =
+      [&](const hpo::v1::OptimizerSpec& spec,
+          const hpo::v1::SearchSpace&) -> absl::StatusOr<std::unique_ptr<Optimizer>> {
+    ++made;
+    EXPECT_EQ(spec.name(), "random");
+    return std::make_unique<FixedOptimizer>();
+  };
+  auto c = Coordinator::Create(sqlite->get(), options);
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE((*c)->CreateStudy(Spec("fixed", 3, 3)).ok());
+  EXPECT_EQ(made, 1);
+  for (int n = 0; n < 3; ++n) {
+    auto r = (*c)->AcquireTrial("w1", absl::ZeroDuration());
+    ASSERT_TRUE(r.ok() && r->found());
+    EXPECT_EQ(r->trial().params().values().at("x").float_value(), 0.25 * (n + 1));
+    EXPECT_EQ(r->trial().params().values().at("k").string_value(), "b");
+  }
+}
+
+}  // namespace
+}  // namespace hpo::server
