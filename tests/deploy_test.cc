@@ -3,6 +3,8 @@
 // container, its Service and its clients, every secret a pod or service mounts is made by
 // make-secrets.sh and named where the flags look for it, and the secrets that script makes
 // start a coordinator that serves beyond loopback with TLS and tokens.
+#include <limits.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 
 #include <array>
@@ -407,7 +409,8 @@ TEST(DeployTest, RuntimePackagesHoldEveryLibraryTheBinariesLoad) {
   // Every package (other than the C and C++ runtimes every Debian image has) that owns a
   // library the binaries load.
   const std::set<std::string> base = {"libc6", "libgcc-s1", "libstdc++6"};
-  int libraries = 0;
+  // Each library once, then one dpkg query for all of them.
+  std::map<std::string, std::string> loaded;  // real path -> a binary that loads it
   for (const char* bin : {HPO_CLI_BIN, HPO_COORDINATOR_BIN, HPO_WORKER_BIN, HPO_TASK_BIN}) {
     const std::string ldd = Shell(absl::StrCat("ldd ", bin));
     for (absl::string_view line : absl::StrSplit(ldd, '\n', absl::SkipEmpty())) {
@@ -415,15 +418,28 @@ TEST(DeployTest, RuntimePackagesHoldEveryLibraryTheBinariesLoad) {
       if (arrow == absl::string_view::npos) continue;
       std::string path(line.substr(arrow + 3));
       path = path.substr(0, path.find(' '));
-      std::string owner = Shell(absl::StrCat("dpkg -S \"$(readlink -f ", path,
-                                             ")\" 2>/dev/null || dpkg -S ", path, " 2>/dev/null"));
-      owner = owner.substr(0, owner.find(':'));
-      if (owner.empty()) continue;  // not from a Debian package (a build of our own)
-      ++libraries;
-      if (base.count(owner)) continue;
-      EXPECT_TRUE(packages.count(owner)) << BaseName(bin) << " loads " << path << " from " << owner
-                                         << ", which install-deps.sh --runtime lacks";
+      // dpkg may know a file by the name ldd prints or by its real path (merged /usr).
+      loaded.emplace(path, BaseName(bin));
+      char real[PATH_MAX];
+      if (::realpath(path.c_str(), real) != nullptr) loaded.emplace(real, BaseName(bin));
     }
+  }
+  std::string query = "dpkg -S";
+  for (const auto& [path, bin] : loaded) absl::StrAppend(&query, " ", path);
+  int libraries = 0;
+  // Lines "package:arch: /path" (or "package: /path").
+  for (absl::string_view line :
+       absl::StrSplit(Shell(query + " 2>/dev/null"), '\n', absl::SkipEmpty())) {
+    const size_t sep = line.find(": /");
+    if (sep == absl::string_view::npos) continue;
+    const std::string path(line.substr(sep + 2));
+    std::string owner(line.substr(0, sep));
+    owner = owner.substr(0, owner.find(':'));
+    if (!loaded.count(path)) continue;
+    ++libraries;
+    if (base.count(owner)) continue;
+    EXPECT_TRUE(packages.count(owner)) << loaded[path] << " loads " << path << " from " << owner
+                                       << ", which install-deps.sh --runtime lacks";
   }
   EXPECT_GT(libraries, 10);
 }
