@@ -1,7 +1,5 @@
 #include "auth/grpc_security.h"
 
-#include <fstream>
-#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -23,23 +21,15 @@ constexpr char kBearer[] = "Bearer ";
 // private to its owner.
 absl::StatusOr<std::string> ReadPem(absl::string_view flag, const std::string& path,
                                     absl::string_view kind) {
-  std::string text;
-  if (kind == "PRIVATE KEY") {
-    absl::StatusOr<std::string> read = ReadPrivateFile(flag, path);
-    if (!read.ok()) return read.status();
-    text = *std::move(read);
-  } else {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return absl::NotFoundError(absl::StrCat(flag, " ", path, ": cannot read it"));
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    text = buffer.str();
-  }
+  absl::StatusOr<std::string> read =
+      kind == "PRIVATE KEY" ? ReadPrivateFile(flag, path) : ReadTextFile(flag, path);
+  if (!read.ok()) return read.status();
+  const std::string& text = *read;
   if (!absl::StrContains(text, "-----BEGIN") || !absl::StrContains(text, kind)) {
     return absl::InvalidArgumentError(
         absl::StrCat(flag, " ", path, ": not a PEM file holding a ", kind));
   }
-  return text;
+  return *std::move(read);
 }
 
 // Adds the bearer token to every call's initial metadata.

@@ -152,6 +152,10 @@ absl::StatusOr<std::string> ReadPrivateFile(absl::string_view flag, const std::s
         "%s %s: mode %04o lets other users read or change this secret; run: chmod 600 %s", flag,
         path, st.st_mode & 07777, path));
   }
+  return ReadTextFile(flag, path);
+}
+
+absl::StatusOr<std::string> ReadTextFile(absl::string_view flag, const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat(flag, " ", path, ": cannot read it"));
   std::stringstream buffer;

@@ -65,6 +65,9 @@ class TokenTable {
 // it cannot be read.
 absl::StatusOr<std::string> ReadPrivateFile(absl::string_view flag, const std::string& path);
 
+// The whole file named by `flag`; NOT_FOUND naming both when it cannot be read.
+absl::StatusOr<std::string> ReadTextFile(absl::string_view flag, const std::string& path);
+
 // The token a client (hpo, hpo-worker) sends: the one in `token_file` when given (the file holds
 // the token alone, surrounding whitespace ignored), else $HPO_TOKEN, else "" (send none).
 absl::StatusOr<std::string> ClientToken(const std::string& token_file);

@@ -27,6 +27,10 @@ struct Target {
   std::string db;
   std::string token_file;
   auth::TlsFiles tls;
+
+  absl::StatusOr<auth::ClientSecurity> Security() const {
+    return auth::ClientSecurity::FromFlags(token_file, tls);
+  }
 };
 
 std::string DefaultCoordinator() {
@@ -37,8 +41,7 @@ std::string DefaultCoordinator() {
 absl::StatusOr<std::unique_ptr<backend::Backend>> Open(const Target& target,
                                                        bool create_db = false) {
   if (!target.db.empty()) return backend::OpenLocal(target.db, create_db);
-  absl::StatusOr<auth::ClientSecurity> security =
-      auth::ClientSecurity::FromFlags(target.token_file, target.tls);
+  absl::StatusOr<auth::ClientSecurity> security = target.Security();
   if (!security.ok()) return security.status();
   return backend::ConnectGrpc(target.coordinator, *security, absl::Seconds(3));
 }
@@ -148,16 +151,14 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
     return RunStudy(run_options, out, err);
   }
   if (*bench) {
-    absl::StatusOr<auth::ClientSecurity> security =
-        auth::ClientSecurity::FromFlags(target.token_file, target.tls);
+    absl::StatusOr<auth::ClientSecurity> security = target.Security();
     if (!security.ok()) return Fail(err, security.status());
     return RunBenchCommand(bench_flags, *security, out, err);
   }
   if (*bench_stoppers) return RunStopperBenchCommand(stopper_bench_flags, out, err);
 
   if (*health) {
-    absl::StatusOr<auth::ClientSecurity> security =
-        auth::ClientSecurity::FromFlags(target.token_file, target.tls);
+    absl::StatusOr<auth::ClientSecurity> security = target.Security();
     if (!security.ok()) return Fail(err, security.status());
     absl::Status s = backend::CheckHealth(target.coordinator, *security, absl::Seconds(5));
     if (!s.ok()) return Fail(err, s);

@@ -22,6 +22,8 @@ inline constexpr int kMaxEnv = 1000;
 // Metrics in one measurement, and measurements kept per trial (one per reported step).
 inline constexpr int kMaxMetricsPerMeasurement = 100;
 inline constexpr int kMaxMeasurementsPerTrial = 100000;
+// One line of a trial's output (a metric line or a log line); a longer one is cut there.
+inline constexpr size_t kMaxOutputLineBytes = 1 << 20;
 // What a worker may list when it registers (command prefixes, studies).
 inline constexpr int kMaxPolicyEntries = 1000;
 

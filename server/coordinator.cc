@@ -539,6 +539,12 @@ absl::StatusOr<hpo::v1::RegisterWorkerResponse> Coordinator::RegisterWorker(
   HPO_RETURN_IF_ERROR(storage_->UpsertWorker(record));
   {
     absl::MutexLock lock(&mu_);
+    // Forget workers silent for an hour (and many leases): each restart of one has a new id.
+    // Here, not on AcquireTrial's path: registrations are rare.
+    const int64_t forget_before =
+        record.last_seen_ms -
+        std::max<int64_t>(3600 * 1000, 10 * absl::ToInt64Milliseconds(options_.lease_timeout));
+    absl::erase_if(workers_, [&](const auto& w) { return w.second.last_seen_ms < forget_before; });
     WorkerEntry& worker = workers_[request.worker_id()];
     worker.policy = request;
     worker.last_seen_ms = record.last_seen_ms;
@@ -906,10 +912,6 @@ absl::StatusOr<int> Coordinator::ExpireLeases() {
 
 absl::StatusOr<int> Coordinator::ExpireLeasesLocked() {
   const int64_t now = options_.clock->NowMs();
-  // Forget workers silent for an hour (and many leases): each restart of one has a new id.
-  const int64_t forget_before =
-      now - std::max<int64_t>(3600 * 1000, 10 * absl::ToInt64Milliseconds(options_.lease_timeout));
-  absl::erase_if(workers_, [&](const auto& w) { return w.second.last_seen_ms < forget_before; });
   int lost = 0;
   for (auto& [study_id, entry_ptr] : studies_) {
     StudyEntry& entry = *entry_ptr;

@@ -26,6 +26,7 @@
 #include "httplib.h"
 #include "server/coordinator_server.h"
 #include "tests/test_util.h"
+#include "worker/test_util.h"
 
 namespace hpo {
 namespace {
@@ -35,6 +36,7 @@ using ::hpo::testing::StartCoordinator;
 using ::hpo::testing::StartWorker;
 using ::hpo::testing::TempDir;
 using ::hpo::testing::TerminateAndWait;
+using ::hpo::worker::test_util::ReadFile;
 using ::testing::HasSubstr;
 
 constexpr char kAdmin[] = "admin-0123456789abcdef";
@@ -45,12 +47,6 @@ std::string WritePrivate(const std::string& path, const std::string& text) {
   std::ofstream(path) << text;
   chmod(path.c_str(), 0600);
   return path;
-}
-
-std::string Slurp(const std::string& path) {
-  std::stringstream text;
-  text << std::ifstream(path).rdbuf();
-  return text.str();
 }
 
 // A throwaway PKI in `dir`: ca.pem, server.{pem,key} for localhost and 127.0.0.1, client.{pem,key}
@@ -191,7 +187,7 @@ class SecurityTest : public ::testing::Test {
     pki_ = nullptr;
   }
   void SetUp() override {
-    ASSERT_TRUE(certificates_made_) << Slurp(pki_->path() + "/make-certs.log");
+    ASSERT_TRUE(certificates_made_) << ReadFile(pki_->path() + "/make-certs.log");
     tokens_ = WritePrivate(dir_.File("tokens"), absl::StrCat("admin ", kAdmin, "\nclient ", kClient,
                                                              "\nworker ", kWorker, "\n"));
   }
@@ -271,7 +267,7 @@ TEST_F(SecurityTest, CliAndWorkerRunAStudyOverTlsWithTokens) {
   auto coordinator = StartCoordinator(
       "0.0.0.0:0", dir_.File("hpo.db"), 10, dir_.File("coordinator.log"), &port,
       {"--token-file", tokens_, "--tls-cert", Pki("server.pem"), "--tls-key", Pki("server.key")});
-  ASSERT_NE(coordinator, nullptr) << Slurp(dir_.File("coordinator.log"));
+  ASSERT_NE(coordinator, nullptr) << ReadFile(dir_.File("coordinator.log"));
   const std::string address = absl::StrCat("localhost:", port);
   const std::string study = dir_.File("study.yaml");
   std::ofstream(study) << R"(name: secure
@@ -319,7 +315,8 @@ task: {builtin: branin}
                shown.out.find("completed 4") != std::string::npos;
       },
       absl::Seconds(60)))
-      << cli({"--tls-ca", ca, "study", "show", "secure"}).out << Slurp(dir_.File("w-secure.log"));
+      << cli({"--tls-ca", ca, "study", "show", "secure"}).out
+      << ReadFile(dir_.File("w-secure.log"));
   unsetenv("HPO_TOKEN");
   EXPECT_EQ(TerminateAndWait(*worker, absl::Seconds(30)), 0);
   EXPECT_EQ(TerminateAndWait(*coordinator, absl::Seconds(30)), 0);
@@ -366,7 +363,7 @@ TEST_F(SecurityTest, BadSecurityFlagsAreRefusedByName) {
   chmod(Pki("server.pem").c_str(), 0644);
 
   const std::string open_key = dir_.File("open.key");
-  std::ofstream(open_key) << Slurp(Pki("server.key"));
+  std::ofstream(open_key) << ReadFile(Pki("server.key"));
   chmod(open_key.c_str(), 0644);
   options.tls.key = open_key;
   auto readable = server::CoordinatorServer::Start(options);

@@ -24,13 +24,12 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "core/clock.h"
+#include "core/limits.h"
 
 extern char** environ;
 
 namespace hpo::worker {
 namespace {
-
-constexpr size_t kMaxLine = 1 << 20;
 
 // What the child writes to the status pipe when it fails before exec succeeds.
 struct ChildError {
@@ -317,8 +316,10 @@ ChildProcess::~ChildProcess() {
 absl::StatusOr<std::optional<std::string>> ChildProcess::ReadLine(absl::Time deadline) {
   while (true) {
     const size_t nl = buffer_.find('\n');
-    if (nl != std::string::npos || buffer_.size() >= kMaxLine || (eof_ && !buffer_.empty())) {
-      const size_t len = nl != std::string::npos ? nl : std::min(buffer_.size(), kMaxLine);
+    if (nl != std::string::npos || buffer_.size() >= core::kMaxOutputLineBytes ||
+        (eof_ && !buffer_.empty())) {
+      const size_t len =
+          nl != std::string::npos ? nl : std::min(buffer_.size(), core::kMaxOutputLineBytes);
       std::string line = buffer_.substr(0, len);
       buffer_.erase(0, nl != std::string::npos ? nl + 1 : len);
       return std::optional<std::string>(std::move(line));

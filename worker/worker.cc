@@ -263,7 +263,11 @@ absl::Status Worker::Start() {
 
 void Worker::Drain() {
   absl::MutexLock lock(&mu_);
-  if (!draining_) HPO_LOG(INFO) << "draining: no new trials; running ones finish";
+  DrainLocked("draining: no new trials; running ones finish");
+}
+
+void Worker::DrainLocked(absl::string_view why) {
+  if (!draining_) HPO_LOG(INFO) << why;
   draining_ = true;
   for (grpc::ClientContext* context : acquiring_) context->TryCancel();
 }
@@ -364,15 +368,19 @@ void Worker::SlotLoop(int slot) {
     {
       absl::MutexLock lock(&mu_);
       if (draining_) break;
-      if (options_.max_trials > 0 && trials_taken_ + acquires_in_flight_ >= options_.max_trials) {
-        if (trials_taken_ < options_.max_trials) {
-          // Another slot's AcquireTrial may yet come back empty: look again shortly.
-          mu_.AwaitWithTimeout(absl::Condition(&draining_), absl::Milliseconds(50));
-          continue;
+      if (options_.max_trials > 0) {
+        // Wait while other slots' AcquireTrial calls may still take the last trials (one may
+        // come back empty and free its share).
+        auto decided = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+          return draining_ || trials_taken_ >= options_.max_trials ||
+                 trials_taken_ + acquires_in_flight_ < options_.max_trials;
+        };
+        mu_.Await(absl::Condition(&decided));
+        if (draining_) break;
+        if (trials_taken_ >= options_.max_trials) {
+          DrainLocked(absl::StrCat("took ", trials_taken_, " trials (--max-trials): draining"));
+          break;
         }
-        HPO_LOG(INFO) << "took " << trials_taken_ << " trials (--max-trials): draining";
-        draining_ = true;
-        break;
       }
       ++acquires_in_flight_;
       acquiring_.insert(context.get());
@@ -602,10 +610,8 @@ void Worker::HeartbeatLoop() {
       for (const auto& [id, runner] : held_) ids.push_back(id);
       if (options_.exit_when_idle > absl::ZeroDuration() && held_.empty() && !draining_ &&
           absl::Now() - idle_since_ >= options_.exit_when_idle) {
-        HPO_LOG(INFO) << "no trial for " << absl::FormatDuration(absl::Now() - idle_since_)
-                      << " (--exit-when-idle): draining";
-        draining_ = true;
-        for (grpc::ClientContext* context : acquiring_) context->TryCancel();
+        DrainLocked(absl::StrCat("no trial for ", absl::FormatDuration(absl::Now() - idle_since_),
+                                 " (--exit-when-idle): draining"));
       }
     }
     hpo::v1::HeartbeatRequest request;

@@ -13,6 +13,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "auth/grpc_security.h"
@@ -123,6 +124,8 @@ class Worker {
   // Sleeps `d` unless stopping (or draining, when wake_on_drain) first; false when woken so.
   bool Sleep(absl::Duration d, bool wake_on_drain);
   bool draining() const;
+  // Drain's work, logging `why` the first time.
+  void DrainLocked(absl::string_view why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool stopping() const;
   std::unique_ptr<grpc::ClientContext> MakeContext(absl::Duration timeout) const;
 
