@@ -2,7 +2,9 @@
 // channels) acquire a trial and complete it at once, as fast as they can. Prints trials/s and
 // the p50/p99 latency of AcquireTrial for each K.
 //
-//   coordinator_capacity_bench --db /tmp/bench.db [--trials 4000] [--workers 1,8,32]
+//   coordinator_capacity_bench --db /tmp/bench.db [--trials 4000] [--workers 16,64,256]
+//       [--studies S]    (the null trials split over S studies)
+//       [--gp-beside N]  (a gp study of N trials beside them; p99 of the null studies' acquires)
 //       [--secure DIR]   (TLS and tokens from deploy/make-secrets.sh DIR, to measure their cost)
 #include <unistd.h>
 
@@ -12,6 +14,8 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "CLI/CLI.hpp"
@@ -27,12 +31,13 @@
 
 namespace {
 
-hpo::v1::StudySpec BenchSpec(const std::string& name, int trials, int parallel) {
+hpo::v1::StudySpec BenchSpec(const std::string& name, const std::string& optimizer, int trials,
+                             int parallel) {
   hpo::v1::StudySpec spec;
   spec.set_name(name);
   spec.mutable_objective()->set_metric("value");
   spec.mutable_objective()->set_direction(hpo::v1::MINIMIZE);
-  spec.mutable_optimizer()->set_name("random");
+  spec.mutable_optimizer()->set_name(optimizer);
   spec.mutable_optimizer()->set_seed(1);
   spec.mutable_early_stopping()->set_name("none");
   spec.mutable_budget()->set_max_trials(trials);
@@ -48,32 +53,56 @@ hpo::v1::StudySpec BenchSpec(const std::string& name, int trials, int parallel) 
 }
 
 struct Result {
-  double trials_per_s = 0;
-  double p50_ms = 0;
+  double trials_per_s = 0;  // null trials
+  double p50_ms = 0;        // AcquireTrial calls that got a null trial
   double p99_ms = 0;
-  int completed = 0;
+  int completed = 0;  // null trials
+  int gp_completed = 0;
+  double gp_p50_ms = 0;
+  double gp_p99_ms = 0;
 };
 
 // How the simulated workers reach the coordinator (TLS and the worker token with --secure).
 hpo::auth::ClientSecurity worker_security;
 
-Result RunOnce(const std::string& address, hpo::v1::StudyService::Stub& studies, int k,
-               int trials) {
-  const std::string name = absl::StrCat("capacity-k", k, "-", ::getpid());
-  {
-    grpc::ClientContext ctx;
-    hpo::v1::CreateStudyRequest req;
-    *req.mutable_spec() = BenchSpec(name, trials, k);
-    hpo::v1::Study study;
-    grpc::Status s = studies.CreateStudy(&ctx, req, &study);
-    if (!s.ok()) {
-      std::fprintf(stderr, "create study: %s\n", s.error_message().c_str());
-      std::exit(1);
-    }
+void CreateStudy(hpo::v1::StudyService::Stub& studies, const hpo::v1::StudySpec& spec) {
+  grpc::ClientContext ctx;
+  hpo::v1::CreateStudyRequest req;
+  *req.mutable_spec() = spec;
+  hpo::v1::Study study;
+  grpc::Status s = studies.CreateStudy(&ctx, req, &study);
+  if (!s.ok()) {
+    std::fprintf(stderr, "create study: %s\n", s.error_message().c_str());
+    std::exit(1);
   }
-  std::vector<std::vector<double>> latencies(k);
+}
+
+std::pair<double, double> Percentiles(std::vector<double> v) {
+  if (v.empty()) return {0, 0};
+  std::sort(v.begin(), v.end());
+  return {v[v.size() / 2], v[std::min(v.size() - 1, v.size() * 99 / 100)]};
+}
+
+// K workers share `trials` null trials (objective value at once) split over `null_studies`
+// studies. With gp_trials > 0, a gp study of that many trials runs beside them (its trials are
+// a quadratic of the parameters, so that the GP has something to fit) and the run lasts until
+// the gp study ends, the null studies getting ever more budget.
+Result RunOnce(const std::string& address, hpo::v1::StudyService::Stub& studies, int k, int trials,
+               int null_studies, int gp_trials) {
+  const std::string prefix =
+      absl::StrCat("capacity-k", k, "-", ::getpid(), "-", absl::ToUnixMicros(absl::Now()));
+  const int per_study = gp_trials > 0 ? 100000000 : (trials + null_studies - 1) / null_studies;
+  for (int i = 0; i < null_studies; ++i) {
+    const int budget = gp_trials > 0 ? per_study : std::min(per_study, trials - i * per_study);
+    CreateStudy(studies, BenchSpec(absl::StrCat(prefix, "-null", i), "random", budget, k));
+  }
+  const std::string gp_name = absl::StrCat(prefix, "-gp");
+  if (gp_trials > 0) CreateStudy(studies, BenchSpec(gp_name, "gp", gp_trials, 4));
+
+  std::vector<std::vector<double>> latencies(k), gp_latencies(k);
   std::vector<absl::Time> last_completion(k);
-  std::atomic<int> completed{0};
+  std::atomic<int> completed{0}, gp_completed{0};
+  std::atomic<bool> done{false};
   std::vector<std::thread> threads;
   const absl::Time start = absl::Now();
   for (int w = 0; w < k; ++w) {
@@ -88,7 +117,7 @@ Result RunOnce(const std::string& address, hpo::v1::StudyService::Stub& studies,
       auto stub = hpo::v1::WorkerService::NewStub(*channel);
       const std::string worker_id = absl::StrCat("bench-", w);
       int n = 0;
-      while (true) {
+      while (!done.load()) {
         grpc::ClientContext actx;
         hpo::v1::AcquireTrialRequest areq;
         areq.set_worker_id(worker_id);
@@ -96,27 +125,42 @@ Result RunOnce(const std::string& address, hpo::v1::StudyService::Stub& studies,
         hpo::v1::AcquireTrialResponse aresp;
         const absl::Time t0 = absl::Now();
         grpc::Status s = stub->AcquireTrial(&actx, areq, &aresp);
-        latencies[w].push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+        const double ms = absl::ToDoubleMilliseconds(absl::Now() - t0);
         if (!s.ok()) {
           std::fprintf(stderr, "acquire: %s\n", s.error_message().c_str());
           return;
         }
-        if (!aresp.found()) return;  // the study's budget is spent
+        if (!aresp.found()) {
+          if (gp_trials > 0) continue;  // the gp study's slots are busy: ask again
+          return;                       // the budget is spent
+        }
+        const bool gp = aresp.trial().study_name() == gp_name;
+        (gp ? gp_latencies : latencies)[w].push_back(ms);
+        double value = 1.0;
+        if (gp) {
+          const auto& p = aresp.trial().params().values();
+          const double x1 = p.at("x1").float_value(), x2 = p.at("x2").float_value();
+          value = (x1 - 0.3) * (x1 - 0.3) + (x2 - 0.7) * (x2 - 0.7);
+        }
         grpc::ClientContext cctx;
         hpo::v1::CompleteTrialRequest creq;
         creq.set_worker_id(worker_id);
         creq.set_trial_id(aresp.trial().id());
         creq.set_request_id(absl::StrCat(worker_id, "-", n++));
         creq.set_state(hpo::v1::COMPLETED);
-        (*creq.mutable_final_metrics())["value"] = 1.0;
-        hpo::v1::Trial done;
-        s = stub->CompleteTrial(&cctx, creq, &done);
+        (*creq.mutable_final_metrics())["value"] = value;
+        hpo::v1::Trial finished;
+        s = stub->CompleteTrial(&cctx, creq, &finished);
         if (!s.ok()) {
           std::fprintf(stderr, "complete: %s\n", s.error_message().c_str());
           return;
         }
-        completed.fetch_add(1);
-        last_completion[w] = absl::Now();
+        if (gp) {
+          if (gp_completed.fetch_add(1) + 1 == gp_trials) done.store(true);
+        } else {
+          completed.fetch_add(1);
+          last_completion[w] = absl::Now();
+        }
       }
     });
   }
@@ -124,19 +168,17 @@ Result RunOnce(const std::string& address, hpo::v1::StudyService::Stub& studies,
   // Each worker's final long poll waits for nothing: time runs until the last completion.
   const absl::Time end = *std::max_element(last_completion.begin(), last_completion.end());
   const double seconds = absl::ToDoubleSeconds(end - start);
-  std::vector<double> all;
-  for (auto& v : latencies) {
-    if (!v.empty()) v.pop_back();  // drop the final empty-handed poll
-    all.insert(all.end(), v.begin(), v.end());
+  std::vector<double> all, gp_all;
+  for (int w = 0; w < k; ++w) {
+    all.insert(all.end(), latencies[w].begin(), latencies[w].end());
+    gp_all.insert(gp_all.end(), gp_latencies[w].begin(), gp_latencies[w].end());
   }
-  std::sort(all.begin(), all.end());
   Result r;
   r.completed = completed.load();
+  r.gp_completed = gp_completed.load();
   r.trials_per_s = r.completed / seconds;
-  if (!all.empty()) {
-    r.p50_ms = all[all.size() / 2];
-    r.p99_ms = all[std::min(all.size() - 1, all.size() * 99 / 100)];
-  }
+  std::tie(r.p50_ms, r.p99_ms) = Percentiles(std::move(all));
+  std::tie(r.gp_p50_ms, r.gp_p99_ms) = Percentiles(std::move(gp_all));
   return r;
 }
 
@@ -146,13 +188,20 @@ int main(int argc, char** argv) {
   CLI::App app{"coordinator capacity benchmark"};
   std::string db = "/tmp/hpo-capacity-bench.db";
   std::string coordinator;
-  std::string workers_text = "1,8,32";
+  std::string workers_text = "16,64,256";
+  int null_studies = 1;
+  int gp_trials = 0;
   int trials = 4000;
   bool sync_full = false;
   app.add_option("--db", db, "SQLite file for the in-process coordinator")->capture_default_str();
   app.add_option("--coordinator", coordinator, "use a running coordinator instead");
   app.add_option("--workers", workers_text, "values of K")->capture_default_str();
   app.add_option("--trials", trials, "trials per K")->capture_default_str();
+  app.add_option("--studies", null_studies, "null-trial studies sharing the trials")
+      ->capture_default_str();
+  app.add_option("--gp-beside", gp_trials,
+                 "also run a gp study of this many trials; runs last until it ends")
+      ->capture_default_str();
   app.add_flag("--sync-full", sync_full, "fsync every commit (survives power loss)");
   std::string secure;
   app.add_option("--secure", secure,
@@ -202,19 +251,36 @@ int main(int argc, char** argv) {
               address.c_str(), coordinator.empty() ? db.c_str() : "(remote)", trials,
               coordinator.empty() ? (sync_full ? "FULL" : "NORMAL") : "?",
               secure.empty() ? "plaintext, no tokens" : "TLS and tokens");
-  std::printf("%4s  %10s  %12s  %12s\n", "K", "trials/s", "acquire p50", "acquire p99");
+  if (gp_trials > 0) {
+    std::printf("%d null-trial studies beside one gp study of %d trials (4 in parallel)\n",
+                null_studies, gp_trials);
+    std::printf("%4s  %10s  %12s  %12s  %9s  %12s  %12s\n", "K", "null/s", "null acq p50",
+                "null acq p99", "gp trials", "gp acq p50", "gp acq p99");
+  } else {
+    std::printf("%d null-trial studies\n", null_studies);
+    std::printf("%4s  %10s  %12s  %12s\n", "K", "trials/s", "acquire p50", "acquire p99");
+  }
   for (absl::string_view k_text : absl::StrSplit(workers_text, ',')) {
     int k = 0;
     if (!absl::SimpleAtoi(k_text, &k) || k < 1) {
       std::fprintf(stderr, "--workers: bad value '%s'\n", std::string(k_text).c_str());
       return 2;
     }
-    Result r = RunOnce(address, *studies, k, trials);
-    if (r.completed != trials) {
-      std::fprintf(stderr, "only %d of %d trials completed\n", r.completed, trials);
-      return 1;
+    Result r = RunOnce(address, *studies, k, trials, null_studies, gp_trials);
+    if (gp_trials > 0) {
+      if (r.gp_completed != gp_trials) {
+        std::fprintf(stderr, "only %d of %d gp trials completed\n", r.gp_completed, gp_trials);
+        return 1;
+      }
+      std::printf("%4d  %10.0f  %9.3f ms  %9.3f ms  %9d  %9.3f ms  %9.3f ms\n", k, r.trials_per_s,
+                  r.p50_ms, r.p99_ms, r.gp_completed, r.gp_p50_ms, r.gp_p99_ms);
+    } else {
+      if (r.completed != trials) {
+        std::fprintf(stderr, "only %d of %d trials completed\n", r.completed, trials);
+        return 1;
+      }
+      std::printf("%4d  %10.0f  %9.3f ms  %9.3f ms\n", k, r.trials_per_s, r.p50_ms, r.p99_ms);
     }
-    std::printf("%4d  %10.0f  %9.3f ms  %9.3f ms\n", k, r.trials_per_s, r.p50_ms, r.p99_ms);
     std::fflush(stdout);
   }
   if (server) server->Shutdown();

@@ -2,8 +2,8 @@
 #ifndef HPO_SERVER_COORDINATOR_H_
 #define HPO_SERVER_COORDINATOR_H_
 
+#include <atomic>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -19,29 +19,11 @@
 #include "hpo/v1/hpo.pb.h"
 #include "server/optimizers/optimizer.h"
 #include "server/stoppers/early_stopper.h"
+#include "server/study_state.h"
+#include "server/study_watch.h"
 #include "storage/storage.h"
 
 namespace hpo::server {
-
-// A subscription to one study's events (first a SNAPSHOT, then TRIAL_UPDATED per state change,
-// last STUDY_ENDED). Thread-safe. Events beyond kMaxQueued are dropped, oldest first.
-class StudyWatch {
- public:
-  static constexpr size_t kMaxQueued = 10000;
-
-  // Waits for the next event until `deadline`. False when the deadline passed with no event, or
-  // when the watch is closed and drained.
-  bool Next(hpo::v1::StudyEvent* event, absl::Time deadline);
-  bool closed() const;
-
-  void Push(hpo::v1::StudyEvent event);
-  void Close();
-
- private:
-  mutable absl::Mutex mu_;
-  std::deque<hpo::v1::StudyEvent> queue_ ABSL_GUARDED_BY(mu_);
-  bool closed_ ABSL_GUARDED_BY(mu_) = false;
-};
 
 struct CoordinatorOptions {
   // A RUNNING trial whose worker neither reports nor heartbeats for this long becomes LOST.
@@ -65,8 +47,12 @@ struct CoordinatorOptions {
 // is one storage transaction made before the in-memory state changes, so a restart on the same
 // database resumes exactly. Reads are served from memory.
 //
-// Thread-safe. One mutex guards the state; it is held across the (local, short) SQLite write of
-// a transition so memory and database change in the same order, but never across a long-poll
+// Thread-safe. Each study lives in a StudyState behind its own lock, so a slow call on one study
+// (a GP suggestion, a model fit) never holds up another study's acquire, report or heartbeat.
+// The Coordinator itself only routes (by study name and trial id), keeps the registered workers,
+// chooses among studies fairly and wakes long polls. Lock order: mu_ (the registry, held only to
+// find studies, never while a study is locked by this thread) before any StudyState's lock,
+// before the leaf locks workers_mu_, trials_mu_ and wake_mu_; none is held across a long-poll
 // wait, an RPC or a process wait.
 class Coordinator {
  public:
@@ -88,10 +74,7 @@ class Coordinator {
   // report or heartbeat. Stopping a study that has ended is FAILED_PRECONDITION.
   absl::StatusOr<hpo::v1::Study> StopStudy(absl::string_view name);
 
-  struct TrialPage {
-    std::vector<hpo::v1::Trial> trials;
-    std::string next_page_token;  // empty on the last page
-  };
+  using TrialPage = server::TrialPage;
   // Trials in id order; page_size 0 means 1000; the token is the one a previous page returned.
   absl::StatusOr<TrialPage> ListTrials(absl::string_view study, hpo::v1::TrialState state,
                                        int page_size, absl::string_view page_token);
@@ -122,7 +105,8 @@ class Coordinator {
   absl::StatusOr<hpo::v1::HeartbeatResponse> Heartbeat(const hpo::v1::HeartbeatRequest& request);
 
   // Turns RUNNING trials whose lease has passed into LOST, with a retry when the study allows.
-  // Returns how many were lost. Called by AcquireTrial and by the server's reaper.
+  // Returns how many were lost. Called by the server's reaper; AcquireTrial also sweeps, now and
+  // then, skipping studies busy at that moment.
   absl::StatusOr<int> ExpireLeases();
 
   // Wakes every waiting AcquireTrial and closes every watch; later calls fail UNAVAILABLE.
@@ -132,88 +116,68 @@ class Coordinator {
   int WaitingAcquires();
 
  private:
-  struct StudyEntry {
-    hpo::v1::Study study;                        // without counts/best (filled on read)
-    std::vector<hpo::v1::Trial> trials;          // every attempt, id order, with measurements
-    absl::flat_hash_map<int64_t, size_t> index;  // trial id -> position in `trials`
-    absl::flat_hash_set<int64_t> running;        // ids of RUNNING trials
-    std::deque<int64_t> pending;                 // ids of PENDING trials, FIFO
-    hpo::v1::TrialCounts counts;
-    int next_number = 0;       // numbers handed out so far
-    int finished_numbers = 0;  // numbers whose last attempt is final
-    int best = -1;             // position of the best COMPLETED trial
-    uint64_t last_served = 0;  // for fairness between studies
-    std::unique_ptr<Optimizer> optimizer;
-    std::unique_ptr<EarlyStopper> stopper;
-    std::vector<std::shared_ptr<StudyWatch>> watches;
-    std::vector<std::string> warm_start_studies;  // what the stopper learned from
-    int warm_start_curves = 0;
-  };
-
   // A worker as it registered: what it accepts, when it was last heard from, and the studies
   // whose trials it gave back refused (study id -> its reason).
   struct WorkerEntry {
     hpo::v1::RegisterWorkerRequest policy;
-    int64_t last_seen_ms = 0;
+    std::atomic<int64_t> last_seen_ms{0};
     absl::flat_hash_map<int64_t, std::string> refused;
   };
+  using StudyList = std::vector<std::shared_ptr<StudyState>>;
 
-  Coordinator(storage::Storage* storage, const CoordinatorOptions& options)
-      : storage_(storage), options_(options) {}
+  Coordinator(storage::Storage* storage, const CoordinatorOptions& options);
 
   absl::Status Load();
-  absl::StatusOr<std::unique_ptr<StudyEntry>> MakeEntry(const hpo::v1::Study& study);
-  // Hands the stopper of `entry` (a study not yet in studies_) the trials of the earlier studies
-  // it asks for (EarlyStopper::warm_start). With `strict`, a named study that does not exist or
-  // ran another task or space is INVALID_ARGUMENT naming it; otherwise it is skipped, logged.
-  absl::Status WarmStartLocked(StudyEntry& entry, bool strict) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<std::shared_ptr<StudyState>> MakeStudy(const hpo::v1::Study& study);
+  // Hands the stopper of `study` (not yet registered) the trials of the earlier studies it asks
+  // for (EarlyStopper::warm_start). With `strict`, a named study that does not exist or ran
+  // another task or space is INVALID_ARGUMENT naming it; otherwise it is skipped, logged.
+  absl::Status WarmStart(StudyState& study, bool strict);
 
-  StudyEntry* FindStudyLocked(absl::string_view name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<StudyEntry*> StudyOrError(absl::string_view name)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Finds a trial leased to `worker_id`; FAILED_PRECONDITION when it is not.
-  absl::StatusOr<std::pair<StudyEntry*, hpo::v1::Trial*>> LeasedTrialLocked(
-      int64_t trial_id, const std::string& worker_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  hpo::v1::Study StudySnapshotLocked(const StudyEntry& entry) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  static StudyView ViewOf(const StudyEntry& entry);
+  absl::Status CheckOpen() const;
+  std::shared_ptr<StudyState> FindStudy(absl::string_view name);
+  absl::StatusOr<std::shared_ptr<StudyState>> StudyOrError(absl::string_view name);
+  absl::StatusOr<std::shared_ptr<StudyState>> StudyOfTrial(int64_t trial_id);
+  StudyList AllStudies();
 
-  // Adds a trial (already stored) to the cache and its counters.
-  void AddTrialLocked(StudyEntry& entry, hpo::v1::Trial trial) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Moves a cached trial to `to` (already stored), updating counters, best and events.
-  void OnTransitionLocked(StudyEntry& entry, hpo::v1::Trial& trial, hpo::v1::TrialState from)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Ends the study when every number has a final attempt.
-  void MaybeFinishStudyLocked(StudyEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void EmitLocked(StudyEntry& entry, hpo::v1::StudyEvent::Kind kind, const hpo::v1::Trial* trial)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-
-  absl::StatusOr<int> ExpireLeasesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status ReleaseLocked(StudyEntry& entry, hpo::v1::Trial& trial, absl::string_view reason)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Leases a trial of some study to the worker if one can run now; nullopt-like found=false.
-  absl::StatusOr<hpo::v1::AcquireTrialResponse> TryAcquireLocked(const std::string& worker_id)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  bool CanRunLocked(const StudyEntry& entry) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Why `worker` will not run trials of `entry`'s study; "" when it will.
-  static std::string WhyNotAcceptedLocked(const WorkerEntry& worker, const StudyEntry& entry);
+  // One pass over the studies: claims a slot in the fairest runnable study the worker accepts
+  // and leases from it. found=false when none can run now.
+  absl::StatusOr<hpo::v1::AcquireTrialResponse> TryAcquire(const std::string& worker_id);
+  // ExpireLeases for AcquireTrial: at most every sweep interval, without waiting on busy studies.
+  void MaybeSweepLeases();
+  void WakeAcquirers();
+  // Why `worker` will not run trials of the study; "" when it will.
+  static std::string WhyNotAccepted(const WorkerEntry& worker, int64_t study_id,
+                                    const hpo::v1::StudySpec& spec);
+  // Fills in a study snapshot's live_workers, accepting_workers and not_accepted.
+  void DescribeWorkers(hpo::v1::Study* study);
   // Notes that `worker_id` was heard from now (a worker that never registered is not tracked).
-  void SeenLocked(const std::string& worker_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Seen(const std::string& worker_id);
 
   storage::Storage* const storage_;
   const CoordinatorOptions options_;
+  StudyContext context_;  // set in the constructor, then read-only
+  std::atomic<bool> shutdown_{false};
+  std::atomic<uint64_t> serve_counter_{0};
+  std::atomic<int64_t> next_sweep_ms_{0};
 
-  absl::Mutex mu_;
-  absl::CondVar work_available_;  // signalled when a trial may have become acquirable
-  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
-  uint64_t serve_counter_ ABSL_GUARDED_BY(mu_) = 0;
-  int waiting_acquires_ ABSL_GUARDED_BY(mu_) = 0;
-  std::map<int64_t, std::unique_ptr<StudyEntry>> studies_ ABSL_GUARDED_BY(mu_);
+  absl::Mutex mu_;  // the registry
+  std::map<int64_t, std::shared_ptr<StudyState>> studies_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, int64_t> study_by_name_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<int64_t, int64_t> study_of_trial_ ABSL_GUARDED_BY(mu_);
+
+  absl::Mutex trials_mu_;  // leaf
+  absl::flat_hash_map<int64_t, int64_t> study_of_trial_ ABSL_GUARDED_BY(trials_mu_);
+
   // Registered workers (in memory: after a restart, workers register again when their calls
   // fail). A worker that calls without registering is offered every study's trials.
-  absl::flat_hash_map<std::string, WorkerEntry> workers_ ABSL_GUARDED_BY(mu_);
+  absl::Mutex workers_mu_;  // leaf
+  absl::flat_hash_map<std::string, std::unique_ptr<WorkerEntry>> workers_
+      ABSL_GUARDED_BY(workers_mu_);
+
+  absl::Mutex wake_mu_;           // leaf
+  absl::CondVar work_available_;  // with wake_mu_: work_epoch_ moved
+  uint64_t work_epoch_ ABSL_GUARDED_BY(wake_mu_) = 0;
+  int waiting_acquires_ ABSL_GUARDED_BY(wake_mu_) = 0;
 };
 
 }  // namespace hpo::server

@@ -895,5 +895,107 @@ TEST(InjectedFactoriesTest, TheCoordinatorUsesTheOptimizerItIsGiven) {
   }
 }
 
+// Blocks in Suggest until released: a model fit that takes as long as the test wants.
+class BlockingOptimizer final : public Optimizer {
+ public:
+  absl::StatusOr<std::vector<hpo::v1::ParamMap>> Suggest(const StudyView&,
+                                                         const std::vector<int>& numbers) override {
+    absl::MutexLock lock(&mu_);
+    entered_ = true;
+    mu_.Await(absl::Condition(&released_));
+    std::vector<hpo::v1::ParamMap> out(numbers.size());
+    for (auto& p : out) {
+      (*p.mutable_values())["x"].set_float_value(1);
+      (*p.mutable_values())["k"].set_string_value("a");
+    }
+    return out;
+  }
+  void AwaitEntered() {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(&entered_));
+  }
+  void Release() {
+    absl::MutexLock lock(&mu_);
+    released_ = true;
+  }
+
+ private:
+  absl::Mutex mu_;
+  bool entered_ ABSL_GUARDED_BY(mu_) = false;
+  bool released_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// The per-study lock: while one study's optimizer is stuck in Suggest, every call on another
+// study goes through (the old single mutex made all of them wait for the suggestion).
+TEST(PerStudyLockTest, ASlowSuggestionHoldsUpNoOtherStudy) {
+  storage::SqliteStorage::Options o;
+  o.path = ":memory:";
+  auto sqlite = storage::SqliteStorage::Create(o);
+  ASSERT_TRUE(sqlite.ok());
+  BlockingOptimizer* blocking = nullptr;
+  CoordinatorOptions options;
+  options.optimizer_factory =
+      [&](const hpo::v1::OptimizerSpec& spec,
+          const hpo::v1::SearchSpace& space) -> absl::StatusOr<std::unique_ptr<Optimizer>> {
+    if (spec.name() != "gp") return MakeOptimizer(spec, space);
+    auto made = std::make_unique<BlockingOptimizer>();
+    blocking = made.get();
+    return made;
+  };
+  auto created = Coordinator::Create(sqlite->get(), options);
+  ASSERT_TRUE(created.ok());
+  Coordinator& c = **created;
+  StudySpec slow = Spec("slow", 2, 1);
+  slow.mutable_optimizer()->set_name("gp");
+  ASSERT_TRUE(c.CreateStudy(slow).ok());
+  ASSERT_NE(blocking, nullptr);
+  ASSERT_TRUE(c.RegisterWorker([] {
+                 hpo::v1::RegisterWorkerRequest r;
+                 r.set_worker_id("w-slow");
+                 r.add_studies("slow");
+                 return r;
+               }())
+                  .ok());
+  std::thread stuck([&] {
+    auto r = c.AcquireTrial("w-slow", absl::ZeroDuration());
+    EXPECT_TRUE(r.ok() && r->found());
+    EXPECT_EQ(r->trial().study_name(), "slow");
+  });
+  blocking->AwaitEntered();
+
+  // Now, with "slow" in the middle of its suggestion, a whole trial of another study.
+  ASSERT_TRUE(c.CreateStudy(Spec("fast", 1, 1)).ok());
+  auto leased = c.AcquireTrial("w-fast", absl::ZeroDuration());
+  ASSERT_TRUE(leased.ok() && leased->found()) << leased.status();
+  EXPECT_EQ(leased->trial().study_name(), "fast");
+  hpo::v1::HeartbeatRequest beat;
+  beat.set_worker_id("w-fast");
+  beat.add_running_trial_ids(leased->trial().id());
+  auto beat_response = c.Heartbeat(beat);
+  ASSERT_TRUE(beat_response.ok());
+  EXPECT_EQ(beat_response->stop_trial_ids_size(), 0);
+  hpo::v1::ReportProgressRequest report;
+  report.set_worker_id("w-fast");
+  report.set_trial_id(leased->trial().id());
+  report.mutable_measurement()->set_step(1);
+  (*report.mutable_measurement()->mutable_metrics())["value"] = 2.0;
+  ASSERT_TRUE(c.ReportProgress(report).ok());
+  hpo::v1::CompleteTrialRequest done;
+  done.set_worker_id("w-fast");
+  done.set_trial_id(leased->trial().id());
+  done.set_state(hpo::v1::COMPLETED);
+  (*done.mutable_final_metrics())["value"] = 2.0;
+  ASSERT_TRUE(c.CompleteTrial(done).ok());
+  auto fast = c.GetStudy("fast");
+  ASSERT_TRUE(fast.ok());
+  EXPECT_EQ(fast->state(), hpo::v1::STUDY_COMPLETED);
+
+  blocking->Release();
+  stuck.join();
+  auto slow_study = c.GetStudy("slow");
+  ASSERT_TRUE(slow_study.ok());
+  EXPECT_EQ(slow_study->counts().running(), 1);
+}
+
 }  // namespace
 }  // namespace hpo::server
