@@ -105,6 +105,8 @@ int RunStudy(const RunOptions& options, std::ostream& out, std::ostream& err) {
     w.worker_id = absl::StrCat("local-", ::getpid(), "-", i);
     w.hpo_task_path = hpo_task;
     w.log_dir = log_dir;
+    // Beside the database, so that a run resumed from it finds its trials' checkpoints.
+    w.trial_dir_root = options.db_path + ".trials";
     auto created_worker = worker::Worker::Create(w);
     if (!created_worker.ok()) return fail(created_worker.status());
     workers.push_back(std::move(created_worker).value());

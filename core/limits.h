@@ -19,6 +19,8 @@ inline constexpr int kMaxChoices = 10000;
 inline constexpr int kMaxArgs = 1000;
 inline constexpr size_t kMaxArgBytes = 64 << 10;
 inline constexpr int kMaxEnv = 1000;
+// A path in a study (task.trial_dir_root): Linux's PATH_MAX.
+inline constexpr size_t kMaxPathBytes = 4096;
 // Metrics in one measurement, and measurements kept per trial (one per reported step).
 inline constexpr int kMaxMetricsPerMeasurement = 100;
 inline constexpr int kMaxMeasurementsPerTrial = 100000;

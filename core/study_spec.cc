@@ -312,7 +312,12 @@ absl::Status ReadParam(const std::string& name, const YAML::Node& n,
 }
 
 absl::Status ReadTask(const YAML::Node& n, hpo::v1::TaskSpec* task) {
-  HPO_RETURN_IF_ERROR(CheckMap(n, "task", {"builtin", "args", "command", "env", "workdir"}));
+  HPO_RETURN_IF_ERROR(
+      CheckMap(n, "task", {"builtin", "args", "command", "env", "workdir", "trial_dir_root"}));
+  if (n["trial_dir_root"].IsDefined()) {
+    HPO_ASSIGN_OR_RETURN(*task->mutable_trial_dir_root(),
+                         ReadString(n["trial_dir_root"], "task.trial_dir_root"));
+  }
   const bool builtin = n["builtin"].IsDefined();
   const bool command = n["command"].IsDefined();
   if (builtin && command) return Err("task", "give either builtin or command, not both");
@@ -778,6 +783,18 @@ absl::Status ValidateStudySpec(const StudySpec& spec) {
     default:
       return Err("task", "missing (expected builtin or command)");
   }
+  if (const std::string& root = task.trial_dir_root(); !root.empty()) {
+    if (root[0] != '/') {
+      return Err("task.trial_dir_root", absl::StrCat("must be an absolute path, got '", root, "'"));
+    }
+    if (root.find('\0') != std::string::npos) {
+      return Err("task.trial_dir_root", "must not contain a NUL character");
+    }
+    if (root.size() > kMaxPathBytes) {
+      return Err("task.trial_dir_root", absl::StrCat("is ", root.size(), " bytes; at most ",
+                                                     kMaxPathBytes, " are allowed"));
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -856,6 +873,10 @@ std::string StudySpecToYaml(const StudySpec& spec) {
       out << YAML::Key << "workdir" << YAML::Value;
       EmitText(out, task.command().workdir());
     }
+  }
+  if (!task.trial_dir_root().empty()) {
+    out << YAML::Key << "trial_dir_root" << YAML::Value;
+    EmitText(out, task.trial_dir_root());
   }
   out << YAML::EndMap;
   out << YAML::EndMap;

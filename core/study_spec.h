@@ -28,8 +28,9 @@ absl::StatusOr<hpo::v1::StudySpec> LoadStudyFile(const std::string& path);
 // [A-Za-z0-9][A-Za-z0-9_.-]{0,127}; objective.metric non-empty and direction set; optimizer.name
 // non-empty; budget.max_trials >= 1, max_parallel >= 1, max_retries >= 0, trial_timeout_s >= 0;
 // the search space valid and non-empty; the task is a builtin name or a non-empty command whose
-// {placeholders} all name parameters of the space. Which optimizer and stopper names exist is
-// checked by the server's registries, not here.
+// {placeholders} all name parameters of the space; task.trial_dir_root empty or an absolute path
+// (no NUL, at most kMaxPathBytes). Which optimizer and stopper names exist is checked by the
+// server's registries, not here.
 absl::Status ValidateStudySpec(const hpo::v1::StudySpec& spec);
 
 // The {name} placeholders of one command argument, in order. A placeholder is '{', one or more

@@ -59,6 +59,7 @@ task:
   command: ["python3", "train.py", "--lr={lr}", "--units={units}", "{{momentum}}", "${HOME}/x"]
   env: {CUDA_LAUNCH_BLOCKING: "1", MODE: fast}
   workdir: /tmp/work dir
+  trial_dir_root: /shared/hpo trials
 )";
 
 hpo::v1::StudySpec MustParse(const std::string& text) {
@@ -171,6 +172,21 @@ TEST(ParseStudyYamlTest, FullFile) {
   EXPECT_EQ(cmd.argv(2), "--lr={lr}");
   EXPECT_EQ(cmd.env().at("CUDA_LAUNCH_BLOCKING"), "1");
   EXPECT_EQ(cmd.workdir(), "/tmp/work dir");
+  EXPECT_EQ(spec.task().trial_dir_root(), "/shared/hpo trials");
+}
+
+TEST(ParseStudyYamlTest, TrialDirRoot) {
+  EXPECT_EQ(MustParse(kMinimal).task().trial_dir_root(), "");  // the worker's --trial-dir-root
+  const auto spec = MustParse(
+      Edit("task: {builtin: branin}", "task: {builtin: branin, trial_dir_root: /nfs/ckpt}"));
+  EXPECT_EQ(spec.task().trial_dir_root(), "/nfs/ckpt");
+  EXPECT_EQ(spec.task().builtin(), "branin");
+  EXPECT_THAT(StudySpecToYaml(spec),
+              HasSubstr("task: {builtin: branin, trial_dir_root: /nfs/ckpt}"));
+  ExpectError(Edit("task: {builtin: branin}", "task: {builtin: branin, trial_dir_root: ckpt}"),
+              "task.trial_dir_root: must be an absolute path, got 'ckpt'");
+  ExpectError(Edit("task: {builtin: branin}", "task: {builtin: branin, trial_dir_root: [a]}"),
+              "task.trial_dir_root: must be a string");
 }
 
 TEST(ParseStudyYamlTest, BuiltinArgs) {
@@ -359,6 +375,20 @@ TEST(ValidateStudySpecTest, ChecksSpecsFromRpc) {
   s = spec;
   s.mutable_space()->mutable_params(0)->mutable_float_domain()->set_low(20);
   EXPECT_EQ(ValidateStudySpec(s).message(), "space.x1: low (20) must be < high (10)");
+  s = spec;
+  s.mutable_task()->set_trial_dir_root("../up");
+  EXPECT_EQ(ValidateStudySpec(s).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ValidateStudySpec(s).message(),
+            "task.trial_dir_root: must be an absolute path, got '../up'");
+  s.mutable_task()->set_trial_dir_root(std::string("/a\0b", 4));
+  EXPECT_EQ(ValidateStudySpec(s).message(),
+            "task.trial_dir_root: must not contain a NUL character");
+  s.mutable_task()->set_trial_dir_root("/" + std::string(kMaxPathBytes, 'a'));
+  EXPECT_EQ(ValidateStudySpec(s).message(),
+            absl::StrCat("task.trial_dir_root: is ", kMaxPathBytes + 1,
+                         " bytes; at most 4096 are allowed"));
+  s.mutable_task()->set_trial_dir_root("/shared/trials");
+  EXPECT_TRUE(ValidateStudySpec(s).ok());
 }
 
 TEST(CommandPlaceholdersTest, FindsAndSubstitutes) {

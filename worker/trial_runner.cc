@@ -1,12 +1,14 @@
 #include "worker/trial_runner.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <optional>
 #include <utility>
 
@@ -24,6 +26,25 @@ namespace {
 std::string DescribeNonFinite(double v) {
   if (std::isnan(v)) return "NaN";
   return v > 0 ? "inf" : "-inf";
+}
+
+// `mkdir -p path` with `mode` for the directories it creates; the error names the path.
+absl::Status MakeDirs(const std::string& path, mode_t mode) {
+  auto error = [&path](int err) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create trial directory '", path, "': ", std::strerror(err)));
+  };
+  for (size_t end = path.find('/', 1);; end = path.find('/', end + 1)) {
+    const std::string prefix = path.substr(0, end);
+    if (!prefix.empty() && ::mkdir(prefix.c_str(), mode) != 0 && errno != EEXIST) {
+      return error(errno);
+    }
+    if (end == std::string::npos) break;
+  }
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return error(errno);
+  if (!S_ISDIR(st.st_mode)) return error(ENOTDIR);
+  return absl::OkStatus();
 }
 
 // A batch is sent early once it is this large, well below gRPC's 4 MiB message limit.
@@ -97,15 +118,35 @@ absl::StatusOr<std::vector<std::string>> TrialRunner::BuildArgv(const hpo::v1::T
   return absl::InvalidArgumentError("task: neither builtin nor command");
 }
 
+std::string TrialRunner::TrialDir(const hpo::v1::Trial& trial, const hpo::v1::StudySpec& spec,
+                                  const std::string& worker_root) {
+  std::string root = spec.task().trial_dir_root();
+  if (root.empty()) {
+    if (worker_root.empty()) return "";
+    std::error_code ec;
+    std::filesystem::path absolute = std::filesystem::absolute(worker_root, ec);
+    root = ec ? worker_root : absolute.lexically_normal().string();
+  }
+  while (root.size() > 1 && root.back() == '/') root.pop_back();
+  const std::string& name = spec.name();
+  const bool safe = !name.empty() && name != "." && name != ".." &&
+                    name.find_first_of(std::string("/\0", 2)) == std::string::npos;
+  return absl::StrCat(root == "/" ? "" : root, "/",
+                      safe ? name : absl::StrCat("study-", trial.study_id()), "/", trial.number());
+}
+
 std::map<std::string, std::string> TrialRunner::BuildEnv(const hpo::v1::Trial& trial,
                                                          const hpo::v1::StudySpec& spec,
-                                                         const std::vector<std::string>& gpus) {
+                                                         const std::vector<std::string>& gpus,
+                                                         const std::string& trial_dir) {
   std::map<std::string, std::string> env;
   if (spec.task().has_command()) {
     env.insert(spec.task().command().env().begin(), spec.task().command().env().end());
   }
   env["HPO_PARAMS"] = core::ParamsToJson(trial.params());
   env["HPO_TRIAL_ID"] = absl::StrCat(trial.id());
+  env["HPO_TRIAL_NUMBER"] = absl::StrCat(trial.number());
+  if (!trial_dir.empty()) env["HPO_TRIAL_DIR"] = trial_dir;
   env["HPO_STUDY"] = spec.name();
   env["CUDA_VISIBLE_DEVICES"] = absl::StrJoin(gpus, ",");
   return env;
@@ -160,9 +201,10 @@ TrialOutcome TrialRunner::Run(ProgressSink& sink) {
     outcome.failure_reason = std::string(argv.status().message());
     return outcome;
   }
+  const std::string trial_dir = TrialDir(trial_, spec_, options_.trial_dir_root);
   SpawnOptions spawn;
   spawn.argv = *std::move(argv);
-  spawn.env = BuildEnv(trial_, spec_, options_.gpus);
+  spawn.env = BuildEnv(trial_, spec_, options_.gpus, trial_dir);
   spawn.workdir = spec_.task().has_command() ? spec_.task().command().workdir() : "";
   spawn.log_path = options_.log_path;
   if (!options_.log_path.empty()) {
@@ -175,6 +217,14 @@ TrialOutcome TrialRunner::Run(ProgressSink& sink) {
       fd = -1;
     }
   } log_closer{log_fd_};
+
+  if (!trial_dir.empty()) {
+    if (absl::Status made = MakeDirs(trial_dir, 0750); !made.ok()) {
+      outcome.failure_reason = std::string(made.message());
+      Log(absl::StrCat("hpo-worker: ", outcome.failure_reason));
+      return outcome;
+    }
+  }
 
   absl::StatusOr<std::unique_ptr<ChildProcess>> spawned = ChildProcess::Spawn(spawn);
   if (!spawned.ok()) {

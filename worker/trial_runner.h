@@ -50,6 +50,10 @@ struct TrialRunnerOptions {
   // The trial's log: the child's stderr, its stdout lines that are not metric lines, and
   // warnings about bad metric lines. Empty = the child's stderr is ours; lines are dropped.
   std::string log_path;
+  // Where trial directories go when the study names no task.trial_dir_root (the worker's
+  // --trial-dir-root); see TrialDir. Empty, with no root in the study either: the trial gets no
+  // HPO_TRIAL_DIR.
+  std::string trial_dir_root;
   // After a stop, timeout or cancel: SIGTERM to the group, then SIGKILL after this long.
   absl::Duration kill_grace = absl::Seconds(5);
   // At most one ProgressSink::Report per this interval: a line that comes after a quiet interval
@@ -81,8 +85,10 @@ class TrialRunner {
   //  - PRUNED: `sink` answered STOP (the process group is killed first);
   //  - FAILED with failure_reason "exit code 3", "killed by signal 9", "timed out after 600 s",
   //    "no metric 'value' reported", "objective 'value' is NaN" (or inf, -inf),
-  //    "cancelled: <reason>", or the spawn error ("cannot run 'foo': No such file or
-  //    directory").
+  //    "cancelled: <reason>", the spawn error ("cannot run 'foo': No such file or
+  //    directory"), or "cannot create trial directory '/x/s/0': Permission denied" (the trial
+  //    directory, TrialDir, is created with mode 0750 before the process starts, and kept after
+  //    it ends).
   // The process is gone when Run returns.
   TrialOutcome Run(ProgressSink& sink);
 
@@ -103,11 +109,22 @@ class TrialRunner {
                                                             const hpo::v1::StudySpec& spec,
                                                             const std::string& hpo_task_path);
 
+  // The trial's directory, the same for every attempt of one trial number, so that a retry
+  // finds what the attempts before it saved: <root>/<study>/<number>, where root is the study's
+  // task.trial_dir_root, else `worker_root` (made absolute against the current directory), and
+  // <study> the study's name, or "study-<study id>" when the name is not one safe path
+  // component (empty, ".", "..", or holding '/' or NUL: ValidateStudySpec refuses such names,
+  // but the spec comes over the wire). Empty when both roots are empty.
+  static std::string TrialDir(const hpo::v1::Trial& trial, const hpo::v1::StudySpec& spec,
+                              const std::string& worker_root);
+
   // The variables added to the child's environment: the command's env, then HPO_PARAMS
-  // (core::ParamsToJson), HPO_TRIAL_ID, HPO_STUDY and CUDA_VISIBLE_DEVICES.
+  // (core::ParamsToJson), HPO_TRIAL_ID, HPO_TRIAL_NUMBER, HPO_TRIAL_DIR (`trial_dir`, when not
+  // empty), HPO_STUDY and CUDA_VISIBLE_DEVICES.
   static std::map<std::string, std::string> BuildEnv(const hpo::v1::Trial& trial,
                                                      const hpo::v1::StudySpec& spec,
-                                                     const std::vector<std::string>& gpus);
+                                                     const std::vector<std::string>& gpus,
+                                                     const std::string& trial_dir);
 
  private:
   // Appends a line to the trial log, if there is one.

@@ -2,10 +2,14 @@
 
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -426,6 +430,108 @@ TEST(TrialRunnerTest, EnvironmentReachesTheChild) {
   TrialRunner no_gpu(MixedTrial(0.5, "a"), spec, Options(dir + "/nogpu.log"));
   EXPECT_EQ(no_gpu.Run(sink).state, hpo::v1::COMPLETED);
   EXPECT_THAT(ReadFile(dir + "/nogpu.log"), HasSubstr("cuda=[] extra=yes"));
+}
+
+hpo::v1::Trial Attempt(int number, int attempt, int64_t id) {
+  hpo::v1::Trial trial = MixedTrial(0.5, "a");
+  trial.set_number(number);
+  trial.set_attempt(attempt);
+  trial.set_id(id);
+  return trial;
+}
+
+TEST(TrialRunnerTest, TrialDirIsOnePerTrialNumber) {
+  hpo::v1::StudySpec spec = ShellStudy("");
+  EXPECT_EQ(TrialRunner::TrialDir(Attempt(3, 0, 42), spec, "/w"), "/w/shell-study/3");
+  EXPECT_EQ(TrialRunner::TrialDir(Attempt(3, 1, 43), spec, "/w/"), "/w/shell-study/3");
+  EXPECT_EQ(TrialRunner::TrialDir(Attempt(4, 0, 44), spec, "/w"), "/w/shell-study/4");
+  EXPECT_EQ(TrialRunner::TrialDir(Attempt(3, 0, 42), spec, ""), "");  // no root: no directory
+  EXPECT_EQ(TrialRunner::TrialDir(Attempt(3, 0, 42), spec, "rel"),
+            std::filesystem::current_path().string() + "/rel/shell-study/3");
+  // The study's root wins over the worker's.
+  spec.mutable_task()->set_trial_dir_root("/shared/ckpt/");
+  EXPECT_EQ(TrialRunner::TrialDir(Attempt(3, 0, 42), spec, "/w"), "/shared/ckpt/shell-study/3");
+  spec.mutable_task()->set_trial_dir_root("/");
+  EXPECT_EQ(TrialRunner::TrialDir(Attempt(3, 0, 42), spec, "/w"), "/shell-study/3");
+  // A name that is not one path component becomes study-<study id> (MixedTrial's is 7).
+  spec.mutable_task()->clear_trial_dir_root();
+  for (const std::string& name :
+       std::vector<std::string>{"../up", "..", ".", "", "a/b", std::string("a\0b", 3)}) {
+    spec.set_name(name);
+    EXPECT_EQ(TrialRunner::TrialDir(Attempt(3, 0, 42), spec, "/w"), "/w/study-7/3") << name;
+  }
+}
+
+TEST(TrialRunnerTest, TrialDirIsKeptAcrossAttempts) {
+  const std::string dir = MakeTempDir();
+  const std::string root = dir + "/trials";  // made by the runner
+  // Reports how many runs of its trial number came before it, counted in HPO_TRIAL_DIR.
+  hpo::v1::StudySpec spec = ShellStudy(
+      "echo \"number=$HPO_TRIAL_NUMBER dir=$HPO_TRIAL_DIR\"; "
+      "n=$(cat \"$HPO_TRIAL_DIR/runs\" 2>/dev/null || echo 0); "
+      "echo $((n + 1)) > \"$HPO_TRIAL_DIR/runs\"; echo \"hpo-metric {\\\"value\\\": $n}\"");
+  auto run = [&](const hpo::v1::Trial& trial, const std::string& log) {
+    TrialRunnerOptions options = Options(log);
+    options.trial_dir_root = root;
+    RecordingSink sink;
+    TrialRunner runner(trial, spec, options);
+    return runner.Run(sink);
+  };
+  TrialOutcome first = run(Attempt(3, 0, 42), dir + "/3-0.log");
+  ASSERT_EQ(first.state, hpo::v1::COMPLETED) << first.failure_reason;
+  EXPECT_EQ(first.final_metrics.at("value"), 0);
+  EXPECT_THAT(ReadFile(dir + "/3-0.log"), HasSubstr("number=3 dir=" + root + "/shell-study/3\n"));
+  struct stat st;
+  ASSERT_EQ(::stat((root + "/shell-study/3").c_str(), &st), 0);
+  const mode_t umask = ::umask(0);
+  ::umask(umask);
+  EXPECT_EQ(st.st_mode & 0777, 0750 & ~umask);
+
+  // The retry of number 3 (another attempt, another trial id) sees what the first one left.
+  TrialOutcome retry = run(Attempt(3, 1, 43), dir + "/3-1.log");
+  ASSERT_EQ(retry.state, hpo::v1::COMPLETED) << retry.failure_reason;
+  EXPECT_EQ(retry.final_metrics.at("value"), 1);
+  EXPECT_THAT(ReadFile(dir + "/3-1.log"), HasSubstr("number=3 dir=" + root + "/shell-study/3\n"));
+
+  // Another number starts empty.
+  TrialOutcome other = run(Attempt(4, 0, 44), dir + "/4-0.log");
+  ASSERT_EQ(other.state, hpo::v1::COMPLETED) << other.failure_reason;
+  EXPECT_EQ(other.final_metrics.at("value"), 0);
+  EXPECT_THAT(ReadFile(dir + "/4-0.log"), HasSubstr("number=4 dir=" + root + "/shell-study/4\n"));
+  // Kept after the trials end.
+  EXPECT_EQ(ReadFile(root + "/shell-study/3/runs"), "2\n");
+  EXPECT_EQ(ReadFile(root + "/shell-study/4/runs"), "1\n");
+}
+
+TEST(TrialRunnerTest, NoTrialDirWithoutARoot) {
+  const std::string log = MakeTempDir() + "/trial.log";
+  hpo::v1::StudySpec spec = ShellStudy(
+      "echo \"number=$HPO_TRIAL_NUMBER dir=${HPO_TRIAL_DIR-unset}\"; "
+      "echo 'hpo-metric {\"value\": 0}'");
+  RecordingSink sink;
+  TrialRunner runner(Attempt(5, 0, 42), spec, Options(log));
+  EXPECT_EQ(runner.Run(sink).state, hpo::v1::COMPLETED);
+  EXPECT_THAT(ReadFile(log), HasSubstr("number=5 dir=unset\n"));
+}
+
+TEST(TrialRunnerTest, FailsWhenTheTrialDirCannotBeMade) {
+  const std::string dir = MakeTempDir();
+  const std::string file = dir + "/a-file";
+  { std::ofstream(file) << "x"; }
+  hpo::v1::StudySpec spec =
+      ShellStudy("echo ran > \"$1\"; echo 'hpo-metric {\"value\": 0}'", {dir + "/ran"});
+  RecordingSink sink;
+  TrialRunnerOptions options = Options(dir + "/trial.log");
+  options.trial_dir_root = file;
+  TrialRunner runner(Attempt(3, 0, 42), spec, options);
+  TrialOutcome outcome = runner.Run(sink);
+  EXPECT_EQ(outcome.state, hpo::v1::FAILED);
+  const std::string reason =
+      "cannot create trial directory '" + file + "/shell-study/3': Not a directory";
+  EXPECT_EQ(outcome.failure_reason, reason);
+  EXPECT_THAT(ReadFile(dir + "/trial.log"), HasSubstr("hpo-worker: " + reason));
+  EXPECT_TRUE(sink.measurements().empty());  // the process never started
+  EXPECT_EQ(::access((dir + "/ran").c_str(), F_OK), -1);
 }
 
 TEST(TrialRunnerTest, CancelFromAnotherThread) {

@@ -200,6 +200,17 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(Options options) {
           absl::StrCat("cannot create log directory '", options.log_dir, "': ", ec.message()));
     }
   }
+  if (!options.trial_dir_root.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(options.trial_dir_root, ec);
+    std::filesystem::path absolute;
+    if (!ec) absolute = std::filesystem::absolute(options.trial_dir_root, ec);
+    if (ec) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cannot create trial directory root '", options.trial_dir_root, "': ", ec.message()));
+    }
+    options.trial_dir_root = absolute.lexically_normal().string();
+  }
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
               static_cast<int>(absl::ToInt64Milliseconds(options.initial_backoff)));
@@ -421,6 +432,7 @@ void Worker::RunTrial(int slot, const hpo::v1::AcquireTrialResponse& acquired) {
   runner_options.gpus = slot_gpus_[slot];
   runner_options.kill_grace = options_.kill_grace;
   runner_options.report_interval = options_.report_interval;
+  runner_options.trial_dir_root = options_.trial_dir_root;
   if (!options_.log_dir.empty()) {
     runner_options.log_path = absl::StrCat(options_.log_dir, "/", spec.name(), "-", trial.number(),
                                            "-", trial.attempt(), "-", trial.id(), ".log");

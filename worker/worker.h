@@ -63,6 +63,10 @@ class Worker {
     std::string metrics_listen;
     std::string hpo_task_path = "hpo-task";
     std::string log_dir;  // trial logs go here (created); empty = no trial logs
+    // Trial directories (HPO_TRIAL_DIR, kept across attempts for checkpoints) go under this
+    // (created, made absolute) unless a study names its own task.trial_dir_root; see
+    // TrialRunner::TrialDir. Empty = no HPO_TRIAL_DIR for such studies.
+    std::string trial_dir_root;
     absl::Duration acquire_wait = absl::Seconds(5);  // AcquireTrial long-poll
     absl::Duration kill_grace = absl::Seconds(5);    // SIGTERM -> SIGKILL
     // At most one ReportProgress per trial per this interval; see

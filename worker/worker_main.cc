@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   std::string gpus_flag = "auto";
   hpo::worker::Worker::Options options;
   options.log_dir = "/tmp/hpo-worker-logs";
+  options.trial_dir_root = "/tmp/hpo-worker-trials";
   std::string hpo_task;
   double acquire_wait_s = 5, kill_grace_s = 5;
   app.add_option("--coordinator", coordinator,
@@ -32,6 +33,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--worker-id", options.worker_id, "stable worker id (default hostname-pid)");
   app.add_option("--log-dir", options.log_dir, "trial logs")->capture_default_str();
+  app.add_option("--trial-dir-root", options.trial_dir_root,
+                 "trial directories (HPO_TRIAL_DIR = ROOT/<study>/<number>, kept across a "
+                 "trial's attempts for its checkpoints, and after it ends) for studies that "
+                 "name no task.trial_dir_root")
+      ->capture_default_str();
   app.add_option("--hpo-task", hpo_task, "the hpo-task executable (default: next to this one)");
   app.add_option("--acquire-wait", acquire_wait_s, "AcquireTrial long-poll, seconds")
       ->capture_default_str()

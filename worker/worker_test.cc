@@ -326,6 +326,14 @@ TEST(WorkerCreateTest, RejectsBadOptions) {
   EXPECT_EQ(w.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(w.status().message(), "slots: must be >= 1, got 0");
   options.slots = 1;
+  const std::string file = MakeTempDir() + "/a-file";
+  { std::ofstream(file) << "x"; }
+  options.trial_dir_root = file + "/trials";
+  w = Worker::Create(options);
+  EXPECT_EQ(w.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(w.status().message(),
+            "cannot create trial directory root '" + file + "/trials': Not a directory");
+  options.trial_dir_root.clear();
   w = Worker::Create(options);
   ASSERT_TRUE(w.ok());
   EXPECT_THAT((*w)->worker_id(), EndsWith(absl::StrCat("-", ::getpid())));  // hostname-pid
