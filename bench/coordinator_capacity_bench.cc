@@ -4,14 +4,17 @@
 //
 //   coordinator_capacity_bench --db /tmp/bench.db [--trials 4000] [--workers 16,64,256]
 //       [--studies S]    (the null trials split over S studies)
+//       [--trial-ms T]   (each simulated trial runs T ms: an offered load of K/T per ms)
 //       [--gp-beside N]  (a gp study of N trials beside them; p99 of the null studies' acquires)
 //       [--secure DIR]   (TLS and tokens from deploy/make-secrets.sh DIR, to measure their cost)
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <random>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -88,7 +91,7 @@ std::pair<double, double> Percentiles(std::vector<double> v) {
 // a quadratic of the parameters, so that the GP has something to fit) and the run lasts until
 // the gp study ends, the null studies getting ever more budget.
 Result RunOnce(const std::string& address, hpo::v1::StudyService::Stub& studies, int k, int trials,
-               int null_studies, int gp_trials) {
+               int null_studies, int gp_trials, int trial_ms) {
   const std::string prefix =
       absl::StrCat("capacity-k", k, "-", ::getpid(), "-", absl::ToUnixMicros(absl::Now()));
   const int per_study = gp_trials > 0 ? 100000000 : (trials + null_studies - 1) / null_studies;
@@ -114,8 +117,17 @@ Result RunOnce(const std::string& address, hpo::v1::StudyService::Stub& studies,
         std::fprintf(stderr, "%s\n", std::string(channel.status().message()).c_str());
         return;
       }
+      // Connected before the clock matters: a first call's TCP and HTTP/2 setup is not the
+      // coordinator's latency.
+      (*channel)->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10));
       auto stub = hpo::v1::WorkerService::NewStub(*channel);
       const std::string worker_id = absl::StrCat("bench-", w);
+      std::mt19937_64 rng(w);
+      // Workers of a running cluster are out of step: each starts within one trial time.
+      if (trial_ms > 0) {
+        absl::SleepFor(
+            absl::Microseconds(std::uniform_int_distribution<int64_t>(0, trial_ms * 1000)(rng)));
+      }
       int n = 0;
       while (!done.load()) {
         grpc::ClientContext actx;
@@ -135,6 +147,13 @@ Result RunOnce(const std::string& address, hpo::v1::StudyService::Stub& studies,
           return;                       // the budget is spent
         }
         const bool gp = aresp.trial().study_name() == gp_name;
+        // The simulated trial's run time, so that K workers offer about K / trial_ms trials per
+        // ms rather than calling as fast as they can; uniform in [T/2, 3T/2], so that the
+        // workers do not call in lockstep.
+        if (trial_ms > 0) {
+          absl::SleepFor(absl::Microseconds(
+              std::uniform_int_distribution<int64_t>(trial_ms * 500, trial_ms * 1500)(rng)));
+        }
         (gp ? gp_latencies : latencies)[w].push_back(ms);
         double value = 1.0;
         if (gp) {
@@ -191,6 +210,7 @@ int main(int argc, char** argv) {
   std::string workers_text = "16,64,256";
   int null_studies = 1;
   int gp_trials = 0;
+  int trial_ms = 0;
   int trials = 4000;
   bool sync_full = false;
   app.add_option("--db", db, "SQLite file for the in-process coordinator")->capture_default_str();
@@ -201,6 +221,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--gp-beside", gp_trials,
                  "also run a gp study of this many trials; runs last until it ends")
+      ->capture_default_str();
+  app.add_option("--trial-ms", trial_ms,
+                 "each simulated trial runs this long (0: complete at once, a closed loop that "
+                 "saturates the coordinator)")
       ->capture_default_str();
   app.add_flag("--sync-full", sync_full, "fsync every commit (survives power loss)");
   std::string secure;
@@ -257,7 +281,7 @@ int main(int argc, char** argv) {
     std::printf("%4s  %10s  %12s  %12s  %9s  %12s  %12s\n", "K", "null/s", "null acq p50",
                 "null acq p99", "gp trials", "gp acq p50", "gp acq p99");
   } else {
-    std::printf("%d null-trial studies\n", null_studies);
+    std::printf("%d null-trial studies, trials of %d ms\n", null_studies, trial_ms);
     std::printf("%4s  %10s  %12s  %12s\n", "K", "trials/s", "acquire p50", "acquire p99");
   }
   for (absl::string_view k_text : absl::StrSplit(workers_text, ',')) {
@@ -266,7 +290,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "--workers: bad value '%s'\n", std::string(k_text).c_str());
       return 2;
     }
-    Result r = RunOnce(address, *studies, k, trials, null_studies, gp_trials);
+    Result r = RunOnce(address, *studies, k, trials, null_studies, gp_trials, trial_ms);
     if (gp_trials > 0) {
       if (r.gp_completed != gp_trials) {
         std::fprintf(stderr, "only %d of %d gp trials completed\n", r.gp_completed, gp_trials);
