@@ -1,6 +1,7 @@
 #include "server/coordinator.h"
 
 #include <algorithm>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -31,8 +32,12 @@ absl::Status Unavailable() { return absl::UnavailableError("coordinator is shutt
 // ------------------------------------------------------------------ loading
 
 Coordinator::Coordinator(storage::Storage* storage, const CoordinatorOptions& options)
-    : storage_(storage), options_(options) {
+    : storage_(storage),
+      options_(options),
+      suggest_pool_(std::make_unique<SuggestPool>(
+          std::max(2, static_cast<int>(std::thread::hardware_concurrency())), /*nice=*/10)) {
   context_.storage = storage_;
+  context_.suggest_pool = suggest_pool_.get();
   context_.clock = options_.clock;
   context_.lease_timeout = options_.lease_timeout;
   context_.heartbeat_interval = options_.heartbeat_interval;

@@ -21,6 +21,7 @@
 #include "server/stoppers/early_stopper.h"
 #include "server/study_state.h"
 #include "server/study_watch.h"
+#include "server/suggest_pool.h"
 #include "storage/storage.h"
 
 namespace hpo::server {
@@ -156,6 +157,8 @@ class Coordinator {
 
   storage::Storage* const storage_;
   const CoordinatorOptions options_;
+  // Model-based suggestions run here, below the RPC threads' priority (see SuggestPool).
+  std::unique_ptr<SuggestPool> suggest_pool_;
   StudyContext context_;  // set in the constructor, then read-only
   std::atomic<bool> shutdown_{false};
   std::atomic<uint64_t> serve_counter_{0};

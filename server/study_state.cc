@@ -440,8 +440,13 @@ bool StudyState::TryClaim(uint64_t serve) {
 absl::StatusOr<std::optional<hpo::v1::AcquireTrialResponse>> StudyState::LeaseClaimed(
     const std::string& worker_id) {
   absl::MutexLock lock(&mu_);
-  // The claim is given back first: a leased trial counts as busy by being RUNNING.
-  busy_.fetch_sub(1, std::memory_order_acq_rel);
+  // The claim is given back on the way out, once the leased trial counts as busy by being
+  // RUNNING: given back earlier, a long suggestion would look like a free slot, and another
+  // acquire would claim it only to wait for this one and find the study full.
+  struct GiveBack {
+    std::atomic<int>& busy;
+    ~GiveBack() { busy.fetch_sub(1, std::memory_order_acq_rel); }
+  } give_back{busy_};
   if (study_.state() != hpo::v1::STUDY_RUNNING || !HasWorkLocked() ||
       static_cast<int>(running_.size()) >= spec_.budget().max_parallel()) {
     return std::nullopt;
@@ -462,8 +467,16 @@ absl::StatusOr<std::optional<hpo::v1::AcquireTrialResponse>> StudyState::LeaseCl
     leased = &t;
   } else {
     const int number = next_number_;
-    HPO_ASSIGN_OR_RETURN(std::vector<hpo::v1::ParamMap> proposals,
-                         optimizer_->Suggest(ViewLocked(), {number}));
+    absl::StatusOr<std::vector<hpo::v1::ParamMap>> suggested;
+    Optimizer* optimizer = optimizer_.get();
+    const StudyView view = ViewLocked();
+    auto suggest = [&] { suggested = optimizer->Suggest(view, {number}); };
+    if (context_->suggest_pool != nullptr && !optimizer->cheap()) {
+      context_->suggest_pool->Run(suggest);  // this study's lock stays held: nothing changes
+    } else {
+      suggest();
+    }
+    HPO_ASSIGN_OR_RETURN(std::vector<hpo::v1::ParamMap> proposals, std::move(suggested));
     if (proposals.size() != 1) {
       return absl::InternalError(absl::StrCat("optimizer '", spec_.optimizer().name(),
                                               "' returned ", proposals.size(),

@@ -25,6 +25,7 @@
 #include "server/stoppers/early_stopper.h"
 #include "server/study_view.h"
 #include "server/study_watch.h"
+#include "server/suggest_pool.h"
 #include "storage/storage.h"
 
 namespace hpo::server {
@@ -36,6 +37,8 @@ struct StudyContext {
   core::Clock* clock = nullptr;
   absl::Duration lease_timeout = absl::Seconds(30);
   absl::Duration heartbeat_interval = absl::Seconds(5);
+  // Where suggestions that are not cheap() run; null = on the caller's thread.
+  SuggestPool* suggest_pool = nullptr;
   // A trial was added to the study (routing of later calls by trial id).
   std::function<void(int64_t trial_id, int64_t study_id)> trial_added;
   // A trial may have become acquirable: a slot freed, a trial was queued.

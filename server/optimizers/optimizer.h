@@ -24,6 +24,11 @@ class Optimizer {
   // history in `view` includes running and pending trials, so parallel proposals can differ.
   virtual absl::StatusOr<std::vector<hpo::v1::ParamMap>> Suggest(
       const StudyView& view, const std::vector<int>& numbers) = 0;
+
+  // True when Suggest takes microseconds whatever the history (random search): the coordinator
+  // then calls it on the RPC's own thread. Otherwise it runs on the coordinator's suggestion
+  // threads, at a lower CPU priority than the threads serving RPCs.
+  virtual bool cheap() const { return false; }
 };
 
 using OptimizerFactory = std::function<absl::StatusOr<std::unique_ptr<Optimizer>>(

@@ -17,6 +17,7 @@ class RandomOptimizer final : public Optimizer {
 
   absl::StatusOr<std::vector<hpo::v1::ParamMap>> Suggest(const StudyView& view,
                                                          const std::vector<int>& numbers) override;
+  bool cheap() const override { return true; }
 
  private:
   RandomOptimizer(hpo::v1::SearchSpace space, int64_t seed)
