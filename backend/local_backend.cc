@@ -116,8 +116,11 @@ absl::StatusOr<std::unique_ptr<Backend>> OpenLocal(const std::string& db_path, b
   auto storage = storage::SqliteStorage::Create(options);
   if (!storage.ok()) return core::Annotate(storage.status(), absl::StrCat("opening ", db_path));
   std::unique_ptr<storage::Storage> owned = std::move(storage).value();
-  HPO_ASSIGN_OR_RETURN(auto coordinator,
-                       server::Coordinator::Create(owned.get(), server::CoordinatorOptions()));
+  HPO_ASSIGN_OR_RETURN(auto coordinator, server::Coordinator::Create(owned.get(), [] {
+                         server::CoordinatorOptions options;
+                         options.keep_curves = false;  // no worker reports to it
+                         return options;
+                       }()));
   return std::unique_ptr<Backend>(new LocalBackend(lock.ok() ? std::move(lock).value() : nullptr,
                                                    read_only, std::move(owned),
                                                    std::move(coordinator)));

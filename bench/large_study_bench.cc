@@ -1,8 +1,10 @@
 // A study with many trials, each with its learning curve: how long the coordinator takes to load
-// it from SQLite, how much memory it then holds, and how long listing every trial takes, in
-// process and as `hpo --db FILE trials STUDY` (which loads it first).
+// it from SQLite, how much memory it then holds, and how long listing every trial takes: in
+// process, as `hpo --db FILE trials STUDY` (which loads it first), and as
+// `hpo --coordinator ADDR trials STUDY` against a coordinator serving the file.
 //
 //   large_study_bench [--db /tmp/hpo-large.db] [--trials 100000] [--steps 50] [--hpo PATH]
+//       [--running]   (the study has not ended: every curve stays in the coordinator's memory)
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -14,6 +16,7 @@
 #include "absl/time/clock.h"
 #include "core/logging.h"
 #include "server/coordinator.h"
+#include "server/coordinator_server.h"
 #include "storage/sqlite_storage.h"
 
 namespace {
@@ -47,7 +50,9 @@ int main(int argc, char** argv) {
   app.add_option("--db", db, "SQLite file to fill (replaced)")->capture_default_str();
   app.add_option("--trials", trials, "completed trials")->capture_default_str();
   app.add_option("--steps", steps, "measurements per trial")->capture_default_str();
-  app.add_option("--hpo", hpo, "the hpo CLI, to time `hpo --db FILE trials large` too");
+  app.add_option("--hpo", hpo, "the hpo CLI, to time `hpo trials large` too");
+  bool running = false;
+  app.add_flag("--running", running, "leave the study running (its curves stay in memory)");
   CLI11_PARSE(app, argc, argv);
   hpo::core::SetMinLogLevel(hpo::core::LogLevel::kWarning);
 
@@ -64,7 +69,7 @@ int main(int argc, char** argv) {
     spec.mutable_objective()->set_direction(hpo::v1::MINIMIZE);
     spec.mutable_optimizer()->set_name("random");
     spec.mutable_early_stopping()->set_name("none");
-    spec.mutable_budget()->set_max_trials(trials);
+    spec.mutable_budget()->set_max_trials(running ? trials + 1 : trials);
     spec.mutable_budget()->set_max_parallel(1);
     auto* x = spec.mutable_space()->add_params();
     x->set_name("x");
@@ -96,11 +101,14 @@ int main(int argc, char** argv) {
       }
       if (auto s = (*storage)->AppendMeasurements(stored->id(), curve); !s.ok()) return Fail(s);
     }
-    auto done = (*storage)->EndStudy(study->id(), hpo::v1::STUDY_COMPLETED, 3000, {});
-    if (!done.ok()) return Fail(done);
+    if (!running) {
+      auto done = (*storage)->EndStudy(study->id(), hpo::v1::STUDY_COMPLETED, 3000, {});
+      if (!done.ok()) return Fail(done);
+    }
   }
-  std::printf("filled %s: %d trials x %d measurements in %.1f s\n", db.c_str(), trials, steps,
-              absl::ToDoubleSeconds(absl::Now() - t0));
+  std::printf("filled %s: %d trials x %d measurements in %.1f s; the study %s\n", db.c_str(),
+              trials, steps, absl::ToDoubleSeconds(absl::Now() - t0),
+              running ? "is running" : "has ended");
 
   const double rss_before = RssMiB();
   t0 = absl::Now();
@@ -132,6 +140,24 @@ int main(int argc, char** argv) {
         absl::StrCat(hpo, " --db ", db, " trials large --format csv > /dev/null").c_str());
     std::printf("hpo --db FILE trials large --format csv: exit %d in %.2f s\n", WEXITSTATUS(rc),
                 absl::ToDoubleSeconds(absl::Now() - t0));
+
+    hpo::server::CoordinatorServerOptions server_options;
+    server_options.listen = "127.0.0.1:0";
+    server_options.db_path = db;
+    t0 = absl::Now();
+    auto server = hpo::server::CoordinatorServer::Start(server_options);
+    if (!server.ok()) return Fail(server.status());
+    std::printf("hpo-coordinator start on the file: %.2f s, resident memory %.0f MiB\n",
+                absl::ToDoubleSeconds(absl::Now() - t0), RssMiB());
+    for (const char* format : {"csv", "table"}) {
+      t0 = absl::Now();
+      const int rc = std::system(absl::StrCat(hpo, " --coordinator 127.0.0.1:", (*server)->port(),
+                                              " trials large --format ", format, " > /dev/null")
+                                     .c_str());
+      std::printf("hpo --coordinator ADDR trials large --format %s: exit %d in %.2f s\n", format,
+                  WEXITSTATUS(rc), absl::ToDoubleSeconds(absl::Now() - t0));
+    }
+    (*server)->Shutdown();
   }
   return 0;
 }

@@ -38,6 +38,7 @@ Coordinator::Coordinator(storage::Storage* storage, const CoordinatorOptions& op
           std::max(2, static_cast<int>(std::thread::hardware_concurrency())), /*nice=*/10)) {
   context_.storage = storage_;
   context_.suggest_pool = suggest_pool_.get();
+  context_.keep_curves = options_.keep_curves;
   context_.clock = options_.clock;
   context_.lease_timeout = options_.lease_timeout;
   context_.heartbeat_interval = options_.heartbeat_interval;
@@ -87,7 +88,11 @@ absl::Status Coordinator::Load() {
     std::shared_ptr<StudyState> study = std::move(study_or).value();
     HPO_ASSIGN_OR_RETURN(std::vector<Trial> trials,
                          storage_->ListTrials(stored.id(), hpo::v1::TRIAL_STATE_UNSPECIFIED, 0, 0));
-    HPO_ASSIGN_OR_RETURN(auto measurements, storage_->ListStudyMeasurements(stored.id()));
+    // An ended study's finished trials keep their curves on disk only (see StudyState).
+    std::map<int64_t, std::vector<hpo::v1::Measurement>> measurements;
+    if (StudyState::NeedsCurvesAtLoad(stored, trials, options_.keep_curves)) {
+      HPO_ASSIGN_OR_RETURN(measurements, storage_->ListStudyMeasurements(stored.id()));
+    }
     study->Load(std::move(trials), std::move(measurements), fresh_lease);
     HPO_RETURN_IF_ERROR(WarmStart(*study, /*strict=*/false));
     absl::MutexLock lock(&mu_);

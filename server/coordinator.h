@@ -42,6 +42,9 @@ struct CoordinatorOptions {
       stopper_factory;
   // Makes each study's optimizer; empty = MakeOptimizer (the registry). A test hands in a fake.
   OptimizerFactory optimizer_factory;
+  // False for a coordinator that serves no workers (the CLI's embedded one over --db): it loads
+  // no curve and reads each from storage when asked, since no stopper will judge a report.
+  bool keep_curves = true;
 };
 
 // Owns every study's working state in memory, written through to Storage: each trial transition

@@ -468,6 +468,56 @@ TEST_F(CoordinatorTest, LearningCurveStopperWarmStartsFromStudiesOfTheSameTaskAn
   EXPECT_EQ(coordinator_->GetStudy("c")->warm_start_curves(), 3);
 }
 
+// An ended study's finished trials keep no curve in memory: GetTrial and GetBestTrial read it
+// from storage, before and after a restart, and a trial still running when its study was
+// stopped keeps its own until it ends.
+TEST_F(CoordinatorTest, CurvesOfAnEndedStudyAreReadFromStorage) {
+  char dir[] = "/tmp/hpo-coord-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string path = absl::StrCat(dir, "/db.sqlite");
+  Open(path);
+  ASSERT_TRUE(coordinator_->CreateStudy(Spec("done", 2, 2)).ok());
+  Trial a = Acquire(), b = Acquire();
+  for (int step = 1; step <= 3; ++step) ASSERT_TRUE(Report(a, step, 1.0 / step).ok());
+  ASSERT_TRUE(Report(b, 1, 4.0).ok());
+  ASSERT_TRUE(Complete(a, 0.25).ok());
+  ASSERT_TRUE(Complete(b, 4.0).ok());
+  ASSERT_EQ(coordinator_->GetStudy("done")->state(), hpo::v1::STUDY_COMPLETED);
+  ASSERT_TRUE(coordinator_->CreateStudy(Spec("stopped", 2, 2)).ok());
+  Trial c = Acquire();
+  ASSERT_TRUE(Report(c, 1, 2.0).ok());
+  ASSERT_TRUE(coordinator_->StopStudy("stopped").ok());
+  ASSERT_TRUE(Report(c, 2, 1.5).ok());  // answered STOP; the point is kept
+  auto check = [&] {
+    auto got = coordinator_->GetTrial(a.id());
+    ASSERT_TRUE(got.ok()) << got.status();
+    ASSERT_EQ(got->measurements_size(), 3);
+    EXPECT_EQ(got->measurements(2).step(), 3);
+    EXPECT_EQ(got->measurements(2).metrics().at("value"), 1.0 / 3);
+    auto best = coordinator_->GetBestTrial("done");
+    ASSERT_TRUE(best.ok());
+    EXPECT_EQ(best->id(), a.id());
+    EXPECT_EQ(best->measurements_size(), 3);
+    EXPECT_EQ(coordinator_->GetTrial(b.id())->measurements_size(), 1);
+    EXPECT_EQ(coordinator_->GetTrial(c.id())->measurements_size(), 2);
+  };
+  check();
+  Open(path);
+  check();
+  // The stopped study's running trial ends as PRUNED with the last value it reported.
+  hpo::v1::CompleteTrialRequest req;
+  req.set_worker_id("w1");
+  req.set_trial_id(c.id());
+  req.set_state(hpo::v1::PRUNED);
+  auto pruned = coordinator_->CompleteTrial(req);
+  ASSERT_TRUE(pruned.ok()) << pruned.status();
+  EXPECT_EQ(pruned->value(), 1.5);
+  EXPECT_EQ(coordinator_->GetTrial(c.id())->measurements_size(), 2);
+  coordinator_.reset();
+  storage_.reset();
+  std::system(absl::StrCat("rm -rf ", dir).c_str());
+}
+
 TEST_F(CoordinatorTest, RestartOnTheSameFileResumes) {
   char dir[] = "/tmp/hpo-coord-XXXXXX";
   ASSERT_NE(mkdtemp(dir), nullptr);

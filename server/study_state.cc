@@ -124,7 +124,7 @@ void StudyState::Load(std::vector<Trial> trials,
   trials_.reserve(trials.size());
   for (Trial& t : trials) {
     auto m = measurements.find(t.id());
-    if (m != measurements.end()) {
+    if (m != measurements.end() && CurveInMemoryLocked(t)) {
       t.mutable_measurements()->Reserve(static_cast<int>(m->second.size()));
       for (auto& one : m->second) *t.add_measurements() = std::move(one);
     }
@@ -134,6 +134,37 @@ void StudyState::Load(std::vector<Trial> trials,
     AddLocked(std::move(t));
   }
   PublishLocked();
+}
+
+bool StudyState::NeedsCurvesAtLoad(const Study& study, const std::vector<Trial>& trials,
+                                   bool keep_curves) {
+  if (!keep_curves) return false;
+  if (study.state() == hpo::v1::STUDY_RUNNING) return true;
+  return std::any_of(trials.begin(), trials.end(),
+                     [](const Trial& t) { return !core::IsTerminal(t.state()); });
+}
+
+bool StudyState::CurveInMemoryLocked(const Trial& trial) const {
+  if (!context_->keep_curves) return false;
+  return study_.state() == hpo::v1::STUDY_RUNNING || !core::IsTerminal(trial.state());
+}
+
+void StudyState::DropEndedCurvesLocked() {
+  for (Trial& t : trials_) {
+    if (t.measurements_size() > 0 && !CurveInMemoryLocked(t)) {
+      // Swapped into a temporary that frees them: clear() would keep them for reuse.
+      google::protobuf::RepeatedPtrField<hpo::v1::Measurement>().Swap(t.mutable_measurements());
+    }
+  }
+}
+
+absl::StatusOr<Trial> StudyState::WithCurveLocked(Trial& trial) {
+  if (CurveInMemoryLocked(trial)) return trial;
+  HPO_ASSIGN_OR_RETURN(Trial stored,
+                       context_->storage->GetTrial(trial.id(), /*with_measurements=*/true));
+  Trial out = Summary(trial);
+  out.mutable_measurements()->Swap(stored.mutable_measurements());
+  return out;
 }
 
 std::string StudyState::WarmStartRequest() {
@@ -160,8 +191,22 @@ void StudyState::WarmStart(const std::vector<std::pair<std::string, std::vector<
 std::vector<Trial> StudyState::EndedTrials() {
   absl::MutexLock lock(&mu_);
   std::vector<Trial> out;
+  std::map<int64_t, std::vector<hpo::v1::Measurement>> stored;
+  if (study_.state() != hpo::v1::STUDY_RUNNING || !context_->keep_curves) {
+    // Ended: the curves are on disk only (a failed read leaves the stopper fewer curves).
+    auto read = context_->storage->ListStudyMeasurements(id_);
+    if (read.ok()) {
+      stored = std::move(read).value();
+    } else {
+      HPO_LOG(ERROR) << "reading the curves of study " << name() << ": " << read.status();
+    }
+  }
   for (const Trial& t : trials_) {
-    if (core::IsTerminal(t.state())) out.push_back(t);
+    if (!core::IsTerminal(t.state())) continue;
+    out.push_back(t);
+    if (auto m = stored.find(t.id()); m != stored.end() && out.back().measurements().empty()) {
+      for (auto& one : m->second) *out.back().add_measurements() = std::move(one);
+    }
   }
   return out;
 }
@@ -224,6 +269,9 @@ void StudyState::TransitionLocked(Trial& trial, TrialState from) {
   PublishLocked();
   if (from == hpo::v1::RUNNING && context_->work_available) context_->work_available();
   EmitLocked(StudyEvent::TRIAL_UPDATED, &trial);
+  if (!CurveInMemoryLocked(trial) && trial.measurements_size() > 0) {
+    google::protobuf::RepeatedPtrField<hpo::v1::Measurement>().Swap(trial.mutable_measurements());
+  }
 }
 
 bool StudyState::HasWorkLocked() const {
@@ -263,6 +311,7 @@ void StudyState::MaybeFinishLocked() {
   }
   study_.set_state(hpo::v1::STUDY_COMPLETED);
   study_.set_end_time_ms(now);
+  DropEndedCurvesLocked();
   PublishLocked();
   HPO_LOG(INFO) << "study " << name() << " completed";
   EmitLocked(StudyEvent::STUDY_ENDED, nullptr);
@@ -334,6 +383,7 @@ absl::StatusOr<Study> StudyState::Stop() {
   }
   study_.set_state(hpo::v1::STUDY_STOPPED);
   study_.set_end_time_ms(now);
+  DropEndedCurvesLocked();
   PublishLocked();
   HPO_LOG(INFO) << "study " << name() << " stopped";
   EmitLocked(StudyEvent::STUDY_ENDED, nullptr);
@@ -358,9 +408,9 @@ TrialPage StudyState::ListTrials(TrialState state, int page_size, int64_t after_
 
 absl::StatusOr<Trial> StudyState::GetTrial(int64_t trial_id) {
   absl::MutexLock lock(&mu_);
-  const Trial* t = FindLocked(trial_id);
+  Trial* t = FindLocked(trial_id);
   if (t == nullptr) return absl::NotFoundError(absl::StrCat("no trial with id ", trial_id));
-  return *t;
+  return WithCurveLocked(*t);
 }
 
 absl::StatusOr<Trial> StudyState::Enqueue(const hpo::v1::ParamMap& params) {
@@ -396,7 +446,7 @@ absl::StatusOr<Trial> StudyState::Best() {
   if (best_ < 0) {
     return absl::NotFoundError(absl::StrCat("study '", name(), "' has no completed trial yet"));
   }
-  return trials_[best_];
+  return WithCurveLocked(trials_[best_]);
 }
 
 std::shared_ptr<StudyWatch> StudyState::Watch() {

@@ -39,6 +39,8 @@ struct StudyContext {
   absl::Duration heartbeat_interval = absl::Seconds(5);
   // Where suggestions that are not cheap() run; null = on the caller's thread.
   SuggestPool* suggest_pool = nullptr;
+  // CoordinatorOptions::keep_curves.
+  bool keep_curves = true;
   // A trial was added to the study (routing of later calls by trial id).
   std::function<void(int64_t trial_id, int64_t study_id)> trial_added;
   // A trial may have become acquirable: a slot freed, a trial was queued.
@@ -76,12 +78,16 @@ class StudyState {
 
   // ---- building (before other threads see the study)
   // Adds the stored trials; RUNNING ones get at least `fresh_lease` (a restart is not their
-  // workers' fault).
+  // workers' fault). `measurements` need only hold those of trials that keep their curve in
+  // memory (NeedsCurvesAtLoad).
   void Load(std::vector<hpo::v1::Trial> trials,
             std::map<int64_t, std::vector<hpo::v1::Measurement>> measurements,
             int64_t fresh_lease_ms);
   // "none", "auto" or a list of study names: what the stopper wants to learn from.
   std::string WarmStartRequest();
+  // Whether Load needs any measurements: false for an ended study whose trials are all over.
+  static bool NeedsCurvesAtLoad(const hpo::v1::Study& study,
+                                const std::vector<hpo::v1::Trial>& trials, bool keep_curves);
   // Hands the stopper the trials of earlier studies (name, trials).
   void WarmStart(const std::vector<std::pair<std::string, std::vector<hpo::v1::Trial>>>& sources);
   // The trials another study's stopper may learn from (ended ones, with measurements).
@@ -160,6 +166,16 @@ class StudyState {
   void PublishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A copy of the trial without its measurements (cheap: they are not copied and dropped).
   static hpo::v1::Trial Summary(hpo::v1::Trial& trial);
+  // Curves in memory: a trial's measurements are kept while its study runs or while the trial
+  // itself is not over (and not at all without StudyContext::keep_curves). A finished trial of an
+  // ended study (the bulk of a large history) keeps none; they are read from storage when asked
+  // for.
+  bool CurveInMemoryLocked(const hpo::v1::Trial& trial) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Frees the measurements of the trials that no longer keep them in memory.
+  void DropEndedCurvesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The trial with its measurements, read from storage when memory no longer has them.
+  absl::StatusOr<hpo::v1::Trial> WithCurveLocked(hpo::v1::Trial& trial)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   int64_t id_;  // set before the study is shared (SetStored), then read-only
   const hpo::v1::StudySpec spec_;
