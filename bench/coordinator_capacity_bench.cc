@@ -4,6 +4,7 @@
 //
 //   coordinator_capacity_bench --db /tmp/bench.db [--trials 4000] [--workers 16,64,256]
 //       [--studies S]    (the null trials split over S studies)
+//       [--rpc-floor]    (first, K clients making empty Heartbeat pairs: gRPC's own ceiling)
 //       [--trial-ms T]   (each simulated trial runs T ms: an offered load of K/T per ms)
 //       [--gp-beside N]  (a gp study of N trials beside them; p99 of the null studies' acquires)
 //       [--secure DIR]   (TLS and tokens from deploy/make-secrets.sh DIR, to measure their cost)
@@ -22,9 +23,9 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
-#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "auth/grpc_security.h"
 #include "core/logging.h"
@@ -202,6 +203,34 @@ Result RunOnce(const std::string& address, hpo::v1::StudyService::Stub& studies,
   return r;
 }
 
+// The same K clients, each making `pairs` pairs of Heartbeat calls that carry nothing: what
+// two gRPC round trips per trial cost on this machine with no trial work at all, the ceiling of
+// the closed loop above. Returns pairs per second.
+double RpcFloor(const std::string& address, int k, int pairs) {
+  std::vector<std::thread> threads;
+  std::atomic<int> done{0};
+  const absl::Time start = absl::Now();
+  for (int w = 0; w < k; ++w) {
+    threads.emplace_back([&, w] {
+      grpc::ChannelArguments args;
+      args.SetInt("bench_channel_id", w);
+      auto channel = hpo::auth::Connect(address, worker_security, args);
+      if (!channel.ok()) return;
+      auto stub = hpo::v1::WorkerService::NewStub(*channel);
+      hpo::v1::HeartbeatRequest request;
+      request.set_worker_id(absl::StrCat("floor-", w));
+      for (int i = 0; i < 2 * pairs; ++i) {
+        grpc::ClientContext ctx;
+        hpo::v1::HeartbeatResponse response;
+        if (!stub->Heartbeat(&ctx, request, &response).ok()) return;
+      }
+      done.fetch_add(pairs);
+    });
+  }
+  for (auto& t : threads) t.join();
+  return done.load() / absl::ToDoubleSeconds(absl::Now() - start);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -212,6 +241,7 @@ int main(int argc, char** argv) {
   int null_studies = 1;
   int gp_trials = 0;
   int trial_ms = 0;
+  bool rpc_floor = false;
   int trials = 4000;
   bool sync_full = false;
   app.add_option("--db", db, "SQLite file for the in-process coordinator")->capture_default_str();
@@ -227,6 +257,8 @@ int main(int argc, char** argv) {
                  "each simulated trial runs this long (0: complete at once, a closed loop that "
                  "saturates the coordinator)")
       ->capture_default_str();
+  app.add_flag("--rpc-floor", rpc_floor,
+               "also time K clients making empty Heartbeat pairs: gRPC's own ceiling here");
   app.add_flag("--sync-full", sync_full, "fsync every commit (survives power loss)");
   std::string secure;
   app.add_option("--secure", secure,
@@ -293,6 +325,10 @@ int main(int argc, char** argv) {
     if (!absl::SimpleAtoi(k_text, &k) || k < 1) {
       std::fprintf(stderr, "--workers: bad value '%s'\n", std::string(k_text).c_str());
       return 2;
+    }
+    if (rpc_floor) {
+      std::printf("%4d  %10.0f  (empty Heartbeat pairs/s: gRPC alone)\n", k,
+                  RpcFloor(address, k, std::max(1, trials / k)));
     }
     Result r = RunOnce(address, *studies, k, trials, null_studies, gp_trials, trial_ms);
     if (gp_trials > 0) {
