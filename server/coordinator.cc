@@ -164,7 +164,7 @@ absl::StatusOr<std::shared_ptr<StudyState>> Coordinator::StudyOfTrial(int64_t tr
   HPO_RETURN_IF_ERROR(CheckOpen());
   int64_t study_id = 0;
   {
-    absl::MutexLock lock(&trials_mu_);
+    absl::ReaderMutexLock lock(&trials_mu_);
     auto it = study_of_trial_.find(trial_id);
     if (it == study_of_trial_.end()) {
       return absl::NotFoundError(absl::StrCat("no trial with id ", trial_id));
