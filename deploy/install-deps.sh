@@ -10,7 +10,7 @@ PACKAGES=(
   libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libeigen3-dev libnlopt-cxx-dev libtorch-dev libsvm-dev libcpp-httplib-dev
-  python3
+  python3 python3-grpcio python3-protobuf  # the hpo Python package (python/)
   openssl  # the security tests make a throwaway CA with it
   clang    # make thread-safety: clang checks the lock annotations
   libfuzzer-14-dev  # make fuzz-smoke: the libFuzzer targets

@@ -13,7 +13,19 @@ Inside a trial (standard library only):
 
 Run by hand, outside hpo, the same script takes its parameters from `defaults` and `--name value`
 arguments, and its reports are printed.
+
+Talking to a coordinator (python3-grpcio): hpo.Client, see hpo/client.py.
 """
 from hpo.trial import params, report, should_stop, trial_dir, trial_number
 
-__all__ = ["params", "report", "should_stop", "trial_dir", "trial_number"]
+__all__ = ["params", "report", "should_stop", "trial_dir", "trial_number", "Client", "HpoError"]
+
+
+def __getattr__(name):
+    # The client needs grpcio and the generated stubs; a trial script needs neither, so they
+    # load only when asked for.
+    if name in ("Client", "HpoError", "Study", "TrialList"):
+        from hpo import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'hpo' has no attribute {name!r}")
