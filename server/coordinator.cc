@@ -4,6 +4,7 @@
 #include <thread>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -266,6 +267,42 @@ absl::StatusOr<Trial> Coordinator::GetBestTrial(absl::string_view study) {
 absl::StatusOr<std::shared_ptr<StudyWatch>> Coordinator::Watch(absl::string_view study) {
   HPO_ASSIGN_OR_RETURN(std::shared_ptr<StudyState> found, StudyOrError(study));
   return found->Watch();
+}
+
+absl::StatusOr<Trial> Coordinator::AskTrial(const hpo::v1::AskTrialRequest& request) {
+  const std::string client = request.client_id().empty() ? "client" : request.client_id();
+  if (client.size() > core::kMaxNameLength) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("client_id: longer than ", core::kMaxNameLength, " characters"));
+  }
+  if (request.lease_s() < 0) return absl::InvalidArgumentError("lease_s: must be >= 0");
+  const absl::Duration lease =
+      request.lease_s() == 0 ? absl::Hours(1) : absl::Seconds(request.lease_s());
+  HPO_ASSIGN_OR_RETURN(std::shared_ptr<StudyState> study, StudyOrError(request.study_name()));
+  while (true) {
+    if (!study->runnable()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "study '", study->name(), "' has ended or handed out every trial of its budget"));
+    }
+    if (!study->TryClaim(serve_counter_.fetch_add(1) + 1)) {
+      if (!study->runnable()) continue;  // it ended meanwhile: say so above
+      return absl::ResourceExhaustedError(
+          absl::StrCat("study '", study->name(), "' has max_parallel ",
+                       study->spec().budget().max_parallel(), " trials running: tell one first"));
+    }
+    HPO_ASSIGN_OR_RETURN(std::optional<hpo::v1::AcquireTrialResponse> leased,
+                         study->LeaseClaimed(absl::StrCat("ask:", client), lease));
+    if (leased.has_value()) return std::move(*leased->mutable_trial());
+  }
+}
+
+absl::StatusOr<Trial> Coordinator::TellTrial(const hpo::v1::CompleteTrialRequest& request) {
+  if (!absl::StartsWith(request.worker_id(), "ask:")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "worker_id: '", request.worker_id(),
+        "' is not an asked trial's owner (\"ask:CLIENT\"); workers complete with CompleteTrial"));
+  }
+  return CompleteTrial(request);
 }
 
 // ------------------------------------------------------------------ workers

@@ -90,6 +90,12 @@ class Coordinator {
   // The best COMPLETED trial; NOT_FOUND when there is none yet.
   absl::StatusOr<hpo::v1::Trial> GetBestTrial(absl::string_view study);
   absl::StatusOr<std::shared_ptr<StudyWatch>> Watch(absl::string_view study);
+  // Ask/tell (see AskTrialRequest): leases the study's next trial to "ask:<client_id>" for
+  // `lease_s` seconds. RESOURCE_EXHAUSTED when max_parallel trials are running,
+  // FAILED_PRECONDITION when the study has ended or handed out its whole budget.
+  absl::StatusOr<hpo::v1::Trial> AskTrial(const hpo::v1::AskTrialRequest& request);
+  // The result of an asked trial: CompleteTrial, for owners "ask:..." only.
+  absl::StatusOr<hpo::v1::Trial> TellTrial(const hpo::v1::CompleteTrialRequest& request);
 
   // ---- workers (WorkerService)
   absl::StatusOr<hpo::v1::RegisterWorkerResponse> RegisterWorker(

@@ -468,6 +468,60 @@ TEST_F(CoordinatorTest, LearningCurveStopperWarmStartsFromStudiesOfTheSameTaskAn
   EXPECT_EQ(coordinator_->GetStudy("c")->warm_start_curves(), 3);
 }
 
+// Ask/tell: a client leases trials of one study itself and tells their results; the study
+// counts them like any other, and the limits are named.
+TEST_F(CoordinatorTest, AskAndTellRunAStudyWithoutWorkers) {
+  ASSERT_TRUE(coordinator_->CreateStudy(Spec("s", 3, 2)).ok());
+  hpo::v1::AskTrialRequest ask;
+  ask.set_study_name("s");
+  ask.set_client_id("nb");
+  auto a = coordinator_->AskTrial(ask);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->worker_id(), "ask:nb");
+  EXPECT_EQ(a->state(), hpo::v1::RUNNING);
+  EXPECT_EQ(a->lease_expire_ms(), clock_.NowMs() + 3600 * 1000);  // an hour by default
+  auto b = coordinator_->AskTrial(ask);
+  ASSERT_TRUE(b.ok());
+  auto full = coordinator_->AskTrial(ask);
+  EXPECT_EQ(full.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(full.status().message(), HasSubstr("max_parallel 2 trials running"));
+
+  hpo::v1::CompleteTrialRequest tell;
+  tell.set_worker_id("ask:nb");
+  tell.set_trial_id(a->id());
+  tell.set_request_id("t-a");
+  tell.set_state(hpo::v1::COMPLETED);
+  (*tell.mutable_final_metrics())["value"] = 0.5;
+  auto told = coordinator_->TellTrial(tell);
+  ASSERT_TRUE(told.ok()) << told.status();
+  EXPECT_EQ(told->value(), 0.5);
+  // A worker's id is not an asked trial's owner; the trial's owner is.
+  tell.set_trial_id(b->id());
+  tell.set_worker_id("w1");
+  EXPECT_EQ(coordinator_->TellTrial(tell).status().code(), absl::StatusCode::kInvalidArgument);
+  tell.set_worker_id("ask:other");
+  EXPECT_EQ(coordinator_->TellTrial(tell).status().code(), absl::StatusCode::kFailedPrecondition);
+
+  // An asked trial not told within its lease is LOST.
+  ask.set_lease_s(10);
+  auto c = coordinator_->AskTrial(ask);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(coordinator_->AskTrial(ask).status().code(), absl::StatusCode::kFailedPrecondition);
+  clock_.Advance(absl::Seconds(11));
+  EXPECT_EQ(*coordinator_->ExpireLeases(), 1);
+  EXPECT_EQ(coordinator_->GetTrial(c->id())->state(), hpo::v1::LOST);
+
+  tell.set_worker_id("ask:nb");
+  tell.set_request_id("t-b");
+  ASSERT_TRUE(coordinator_->TellTrial(tell).ok());
+  auto study = coordinator_->GetStudy("s");
+  EXPECT_EQ(study->state(), hpo::v1::STUDY_COMPLETED);
+  EXPECT_EQ(study->counts().completed(), 2);
+  EXPECT_EQ(study->counts().lost(), 1);
+  ask.set_study_name("nope");
+  EXPECT_EQ(coordinator_->AskTrial(ask).status().code(), absl::StatusCode::kNotFound);
+}
+
 // An ended study's finished trials keep no curve in memory: GetTrial and GetBestTrial read it
 // from storage, before and after a restart, and a trial still running when its study was
 // stopped keeps its own until it ends.

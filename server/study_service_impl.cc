@@ -83,6 +83,20 @@ grpc::Status StudyServiceImpl::GetServerInfo(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+grpc::Status StudyServiceImpl::AskTrial(grpc::ServerContext* context,
+                                        const hpo::v1::AskTrialRequest* request,
+                                        hpo::v1::Trial* response) {
+  HPO_RPC_AUTHORIZE(context, auth::Service::kStudy);
+  return Reply(coordinator_->AskTrial(*request), response);
+}
+
+grpc::Status StudyServiceImpl::TellTrial(grpc::ServerContext* context,
+                                         const hpo::v1::CompleteTrialRequest* request,
+                                         hpo::v1::Trial* response) {
+  HPO_RPC_AUTHORIZE(context, auth::Service::kStudy);
+  return Reply(coordinator_->TellTrial(*request), response);
+}
+
 grpc::Status StudyServiceImpl::WatchStudy(grpc::ServerContext* context,
                                           const hpo::v1::WatchStudyRequest* request,
                                           grpc::ServerWriter<hpo::v1::StudyEvent>* writer) {

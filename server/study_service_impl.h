@@ -34,6 +34,10 @@ class StudyServiceImpl final : public hpo::v1::StudyService::Service {
                           grpc::ServerWriter<hpo::v1::StudyEvent>* writer) override;
   grpc::Status GetServerInfo(grpc::ServerContext*, const hpo::v1::GetServerInfoRequest* request,
                              hpo::v1::ServerInfo* response) override;
+  grpc::Status AskTrial(grpc::ServerContext*, const hpo::v1::AskTrialRequest* request,
+                        hpo::v1::Trial* response) override;
+  grpc::Status TellTrial(grpc::ServerContext*, const hpo::v1::CompleteTrialRequest* request,
+                         hpo::v1::Trial* response) override;
 
  private:
   Coordinator* const coordinator_;

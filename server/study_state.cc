@@ -488,7 +488,7 @@ bool StudyState::TryClaim(uint64_t serve) {
 }
 
 absl::StatusOr<std::optional<hpo::v1::AcquireTrialResponse>> StudyState::LeaseClaimed(
-    const std::string& worker_id) {
+    const std::string& worker_id, std::optional<absl::Duration> lease_for) {
   absl::MutexLock lock(&mu_);
   // The claim is given back on the way out, once the leased trial counts as busy by being
   // RUNNING: given back earlier, a long suggestion would look like a free slot, and another
@@ -502,7 +502,8 @@ absl::StatusOr<std::optional<hpo::v1::AcquireTrialResponse>> StudyState::LeaseCl
     return std::nullopt;
   }
   const int64_t now = context_->clock->NowMs();
-  const int64_t lease = now + absl::ToInt64Milliseconds(context_->lease_timeout);
+  const int64_t lease =
+      now + absl::ToInt64Milliseconds(lease_for.value_or(context_->lease_timeout));
   Trial* leased = nullptr;
   if (!pending_.empty()) {
     Trial& t = trials_[index_[pending_.front()]];

@@ -117,9 +117,10 @@ class StudyState {
   // fairness. Every successful claim is followed by exactly one LeaseClaimed.
   bool TryClaim(uint64_t serve);
   // Gives up the claim and leases a trial (a pending one first, else a new suggestion) to the
-  // worker. nullopt when the study has nothing to run after all (another claim took it).
+  // worker, for `lease` (default the context's lease_timeout). nullopt when the study has nothing
+  // to run after all (another claim took it).
   absl::StatusOr<std::optional<hpo::v1::AcquireTrialResponse>> LeaseClaimed(
-      const std::string& worker_id);
+      const std::string& worker_id, std::optional<absl::Duration> lease = std::nullopt);
 
   // ---- WorkerService (the trial must be leased to the request's worker)
   absl::StatusOr<hpo::v1::ReportProgressResponse> Report(

@@ -117,6 +117,14 @@ std::map<std::string, Call> StudyCalls(hpo::v1::StudyService::Stub* stub) {
     hpo::v1::ServerInfo r;
     return stub->GetServerInfo(c, hpo::v1::GetServerInfoRequest(), &r);
   };
+  calls["AskTrial"] = [stub](grpc::ClientContext* c) {
+    hpo::v1::Trial r;
+    return stub->AskTrial(c, hpo::v1::AskTrialRequest(), &r);
+  };
+  calls["TellTrial"] = [stub](grpc::ClientContext* c) {
+    hpo::v1::Trial r;
+    return stub->TellTrial(c, hpo::v1::CompleteTrialRequest(), &r);
+  };
   calls["WatchStudy"] = [stub](grpc::ClientContext* c) {
     hpo::v1::WatchStudyRequest req;
     req.set_study_name("no-such-study");

@@ -8,6 +8,8 @@
         rows = study.trials(state="COMPLETED")    # a list of dicts; .to_pandas() with pandas
         print(study.best()["value"])
         study.enqueue({"lr": 0.01, "width": 128})
+        trial = study.ask()                       # or run your own loop: ask, evaluate, tell
+        study.tell(trial, value=train(**trial["params"]))
 
 Every call that the coordinator refuses raises hpo.HpoError with its code and message.
 """
@@ -181,6 +183,35 @@ class Study:
         for name, value in params.items():
             _set_param(request.params.values[name], domains.get(name), name, value)
         return _to_python(self._client._call("EnqueueTrial", request))
+
+    def ask(self, client_id="python", lease_s=0):
+        """Leases the study's next trial (a queued one first, else the optimizer's suggestion) to
+        this client and returns it as a dict: run it with trial["params"], then tell() its
+        result. Not told within `lease_s` seconds (0: an hour), it becomes LOST. Raises HpoError
+        RESOURCE_EXHAUSTED while max_parallel asked trials are untold, FAILED_PRECONDITION once
+        the study has ended or handed out its budget."""
+        return _to_python(self._client._call("AskTrial", hpo_pb2.AskTrialRequest(
+            study_name=self.name, client_id=client_id, lease_s=lease_s)))
+
+    def tell(self, trial, value=None, state="COMPLETED", metrics=None, reason=""):
+        """Reports an asked trial's result and returns the trial as stored. `value` is the
+        objective's metric; `metrics` ({name: number}) adds others. `state` is "COMPLETED",
+        "PRUNED" or "FAILED" (with `reason`). Telling the same result twice is harmless."""
+        if state not in ("COMPLETED", "PRUNED", "FAILED"):
+            raise ValueError(f"state: {state!r} is not COMPLETED, PRUNED or FAILED")
+        final = {k: float(v) for k, v in (metrics or {}).items()}
+        if value is not None:
+            final[self._proto.spec.objective.metric] = float(value)
+        if state == "COMPLETED" and self._proto.spec.objective.metric not in final:
+            raise ValueError(f"tell: a COMPLETED trial needs its objective "
+                             f"'{self._proto.spec.objective.metric}' (value=...)")
+        request = hpo_pb2.CompleteTrialRequest(
+            worker_id=trial["worker_id"], trial_id=trial["id"],
+            request_id=f"tell-{trial['id']}-{trial.get('attempt', 0)}",
+            state=hpo_pb2.TrialState.Value(state), failure_reason=reason)
+        for k, v in final.items():
+            request.final_metrics[k] = v
+        return _to_python(self._client._call("TellTrial", request))
 
     def stop(self):
         """Stops the study: pending trials fail, running ones are told to stop."""

@@ -38,6 +38,8 @@ class ClientTest(unittest.TestCase):
         for p in reversed(self.processes):
             p.terminate()
             p.wait(timeout=30)
+            if p.stdout:
+                p.stdout.close()
         self.dir.cleanup()
 
     def hpo_cli(self, *args):
@@ -99,6 +101,45 @@ class ClientTest(unittest.TestCase):
                 return
             frame = trials.to_pandas()
             self.assertEqual(list(frame["number"]), [0, 1, 2, 3, 4, 5])
+
+    def test_ask_and_tell_run_a_study_from_a_python_loop(self):
+        path = os.path.join(self.dir.name, "s.yaml")
+        with open(path, "w") as f:
+            f.write(STUDY.replace("max_trials: 6", "max_trials: 4").replace("random", "tpe"))
+        self.hpo_cli("study", "create", "-f", path)
+
+        def branin(x1, x2):
+            import math
+            return ((x2 - 5.1 / (4 * math.pi ** 2) * x1 ** 2 + 5 / math.pi * x1 - 6) ** 2
+                    + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x1) + 10)
+
+        with hpo.Client(self.address) as client:
+            study = client.study("py-client")
+            a, b = study.ask(), study.ask(client_id="nb")
+            self.assertEqual((a["worker_id"], b["worker_id"]), ("ask:python", "ask:nb"))
+            self.assertEqual(a["state"], "RUNNING")
+            with self.assertRaises(hpo.HpoError) as full:
+                study.ask()
+            self.assertEqual(full.exception.code, "RESOURCE_EXHAUSTED")
+            told = study.tell(a, value=branin(**a["params"]), metrics={"loss": 1.5})
+            self.assertEqual(told["state"], "COMPLETED")
+            self.assertEqual(told["value"], branin(**a["params"]))
+            self.assertEqual(told["final_metrics"]["loss"], 1.5)
+            self.assertEqual(study.tell(a, value=told["value"])["id"], a["id"])  # a repeat
+            study.tell(b, state="FAILED", reason="diverged")
+            with self.assertRaisesRegex(ValueError, "needs its objective 'value'"):
+                study.tell(b)
+            for _ in range(2):
+                t = study.ask()
+                study.tell(t, value=branin(**t["params"]))
+            with self.assertRaises(hpo.HpoError) as ended:
+                study.ask()
+            self.assertEqual(ended.exception.code, "FAILED_PRECONDITION")
+            info = study.info()
+            self.assertEqual(info["state"], "STUDY_COMPLETED")
+            self.assertEqual(info["counts"]["completed"], 3)
+            self.assertEqual(info["counts"]["failed"], 1)
+            self.assertEqual(study.trials(state="FAILED")[0]["failure_reason"], "diverged")
 
 
 class ParamTypingTest(unittest.TestCase):

@@ -88,6 +88,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } else if (method == "ReportProgress") {
     hpo::v1::ReportProgressRequest r;
     if (Parse(body, &r)) (void)c.ReportProgress(r);
+  } else if (method == "AskTrial") {
+    hpo::v1::AskTrialRequest r;
+    if (Parse(body, &r)) (void)c.AskTrial(r);
+  } else if (method == "TellTrial") {
+    hpo::v1::CompleteTrialRequest r;
+    if (Parse(body, &r)) (void)c.TellTrial(r);
   } else if (method == "CompleteTrial") {
     hpo::v1::CompleteTrialRequest r;
     if (Parse(body, &r)) (void)c.CompleteTrial(r);
