@@ -101,23 +101,30 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   std::string study_file, study_name;
   auto* create = study->add_subcommand("create", "create a study from a YAML file");
   create->add_option("-f,--file", study_file, "study file")->required();
+  std::string format = "table";
+  auto add_format = [&format](CLI::App* command) {
+    command->add_option("--format", format, "table (default), json, csv or yaml")
+        ->check(CLI::IsMember(std::vector<std::string>(std::begin(kFormats), std::end(kFormats))));
+  };
   auto* list = study->add_subcommand("list", "list studies");
+  add_format(list);
   auto* health = app.add_subcommand(
       "health", "ask the coordinator's gRPC health service; exit 0 when it is SERVING (a probe)");
   auto* show = study->add_subcommand("show", "show a study, its progress and best trial");
   show->add_option("name", study_name)->required();
+  add_format(show);
   auto* stop = study->add_subcommand("stop", "stop a study: no new trials, running ones stop");
   stop->add_option("name", study_name)->required();
 
   // ---- hpo trials / best / enqueue / watch
-  std::string state_text, format = "table";
+  std::string state_text;
   auto* trials = app.add_subcommand("trials", "list a study's trials");
   trials->add_option("name", study_name)->required();
   trials->add_option("--state", state_text, "only trials in this state");
-  trials->add_option("--format", format)->check(CLI::IsMember({"table", "json", "csv"}));
+  add_format(trials);
   auto* best = app.add_subcommand("best", "show a study's best trial");
   best->add_option("name", study_name)->required();
-  best->add_option("--format", format)->check(CLI::IsMember({"table", "json"}));
+  add_format(best);
   std::vector<std::string> params;
   auto* enqueue = app.add_subcommand("enqueue", "queue a trial with given parameters");
   enqueue->add_option("name", study_name)->required();
@@ -130,7 +137,7 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   auto* trial_show = trial->add_subcommand(
       "show", "a trial's parameters, measurements, why it stopped and its forecast");
   trial_show->add_option("id", trial_id, "trial id (the ID column of hpo trials)")->required();
-  trial_show->add_option("--format", format)->check(CLI::IsMember({"table", "json"}));
+  add_format(trial_show);
 
   try {
     app.parse(argc, argv);
@@ -183,13 +190,13 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   if (*list) {
     auto studies = b.ListStudies();
     if (!studies.ok()) return Fail(err, studies.status());
-    out << StudiesTable({studies->studies().begin(), studies->studies().end()});
+    out << RenderStudies(format, {studies->studies().begin(), studies->studies().end()});
     return 0;
   }
   if (*show) {
     auto s = b.GetStudy(study_name);
     if (!s.ok()) return Fail(err, s.status());
-    out << StudyDetails(*s);
+    out << RenderStudy(format, *s);
     return 0;
   }
   if (*stop) {
@@ -209,13 +216,7 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
     if (!s.ok()) return Fail(err, s.status());
     auto all = b.AllTrials(study_name, state);
     if (!all.ok()) return Fail(err, all.status());
-    if (format == "json") {
-      out << TrialsJson(*all);
-    } else if (format == "csv") {
-      out << TrialsCsv(s->spec(), *all);
-    } else {
-      out << TrialsTable(s->spec(), *all);
-    }
+    out << RenderTrials(format, s->spec(), *all);
     return 0;
   }
   if (*best) {
@@ -223,7 +224,7 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
     if (!s.ok()) return Fail(err, s.status());
     auto t = b.GetBestTrial(study_name);
     if (!t.ok()) return Fail(err, t.status());
-    out << (format == "json" ? TrialJson(*t) : BestTrialText(s->spec(), *t));
+    out << (format == "table" ? BestTrialText(s->spec(), *t) : RenderTrial(format, s->spec(), *t));
     return 0;
   }
   if (*enqueue) {
@@ -258,13 +259,13 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   if (*trial_show) {
     auto t = b.GetTrial(trial_id);
     if (!t.ok()) return Fail(err, t.status());
-    if (format == "json") {
+    if (format == "json") {  // needs no study
       out << TrialJson(*t);
       return 0;
     }
     auto s = b.GetStudy(t->study_name());
     if (!s.ok()) return Fail(err, s.status());
-    out << TrialDetails(s->spec(), *t);
+    out << RenderTrial(format, s->spec(), *t);
     return 0;
   }
   if (*watch) {

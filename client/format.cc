@@ -5,18 +5,24 @@
 #include <cstdio>
 #include <map>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "core/search_space.h"
 #include "core/study_spec.h"
+#include "core/text_format.h"
 #include "core/trial_states.h"
+#include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
 
 namespace hpo::client {
 namespace {
 
 using Row = std::vector<std::string>;
+using core::CsvField;
+using core::RoundTripNumber;
 
 std::string RenderTable(const Row& header, const std::vector<Row>& rows) {
   std::vector<size_t> width(header.size(), 0);
@@ -124,14 +130,117 @@ nlohmann::json ToJson(const hpo::v1::Trial& t) {
   return j;
 }
 
-std::string CsvField(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
+nlohmann::json StudyToJson(const hpo::v1::Study& s) {
+  nlohmann::json j;
+  j["id"] = s.id();
+  j["name"] = s.spec().name();
+  j["state"] = core::StudyStateName(s.state());
+  j["optimizer"] = s.spec().optimizer().name();
+  j["optimizer_revision"] = s.optimizer_revision();
+  j["objective"] = {
+      {"metric", s.spec().objective().metric()},
+      {"direction",
+       s.spec().objective().direction() == hpo::v1::MAXIMIZE ? "maximize" : "minimize"}};
+  j["finished_trials"] = s.finished_trials();
+  j["max_trials"] = s.spec().budget().max_trials();
+  const hpo::v1::TrialCounts& c = s.counts();
+  j["counts"] = {{"pending", c.pending()}, {"running", c.running()}, {"completed", c.completed()},
+                 {"pruned", c.pruned()},   {"failed", c.failed()},   {"lost", c.lost()}};
+  j["best_trial"] = s.has_best_trial() ? ToJson(s.best_trial()) : nlohmann::json(nullptr);
+  j["create_time_ms"] = s.create_time_ms();
+  j["end_time_ms"] = s.end_time_ms();
+  j["live_workers"] = s.live_workers();
+  j["accepting_workers"] = s.accepting_workers();
+  j["not_accepted"] = s.not_accepted();
+  j["warm_start_studies"] =
+      std::vector<std::string>(s.warm_start_studies().begin(), s.warm_start_studies().end());
+  j["warm_start_curves"] = s.warm_start_curves();
+  // The spec as protobuf's JSON mapping (field names as in the .proto).
+  std::string spec_json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  if (google::protobuf::util::MessageToJsonString(s.spec(), &spec_json, options).ok()) {
+    j["spec"] = nlohmann::json::parse(spec_json, nullptr, /*allow_exceptions=*/false);
   }
-  return out + "\"";
+  return j;
+}
+
+std::string Dump(const nlohmann::json& j) {
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+// YAML's plain scalars that would read back as something other than this string.
+bool NeedsQuotes(const std::string& s) {
+  if (s.empty()) return true;
+  static const char* const kReserved[] = {"true", "false", "yes",   "no",   "on",
+                                          "off",  "null",  "~",     "y",    "n",
+                                          ".nan", ".inf",  "-.inf", ".NaN", ".Inf"};
+  std::string lower = absl::AsciiStrToLower(s);
+  for (const char* r : kReserved) {
+    if (lower == r) return true;
+  }
+  double d;
+  if (absl::SimpleAtod(s, &d)) return true;  // would read back as a number
+  if (absl::ascii_isspace(s.front()) || absl::ascii_isspace(s.back())) return true;
+  if (std::string("-?:,[]{}#&*!|>'\"%@`").find(s.front()) != std::string::npos) return true;
+  if (s.find(": ") != std::string::npos || s.find(" #") != std::string::npos) return true;
+  for (char ch : s) {
+    if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) return true;
+  }
+  return false;
+}
+
+std::string YamlScalar(const nlohmann::json& j) {
+  if (j.is_null()) return "null";
+  if (j.is_string()) {
+    const std::string& s = j.get_ref<const std::string&>();
+    // A JSON string literal is a YAML double-quoted scalar with the same meaning.
+    return NeedsQuotes(s) ? Dump(j).substr(0, Dump(j).size() - 1) : s;
+  }
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+void AppendYaml(const nlohmann::json& j, int indent, std::string* out) {
+  const std::string pad(indent, ' ');
+  if (j.is_object()) {
+    for (const auto& [key, value] : j.items()) {
+      absl::StrAppend(out, pad, YamlScalar(nlohmann::json(key)), ":");
+      if ((value.is_object() || value.is_array()) && !value.empty()) {
+        absl::StrAppend(out, "\n");
+        AppendYaml(value, indent + 2, out);
+      } else {
+        absl::StrAppend(out, " ",
+                        value.is_object()  ? "{}"
+                        : value.is_array() ? "[]"
+                                           : YamlScalar(value),
+                        "\n");
+      }
+    }
+  } else if (j.is_array()) {
+    for (const nlohmann::json& value : j) {
+      if ((value.is_object() || value.is_array()) && !value.empty()) {
+        // "- " then the first line of the nested block on the same line.
+        std::string nested;
+        AppendYaml(value, indent + 2, &nested);
+        absl::StrAppend(out, pad, "- ", nested.substr(indent + 2));
+      } else {
+        absl::StrAppend(out, pad, "- ",
+                        value.is_object()  ? "{}"
+                        : value.is_array() ? "[]"
+                                           : YamlScalar(value),
+                        "\n");
+      }
+    }
+  } else {
+    absl::StrAppend(out, pad, YamlScalar(j), "\n");
+  }
+}
+
+std::string Yaml(const nlohmann::json& j) {
+  if ((j.is_array() || j.is_object()) && j.empty()) return j.is_array() ? "[]\n" : "{}\n";
+  std::string out;
+  AppendYaml(j, 0, &out);
+  return out;
 }
 
 std::string Duration(const hpo::v1::Trial& t) {
@@ -169,36 +278,34 @@ std::string TrialsTable(const hpo::v1::StudySpec& spec, const std::vector<hpo::v
   return RenderTable(header, rows);
 }
 
-std::string TrialJson(const hpo::v1::Trial& trial) {
-  return ToJson(trial).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-}
+std::string TrialJson(const hpo::v1::Trial& trial) { return Dump(ToJson(trial)); }
 
 std::string TrialsJson(const std::vector<hpo::v1::Trial>& trials) {
   nlohmann::json arr = nlohmann::json::array();
   for (const auto& t : trials) arr.push_back(ToJson(t));
-  return arr.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  return Dump(arr);
 }
 
 std::string TrialsCsv(const hpo::v1::StudySpec& spec, const std::vector<hpo::v1::Trial>& trials) {
   std::vector<std::string> header = {"id", "number", "attempt", "state", "value"};
-  for (const auto& p : spec.space().params()) header.push_back(CsvField(p.name()));
+  for (const auto& p : spec.space().params()) header.push_back(p.name());
   header.insert(header.end(), {"failure_reason", "stop_rule", "stop_step", "predicted_final",
                                "predicted_spread", "predicted_step", "p_better"});
-  std::string out = absl::StrJoin(header, ",") + "\n";
+  std::string out = core::CsvLine(header);
   for (const auto& t : trials) {
     std::vector<std::string> f = {absl::StrCat(t.id()), absl::StrCat(t.number()),
                                   absl::StrCat(t.attempt()), core::TrialStateName(t.state()),
-                                  t.has_value() ? FormatNumber(t.value()) : ""};
-    for (const auto& p : spec.space().params()) f.push_back(CsvField(ParamText(t, p.name())));
-    f.push_back(CsvField(t.failure_reason()));
-    f.push_back(t.has_stop() ? CsvField(t.stop().rule()) : "");
+                                  t.has_value() ? RoundTripNumber(t.value()) : ""};
+    for (const auto& p : spec.space().params()) f.push_back(ParamText(t, p.name()));
+    f.push_back(t.failure_reason());
+    f.push_back(t.has_stop() ? t.stop().rule() : "");
     f.push_back(t.has_stop() ? absl::StrCat(t.stop().step()) : "");
     const bool p = t.has_prediction();
-    f.push_back(p ? FormatNumber(t.prediction().mean()) : "");
-    f.push_back(p ? FormatNumber(t.prediction().spread()) : "");
+    f.push_back(p ? RoundTripNumber(t.prediction().mean()) : "");
+    f.push_back(p ? RoundTripNumber(t.prediction().spread()) : "");
     f.push_back(p ? absl::StrCat(t.prediction().step()) : "");
-    f.push_back(p ? FormatNumber(t.prediction().p_better()) : "");
-    absl::StrAppend(&out, absl::StrJoin(f, ","), "\n");
+    f.push_back(p ? RoundTripNumber(t.prediction().p_better()) : "");
+    absl::StrAppend(&out, core::CsvLine(f));
   }
   return out;
 }
@@ -304,6 +411,64 @@ std::string TrialDetails(const hpo::v1::StudySpec& spec, const hpo::v1::Trial& t
                     FormatNumber(p.p_better()), "\n");
   }
   return out;
+}
+
+std::string StudiesCsv(const std::vector<hpo::v1::Study>& studies) {
+  std::string out =
+      core::CsvLine({"id", "name", "state", "optimizer", "metric", "direction", "finished_trials",
+                     "max_trials", "pending", "running", "completed", "pruned", "failed", "lost",
+                     "best_trial_id", "best_value", "create_time_ms", "end_time_ms"});
+  for (const hpo::v1::Study& s : studies) {
+    const hpo::v1::TrialCounts& c = s.counts();
+    absl::StrAppend(
+        &out,
+        core::CsvLine(
+            {absl::StrCat(s.id()), s.spec().name(), core::StudyStateName(s.state()),
+             s.spec().optimizer().name(), s.spec().objective().metric(),
+             s.spec().objective().direction() == hpo::v1::MAXIMIZE ? "maximize" : "minimize",
+             absl::StrCat(s.finished_trials()), absl::StrCat(s.spec().budget().max_trials()),
+             absl::StrCat(c.pending()), absl::StrCat(c.running()), absl::StrCat(c.completed()),
+             absl::StrCat(c.pruned()), absl::StrCat(c.failed()), absl::StrCat(c.lost()),
+             s.has_best_trial() ? absl::StrCat(s.best_trial().id()) : "",
+             s.has_best_trial() ? RoundTripNumber(s.best_trial().value()) : "",
+             absl::StrCat(s.create_time_ms()), absl::StrCat(s.end_time_ms())}));
+  }
+  return out;
+}
+
+std::string RenderStudies(absl::string_view format, const std::vector<hpo::v1::Study>& studies) {
+  if (format == "table") return StudiesTable(studies);
+  if (format == "csv") return StudiesCsv(studies);
+  nlohmann::json arr = nlohmann::json::array();
+  for (const hpo::v1::Study& s : studies) arr.push_back(StudyToJson(s));
+  return format == "yaml" ? Yaml(arr) : Dump(arr);
+}
+
+std::string RenderStudy(absl::string_view format, const hpo::v1::Study& study) {
+  if (format == "table") return StudyDetails(study);
+  if (format == "csv") return StudiesCsv({study});
+  return format == "yaml" ? Yaml(StudyToJson(study)) : Dump(StudyToJson(study));
+}
+
+std::string RenderTrials(absl::string_view format, const hpo::v1::StudySpec& spec,
+                         const std::vector<hpo::v1::Trial>& trials) {
+  if (format == "table") return TrialsTable(spec, trials);
+  if (format == "csv") return TrialsCsv(spec, trials);
+  if (format == "json") return TrialsJson(trials);
+  nlohmann::json arr = nlohmann::json::array();
+  for (const hpo::v1::Trial& t : trials) arr.push_back(ToJson(t));
+  return Yaml(arr);
+}
+
+std::string RenderTrial(absl::string_view format, const hpo::v1::StudySpec& spec,
+                        const hpo::v1::Trial& trial) {
+  if (format == "table") return TrialDetails(spec, trial);
+  if (format == "csv") return TrialsCsv(spec, {trial});
+  return format == "yaml" ? Yaml(ToJson(trial)) : TrialJson(trial);
+}
+
+std::string JsonToYaml(const std::string& json) {
+  return Yaml(nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false));
 }
 
 }  // namespace hpo::client

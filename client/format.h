@@ -5,11 +5,36 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "hpo/v1/hpo.pb.h"
 
 namespace hpo::client {
 
-std::string FormatNumber(double v);  // shortest text that reads back the same, at most 10 digits
+// For tables, people's reading: the shortest text that reads back the same, at most 10
+// significant digits. CSV, JSON and YAML carry every number at full precision (round-trip text).
+std::string FormatNumber(double v);
+
+// The formats every command that prints a record takes with --format.
+inline constexpr const char* kFormats[] = {"table", "json", "csv", "yaml"};
+// A study list, one study, trials, one trial, in `format` (one of kFormats). JSON and YAML hold
+// the same fields; a study's are id, name, state, optimizer, optimizer_revision, objective,
+// finished_trials, max_trials, counts, best_trial (a trial, or null), create_time_ms,
+// end_time_ms, live_workers, accepting_workers, not_accepted, warm_start_studies,
+// warm_start_curves and spec (protobuf's JSON mapping). CSV has one line per study or trial.
+std::string RenderStudies(absl::string_view format, const std::vector<hpo::v1::Study>& studies);
+std::string RenderStudy(absl::string_view format, const hpo::v1::Study& study);
+std::string RenderTrials(absl::string_view format, const hpo::v1::StudySpec& spec,
+                         const std::vector<hpo::v1::Trial>& trials);
+// A single trial: in a table, TrialDetails.
+std::string RenderTrial(absl::string_view format, const hpo::v1::StudySpec& spec,
+                        const hpo::v1::Trial& trial);
+// Header then one line per study: id,name,state,optimizer,metric,direction,finished_trials,
+// max_trials,pending,running,completed,pruned,failed,lost,best_trial_id,best_value,
+// create_time_ms,end_time_ms.
+std::string StudiesCsv(const std::vector<hpo::v1::Study>& studies);
+// A JSON document as block-style YAML that reads back to the same values (strings that YAML
+// would read as numbers, booleans or null are quoted).
+std::string JsonToYaml(const std::string& json);
 
 // One row per trial: ID, NUMBER, ATTEMPT, STATE, VALUE, one column per parameter, STEP, REASON.
 std::string TrialsTable(const hpo::v1::StudySpec& spec, const std::vector<hpo::v1::Trial>& trials);

@@ -16,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/text_format.h"
 #include "nlohmann/json.hpp"
 
 namespace hpo::core {
@@ -293,15 +294,6 @@ bool CheckValue(const ParamSpec& spec, const ParamValue& v, std::string* why) {
       *why = "the parameter has no domain";
       return false;
   }
-}
-
-// Shortest text that reads back as exactly `v`: "0.1", "10", "1e-05", "0.30000000000000004".
-std::string ShortestDouble(double v) {
-  if (std::isnan(v)) return "nan";
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  char buf[64];
-  const auto result = std::to_chars(buf, buf + sizeof(buf), v);
-  return std::string(buf, result.ptr);
 }
 
 // A JSON string literal; invalid UTF-8 is replaced rather than thrown about.
@@ -611,7 +603,7 @@ bool ValueEquals(const ParamValue& a, const ParamValue& b) {
 std::string FormatValue(const ParamValue& value) {
   switch (value.kind_case()) {
     case ParamValue::kFloatValue:
-      return ShortestDouble(value.float_value());
+      return RoundTripNumber(value.float_value());
     case ParamValue::kIntValue:
       return absl::StrCat(value.int_value());
     case ParamValue::kStringValue:
@@ -688,7 +680,7 @@ std::string ParamsToJson(const ParamMap& params) {
         } else if (std::isinf(v)) {
           out += v > 0 ? "Infinity" : "-Infinity";
         } else {
-          std::string text = ShortestDouble(v);
+          std::string text = RoundTripNumber(v);
           // Keep floats floats for readers that type numbers ("2" would read as an int).
           if (text.find_first_of(".e") == std::string::npos) text += ".0";
           out += text;

@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "core/status_macros.h"
+#include "core/text_format.h"
 #include "harness/svg_plot.h"
 
 namespace hpo::harness {
@@ -23,21 +24,8 @@ std::string PlusMinus(const MeanSd& m) { return absl::StrCat(G(m.mean), " ± ", 
 // Regret is NaN where the task's optimum is not known (e.g. LCBench).
 std::string Regret(const MeanSd& m) { return std::isnan(m.mean) ? "n/a" : PlusMinus(m); }
 
-// Full precision for CSVs.
-std::string Csv(double v) {
-  if (std::isnan(v)) return "nan";
-  return absl::StrFormat("%.17g", v);
-}
-
-std::string CsvField(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
+// Full precision for CSVs: the shortest text that reads back the same.
+std::string Csv(double v) { return core::RoundTripNumber(v); }
 
 absl::Status WriteFile(const std::string& path, const std::string& text) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
@@ -147,8 +135,8 @@ absl::Status WriteReport(const std::string& dir, const Analysis& a, const Report
 
   std::string final_csv = "optimizer,task,seed,best,regret,score\n";
   for (const FinalRow& r : a.finals) {
-    absl::StrAppend(&final_csv, CsvField(r.optimizer), ",", CsvField(r.task), ",", r.seed, ",",
-                    Csv(r.best), ",", Csv(r.regret), ",", Csv(r.score), "\n");
+    absl::StrAppend(&final_csv, core::CsvField(r.optimizer), ",", core::CsvField(r.task), ",",
+                    r.seed, ",", Csv(r.best), ",", Csv(r.regret), ",", Csv(r.score), "\n");
   }
   std::string anytime_csv = "optimizer,task,fraction,normalized_incumbent\n";
   std::string ranks_csv = "optimizer,task,mean_score,rank\n";
@@ -157,20 +145,20 @@ absl::Status WriteReport(const std::string& dir, const Analysis& a, const Report
       const Cell* c = a.Find(t, o);
       if (c == nullptr) continue;
       for (int k = 0; k < kFractions; ++k) {
-        absl::StrAppend(&anytime_csv, CsvField(o), ",", CsvField(t), ",", Csv(Fraction(k)), ",",
-                        Csv(c->anytime[k]), "\n");
+        absl::StrAppend(&anytime_csv, core::CsvField(o), ",", core::CsvField(t), ",",
+                        Csv(Fraction(k)), ",", Csv(c->anytime[k]), "\n");
       }
-      absl::StrAppend(&ranks_csv, CsvField(o), ",", CsvField(t), ",", Csv(c->score.mean), ",",
-                      Csv(c->rank), "\n");
+      absl::StrAppend(&ranks_csv, core::CsvField(o), ",", core::CsvField(t), ",",
+                      Csv(c->score.mean), ",", Csv(c->rank), "\n");
     }
   }
   for (const std::string& o : a.optimizers) {
-    absl::StrAppend(&ranks_csv, CsvField(o), ",average,,", Csv(a.average_rank.at(o)), "\n");
+    absl::StrAppend(&ranks_csv, core::CsvField(o), ",average,,", Csv(a.average_rank.at(o)), "\n");
   }
   std::string rot_csv = "optimizer,fraction,average_rank\n";
   for (const std::string& o : a.optimizers) {
     for (int k = 0; k < kFractions; ++k) {
-      absl::StrAppend(&rot_csv, CsvField(o), ",", Csv(Fraction(k)), ",",
+      absl::StrAppend(&rot_csv, core::CsvField(o), ",", Csv(Fraction(k)), ",",
                       Csv(a.rank_over_time.at(o)[k]), "\n");
     }
   }

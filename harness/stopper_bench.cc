@@ -22,6 +22,7 @@
 #include "core/clock.h"
 #include "core/search_space.h"
 #include "core/status_macros.h"
+#include "core/text_format.h"
 #include "harness/parallel.h"
 #include "harness/svg_plot.h"
 #include "server/optimizers/optimizer.h"
@@ -777,9 +778,9 @@ absl::StatusOr<std::vector<StopperRun>> RunStopperBench(const StopperBenchOption
         "\n", StopperFrontMarkdown(family_runs), "\n![regret](stoppers-", family, ".svg)\n\n");
     for (const Series& series : MedianRegretFront(family_runs, SixtiethsOfTheBudget())) {
       for (size_t i = 0; i < series.x.size(); ++i) {
-        absl::StrAppend(&front_csv,
-                        absl::StrFormat("%s,%s,%d,%g\n", family, series.name,
-                                        static_cast<int64_t>(series.x[i]), series.y[i]));
+        absl::StrAppend(&front_csv, core::CsvLine({family, series.name,
+                                                   absl::StrCat(static_cast<int64_t>(series.x[i])),
+                                                   core::RoundTripNumber(series.y[i])}));
       }
     }
     HPO_RETURN_IF_ERROR(
@@ -800,10 +801,14 @@ absl::StatusOr<std::vector<StopperRun>> RunStopperBench(const StopperBenchOption
       "regret,seconds\n";
   for (const StopperRun& r : runs) {
     absl::StrAppend(
-        &csv, absl::StrFormat("%s,%d,%s,%d,%d,%d,%d,%d,%d,%d,%d,%g,%g,%g,%.3f\n", r.task, r.seed,
-                              r.method, r.budget, r.epochs, r.configs, r.completed, r.stopped,
-                              r.false_stops, r.forecasts, r.covered, r.RegretAt(r.budget / 4),
-                              r.RegretAt(r.budget / 2), r.RegretAt(r.budget), r.seconds));
+        &csv,
+        core::CsvLine(
+            {r.task, absl::StrCat(r.seed), r.method, absl::StrCat(r.budget), absl::StrCat(r.epochs),
+             absl::StrCat(r.configs), absl::StrCat(r.completed), absl::StrCat(r.stopped),
+             absl::StrCat(r.false_stops), absl::StrCat(r.forecasts), absl::StrCat(r.covered),
+             core::RoundTripNumber(r.RegretAt(r.budget / 4)),
+             core::RoundTripNumber(r.RegretAt(r.budget / 2)),
+             core::RoundTripNumber(r.RegretAt(r.budget)), absl::StrFormat("%.3f", r.seconds)}));
   }
   HPO_RETURN_IF_ERROR(WriteTextFile(absl::StrCat(options.out_dir, "/stopper_runs.csv"), csv));
   return runs;

@@ -19,6 +19,7 @@
 #include "server/optimizers/optimizer.h"
 #include "tasks/task.h"
 #include "tests/test_util.h"
+#include "yaml-cpp/yaml.h"
 
 namespace hpo {
 namespace {
@@ -424,6 +425,53 @@ TEST(CliFormatTest, StudyListCountsFinishedTrialNumbersNotAttempts) {
   EXPECT_THAT(table, HasSubstr("2/4"));
   EXPECT_THAT(table, ::testing::Not(HasSubstr("4/4")));
   EXPECT_THAT(client::ProgressLine(study), HasSubstr("[2/4]"));
+}
+
+// Every record prints as table, json, csv and yaml; the machine formats keep every digit, and
+// the YAML reads back to the JSON's values, strings that look like other things included.
+TEST(CliFormatTest, EveryRecordInEveryFormatAtFullPrecision) {
+  hpo::v1::Study study;
+  study.set_id(7);
+  study.mutable_spec()->set_name("s");
+  study.mutable_spec()->mutable_objective()->set_metric("loss");
+  study.mutable_spec()->mutable_budget()->set_max_trials(4);
+  study.mutable_spec()->mutable_space()->add_params()->set_name("lr");
+  study.mutable_spec()->mutable_space()->add_params()->set_name("act");
+  study.set_state(hpo::v1::STUDY_RUNNING);
+  hpo::v1::Trial t;
+  t.set_id(3);
+  t.set_state(hpo::v1::FAILED);
+  t.set_value(1.0 / 3.0);
+  t.set_has_value(true);
+  (*t.mutable_params()->mutable_values())["lr"].set_float_value(0.1 + 0.2);
+  (*t.mutable_params()->mutable_values())["act"].set_string_value("true");
+  t.set_failure_reason("exit 1: \"boom\", then: nothing");
+  *study.mutable_best_trial() = t;
+
+  const std::string csv = client::RenderTrials("csv", study.spec(), {t});
+  EXPECT_THAT(csv, HasSubstr("3,0,0,FAILED,0.3333333333333333,0.30000000000000004,true,"
+                             "\"exit 1: \"\"boom\"\", then: nothing\""));
+  EXPECT_THAT(client::RenderStudies("csv", {study}),
+              HasSubstr("\n7,s,RUNNING,,loss,minimize,0,4,0,0,0,0,0,0,3,0.3333333333333333,"));
+  EXPECT_THAT(client::RenderStudies("table", {study}), HasSubstr("0.3333333333"));
+
+  const std::string yaml = client::RenderTrial("yaml", study.spec(), t);
+  YAML::Node node = YAML::Load(yaml);
+  EXPECT_EQ(node["value"].as<double>(), 1.0 / 3.0);
+  EXPECT_EQ(node["params"]["lr"].as<double>(), 0.1 + 0.2);
+  EXPECT_EQ(node["params"]["act"].as<std::string>(), "true");
+  EXPECT_THAT(yaml, HasSubstr("act: \"true\""));  // not the boolean
+  EXPECT_EQ(node["failure_reason"].as<std::string>(), t.failure_reason());
+  EXPECT_TRUE(node["stop"].IsNull());
+
+  YAML::Node studies = YAML::Load(client::RenderStudies("yaml", {study, study}));
+  ASSERT_TRUE(studies.IsSequence());
+  ASSERT_EQ(studies.size(), 2u);
+  EXPECT_EQ(studies[1]["best_trial"]["id"].as<int>(), 3);
+  EXPECT_EQ(studies[1]["spec"]["space"]["params"][1]["name"].as<std::string>(), "act");
+  EXPECT_EQ(client::RenderStudies("yaml", {}), "[]\n");
+  EXPECT_EQ(client::JsonToYaml(R"({"a": ["", "1.5", "x: y", "- z", null, {}], "b": "plain"})"),
+            "a:\n  - \"\"\n  - \"1.5\"\n  - \"x: y\"\n  - \"- z\"\n  - null\n  - {}\nb: plain\n");
 }
 
 TEST(CliRunTest, RunsAStudyToItsBudgetAndKeepsTheHistory) {
