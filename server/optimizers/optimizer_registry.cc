@@ -14,23 +14,16 @@ namespace {
 struct Entry {
   OptimizerFactory factory;
   // Bumped whenever the optimizer's proposals for a given (options, seed, history) change:
-  // hpo bench does not reuse runs recorded under another revision.
+  // hpo bench does not reuse runs recorded under another revision. A change seen only by
+  // studies with PRUNED trials, which hpo bench's runs never have, need not bump it. What each
+  // revision changed: docs/optimizers.md.
   int revision;
 };
 
 const std::map<std::string, Entry>& Registry() {
   static const auto* registry = new std::map<std::string, Entry>{
-      // gp 2: believed (pending) values count as observed when picking the value to improve on;
-      // 3: FAILED, PRUNED and valueless trials count as the worst completed value; values in
-      // tiny or huge units standardize as the same values in ordinary units would; an int whose
-      // high is off its step grid gives its top grid value an equal slice (core::Encode); values
-      // far above the upper quartile are softened (gp::SoftenBadTail).
       {"gp", {&GpOptimizer::Create, 3}},
       {"random", {&RandomOptimizer::Create, 1}},
-      // tpe 3: multivariate, blended widths, exact, gamma 0.15; 4: bound_candidates 0.05.
-      // `pruned: predicted` became gp's and tpe's default without a new revision: a revision
-      // marks what `hpo bench` must run again, and it changes only studies with PRUNED trials,
-      // which hpo bench's runs (no stopper) never have.
       {"tpe", {&TpeOptimizer::Create, 4}},
   };
   return *registry;

@@ -15,20 +15,20 @@
 
 namespace hpo::server {
 
-// GP-BO. Until `n_startup_trials` trials have completed with a finite value it proposes exactly
-// what RandomOptimizer would (one stream per (seed, trial number)). Then, for each call:
+// GP-BO. Until `n_startup_trials` trials have a usable value (COMPLETED with a finite one, or
+// PRUNED with one of their own under option pruned) it proposes exactly what RandomOptimizer
+// would (one stream per (seed, trial number)). Then, for each call:
 //   1. Completed trials (MAXIMIZE is negated) are encoded by gp::SpaceEncoder; their values
 //      have a far bad tail softened, and are standardized and Yeo-Johnson transformed
-//      (gp::TransformOutputs; option power_transform: false skips Yeo-Johnson). Trials that ended
-//      without a usable value (FAILED, PRUNED, COMPLETED with NaN or inf) count as observations of
-//      the worst completed value, so the model steers away from them instead of proposing the same
-//      point again; LOST trials are ignored (the coordinator retries them).
+//      (gp::TransformOutputs; option power_transform: false skips Yeo-Johnson). A PRUNED trial
+//      counts as option pruned says. Trials that ended without a usable value (FAILED, PRUNED
+//      without a value of its own, COMPLETED with NaN or inf) count as observations of the worst
+//      completed value, so the model steers away from them instead of proposing the same point
+//      again; LOST trials are ignored (the coordinator retries them).
 //   2. Kernel hyperparameters are fit by MAP (gp::FitHyperparameters: L-BFGS from the prior
 //      mode; priors: log lengthscale ~ N(sqrt2 + log(d)/2 - 3, 3) after Hvarfner et al. 2024,
 //      log signal variance ~ N(0, 1), log noise variance ~ N(log 1e-4, 4) bounded below by 1e-6)
 //      on at most `fit_max_points` of them (a subset drawn from (seed, count) beyond that).
-//      Warm-starting from the previous fit was not taken: it would make the result depend on
-//      the object's past calls, not on the history alone.
 //      The fit is a function of the history alone; the object memoizes the last fit and reuses
 //      it when the fitted data are identical (e.g. several calls between completions), which
 //      changes speed, never results.
@@ -44,11 +44,10 @@ namespace hpo::server {
 //      the raw [0, 1] values (clipped to [0, 1]), with LogEI against the centre's value. The
 //      Sobol candidates are drawn in the box on every parameter (an int or categorical by its
 //      encoded position) and L-BFGS keeps continuous ones in it; the discrete local search may
-//      step an int or categorical out of it. So while one region
-//      converges on the best basin, another keeps climbing the best distinct one, which is what
-//      lets GP-BO leave Hartmann6's -3.203 local minimum (trust_regions 2: mean best -3.302 on
-//      30 seeds at 100 evaluations, against -3.280 without). It is off by default because it
-//      costs on smooth problems: the LCBench tasks' mean best is worse on most tasks (README).
+//      step an int or categorical out of it. So while one region converges on the best basin,
+//      another keeps climbing the best distinct one: for objectives with a few competing basins.
+//      Off by default: where the optima lie on the bounds of the space, boxes around interior
+//      points do not reach them (docs/optimizers.md, "gp", has the measurements).
 //      When the best value has not improved by 1e-3 (standardized units) over the last
 //      `stall_trials` completed trials, once that many have completed after the startup ones,
 //      or when trust_regions <= 1, the proposal is global (step 5 over the whole space).

@@ -35,28 +35,25 @@ namespace hpo::server {
 //                           as a copy with every continuous value that lies within w of its range
 //                           from a bound (internal representation: log units for log-scaled
 //                           parameters) moved onto that bound; 0 turns the copies off. Truncated
-//                           kernels put little mass right at a bound, where optima often are (on
-//                           LCBench, 78% of gp's best parameters are on one).
+//                           kernels put little mass right at a bound, where optima often are.
 //   weights ("optuna")      "optuna": older trials of a group weigh less once it holds more than
 //                           25 ("default_weights"); "uniform": all weigh 1.
 //   kernel_normalization ("exact")   "exact": true truncated-normal densities; "optuna31":
 //                           continuous kernels as Optuna 3.1's truncnorm.logpdf computes them,
 //                           without the 1/sigma factor (a narrow component peaks no higher than a
 //                           wide one).
-// The defaults were chosen on two suites at once, by median normalized regret per task against
-// Optuna 3.1's TPESampler: the synthetic functions (`hpo bench --seeds 60 --first-seed 100`)
-// and the 34 LCBench tasks (`--seeds 20`). Neighbour gaps alone win on the first and lose on
-// the second, Scott's rule the reverse; the blend wins on both. They were checked on other
-// seeds; README "Optimizers" has the figures. Optuna 3.1's own behaviour is multivariate=false
-// gamma=optuna kernel_normalization=optuna31 bandwidth=gaps.
+//   pruned ("predicted")    how a PRUNED trial ranks (Options::Pruned): "predicted", "last" or
+//                           "worst".
+// How the defaults were chosen, with the figures: docs/optimizers.md. Optuna 3.1's own behaviour
+// is multivariate=false gamma=optuna kernel_normalization=optuna31 bandwidth=gaps.
 //
-// History: COMPLETED trials with a non-NaN value rank by value (MAXIMIZE is negated); PRUNED
-// trials rank after all of them, by the step of their last report of the objective metric
-// (further is better) then that value; FAILED and LOST trials are ignored. Parameters are
-// modelled in their internal representation: log of log-scaled values, ints and stepped floats as
-// continuous values with their grid (kernel mass over [x - step/2, x + step/2]), categoricals as
-// choice indices with Optuna's smoothed kernel. A parameter's estimator uses only the trials
-// where it was active.
+// History: COMPLETED trials with a non-NaN value rank by value (MAXIMIZE is negated); PRUNED trials
+// rank as option pruned says (with "last", after all of them, by the step of their last report of
+// the objective metric (further is better) then that value); FAILED and LOST trials are ignored.
+// Parameters are modelled in their internal representation: log of log-scaled values, ints and
+// stepped floats as continuous values with their grid (kernel mass over [x - step/2, x + step/2]),
+// categoricals as choice indices with Optuna's smoothed kernel. A parameter's estimator uses only
+// the trials where it was active.
 //
 // Suggest is a pure function of (options, seed, history, numbers): trial number k draws from an
 // Rng seeded from (seed, k), and nothing depends on hash-map order or time. Thread-compatible:
