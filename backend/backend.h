@@ -30,6 +30,9 @@ class Backend {
   virtual absl::StatusOr<hpo::v1::Trial> EnqueueTrial(const std::string& study,
                                                       const hpo::v1::ParamMap& params) = 0;
   virtual absl::StatusOr<hpo::v1::Trial> GetBestTrial(const std::string& study) = 0;
+  virtual absl::StatusOr<hpo::v1::DeleteStudyResponse> DeleteStudy(const std::string& name) = 0;
+  virtual absl::StatusOr<hpo::v1::Study> ExtendStudy(const std::string& name, int max_trials) = 0;
+  virtual absl::StatusOr<hpo::v1::Trial> AddTrial(const hpo::v1::AddTrialRequest& request) = 0;
   // The optimizers the coordinator runs, with their implementation revisions.
   virtual absl::StatusOr<hpo::v1::ServerInfo> GetServerInfo() = 0;
   // Calls `on_event` for each event until the study ends (OK), `on_event` returns false (OK),

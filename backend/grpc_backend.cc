@@ -62,6 +62,20 @@ class GrpcBackend final : public Backend {
     req.set_study_name(study);
     return Call(&Stub::GetBestTrial, req, hpo::v1::Trial());
   }
+  absl::StatusOr<hpo::v1::DeleteStudyResponse> DeleteStudy(const std::string& name) override {
+    hpo::v1::DeleteStudyRequest req;
+    req.set_name(name);
+    return Call(&Stub::DeleteStudy, req, hpo::v1::DeleteStudyResponse());
+  }
+  absl::StatusOr<hpo::v1::Study> ExtendStudy(const std::string& name, int max_trials) override {
+    hpo::v1::ExtendStudyRequest req;
+    req.set_name(name);
+    req.set_max_trials(max_trials);
+    return Call(&Stub::ExtendStudy, req, hpo::v1::Study());
+  }
+  absl::StatusOr<hpo::v1::Trial> AddTrial(const hpo::v1::AddTrialRequest& request) override {
+    return Call(&Stub::AddTrial, request, hpo::v1::Trial());
+  }
   absl::StatusOr<hpo::v1::ServerInfo> GetServerInfo() override {
     return Call(&Stub::GetServerInfo, hpo::v1::GetServerInfoRequest(), hpo::v1::ServerInfo());
   }

@@ -66,6 +66,18 @@ class LocalBackend final : public Backend {
   absl::StatusOr<hpo::v1::Trial> GetBestTrial(const std::string& study) override {
     return coordinator_->GetBestTrial(study);
   }
+  absl::StatusOr<hpo::v1::DeleteStudyResponse> DeleteStudy(const std::string& name) override {
+    HPO_RETURN_IF_ERROR(read_only_);
+    return coordinator_->DeleteStudy(name);
+  }
+  absl::StatusOr<hpo::v1::Study> ExtendStudy(const std::string& name, int max_trials) override {
+    HPO_RETURN_IF_ERROR(read_only_);
+    return coordinator_->ExtendStudy(name, max_trials);
+  }
+  absl::StatusOr<hpo::v1::Trial> AddTrial(const hpo::v1::AddTrialRequest& request) override {
+    HPO_RETURN_IF_ERROR(read_only_);
+    return coordinator_->AddTrial(request);
+  }
   absl::StatusOr<hpo::v1::ServerInfo> GetServerInfo() override {
     return server::OptimizerServerInfo();
   }

@@ -8,7 +8,9 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "backend/backend.h"
 #include "client/bench_command.h"
@@ -17,6 +19,7 @@
 #include "client/run_command.h"
 #include "client/stopper_bench_command.h"
 #include "core/search_space.h"
+#include "core/status_macros.h"
 #include "core/trial_states.h"
 
 namespace hpo::client {
@@ -50,6 +53,29 @@ absl::StatusOr<std::unique_ptr<backend::Backend>> Open(const Target& target,
 int Fail(std::ostream& err, const absl::Status& status) {
   err << "hpo: " << status.message() << "\n";
   return 1;
+}
+
+// --param name=value arguments, typed by the study's space.
+absl::StatusOr<hpo::v1::ParamMap> ParseParams(const hpo::v1::Study& study,
+                                              const std::vector<std::string>& params) {
+  hpo::v1::ParamMap map;
+  for (const std::string& p : params) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(p, absl::MaxSplits('=', 1));
+    if (p.find('=') == std::string::npos || kv.first.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("--param '", p, "': expected name=value"));
+    }
+    const auto* spec = core::FindParam(study.spec().space(), kv.first);
+    if (spec == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--param ", kv.first, ": study '", study.spec().name(), "' has no such parameter"));
+    }
+    HPO_ASSIGN_OR_RETURN(hpo::v1::ParamValue value, core::ParseValue(*spec, kv.second));
+    if (map.values().contains(kv.first)) {
+      return absl::InvalidArgumentError(absl::StrCat("--param ", kv.first, " is given twice"));
+    }
+    (*map.mutable_values())[kv.first] = value;
+  }
+  return map;
 }
 
 }  // namespace
@@ -101,6 +127,10 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   std::string study_file, study_name;
   auto* create = study->add_subcommand("create", "create a study from a YAML file");
   create->add_option("-f,--file", study_file, "study file")->required();
+  std::vector<std::string> warm_start_from;
+  create->add_option("--warm-start-from", warm_start_from,
+                     "an earlier study whose completed trials seed the optimizer (repeatable; "
+                     "adds to the file's optimizer.warm_start_from)");
   std::string format = "table";
   auto add_format = [&format](CLI::App* command) {
     command->add_option("--format", format, "table (default), json, csv or yaml")
@@ -115,6 +145,15 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   add_format(show);
   auto* stop = study->add_subcommand("stop", "stop a study: no new trials, running ones stop");
   stop->add_option("name", study_name)->required();
+  auto* delete_study =
+      study->add_subcommand("delete", "delete an ended study with its trials and curves");
+  delete_study->add_option("name", study_name)->required();
+  int extend_to = 0;
+  auto* extend =
+      study->add_subcommand("extend", "raise a study's max_trials; an ended study runs again");
+  extend->add_option("name", study_name)->required();
+  extend->add_option("--max-trials", extend_to, "the new budget (more than today's)")->required();
+  add_format(extend);
 
   // ---- hpo trials / best / enqueue / watch
   std::string state_text;
@@ -129,6 +168,15 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   auto* enqueue = app.add_subcommand("enqueue", "queue a trial with given parameters");
   enqueue->add_option("name", study_name)->required();
   enqueue->add_option("--param", params, "name=value (repeat for each parameter)")->required();
+  std::vector<std::string> metrics;
+  double added_value = 0;
+  auto* add_trial =
+      app.add_subcommand("add-trial", "add a COMPLETED trial whose result is known from elsewhere");
+  add_trial->add_option("name", study_name)->required();
+  add_trial->add_option("--param", params, "name=value (repeat for each parameter)")->required();
+  add_trial->add_option("--value", added_value, "the objective's value")->required();
+  add_trial->add_option("--metric", metrics, "name=number: another final metric (repeatable)");
+  add_format(add_trial);
   auto* watch = app.add_subcommand("watch", "follow a study's progress until it ends");
   watch->add_option("name", study_name)->required();
   auto* trial = app.add_subcommand("trial", "show one trial");
@@ -175,11 +223,18 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   if (*create) {
     auto spec = LoadCheckedStudyFile(study_file);
     if (!spec.ok()) return Fail(err, spec.status());
+    for (const std::string& from : warm_start_from) {
+      spec->mutable_optimizer()->add_warm_start_from(from);
+    }
     auto backend = Open(target, /*create_db=*/true);
     if (!backend.ok()) return Fail(err, backend.status());
     auto s = (*backend)->CreateStudy(*spec);
     if (!s.ok()) return Fail(err, s.status());
     out << "created study " << s->spec().name() << " (id " << s->id() << ")\n";
+    if (s->warm_start_trials() > 0) {
+      out << "its optimizer starts from " << s->warm_start_trials() << " completed trials of "
+          << absl::StrJoin(s->spec().optimizer().warm_start_from(), ", ") << "\n";
+    }
     return 0;
   }
 
@@ -230,30 +285,57 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   if (*enqueue) {
     auto s = b.GetStudy(study_name);
     if (!s.ok()) return Fail(err, s.status());
-    hpo::v1::ParamMap map;
-    for (const std::string& p : params) {
-      std::pair<std::string, std::string> kv = absl::StrSplit(p, absl::MaxSplits('=', 1));
-      if (p.find('=') == std::string::npos || kv.first.empty()) {
-        return Fail(err, absl::InvalidArgumentError(
-                             absl::StrCat("--param '", p, "': expected name=value")));
-      }
-      const auto* spec = core::FindParam(s->spec().space(), kv.first);
-      if (spec == nullptr) {
-        return Fail(
-            err, absl::InvalidArgumentError(absl::StrCat("--param ", kv.first, ": study '",
-                                                         study_name, "' has no such parameter")));
-      }
-      auto value = core::ParseValue(*spec, kv.second);
-      if (!value.ok()) return Fail(err, value.status());
-      if (map.values().contains(kv.first)) {
-        return Fail(
-            err, absl::InvalidArgumentError(absl::StrCat("--param ", kv.first, " is given twice")));
-      }
-      (*map.mutable_values())[kv.first] = *value;
-    }
-    auto t = b.EnqueueTrial(study_name, map);
+    auto map = ParseParams(*s, params);
+    if (!map.ok()) return Fail(err, map.status());
+    auto t = b.EnqueueTrial(study_name, *map);
     if (!t.ok()) return Fail(err, t.status());
     out << "enqueued trial #" << t->number() << " (id " << t->id() << ")\n";
+    return 0;
+  }
+  if (*add_trial) {
+    auto s = b.GetStudy(study_name);
+    if (!s.ok()) return Fail(err, s.status());
+    hpo::v1::AddTrialRequest request;
+    request.set_study_name(study_name);
+    auto map = ParseParams(*s, params);
+    if (!map.ok()) return Fail(err, map.status());
+    *request.mutable_params() = *map;
+    for (const std::string& m : metrics) {
+      std::pair<std::string, std::string> kv = absl::StrSplit(m, absl::MaxSplits('=', 1));
+      double v = 0;
+      if (m.find('=') == std::string::npos || kv.first.empty() ||
+          !absl::SimpleAtod(kv.second, &v)) {
+        return Fail(err, absl::InvalidArgumentError(
+                             absl::StrCat("--metric '", m, "': expected name=number")));
+      }
+      (*request.mutable_final_metrics())[kv.first] = v;
+    }
+    (*request.mutable_final_metrics())[s->spec().objective().metric()] = added_value;
+    auto t = b.AddTrial(request);
+    if (!t.ok()) return Fail(err, t.status());
+    if (format != "table") {
+      out << RenderTrial(format, s->spec(), *t);
+      return 0;
+    }
+    out << "added trial #" << t->number() << " (id " << t->id() << ") to study " << study_name
+        << ": " << s->spec().objective().metric() << " = " << FormatNumber(t->value()) << "\n";
+    return 0;
+  }
+  if (*delete_study) {
+    auto d = b.DeleteStudy(study_name);
+    if (!d.ok()) return Fail(err, d.status());
+    out << "deleted study " << study_name << " and its " << d->trials_deleted() << " trials\n";
+    return 0;
+  }
+  if (*extend) {
+    auto s = b.ExtendStudy(study_name, extend_to);
+    if (!s.ok()) return Fail(err, s.status());
+    if (format != "table") {
+      out << RenderStudy(format, *s);
+      return 0;
+    }
+    out << "extended study " << study_name << " to " << extend_to << " trials\n"
+        << ProgressLine(*s) << "\n";
     return 0;
   }
   if (*trial_show) {

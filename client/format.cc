@@ -155,6 +155,7 @@ nlohmann::json StudyToJson(const hpo::v1::Study& s) {
   j["warm_start_studies"] =
       std::vector<std::string>(s.warm_start_studies().begin(), s.warm_start_studies().end());
   j["warm_start_curves"] = s.warm_start_curves();
+  j["warm_start_trials"] = s.warm_start_trials();
   // The spec as protobuf's JSON mapping (field names as in the .proto).
   std::string spec_json;
   google::protobuf::util::JsonPrintOptions options;
@@ -365,6 +366,11 @@ std::string StudyDetails(const hpo::v1::Study& study) {
   if (study.state() == hpo::v1::STUDY_RUNNING) {
     absl::StrAppend(&out, "workers: ", study.live_workers(), " live, ", study.accepting_workers(),
                     " accept its trials\n");
+  }
+  if (study.warm_start_trials() > 0) {
+    absl::StrAppend(&out, "optimizer starts from: ",
+                    absl::StrJoin(study.spec().optimizer().warm_start_from(), ", "), " (",
+                    study.warm_start_trials(), " completed trials)\n");
   }
   if (study.warm_start_studies_size() > 0) {
     absl::StrAppend(&out, "stopper learns from: ", absl::StrJoin(study.warm_start_studies(), ", "),

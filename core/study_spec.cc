@@ -374,7 +374,8 @@ absl::StatusOr<StudySpec> ParseRoot(const YAML::Node& root) {
   spec.mutable_optimizer()->set_name("random");
   const YAML::Node optimizer = root["optimizer"];
   if (Present(optimizer)) {
-    HPO_RETURN_IF_ERROR(CheckMap(optimizer, "optimizer", {"name", "seed", "options"}));
+    HPO_RETURN_IF_ERROR(
+        CheckMap(optimizer, "optimizer", {"name", "seed", "options", "warm_start_from"}));
     if (optimizer["name"].IsDefined()) {
       HPO_ASSIGN_OR_RETURN(*spec.mutable_optimizer()->mutable_name(),
                            ReadString(optimizer["name"], "optimizer.name"));
@@ -386,6 +387,18 @@ absl::StatusOr<StudySpec> ParseRoot(const YAML::Node& root) {
     if (optimizer["options"].IsDefined()) {
       HPO_RETURN_IF_ERROR(ReadStringMap(optimizer["options"], "optimizer.options",
                                         spec.mutable_optimizer()->mutable_options()));
+    }
+    // A study name, or a list of them.
+    const YAML::Node from = optimizer["warm_start_from"];
+    if (from.IsDefined() && from.IsSequence()) {
+      for (size_t i = 0; i < from.size(); ++i) {
+        HPO_ASSIGN_OR_RETURN(
+            *spec.mutable_optimizer()->add_warm_start_from(),
+            ReadString(from[i], absl::StrCat("optimizer.warm_start_from[", i, "]")));
+      }
+    } else if (from.IsDefined()) {
+      HPO_ASSIGN_OR_RETURN(*spec.mutable_optimizer()->add_warm_start_from(),
+                           ReadString(from, "optimizer.warm_start_from"));
     }
   }
 
@@ -714,6 +727,14 @@ absl::Status ValidateStudySpec(const StudySpec& spec) {
     return Err("objective.direction", "must be minimize or maximize");
   }
   if (spec.optimizer().name().empty()) return Err("optimizer.name", "missing");
+  for (const std::string& from : spec.optimizer().warm_start_from()) {
+    if (!ValidName(from)) {
+      return Err(
+          "optimizer.warm_start_from",
+          absl::StrCat("'", from, "' is not a study name ([A-Za-z0-9][A-Za-z0-9_.-]{0,127})"));
+    }
+    if (from == spec.name()) return Err("optimizer.warm_start_from", "names the study itself");
+  }
   const auto& b = spec.budget();
   if (b.max_trials() < 1) {
     return Err("budget.max_trials", absl::StrCat("must be >= 1, got ", b.max_trials()));
@@ -821,6 +842,11 @@ std::string StudySpecToYaml(const StudySpec& spec) {
   if (!spec.optimizer().options().empty()) {
     out << YAML::Key << "options" << YAML::Value;
     EmitStringMap(out, spec.optimizer().options());
+  }
+  if (!spec.optimizer().warm_start_from().empty()) {
+    out << YAML::Key << "warm_start_from" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+    for (const std::string& from : spec.optimizer().warm_start_from()) EmitText(out, from);
+    out << YAML::EndSeq;
   }
   out << YAML::EndMap;
 

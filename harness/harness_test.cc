@@ -1020,6 +1020,15 @@ class FakeBackend final : public backend::Backend {
   absl::StatusOr<hpo::v1::Trial> GetBestTrial(const std::string&) override {
     return absl::UnimplementedError("");
   }
+  absl::StatusOr<hpo::v1::DeleteStudyResponse> DeleteStudy(const std::string&) override {
+    return absl::UnimplementedError("");
+  }
+  absl::StatusOr<hpo::v1::Study> ExtendStudy(const std::string&, int) override {
+    return absl::UnimplementedError("");
+  }
+  absl::StatusOr<hpo::v1::Trial> AddTrial(const hpo::v1::AddTrialRequest&) override {
+    return absl::UnimplementedError("");
+  }
   absl::Status Watch(const std::string&,
                      const std::function<bool(const hpo::v1::StudyEvent&)>&) override {
     return absl::UnimplementedError("");

@@ -12,6 +12,7 @@
 #include "absl/strings/strip.h"
 #include "core/limits.h"
 #include "core/logging.h"
+#include "core/search_space.h"
 #include "core/status_macros.h"
 #include "core/study_spec.h"
 #include "core/trial_states.h"
@@ -104,6 +105,56 @@ absl::Status Coordinator::Load() {
 }
 
 absl::Status Coordinator::WarmStart(StudyState& study, bool strict) {
+  HPO_RETURN_IF_ERROR(WarmStartOptimizer(study, strict));
+  return WarmStartStopper(study, strict);
+}
+
+absl::Status Coordinator::WarmStartOptimizer(StudyState& study, bool strict) {
+  const hpo::v1::StudySpec& spec = study.spec();
+  if (spec.optimizer().warm_start_from().empty()) return absl::OkStatus();
+  std::vector<Trial> prior;
+  for (const std::string& name : spec.optimizer().warm_start_from()) {
+    std::shared_ptr<StudyState> other = FindStudy(name);
+    std::string problem;
+    std::vector<Trial> completed;
+    if (other == nullptr) {
+      problem = absl::StrCat("no study named '", name, "'");
+    } else if (other->spec().objective().metric() != spec.objective().metric() ||
+               other->spec().objective().direction() != spec.objective().direction()) {
+      problem = absl::StrCat(
+          "study '", name, "' has another objective (",
+          other->spec().objective().direction() == hpo::v1::MAXIMIZE ? "maximize" : "minimize",
+          " '", other->spec().objective().metric(), "'), so its values do not apply");
+    } else {
+      completed = other->CompletedTrials();  // under its own lock only
+      const size_t n = completed.size();
+      completed.erase(std::remove_if(completed.begin(), completed.end(),
+                                     [&](const Trial& t) {
+                                       return !core::ValidateParams(spec.space(), t.params()).ok();
+                                     }),
+                      completed.end());
+      if (completed.empty()) {
+        problem = absl::StrCat("none of study '", name, "''s ", n,
+                               " completed trials has parameters that fit this study's space");
+      }
+    }
+    if (problem.empty()) {
+      for (Trial& t : completed) prior.push_back(std::move(t));
+    } else if (strict) {
+      return absl::InvalidArgumentError(absl::StrCat("optimizer.warm_start_from: ", problem));
+    } else {
+      HPO_LOG(WARNING) << "study " << spec.name() << ": its optimizer's warm start skips " << name
+                       << ": " << problem;
+    }
+  }
+  const int used = study.SetOptimizerWarmStart(std::move(prior));
+  HPO_LOG(INFO) << "study " << spec.name() << ": its optimizer starts from " << used
+                << " completed trials of "
+                << absl::StrJoin(spec.optimizer().warm_start_from(), ", ");
+  return absl::OkStatus();
+}
+
+absl::Status Coordinator::WarmStartStopper(StudyState& study, bool strict) {
   const hpo::v1::StudySpec& spec = study.spec();
   const std::string request = study.WarmStartRequest();
   if (request == "none") return absl::OkStatus();
@@ -267,6 +318,42 @@ absl::StatusOr<Trial> Coordinator::GetBestTrial(absl::string_view study) {
 absl::StatusOr<std::shared_ptr<StudyWatch>> Coordinator::Watch(absl::string_view study) {
   HPO_ASSIGN_OR_RETURN(std::shared_ptr<StudyState> found, StudyOrError(study));
   return found->Watch();
+}
+
+absl::StatusOr<hpo::v1::DeleteStudyResponse> Coordinator::DeleteStudy(absl::string_view name) {
+  HPO_RETURN_IF_ERROR(CheckOpen());
+  std::vector<int64_t> trial_ids;
+  {
+    // The registry first, then the study: no one finds it between its deletion and its removal.
+    absl::MutexLock lock(&mu_);
+    auto it = study_by_name_.find(name);
+    if (it == study_by_name_.end()) {
+      return absl::NotFoundError(absl::StrCat("no study named '", name, "'"));
+    }
+    const int64_t id = it->second;
+    HPO_ASSIGN_OR_RETURN(trial_ids, studies_.at(id)->Delete());
+    study_by_name_.erase(it);
+    studies_.erase(id);
+  }
+  {
+    absl::MutexLock lock(&trials_mu_);
+    for (int64_t id : trial_ids) study_of_trial_.erase(id);
+  }
+  hpo::v1::DeleteStudyResponse response;
+  response.set_trials_deleted(static_cast<int32_t>(trial_ids.size()));
+  return response;
+}
+
+absl::StatusOr<Study> Coordinator::ExtendStudy(absl::string_view name, int max_trials) {
+  HPO_ASSIGN_OR_RETURN(std::shared_ptr<StudyState> study, StudyOrError(name));
+  HPO_ASSIGN_OR_RETURN(Study extended, study->Extend(max_trials));
+  WakeAcquirers();
+  return extended;
+}
+
+absl::StatusOr<Trial> Coordinator::AddTrial(const hpo::v1::AddTrialRequest& request) {
+  HPO_ASSIGN_OR_RETURN(std::shared_ptr<StudyState> study, StudyOrError(request.study_name()));
+  return study->AddCompleted(request.params(), request.final_metrics());
 }
 
 absl::StatusOr<Trial> Coordinator::AskTrial(const hpo::v1::AskTrialRequest& request) {

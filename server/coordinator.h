@@ -90,6 +90,12 @@ class Coordinator {
   // The best COMPLETED trial; NOT_FOUND when there is none yet.
   absl::StatusOr<hpo::v1::Trial> GetBestTrial(absl::string_view study);
   absl::StatusOr<std::shared_ptr<StudyWatch>> Watch(absl::string_view study);
+  // Deletes an ended study with no running trial, and its history (DeleteStudyRequest).
+  absl::StatusOr<hpo::v1::DeleteStudyResponse> DeleteStudy(absl::string_view name);
+  // Raises max_trials; an ended study runs again (ExtendStudyRequest).
+  absl::StatusOr<hpo::v1::Study> ExtendStudy(absl::string_view name, int max_trials);
+  // A COMPLETED trial with a result from elsewhere (AddTrialRequest).
+  absl::StatusOr<hpo::v1::Trial> AddTrial(const hpo::v1::AddTrialRequest& request);
   // Ask/tell (see AskTrialRequest): leases the study's next trial to "ask:<client_id>" for
   // `lease_s` seconds. RESOURCE_EXHAUSTED when max_parallel trials are running,
   // FAILED_PRECONDITION when the study has ended or handed out its whole budget.
@@ -143,6 +149,11 @@ class Coordinator {
   // for (EarlyStopper::warm_start). With `strict`, a named study that does not exist or ran
   // another task or space is INVALID_ARGUMENT naming it; otherwise it is skipped, logged.
   absl::Status WarmStart(StudyState& study, bool strict);
+  // The optimizer's warm start (spec.optimizer.warm_start_from) and the stopper's (its
+  // warm_start option). `strict` (at creation): a source that does not apply is an error;
+  // otherwise (at load) it is skipped with a warning.
+  absl::Status WarmStartOptimizer(StudyState& study, bool strict);
+  absl::Status WarmStartStopper(StudyState& study, bool strict);
 
   absl::Status CheckOpen() const;
   std::shared_ptr<StudyState> FindStudy(absl::string_view name);

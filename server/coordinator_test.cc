@@ -468,6 +468,128 @@ TEST_F(CoordinatorTest, LearningCurveStopperWarmStartsFromStudiesOfTheSameTaskAn
   EXPECT_EQ(coordinator_->GetStudy("c")->warm_start_curves(), 3);
 }
 
+// A result known from elsewhere joins the budget; an ended study is extended and runs again
+// with its curves back in memory, across a restart; an ended study with nothing running is
+// deleted with its history, and its name is free again.
+TEST_F(CoordinatorTest, AddTrialExtendAndDeleteAStudy) {
+  char dir[] = "/tmp/hpo-coord-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string path = absl::StrCat(dir, "/db.sqlite");
+  Open(path);
+  ASSERT_TRUE(coordinator_->CreateStudy(Spec("s", 2, 1)).ok());
+  hpo::v1::AddTrialRequest add;
+  add.set_study_name("s");
+  (*add.mutable_params()->mutable_values())["x"].set_float_value(1);
+  (*add.mutable_params()->mutable_values())["k"].set_string_value("a");
+  (*add.mutable_final_metrics())["loss"] = 2;
+  auto refused = coordinator_->AddTrial(add);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(), HasSubstr("the objective 'value' is missing"));
+  (*add.mutable_final_metrics())["value"] = 3;
+  auto added = coordinator_->AddTrial(add);
+  ASSERT_TRUE(added.ok()) << added.status();
+  EXPECT_EQ(added->number(), 0);
+  EXPECT_EQ(added->state(), hpo::v1::COMPLETED);
+  EXPECT_EQ(added->value(), 3);
+  EXPECT_EQ(added->final_metrics().at("loss"), 2);
+  EXPECT_EQ(coordinator_->GetBestTrial("s")->id(), added->id());
+
+  Trial t = Acquire();
+  EXPECT_EQ(t.number(), 1);
+  ASSERT_TRUE(Report(t, 1, 0.5).ok());
+  ASSERT_TRUE(Complete(t, 0.25).ok());
+  EXPECT_EQ(coordinator_->GetStudy("s")->state(), hpo::v1::STUDY_COMPLETED);
+  auto late = coordinator_->AddTrial(add);
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(late.status().message(), HasSubstr("extend it first"));
+
+  auto same = coordinator_->ExtendStudy("s", 2);
+  EXPECT_EQ(same.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(same.status().message(), HasSubstr("has 2 already"));
+  auto extended = coordinator_->ExtendStudy("s", 4);
+  ASSERT_TRUE(extended.ok()) << extended.status();
+  EXPECT_EQ(extended->state(), hpo::v1::STUDY_RUNNING);
+  EXPECT_EQ(extended->spec().budget().max_trials(), 4);
+  EXPECT_EQ(extended->end_time_ms(), 0);
+  EXPECT_EQ(coordinator_->GetTrial(t.id())->measurements_size(), 1);  // the curve is back
+  Trial third = Acquire();
+  EXPECT_EQ(third.number(), 2);
+
+  Open(path);  // a restart keeps the new budget and the running trial
+  EXPECT_EQ(coordinator_->GetStudy("s")->spec().budget().max_trials(), 4);
+  EXPECT_EQ(coordinator_->GetStudy("s")->state(), hpo::v1::STUDY_RUNNING);
+  EXPECT_EQ(coordinator_->GetTrial(third.id())->state(), hpo::v1::RUNNING);
+
+  auto running = coordinator_->DeleteStudy("s");
+  EXPECT_EQ(running.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(running.status().message(), HasSubstr("stop it first"));
+  ASSERT_TRUE(coordinator_->StopStudy("s").ok());
+  auto busy = coordinator_->DeleteStudy("s");
+  EXPECT_EQ(busy.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(busy.status().message(), HasSubstr("still has 1 trial(s) running"));
+  ASSERT_TRUE(Complete(third, 1.0).ok());
+  auto deleted = coordinator_->DeleteStudy("s");
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(deleted->trials_deleted(), 3);
+  EXPECT_EQ(coordinator_->GetStudy("s").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(coordinator_->GetTrial(t.id()).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(coordinator_->DeleteStudy("s").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(coordinator_->ListStudies().empty());
+  Open(path);
+  EXPECT_TRUE(coordinator_->ListStudies().empty());
+  EXPECT_TRUE(coordinator_->CreateStudy(Spec("s", 2, 1)).ok());
+}
+
+// --warm-start-from: an earlier study's completed trials seed the optimizer, so TPE's first
+// suggestions already follow them; sources that cannot apply are refused by name.
+TEST_F(CoordinatorTest, OptimizerWarmStartsFromAnEarlierStudysCompletedTrials) {
+  char dir[] = "/tmp/hpo-coord-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string path = absl::StrCat(dir, "/db.sqlite");
+  Open(path);
+  auto spec = [](const std::string& name, const std::string& optimizer,
+                 const std::string& direction, double high, double low = 0) {
+    auto s = core::ParseStudyYaml(
+        absl::StrCat("name: ", name, "\nobjective: {metric: value, direction: ", direction,
+                     "}\noptimizer: ", optimizer,
+                     "\nbudget: {max_trials: 30, max_parallel: 1}\n"
+                     "space:\n  x: {type: float, low: ",
+                     low, ", high: ", high, "}\ntask: {builtin: branin}\n"));
+    EXPECT_TRUE(s.ok()) << s.status();
+    return *s;
+  };
+  ASSERT_TRUE(coordinator_->CreateStudy(spec("a", "{name: random, seed: 3}", "minimize", 1)).ok());
+  for (int i = 0; i < 30; ++i) {
+    Trial t = Acquire();
+    const double x = t.params().values().at("x").float_value();
+    ASSERT_TRUE(Complete(t, (x - 0.2) * (x - 0.2)).ok());
+  }
+  const std::string tpe = "{name: tpe, seed: 1, warm_start_from: [a]}";
+  auto b = coordinator_->CreateStudy(spec("b", tpe, "minimize", 1));
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->warm_start_trials(), 30);
+  for (int i = 0; i < 3; ++i) {
+    Trial t = Acquire();
+    EXPECT_EQ(t.study_name(), "b");
+    EXPECT_NEAR(t.params().values().at("x").float_value(), 0.2, 0.1) << "suggestion " << i;
+    ASSERT_TRUE(Complete(t, 0).ok());
+  }
+
+  auto missing =
+      coordinator_->CreateStudy(spec("c", "{name: tpe, warm_start_from: [nope]}", "minimize", 1));
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(missing.status().message(),
+              HasSubstr("optimizer.warm_start_from: no study named 'nope'"));
+  auto other = coordinator_->CreateStudy(spec("c", tpe, "maximize", 1));
+  EXPECT_THAT(other.status().message(), HasSubstr("study 'a' has another objective (minimize"));
+  auto outside = coordinator_->CreateStudy(spec("c", tpe, "minimize", 3, 2));
+  EXPECT_THAT(outside.status().message(),
+              HasSubstr("none of study 'a''s 30 completed trials has parameters that fit"));
+
+  Open(path);  // the warm start is rebuilt at load
+  EXPECT_EQ(coordinator_->GetStudy("b")->warm_start_trials(), 30);
+}
+
 // Ask/tell: a client leases trials of one study itself and tells their results; the study
 // counts them like any other, and the limits are named.
 TEST_F(CoordinatorTest, AskAndTellRunAStudyWithoutWorkers) {

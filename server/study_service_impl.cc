@@ -97,6 +97,27 @@ grpc::Status StudyServiceImpl::TellTrial(grpc::ServerContext* context,
   return Reply(coordinator_->TellTrial(*request), response);
 }
 
+grpc::Status StudyServiceImpl::DeleteStudy(grpc::ServerContext* context,
+                                           const hpo::v1::DeleteStudyRequest* request,
+                                           hpo::v1::DeleteStudyResponse* response) {
+  HPO_RPC_AUTHORIZE(context, auth::Service::kStudy);
+  return Reply(coordinator_->DeleteStudy(request->name()), response);
+}
+
+grpc::Status StudyServiceImpl::ExtendStudy(grpc::ServerContext* context,
+                                           const hpo::v1::ExtendStudyRequest* request,
+                                           hpo::v1::Study* response) {
+  HPO_RPC_AUTHORIZE(context, auth::Service::kStudy);
+  return Reply(coordinator_->ExtendStudy(request->name(), request->max_trials()), response);
+}
+
+grpc::Status StudyServiceImpl::AddTrial(grpc::ServerContext* context,
+                                        const hpo::v1::AddTrialRequest* request,
+                                        hpo::v1::Trial* response) {
+  HPO_RPC_AUTHORIZE(context, auth::Service::kStudy);
+  return Reply(coordinator_->AddTrial(*request), response);
+}
+
 grpc::Status StudyServiceImpl::WatchStudy(grpc::ServerContext* context,
                                           const hpo::v1::WatchStudyRequest* request,
                                           grpc::ServerWriter<hpo::v1::StudyEvent>* writer) {

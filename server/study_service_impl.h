@@ -38,6 +38,12 @@ class StudyServiceImpl final : public hpo::v1::StudyService::Service {
                         hpo::v1::Trial* response) override;
   grpc::Status TellTrial(grpc::ServerContext*, const hpo::v1::CompleteTrialRequest* request,
                          hpo::v1::Trial* response) override;
+  grpc::Status DeleteStudy(grpc::ServerContext*, const hpo::v1::DeleteStudyRequest* request,
+                           hpo::v1::DeleteStudyResponse* response) override;
+  grpc::Status ExtendStudy(grpc::ServerContext*, const hpo::v1::ExtendStudyRequest* request,
+                           hpo::v1::Study* response) override;
+  grpc::Status AddTrial(grpc::ServerContext*, const hpo::v1::AddTrialRequest* request,
+                        hpo::v1::Trial* response) override;
 
  private:
   Coordinator* const coordinator_;

@@ -100,6 +100,7 @@ StudyState::StudyState(const Study& study, std::unique_ptr<Optimizer> optimizer,
     : id_(study.id()), spec_(study.spec()), context_(context) {
   absl::MutexLock lock(&mu_);
   study_ = study;
+  max_trials_ = study.spec().budget().max_trials();
   optimizer_ = std::move(optimizer);
   stopper_ = std::move(stopper);
   PublishLocked();
@@ -211,6 +212,17 @@ std::vector<Trial> StudyState::EndedTrials() {
   return out;
 }
 
+std::vector<Trial> StudyState::CompletedTrials() {
+  absl::MutexLock lock(&mu_);
+  std::vector<Trial> out;
+  for (Trial& t : trials_) {
+    if (t.state() == hpo::v1::COMPLETED && t.has_value() && std::isfinite(t.value())) {
+      out.push_back(Summary(t));
+    }
+  }
+  return out;
+}
+
 void StudyState::SetStored(const Study& stored) {
   absl::MutexLock lock(&mu_);
   id_ = stored.id();
@@ -274,9 +286,7 @@ void StudyState::TransitionLocked(Trial& trial, TrialState from) {
   }
 }
 
-bool StudyState::HasWorkLocked() const {
-  return !pending_.empty() || next_number_ < spec_.budget().max_trials();
-}
+bool StudyState::HasWorkLocked() const { return !pending_.empty() || next_number_ < max_trials_; }
 
 void StudyState::PublishLocked() {
   runnable_.store(study_.state() == hpo::v1::STUDY_RUNNING && HasWorkLocked(),
@@ -301,7 +311,7 @@ void StudyState::EmitLocked(StudyEvent::Kind kind, const Trial* trial) {
 
 void StudyState::MaybeFinishLocked() {
   if (study_.state() != hpo::v1::STUDY_RUNNING) return;
-  if (finished_numbers_ < spec_.budget().max_trials()) return;
+  if (finished_numbers_ < max_trials_) return;
   const int64_t now = context_->clock->NowMs();
   absl::Status s = context_->storage->UpdateStudyState(id_, hpo::v1::STUDY_COMPLETED, now);
   if (!s.ok()) {
@@ -323,6 +333,7 @@ Study StudyState::SnapshotLocked() {
   for (const std::string& n : warm_start_studies_) s.add_warm_start_studies(n);
   s.set_warm_start_curves(warm_start_curves_);
   s.set_finished_trials(finished_numbers_);
+  s.set_warm_start_trials(static_cast<int>(prior_.size()));
   if (context_->describe_workers) context_->describe_workers(&s);
   if (best_ >= 0) *s.mutable_best_trial() = Summary(trials_[best_]);
   return s;
@@ -332,6 +343,7 @@ StudyView StudyState::ViewLocked() const {
   StudyView view;
   view.spec = &spec_;
   view.trials = &trials_;
+  if (!prior_.empty()) view.prior = &prior_;
   return view;
 }
 
@@ -416,29 +428,47 @@ absl::StatusOr<Trial> StudyState::GetTrial(int64_t trial_id) {
 absl::StatusOr<Trial> StudyState::Enqueue(const hpo::v1::ParamMap& params) {
   HPO_RETURN_IF_ERROR(core::ValidateParams(spec_.space(), params));
   absl::MutexLock lock(&mu_);
+  HPO_RETURN_IF_ERROR(CheckBudgetLeftLocked());
+  Trial t = NewTrialLocked(next_number_, core::NormalizeParams(spec_.space(), params),
+                           hpo::v1::PENDING, context_->clock->NowMs());
+  t.set_enqueued(true);
+  HPO_ASSIGN_OR_RETURN(Trial * queued, InsertLocked(t));
+  if (context_->work_available) context_->work_available();
+  return *queued;
+}
+
+absl::Status StudyState::CheckBudgetLeftLocked() {
   if (study_.state() != hpo::v1::STUDY_RUNNING) {
-    return absl::FailedPreconditionError(absl::StrCat("study '", name(), "' has ended"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("study '", name(), "' has ended: extend it first (hpo study extend ", name(),
+                     " --max-trials N)"));
   }
-  if (next_number_ >= spec_.budget().max_trials()) {
+  if (next_number_ >= max_trials_) {
     return absl::FailedPreconditionError(absl::StrCat("study '", name(), "' has handed out all ",
-                                                      spec_.budget().max_trials(),
-                                                      " trials of its budget"));
+                                                      max_trials_, " trials of its budget"));
   }
+  return absl::OkStatus();
+}
+
+Trial StudyState::NewTrialLocked(int number, hpo::v1::ParamMap params, TrialState state,
+                                 int64_t now) {
   Trial t;
   t.set_study_id(id_);
-  t.set_number(next_number_);
+  t.set_number(number);
   t.set_attempt(0);
-  *t.mutable_params() = core::NormalizeParams(spec_.space(), params);
-  t.set_state(hpo::v1::PENDING);
-  t.set_create_time_ms(context_->clock->NowMs());
-  t.set_enqueued(true);
+  *t.mutable_params() = std::move(params);
+  t.set_state(state);
+  t.set_create_time_ms(now);
   t.set_last_step(-1);
-  HPO_ASSIGN_OR_RETURN(Trial stored, context_->storage->InsertTrial(t));
+  return t;
+}
+
+absl::StatusOr<Trial*> StudyState::InsertLocked(const Trial& trial) {
+  HPO_ASSIGN_OR_RETURN(Trial stored, context_->storage->InsertTrial(trial));
   AddLocked(std::move(stored));
   PublishLocked();
   EmitLocked(StudyEvent::TRIAL_UPDATED, &trials_.back());
-  if (context_->work_available) context_->work_available();
-  return trials_.back();
+  return &trials_.back();
 }
 
 absl::StatusOr<Trial> StudyState::Best() {
@@ -447,6 +477,113 @@ absl::StatusOr<Trial> StudyState::Best() {
     return absl::NotFoundError(absl::StrCat("study '", name(), "' has no completed trial yet"));
   }
   return WithCurveLocked(trials_[best_]);
+}
+
+absl::StatusOr<Study> StudyState::Extend(int max_trials) {
+  absl::MutexLock lock(&mu_);
+  if (deleted_) return absl::NotFoundError(absl::StrCat("study '", name(), "' was deleted"));
+  if (max_trials <= max_trials_) {
+    return absl::InvalidArgumentError(absl::StrCat("max_trials: study '", name(), "' has ",
+                                                   max_trials_, " already; extend it to more"));
+  }
+  hpo::v1::StudySpec spec = study_.spec();
+  spec.mutable_budget()->set_max_trials(max_trials);
+  HPO_RETURN_IF_ERROR(core::ValidateStudySpec(spec));
+  const bool reopen = study_.state() != hpo::v1::STUDY_RUNNING;
+  // A reopened study's stopper compares against curves again: read them back first, so that a
+  // failed read changes nothing.
+  std::map<int64_t, std::vector<hpo::v1::Measurement>> curves;
+  if (reopen && context_->keep_curves) {
+    HPO_ASSIGN_OR_RETURN(curves, context_->storage->ListStudyMeasurements(id_));
+  }
+  HPO_RETURN_IF_ERROR(
+      context_->storage->UpdateStudy(id_, spec, hpo::v1::STUDY_RUNNING, /*end_time_ms=*/0));
+  const int before = max_trials_;
+  max_trials_ = max_trials;
+  *study_.mutable_spec() = std::move(spec);
+  if (reopen) {
+    study_.set_state(hpo::v1::STUDY_RUNNING);
+    study_.set_end_time_ms(0);
+    for (Trial& t : trials_) {
+      auto m = curves.find(t.id());
+      if (m == curves.end() || t.measurements_size() > 0) continue;
+      for (auto& one : m->second) *t.add_measurements() = std::move(one);
+    }
+  }
+  PublishLocked();
+  HPO_LOG(INFO) << "study " << name() << " extended from " << before << " to " << max_trials
+                << " trials" << (reopen ? "; it runs again" : "");
+  EmitLocked(StudyEvent::STUDY_UPDATED, nullptr);
+  if (context_->work_available) context_->work_available();
+  return SnapshotLocked();
+}
+
+absl::StatusOr<Trial> StudyState::AddCompleted(
+    const hpo::v1::ParamMap& params,
+    const google::protobuf::Map<std::string, double>& final_metrics) {
+  HPO_RETURN_IF_ERROR(core::ValidateParams(spec_.space(), params));
+  const std::string& metric = spec_.objective().metric();
+  auto objective = final_metrics.find(metric);
+  if (objective == final_metrics.end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("final_metrics: the objective '", metric, "' is missing"));
+  }
+  for (const auto& [name, value] : final_metrics) {
+    if (!std::isfinite(value)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("final_metrics: '", name, "' is ", std::isnan(value) ? "NaN" : "infinite"));
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  HPO_RETURN_IF_ERROR(CheckBudgetLeftLocked());
+  const int64_t now = context_->clock->NowMs();
+  Trial t = NewTrialLocked(next_number_, core::NormalizeParams(spec_.space(), params),
+                           hpo::v1::COMPLETED, now);
+  t.mutable_final_metrics()->insert(final_metrics.begin(), final_metrics.end());
+  t.set_has_value(true);
+  t.set_value(objective->second);
+  t.set_start_time_ms(now);
+  t.set_end_time_ms(now);
+  t.set_enqueued(true);
+  HPO_ASSIGN_OR_RETURN(Trial * added, InsertLocked(t));
+  const Trial out = *added;  // MaybeFinishLocked may drop curves, never the trial
+  MaybeFinishLocked();
+  return out;
+}
+
+absl::StatusOr<std::vector<int64_t>> StudyState::Delete() {
+  absl::MutexLock lock(&mu_);
+  if (deleted_) return absl::NotFoundError(absl::StrCat("study '", name(), "' was deleted"));
+  if (study_.state() == hpo::v1::STUDY_RUNNING) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "study '", name(), "' is running: stop it first (hpo study stop ", name(), ")"));
+  }
+  if (!running_.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("study '", name(), "' still has ", running_.size(),
+                     " trial(s) running; they end within the lease timeout"));
+  }
+  HPO_ASSIGN_OR_RETURN(int deleted, context_->storage->DeleteStudy(id_));
+  deleted_ = true;
+  std::vector<int64_t> ids;
+  ids.reserve(trials_.size());
+  for (const Trial& t : trials_) ids.push_back(t.id());
+  HPO_LOG(INFO) << "study " << name() << " deleted with " << deleted << " trials";
+  for (auto& w : watches_) w->Close();
+  watches_.clear();
+  return ids;
+}
+
+int StudyState::SetOptimizerWarmStart(std::vector<Trial> prior) {
+  absl::MutexLock lock(&mu_);
+  prior_.clear();
+  for (Trial& t : prior) {
+    if (t.state() != hpo::v1::COMPLETED || !t.has_value() || !std::isfinite(t.value())) continue;
+    if (!core::ValidateParams(spec_.space(), t.params()).ok()) continue;
+    t.clear_measurements();
+    prior_.push_back(std::move(t));
+  }
+  return static_cast<int>(prior_.size());
 }
 
 std::shared_ptr<StudyWatch> StudyState::Watch() {
@@ -533,22 +670,11 @@ absl::StatusOr<std::optional<hpo::v1::AcquireTrialResponse>> StudyState::LeaseCl
                                               "' returned ", proposals.size(),
                                               " proposals for 1 trial"));
     }
-    Trial t;
-    t.set_study_id(id_);
-    t.set_number(number);
-    t.set_attempt(0);
-    *t.mutable_params() = std::move(proposals[0]);
-    t.set_state(hpo::v1::RUNNING);
+    Trial t = NewTrialLocked(number, std::move(proposals[0]), hpo::v1::RUNNING, now);
     t.set_worker_id(worker_id);
     t.set_lease_expire_ms(lease);
-    t.set_create_time_ms(now);
     t.set_start_time_ms(now);
-    t.set_last_step(-1);
-    HPO_ASSIGN_OR_RETURN(Trial stored, context_->storage->InsertTrial(t));
-    AddLocked(std::move(stored));
-    PublishLocked();
-    leased = &trials_.back();
-    EmitLocked(StudyEvent::TRIAL_UPDATED, leased);
+    HPO_ASSIGN_OR_RETURN(leased, InsertLocked(t));
   }
   hpo::v1::AcquireTrialResponse response;
   response.set_found(true);

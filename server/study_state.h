@@ -72,7 +72,8 @@ class StudyState {
   StudyState& operator=(const StudyState&) = delete;
 
   int64_t id() const { return id_; }
-  // The spec never changes after creation, so it is read without the lock.
+  // The spec as created, read without the lock. Only budget.max_trials can change later
+  // (Extend); the study reads its current value under the lock, and Snapshot() reports it.
   const hpo::v1::StudySpec& spec() const { return spec_; }
   const std::string& name() const { return spec_.name(); }
 
@@ -92,8 +93,14 @@ class StudyState {
   void WarmStart(const std::vector<std::pair<std::string, std::vector<hpo::v1::Trial>>>& sources);
   // The trials another study's stopper may learn from (ended ones, with measurements).
   std::vector<hpo::v1::Trial> EndedTrials();
+  // COMPLETED trials with a finite value, without measurements (another study's warm start).
+  std::vector<hpo::v1::Trial> CompletedTrials();
   // After the study is stored (CreateStudy): its id and times.
   void SetStored(const hpo::v1::Study& stored);
+  // Completed trials of earlier studies (spec.optimizer.warm_start_from) that the optimizer sees
+  // before the study's own history. Only those with a finite value and parameters that fit this
+  // study's space are kept; returns how many.
+  int SetOptimizerWarmStart(std::vector<hpo::v1::Trial> prior);
 
   // ---- StudyService
   hpo::v1::Study Snapshot();
@@ -103,6 +110,15 @@ class StudyState {
   absl::StatusOr<hpo::v1::Trial> GetTrial(int64_t trial_id);
   absl::StatusOr<hpo::v1::Trial> Enqueue(const hpo::v1::ParamMap& params);
   absl::StatusOr<hpo::v1::Trial> Best();
+  // Raises budget.max_trials (stored first); an ended study runs again, its curves read back.
+  absl::StatusOr<hpo::v1::Study> Extend(int max_trials);
+  // Adds a COMPLETED trial with a result obtained elsewhere, as the next number of the budget.
+  absl::StatusOr<hpo::v1::Trial> AddCompleted(
+      const hpo::v1::ParamMap& params,
+      const google::protobuf::Map<std::string, double>& final_metrics);
+  // Deletes the study from storage when it has ended and no trial of it runs; the state then
+  // refuses everything. Returns the ids of its trials (attempts), for the caller's routing.
+  absl::StatusOr<std::vector<int64_t>> Delete();
   std::shared_ptr<StudyWatch> Watch();
   // Closes every watch (shutdown).
   void CloseWatches();
@@ -151,6 +167,14 @@ class StudyState {
   // The trial leased to `worker_id`; FAILED_PRECONDITION when it is not.
   absl::StatusOr<hpo::v1::Trial*> LeasedLocked(int64_t trial_id, const std::string& worker_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // FAILED_PRECONDITION unless the study runs and has a number of its budget left.
+  absl::Status CheckBudgetLeftLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A first attempt of `number`, not yet stored.
+  hpo::v1::Trial NewTrialLocked(int number, hpo::v1::ParamMap params, hpo::v1::TrialState state,
+                                int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Stores a new trial, then adds it to memory, the counters and the watches' events.
+  absl::StatusOr<hpo::v1::Trial*> InsertLocked(const hpo::v1::Trial& trial)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Adds a trial (already stored) to memory and the counters.
   void AddLocked(hpo::v1::Trial trial) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A stored trial's state went from `from` to trial.state(): counters, best and events follow.
@@ -196,6 +220,10 @@ class StudyState {
   int next_number_ ABSL_GUARDED_BY(mu_) = 0;       // numbers handed out so far
   int finished_numbers_ ABSL_GUARDED_BY(mu_) = 0;  // numbers whose last attempt is final
   int best_ ABSL_GUARDED_BY(mu_) = -1;             // position of the best COMPLETED trial
+  int max_trials_ ABSL_GUARDED_BY(mu_) = 0;        // budget.max_trials now (Extend raises it)
+  bool deleted_ ABSL_GUARDED_BY(mu_) = false;
+  // The optimizer's warm start: other studies' completed trials (SetOptimizerWarmStart).
+  std::vector<hpo::v1::Trial> prior_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<Optimizer> optimizer_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<EarlyStopper> stopper_ ABSL_GUARDED_BY(mu_);
   std::vector<std::shared_ptr<StudyWatch>> watches_ ABSL_GUARDED_BY(mu_);

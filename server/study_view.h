@@ -14,6 +14,10 @@ struct StudyView {
   const hpo::v1::StudySpec* spec = nullptr;
   // Every attempt of every trial so far, in id order, with measurements.
   const std::vector<hpo::v1::Trial>* trials = nullptr;
+  // Completed trials of earlier studies that warm-start the optimizer (null when none): each
+  // with a finite value and parameters that fit the space, no measurements, numbers of their
+  // own study. History before `trials`; not this study's trials.
+  const std::vector<hpo::v1::Trial>* prior = nullptr;
 };
 
 }  // namespace hpo::server

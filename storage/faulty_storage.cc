@@ -30,6 +30,17 @@ absl::Status FaultyStorage::EndStudy(int64_t study_id, hpo::v1::StudyState state
   return base_->EndStudy(study_id, state, end_time_ms, trials);
 }
 
+absl::Status FaultyStorage::UpdateStudy(int64_t study_id, const hpo::v1::StudySpec& spec,
+                                        hpo::v1::StudyState state, int64_t end_time_ms) {
+  HPO_RETURN_IF_ERROR(Gate());
+  return base_->UpdateStudy(study_id, spec, state, end_time_ms);
+}
+
+absl::StatusOr<int> FaultyStorage::DeleteStudy(int64_t study_id) {
+  HPO_RETURN_IF_ERROR(Gate());
+  return base_->DeleteStudy(study_id);
+}
+
 absl::StatusOr<hpo::v1::Trial> FaultyStorage::InsertTrial(const hpo::v1::Trial& trial) {
   HPO_RETURN_IF_ERROR(Gate());
   return base_->InsertTrial(trial);

@@ -416,6 +416,44 @@ absl::Status SqliteStorage::EndStudy(int64_t study_id, hpo::v1::StudyState state
   return txn->Commit();
 }
 
+absl::Status SqliteStorage::UpdateStudy(int64_t study_id, const hpo::v1::StudySpec& spec,
+                                        hpo::v1::StudyState state, int64_t end_time_ms) {
+  absl::MutexLock lock(&mu_);
+  HPO_ASSIGN_OR_RETURN(
+      auto stmt,
+      cache_.Get("UPDATE studies SET spec = ?, state = ?, end_time_ms = ? WHERE id = ?"));
+  stmt->BindBlob(1, spec.SerializeAsString());
+  stmt->BindInt64(2, state);
+  stmt->BindInt64(3, end_time_ms);
+  stmt->BindInt64(4, study_id);
+  HPO_RETURN_IF_ERROR(stmt->StepDone());
+  if (stmt->Changes() == 0) {
+    return absl::NotFoundError(absl::StrCat("study ", study_id, " not found"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> SqliteStorage::DeleteStudy(int64_t study_id) {
+  absl::MutexLock lock(&mu_);
+  HPO_ASSIGN_OR_RETURN(auto txn, Transaction::Begin(db_, &cache_));
+  HPO_ASSIGN_OR_RETURN(auto curves, cache_.Get("DELETE FROM measurements WHERE trial_id IN "
+                                               "(SELECT id FROM trials WHERE study_id = ?)"));
+  curves->BindInt64(1, study_id);
+  HPO_RETURN_IF_ERROR(curves->StepDone());
+  HPO_ASSIGN_OR_RETURN(auto trials, cache_.Get("DELETE FROM trials WHERE study_id = ?"));
+  trials->BindInt64(1, study_id);
+  HPO_RETURN_IF_ERROR(trials->StepDone());
+  const int deleted = trials->Changes();
+  HPO_ASSIGN_OR_RETURN(auto study, cache_.Get("DELETE FROM studies WHERE id = ?"));
+  study->BindInt64(1, study_id);
+  HPO_RETURN_IF_ERROR(study->StepDone());
+  if (study->Changes() == 0) {
+    return absl::NotFoundError(absl::StrCat("study ", study_id, " not found"));
+  }
+  HPO_RETURN_IF_ERROR(txn->Commit());
+  return deleted;
+}
+
 absl::Status SqliteStorage::UpdateStudyStateLocked(int64_t study_id, hpo::v1::StudyState state,
                                                    int64_t end_time_ms) {
   HPO_ASSIGN_OR_RETURN(auto stmt,

@@ -66,6 +66,9 @@ class SqliteStorage final : public Storage {
   absl::Status UpdateTrial(const hpo::v1::Trial& trial) override;
   absl::Status EndStudy(int64_t study_id, hpo::v1::StudyState state, int64_t end_time_ms,
                         const std::vector<hpo::v1::Trial>& trials) override;
+  absl::Status UpdateStudy(int64_t study_id, const hpo::v1::StudySpec& spec,
+                           hpo::v1::StudyState state, int64_t end_time_ms) override;
+  absl::StatusOr<int> DeleteStudy(int64_t study_id) override;
   absl::Status ResetTrial(const hpo::v1::Trial& trial) override;
   absl::Status UpdateAndInsertTrial(const hpo::v1::Trial& updated,
                                     hpo::v1::Trial* inserted) override;

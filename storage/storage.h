@@ -49,6 +49,12 @@ class Storage {
   // stops a study and its pending trials fail with it.
   virtual absl::Status EndStudy(int64_t study_id, hpo::v1::StudyState state, int64_t end_time_ms,
                                 const std::vector<hpo::v1::Trial>& trials) = 0;
+  // Rewrites the study's spec, state and end time (one statement). Used to extend a study.
+  virtual absl::Status UpdateStudy(int64_t study_id, const hpo::v1::StudySpec& spec,
+                                   hpo::v1::StudyState state, int64_t end_time_ms) = 0;
+  // Deletes the study with its trials and their measurements, in one transaction; returns how
+  // many trials (attempts) went with it.
+  virtual absl::StatusOr<int> DeleteStudy(int64_t study_id) = 0;
 
   // ---- trials
   // Inserts `trial` (its id is ignored) and returns it with the id assigned. Measurements in the

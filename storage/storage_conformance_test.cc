@@ -189,6 +189,44 @@ TEST_P(StorageConformanceTest, UpdateStudyState) {
   EXPECT_EQ(untouched->end_time_ms(), 0);
 }
 
+TEST_P(StorageConformanceTest, UpdateStudyRewritesSpecAndStateAndReopens) {
+  int64_t id = MakeStudy("s");
+  ASSERT_TRUE(storage_->UpdateStudyState(id, hpo::v1::STUDY_COMPLETED, 9999).ok());
+  StudySpec spec = Spec("s");
+  spec.mutable_budget()->set_max_trials(250);
+  ASSERT_TRUE(storage_->UpdateStudy(id, spec, hpo::v1::STUDY_RUNNING, 0).ok());
+  auto study = storage_->GetStudy("s");
+  ASSERT_TRUE(study.ok());
+  EXPECT_EQ(study->spec().budget().max_trials(), 250);
+  EXPECT_EQ(study->state(), hpo::v1::STUDY_RUNNING);
+  EXPECT_EQ(study->end_time_ms(), 0);
+  EXPECT_EQ(storage_->UpdateStudy(999, spec, hpo::v1::STUDY_RUNNING, 0).code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_P(StorageConformanceTest, DeleteStudyTakesItsTrialsAndCurvesAndNothingElse) {
+  int64_t id = MakeStudy("gone");
+  int64_t kept = MakeStudy("kept");
+  Trial a = Insert(NewTrial(id, 0));
+  Insert(NewTrial(id, 1));
+  Trial other = Insert(NewTrial(kept, 0));
+  Measurement m;
+  m.set_step(1);
+  (*m.mutable_metrics())["value"] = 2.0;
+  ASSERT_TRUE(storage_->AppendMeasurement(a.id(), m).ok());
+  ASSERT_TRUE(storage_->AppendMeasurement(other.id(), m).ok());
+  auto deleted = storage_->DeleteStudy(id);
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(*deleted, 2);
+  EXPECT_EQ(storage_->GetStudy("gone").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(storage_->GetTrial(a.id(), true).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(storage_->GetTrial(other.id(), true)->measurements_size(), 1);
+  EXPECT_EQ(storage_->ListStudies()->size(), 1u);
+  EXPECT_EQ(storage_->DeleteStudy(id).status().code(), absl::StatusCode::kNotFound);
+  // The name is free again.
+  EXPECT_TRUE(storage_->CreateStudy(Spec("gone"), 2000, 0).ok());
+}
+
 TEST_P(StorageConformanceTest, ResetTrialDropsMeasurements) {
   int64_t id = MakeStudy("reset");
   Trial t = Insert(NewTrial(id, 0));

@@ -106,6 +106,60 @@ TEST_F(CliTest, CreateListShowEnqueueTrialsAndStop) {
   EXPECT_THAT(r.out, HasSubstr("stopped study small"));
 }
 
+// add-trial, study extend, study create --warm-start-from and study delete, over gRPC, with
+// no worker at all: results known from elsewhere complete a study.
+TEST_F(CliTest, AddTrialsExtendWarmStartAndDelete) {
+  std::string text = kSmallStudy;
+  text.replace(text.find("max_trials: 6"), 13, "max_trials: 2");
+  const std::string file = Write(dir_, "small.yaml", text);
+  auto r = Cli({"--coordinator", address_, "study", "create", "-f", file});
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = Cli({"--coordinator", address_, "add-trial", "small", "--param", "x1=3.14", "--param",
+           "x2=2.27", "--value", "0.5", "--metric", "accuracy=0.9"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "added trial #0 (id 1) to study small: value = 0.5\n");
+  r = Cli({"--coordinator", address_, "add-trial", "small", "--param", "x1=20", "--param", "x2=2",
+           "--value", "1"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("x1"));
+  r = Cli({"--coordinator", address_, "add-trial", "small", "--param", "x1=1", "--param", "x2=2",
+           "--value", "0.25", "--metric", "oops", "--format", "json"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err, "hpo: --metric 'oops': expected name=number\n");
+  r = Cli({"--coordinator", address_, "add-trial", "small", "--param", "x1=1", "--param", "x2=2",
+           "--value", "0.25", "--format", "json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("\"value\": 0.25"));
+  r = Cli({"--coordinator", address_, "study", "show", "small", "--format", "json"});
+  EXPECT_THAT(r.out, HasSubstr("\"state\": \"COMPLETED\""));
+
+  r = Cli({"--coordinator", address_, "study", "extend", "small", "--max-trials", "3"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, StartsWith("extended study small to 3 trials\n[2/3] running 0, completed 2"));
+
+  std::string tpe = text;
+  tpe.replace(tpe.find("name: small"), 11, "name: warm");
+  tpe.replace(tpe.find("random"), 6, "tpe");
+  r = Cli({"--coordinator", address_, "study", "create", "-f", Write(dir_, "warm.yaml", tpe),
+           "--warm-start-from", "small"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("its optimizer starts from 2 completed trials of small\n"));
+  r = Cli({"--coordinator", address_, "study", "show", "warm"});
+  EXPECT_THAT(r.out, HasSubstr("optimizer starts from: small (2 completed trials)"));
+  EXPECT_THAT(r.out, HasSubstr("warm_start_from: [small]"));
+
+  r = Cli({"--coordinator", address_, "study", "delete", "small"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("is running: stop it first (hpo study stop small)"));
+  ASSERT_EQ(Cli({"--coordinator", address_, "study", "stop", "small"}).code, 0);
+  r = Cli({"--coordinator", address_, "study", "delete", "small"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "deleted study small and its 2 trials\n");
+  r = Cli({"--coordinator", address_, "study", "list", "--format", "csv"});
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 2);  // header + warm
+  EXPECT_THAT(r.out, HasSubstr(",warm,RUNNING,tpe,"));
+}
+
 TEST_F(CliTest, WatchFollowsTheStudyUntilItEnds) {
   const std::string file = Write(dir_, "small.yaml", kSmallStudy);
   ASSERT_EQ(Cli({"--coordinator", address_, "study", "create", "-f", file}).code, 0);

@@ -125,6 +125,18 @@ std::map<std::string, Call> StudyCalls(hpo::v1::StudyService::Stub* stub) {
     hpo::v1::Trial r;
     return stub->TellTrial(c, hpo::v1::CompleteTrialRequest(), &r);
   };
+  calls["DeleteStudy"] = [stub](grpc::ClientContext* c) {
+    hpo::v1::DeleteStudyResponse r;
+    return stub->DeleteStudy(c, hpo::v1::DeleteStudyRequest(), &r);
+  };
+  calls["ExtendStudy"] = [stub](grpc::ClientContext* c) {
+    hpo::v1::Study r;
+    return stub->ExtendStudy(c, hpo::v1::ExtendStudyRequest(), &r);
+  };
+  calls["AddTrial"] = [stub](grpc::ClientContext* c) {
+    hpo::v1::Trial r;
+    return stub->AddTrial(c, hpo::v1::AddTrialRequest(), &r);
+  };
   calls["WatchStudy"] = [stub](grpc::ClientContext* c) {
     hpo::v1::WatchStudyRequest req;
     req.set_study_name("no-such-study");

@@ -135,6 +135,11 @@ class Client:
         """A handle on one study; NOT_FOUND (HpoError) when there is none by that name."""
         return Study(self, self._call("GetStudy", hpo_pb2.GetStudyRequest(name=name)))
 
+    def delete_study(self, name):
+        """Deletes an ended study with its trials and curves; returns how many trials went.
+        FAILED_PRECONDITION while it runs or a trial of it is still running."""
+        return self._call("DeleteStudy", hpo_pb2.DeleteStudyRequest(name=name)).trials_deleted
+
 
 class Study:
     """One study of a Client."""
@@ -212,6 +217,24 @@ class Study:
         for k, v in final.items():
             request.final_metrics[k] = v
         return _to_python(self._client._call("TellTrial", request))
+
+    def add_trial(self, params, value, metrics=None):
+        """Adds a COMPLETED trial whose result is known from elsewhere (the next number of the
+        budget); `value` is the objective's, `metrics` ({name: number}) adds others."""
+        request = hpo_pb2.AddTrialRequest(study_name=self.name)
+        domains = {p.name: p for p in self._proto.spec.space.params}
+        for name, v in params.items():
+            _set_param(request.params.values[name], domains.get(name), name, v)
+        for k, v in (metrics or {}).items():
+            request.final_metrics[k] = float(v)
+        request.final_metrics[self._proto.spec.objective.metric] = float(value)
+        return _to_python(self._client._call("AddTrial", request))
+
+    def extend(self, max_trials):
+        """Raises the budget to `max_trials`; an ended study runs again."""
+        self._proto = self._client._call(
+            "ExtendStudy", hpo_pb2.ExtendStudyRequest(name=self.name, max_trials=max_trials))
+        return _to_python(self._proto)
 
     def stop(self):
         """Stops the study: pending trials fail, running ones are told to stop."""

@@ -141,6 +141,18 @@ class ClientTest(unittest.TestCase):
             self.assertEqual(info["counts"]["failed"], 1)
             self.assertEqual(study.trials(state="FAILED")[0]["failure_reason"], "diverged")
 
+            # An ended study goes on, takes a result known from elsewhere, and is deleted.
+            self.assertEqual(study.extend(5)["state"], "STUDY_RUNNING")
+            added = study.add_trial({"x1": 1, "x2": 2}, value=3.5, metrics={"loss": 2})
+            self.assertEqual((added["number"], added["state"], added["value"]), (4, "COMPLETED", 3.5))
+            self.assertEqual(added["final_metrics"], {"loss": 2.0, "value": 3.5})
+            self.assertEqual(study.info()["state"], "STUDY_COMPLETED")
+            with self.assertRaises(hpo.HpoError) as small:
+                study.extend(5)
+            self.assertEqual(small.exception.code, "INVALID_ARGUMENT")
+            self.assertEqual(client.delete_study("py-client"), 5)
+            self.assertEqual(client.studies(), [])
+
 
 class ParamTypingTest(unittest.TestCase):
     def test_values_take_the_kind_their_domain_declares(self):

@@ -91,6 +91,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } else if (method == "AskTrial") {
     hpo::v1::AskTrialRequest r;
     if (Parse(body, &r)) (void)c.AskTrial(r);
+  } else if (method == "DeleteStudy") {
+    hpo::v1::DeleteStudyRequest r;
+    if (Parse(body, &r)) (void)c.DeleteStudy(r.name());
+  } else if (method == "ExtendStudy") {
+    hpo::v1::ExtendStudyRequest r;
+    if (Parse(body, &r)) (void)c.ExtendStudy(r.name(), r.max_trials());
+  } else if (method == "AddTrial") {
+    hpo::v1::AddTrialRequest r;
+    if (Parse(body, &r)) (void)c.AddTrial(r);
   } else if (method == "TellTrial") {
     hpo::v1::CompleteTrialRequest r;
     if (Parse(body, &r)) (void)c.TellTrial(r);

@@ -133,8 +133,12 @@ absl::StatusOr<std::vector<hpo::v1::ParamMap>> GpOptimizer::Suggest(
   std::vector<double> values;  // NaN marks an imputed one until the worst value is known
   std::vector<Point> pending;
   int usable = 0;
-  if (view.trials != nullptr) {
-    for (const hpo::v1::Trial& t : *view.trials) {
+  // A warm start's trials come first, as the oldest history.
+  const size_t n_prior = view.prior != nullptr ? view.prior->size() : 0;
+  const size_t n_history = n_prior + (view.trials != nullptr ? view.trials->size() : 0);
+  {
+    for (size_t k = 0; k < n_history; ++k) {
+      const hpo::v1::Trial& t = k < n_prior ? (*view.prior)[k] : (*view.trials)[k - n_prior];
       // A PRUNED trial counted by a value of its own (option pruned), when it has a finite one.
       std::optional<double> pruned_value;
       if (t.state() == hpo::v1::PRUNED && options_.pruned != Options::Pruned::kWorst) {

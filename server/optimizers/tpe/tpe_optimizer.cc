@@ -318,9 +318,13 @@ int TpeOptimizer::Collect(const StudyView& view, const std::vector<int>& numbers
       view.spec != nullptr && view.spec->objective().direction() == hpo::v1::MAXIMIZE ? -1 : 1;
   const size_t n_params = params_.size();
   int finished = 0;
-  for (const hpo::v1::Trial& t : *view.trials) {
+  // A warm start's trials come first, as the oldest history (numbers of their own study).
+  const size_t n_prior = view.prior != nullptr ? view.prior->size() : 0;
+  const size_t n_history = n_prior + view.trials->size();
+  for (size_t k = 0; k < n_history; ++k) {
+    const hpo::v1::Trial& t = k < n_prior ? (*view.prior)[k] : (*view.trials)[k - n_prior];
     // A trial being proposed again is not part of its own history.
-    if (std::binary_search(asked.begin(), asked.end(), t.number())) continue;
+    if (k >= n_prior && std::binary_search(asked.begin(), asked.end(), t.number())) continue;
     Observation o{0, 0, false};
     switch (t.state()) {
       case hpo::v1::COMPLETED:
