@@ -13,6 +13,7 @@
 #include "backend/backend.h"
 #include "client/bench_command.h"
 #include "client/format.h"
+#include "client/importance_command.h"
 #include "client/progress_printer.h"
 #include "client/run_command.h"
 #include "client/stopper_bench_command.h"
@@ -131,6 +132,8 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
       "show", "a trial's parameters, measurements, why it stopped and its forecast");
   trial_show->add_option("id", trial_id, "trial id (the ID column of hpo trials)")->required();
   trial_show->add_option("--format", format)->check(CLI::IsMember({"table", "json"}));
+  ImportanceFlags importance_flags;
+  auto* importance = AddImportanceCommand(app, &importance_flags);
 
   try {
     app.parse(argc, argv);
@@ -179,6 +182,7 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   auto backend = Open(target);
   if (!backend.ok()) return Fail(err, backend.status());
   backend::Backend& b = **backend;
+  if (*importance) return RunImportanceCommand(importance_flags, b, out, err);
 
   if (*list) {
     auto studies = b.ListStudies();
