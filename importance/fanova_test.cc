@@ -37,7 +37,8 @@ TEST(TreeVarianceSharesTest, AdditiveTreeSplitsItsVarianceExactly) {
   std::vector<int> rows(data.n_rows);
   std::iota(rows.begin(), rows.end(), 0);
   core::Rng rng(0);
-  const RegressionTree tree = RegressionTree::Fit(data, rows, FanovaOptions{}, rng);
+  const RegressionTree tree =
+      RegressionTree::Fit(data, SortRowsByColumn(data), rows, FanovaOptions{}, rng);
   EXPECT_EQ(tree.Leaves().size(), 4u);
   const std::vector<double> shares = TreeVarianceShares(tree, 2);
   EXPECT_NEAR(shares[0], 0.9, 1e-12);
@@ -53,7 +54,7 @@ TEST(TreeVarianceSharesTest, PureInteractionHasNoFirstOrderShare) {
   std::vector<int> rows = {0, 1, 2, 3};
   core::Rng rng(0);
   FanovaOptions options;
-  const RegressionTree tree = RegressionTree::Fit(data, rows, options, rng);
+  const RegressionTree tree = RegressionTree::Fit(data, SortRowsByColumn(data), rows, options, rng);
   // No first split reduces the error (each half keeps mean 0.5): a greedy tree stays one leaf
   // and has no variance to share.
   EXPECT_EQ(tree.n_nodes(), 1);

@@ -7,17 +7,43 @@
 
 namespace hpo::importance {
 
-// Grows one tree depth-first over a permutation of the sampled rows: each node owns a contiguous
-// range of `rows_`, which a split partitions in place.
+// Grows one tree depth-first. The sampled rows sit in slots 0..n-1 (a bootstrap sample may put
+// one row in several), their values copied column by column; for every column, order_[f] lists the
+// slots sorted by that column's value, and a node owns the same contiguous range [begin, end) of
+// every order_[f]. A split scans each candidate column's range in order (no sorting per node) and
+// then partitions every column's range stably, so the ranges stay sorted: O(n_cols n) per level of
+// the tree instead of O(n_cols n log n).
 class RegressionTree::Builder {
  public:
-  Builder(const Dataset& data, std::vector<int> rows, const FanovaOptions& options, core::Rng& rng,
-          RegressionTree* tree)
-      : data_(data), rows_(std::move(rows)), options_(options), rng_(rng), tree_(tree) {
+  Builder(const Dataset& data, const ColumnOrder& sorted_rows, std::vector<int> rows,
+          const FanovaOptions& options, core::Rng& rng, RegressionTree* tree)
+      : data_(data), options_(options), rng_(rng), tree_(tree) {
+    const int n = static_cast<int>(rows.size());
     features_.resize(data.n_cols);
     std::iota(features_.begin(), features_.end(), 0);
     n_try_ = std::clamp(static_cast<int>(std::lround(options.max_features * data.n_cols)), 1,
                         data.n_cols);
+    // The slots of each row (a CSR list), to turn the dataset's sorted rows into sorted slots
+    // in O(n) per column.
+    std::vector<int> first(data.n_rows + 1, 0), slots(n);
+    for (int r : rows) ++first[r + 1];
+    for (int r = 0; r < data.n_rows; ++r) first[r + 1] += first[r];
+    std::vector<int> fill(first.begin(), first.end() - 1);
+    for (int s = 0; s < n; ++s) slots[fill[rows[s]]++] = s;
+    order_.assign(data.n_cols, std::vector<int>());
+    x_.assign(data.n_cols, std::vector<double>(n));
+    for (int f = 0; f < data.n_cols; ++f) {
+      std::vector<int>& order = order_[f];
+      order.reserve(n);
+      for (int r : sorted_rows[f]) {
+        for (int k = first[r]; k < first[r + 1]; ++k) order.push_back(slots[k]);
+      }
+      for (int s = 0; s < n; ++s) x_[f][s] = data.at(rows[s], f);
+    }
+    loss_.resize(n);
+    for (int s = 0; s < n; ++s) loss_[s] = data.loss[rows[s]];
+    goes_left_.resize(n);
+    scratch_.resize(n);
   }
 
   int Grow(int begin, int end, int depth) {
@@ -25,11 +51,11 @@ class RegressionTree::Builder {
     tree_->nodes_.emplace_back();
     const int n = end - begin;
     double sum = 0;
-    for (int i = begin; i < end; ++i) sum += data_.loss[rows_[i]];
+    for (int i = begin; i < end; ++i) sum += Loss(order_[0][i]);
     const double mean = sum / n;
     tree_->nodes_[id].value = mean;
-    if (n < options_.min_samples_split || n < 2 * options_.min_samples_leaf ||
-        depth >= options_.max_depth) {
+    const int min_leaf = std::max(1, options_.min_samples_leaf);
+    if (n < options_.min_samples_split || n < 2 * min_leaf || depth >= options_.max_depth) {
       return id;
     }
     int best_feature = -1;
@@ -46,33 +72,47 @@ class RegressionTree::Builder {
     }
     for (int k = 0; k < n_try_; ++k) {
       const int f = features_[k];
-      pairs_.clear();
-      for (int i = begin; i < end; ++i) {
-        const int r = rows_[i];
-        pairs_.emplace_back(data_.at(r, f), data_.loss[r] - mean);
-      }
-      std::sort(pairs_.begin(), pairs_.end());
+      const std::vector<int>& order = order_[f];
       double left = 0;
-      const int min_leaf = std::max(1, options_.min_samples_leaf);
+      double x_prev = X(order[begin], f);
       for (int i = 1; i < n; ++i) {
-        left += pairs_[i - 1].second;
-        if (i < min_leaf || n - i < min_leaf) continue;
-        if (!(pairs_[i - 1].first < pairs_[i].first)) continue;
+        const int slot = order[begin + i];
+        const double x = X(slot, f);
+        left += Loss(order[begin + i - 1]) - mean;
+        const bool distinct = x_prev < x;
+        const double x_left = x_prev;
+        x_prev = x;
+        if (i < min_leaf || n - i < min_leaf || !distinct) continue;
         const double right = -left;  // the centred losses sum to 0
         const double gain = left * left / i + right * right / (n - i);
         if (gain > best_gain * (1 + 1e-12) + 1e-300) {
           best_gain = gain;
           best_feature = f;
-          best_threshold = 0.5 * (pairs_[i - 1].first + pairs_[i].first);
+          best_threshold = 0.5 * (x_left + x);
         }
       }
     }
     if (best_feature < 0) return id;
-    const auto mid_it = std::partition(rows_.begin() + begin, rows_.begin() + end, [&](int r) {
-      return data_.at(r, best_feature) < best_threshold;
-    });
-    const int mid = static_cast<int>(mid_it - rows_.begin());
-    if (mid == begin || mid == end) return id;  // cannot happen with a midway threshold
+    int n_left = 0;
+    for (int i = begin; i < end; ++i) {
+      const int slot = order_[0][i];
+      goes_left_[slot] = X(slot, best_feature) < best_threshold;
+      n_left += goes_left_[slot];
+    }
+    if (n_left == 0 || n_left == n) return id;  // cannot happen with a midway threshold
+    for (std::vector<int>& order : order_) {
+      int l = begin, r = 0;
+      for (int i = begin; i < end; ++i) {
+        const int slot = order[i];
+        if (goes_left_[slot]) {
+          order[l++] = slot;
+        } else {
+          scratch_[r++] = slot;
+        }
+      }
+      std::copy(scratch_.begin(), scratch_.begin() + r, order.begin() + l);
+    }
+    const int mid = begin + n_left;
     tree_->nodes_[id].feature = best_feature;
     tree_->nodes_[id].threshold = best_threshold;
     const int left = Grow(begin, mid, depth + 1);
@@ -82,24 +122,43 @@ class RegressionTree::Builder {
     return id;
   }
 
-  int n_rows() const { return static_cast<int>(rows_.size()); }
+  int n_rows() const { return static_cast<int>(loss_.size()); }
 
  private:
+  double X(int slot, int f) const { return x_[f][slot]; }
+  double Loss(int slot) const { return loss_[slot]; }
+
   const Dataset& data_;
-  std::vector<int> rows_;
+  std::vector<std::vector<double>> x_;  // per column, per slot: the slot's row's value
+  std::vector<double> loss_;            // per slot
   const FanovaOptions& options_;
   core::Rng& rng_;
   RegressionTree* tree_;
   std::vector<int> features_;
   int n_try_ = 1;
-  std::vector<std::pair<double, double>> pairs_;  // (x, centred loss) of one node and column
+  std::vector<std::vector<int>> order_;  // per column: slots sorted by its value
+  std::vector<char> goes_left_;          // per slot, for the split being applied
+  std::vector<int> scratch_;
 };
 
-RegressionTree RegressionTree::Fit(const Dataset& data, std::vector<int> rows,
-                                   const FanovaOptions& options, core::Rng& rng) {
+ColumnOrder SortRowsByColumn(const Dataset& data) {
+  ColumnOrder order(data.n_cols, std::vector<int>(data.n_rows));
+  for (int f = 0; f < data.n_cols; ++f) {
+    std::iota(order[f].begin(), order[f].end(), 0);
+    std::sort(order[f].begin(), order[f].end(), [&](int a, int b) {
+      const double xa = data.at(a, f), xb = data.at(b, f);
+      return xa < xb || (xa == xb && a < b);
+    });
+  }
+  return order;
+}
+
+RegressionTree RegressionTree::Fit(const Dataset& data, const ColumnOrder& order,
+                                   std::vector<int> rows, const FanovaOptions& options,
+                                   core::Rng& rng) {
   RegressionTree tree;
   tree.n_cols_ = data.n_cols;
-  Builder builder(data, std::move(rows), options, rng, &tree);
+  Builder builder(data, order, std::move(rows), options, rng, &tree);
   if (builder.n_rows() > 0) builder.Grow(0, builder.n_rows(), 0);
   return tree;
 }
@@ -145,6 +204,7 @@ std::vector<Leaf> RegressionTree::Leaves() const {
 RandomForest RandomForest::Fit(const Dataset& data, const FanovaOptions& options, uint64_t seed) {
   RandomForest forest;
   core::Rng rng(seed);
+  const ColumnOrder order = SortRowsByColumn(data);
   const int n = data.n_rows;
   for (int t = 0; t < options.n_trees; ++t) {
     std::vector<int> rows(n);
@@ -153,7 +213,7 @@ RandomForest RandomForest::Fit(const Dataset& data, const FanovaOptions& options
     } else {
       std::iota(rows.begin(), rows.end(), 0);
     }
-    forest.trees_.push_back(RegressionTree::Fit(data, std::move(rows), options, rng));
+    forest.trees_.push_back(RegressionTree::Fit(data, order, std::move(rows), options, rng));
   }
   return forest;
 }

@@ -17,15 +17,21 @@ struct Leaf {
   double value = 0;
 };
 
+// Per column, the rows of a Dataset sorted by that column's value (ties by row): sorted once for
+// all the trees of a forest.
+using ColumnOrder = std::vector<std::vector<int>>;
+ColumnOrder SortRowsByColumn(const Dataset& data);
+
 // Immutable after Fit; thread-compatible.
 class RegressionTree {
  public:
-  // Fits the tree to the rows `rows` of `data` (a bootstrap sample may repeat rows): each split
+  // Fits the tree to the rows `rows` of `data` (a bootstrap sample may repeat rows), `order` being
+  // SortRowsByColumn(data): each split
   // takes, among options.max_features of the columns drawn with `rng`, the threshold (midway
   // between two neighbouring distinct values) that reduces the squared error most, until a node
   // has fewer than min_samples_split rows, is max_depth deep, has one value, or no split leaves
   // min_samples_leaf rows on each side.
-  static RegressionTree Fit(const Dataset& data, std::vector<int> rows,
+  static RegressionTree Fit(const Dataset& data, const ColumnOrder& order, std::vector<int> rows,
                             const FanovaOptions& options, core::Rng& rng);
 
   double Predict(const double* x) const;

@@ -18,7 +18,8 @@ TEST(RegressionTreeTest, OneStepIsOneSplitMidwayBetweenTheNeighbouringValues) {
   Dataset data =
       testing::RandomDataset(50, 2, 1, [](const double* x) { return x[0] < 0.3 ? 1.0 : 5.0; });
   core::Rng rng(0);
-  const RegressionTree tree = RegressionTree::Fit(data, AllRows(data), FanovaOptions{}, rng);
+  const RegressionTree tree =
+      RegressionTree::Fit(data, SortRowsByColumn(data), AllRows(data), FanovaOptions{}, rng);
   EXPECT_EQ(tree.n_nodes(), 3);
   const double lo[2] = {0.0, 0.9}, hi[2] = {0.99, 0.1};
   EXPECT_EQ(tree.Predict(lo), 1.0);
@@ -42,7 +43,8 @@ TEST(RegressionTreeTest, FullTreeFitsTheSampleAndItsLeavesPartitionTheCube) {
   Dataset data =
       testing::RandomDataset(200, 3, 2, [](const double* x) { return x[0] * x[1] + x[2]; });
   core::Rng rng(0);
-  const RegressionTree tree = RegressionTree::Fit(data, AllRows(data), FanovaOptions{}, rng);
+  const RegressionTree tree =
+      RegressionTree::Fit(data, SortRowsByColumn(data), AllRows(data), FanovaOptions{}, rng);
   for (int r = 0; r < data.n_rows; ++r) {
     EXPECT_EQ(tree.Predict(&data.x[r * 3]), data.loss[r]) << "row " << r;
   }
@@ -66,11 +68,13 @@ TEST(RegressionTreeTest, MinSamplesLeafAndMaxDepthBoundTheTree) {
   core::Rng rng(0);
   FanovaOptions options;
   options.min_samples_leaf = 20;
-  const RegressionTree wide = RegressionTree::Fit(data, AllRows(data), options, rng);
+  const RegressionTree wide =
+      RegressionTree::Fit(data, SortRowsByColumn(data), AllRows(data), options, rng);
   EXPECT_LE(wide.Leaves().size(), 10u);
   options = FanovaOptions{};
   options.max_depth = 2;
-  const RegressionTree shallow = RegressionTree::Fit(data, AllRows(data), options, rng);
+  const RegressionTree shallow =
+      RegressionTree::Fit(data, SortRowsByColumn(data), AllRows(data), options, rng);
   EXPECT_EQ(shallow.Leaves().size(), 4u);
 }
 
