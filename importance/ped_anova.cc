@@ -72,7 +72,8 @@ std::vector<double> PedAnovaImportance(const Dataset& data, const PedAnovaOption
     std::vector<double> all_cells(data.n_rows), top_cells;
     for (int r = 0; r < data.n_rows; ++r) all_cells[r] = cell(r);
     for (int r : top) top_cells.push_back(cell(r));
-    const std::vector<double> p_all = CellProbabilities(dim, all_cells, n_cells);
+    const std::vector<double> p_all = options.local ? CellProbabilities(dim, all_cells, n_cells)
+                                                    : std::vector<double>(n_cells, 1.0 / n_cells);
     const std::vector<double> p_top = CellProbabilities(dim, top_cells, n_cells);
     double divergence = 0;
     for (int k = 0; k < n_cells; ++k) {

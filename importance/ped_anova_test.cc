@@ -56,11 +56,28 @@ TEST(PedAnovaTest, CategoricalAndIntColumnsUseOneCellPerValue) {
   EXPECT_LT(imp[1], 0.1);
 }
 
-TEST(PedAnovaTest, AllRowsTopIsEqualShares) {
+TEST(PedAnovaTest, AllRowsTopAgainstAllRowsIsEqualShares) {
   const Dataset data = RandomDataset(20, 2, 22, [](const double* x) { return x[0]; });
   PedAnovaOptions options;
   options.quantile = 1.0;
+  options.local = true;
   EXPECT_EQ(PedAnovaImportance(data, options), std::vector<double>({0.5, 0.5}));
+}
+
+TEST(PedAnovaTest, GlobalReferenceCountsWhereTheTrialsWereNotTried) {
+  // Only the lower half of x0 was tried, and x1 decides the loss. Against what was tried
+  // (local), x0 does not matter; against the whole space (global), the good trials all have x0
+  // in the lower half, which counts (less than x1, whose good trials crowd into a tenth).
+  Dataset data = RandomDataset(1000, 2, 23, [](const double* x) { return x[1]; });
+  for (int r = 0; r < data.n_rows; ++r) data.x[r * 2] *= 0.5;
+  PedAnovaOptions options;
+  options.local = true;
+  const std::vector<double> local = PedAnovaImportance(data, options);
+  options.local = false;
+  const std::vector<double> global = PedAnovaImportance(data, options);
+  EXPECT_LT(local[0], 0.05);
+  EXPECT_GT(global[0], 0.1);
+  EXPECT_GT(global[1], global[0]);
 }
 
 }  // namespace
