@@ -12,7 +12,7 @@ namespace hpo::importance {
 // slots sorted by that column's value, and a node owns the same contiguous range [begin, end) of
 // every order_[f]. A split scans each candidate column's range in order (no sorting per node) and
 // then partitions every column's range stably, so the ranges stay sorted: O(n_cols n) per level of
-// the tree instead of O(n_cols n log n).
+// the tree instead of O(n_cols n log n). Not thread-safe: one Builder serves one Fit call.
 class RegressionTree::Builder {
  public:
   Builder(const Dataset& data, const ColumnOrder& sorted_rows, std::vector<int> rows,
