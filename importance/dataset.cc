@@ -1,5 +1,6 @@
 #include "importance/dataset.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/status/status.h"
@@ -63,6 +64,7 @@ absl::StatusOr<Dataset> BuildDataset(const hpo::v1::StudySpec& spec,
     data.loss.push_back(sign * t.value());
     ++data.n_rows;
   }
+  min_trials = std::max(min_trials, 2);  // one value has no variation to explain
   if (data.n_rows < min_trials) {
     return absl::FailedPreconditionError(absl::StrCat("importance needs at least ", min_trials,
                                                       " completed trials with a value; study '",

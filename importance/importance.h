@@ -60,7 +60,7 @@ struct ImportanceOptions {
   // Draws the forest's bootstrap samples and split candidates, and the stand-in values of
   // inactive conditional parameters: the same seed gives the same numbers.
   uint64_t seed = 0;
-  // Fewer completed trials with a value than this is FAILED_PRECONDITION.
+  // Fewer completed trials with a value than this (or than 2) is FAILED_PRECONDITION.
   int min_trials = 10;
   FanovaOptions fanova;
   PedAnovaOptions ped_anova;

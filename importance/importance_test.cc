@@ -215,6 +215,11 @@ TEST(ComputeImportanceTest, TooFewCompletedTrialsSaysHowManyAreNeeded) {
   ImportanceOptions options;
   options.min_trials = 8;
   EXPECT_TRUE(ComputeImportance(spec, trials, options).ok());
+  // Two is the least anything can be computed from.
+  options.min_trials = 0;
+  imp = ComputeImportance(spec, {trials[4]}, options);
+  EXPECT_EQ(imp.status().message(),
+            "importance needs at least 2 completed trials with a value; study 's' has 1");
 }
 
 TEST(ComputeImportanceTest, EqualValuesNoParametersAndBadTrialsAreNamed) {
