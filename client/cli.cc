@@ -15,6 +15,7 @@
 #include "backend/backend.h"
 #include "client/bench_command.h"
 #include "client/format.h"
+#include "client/importance_command.h"
 #include "client/progress_printer.h"
 #include "client/run_command.h"
 #include "client/stopper_bench_command.h"
@@ -186,6 +187,8 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
       "show", "a trial's parameters, measurements, why it stopped and its forecast");
   trial_show->add_option("id", trial_id, "trial id (the ID column of hpo trials)")->required();
   add_format(trial_show);
+  ImportanceFlags importance_flags;
+  auto* importance = AddImportanceCommand(app, &importance_flags);
 
   try {
     app.parse(argc, argv);
@@ -241,6 +244,7 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   auto backend = Open(target);
   if (!backend.ok()) return Fail(err, backend.status());
   backend::Backend& b = **backend;
+  if (*importance) return RunImportanceCommand(importance_flags, b, out, err);
 
   if (*list) {
     auto studies = b.ListStudies();
