@@ -453,13 +453,19 @@ class DashboardBrowserTest(unittest.TestCase):
             "Number(document.body.dataset.liveEvents) >= 5",
             "the live study to reach COMPLETED on the page", timeout=LIVE_TIMEOUT_S)
         trials = self.api(f"/api/studies/{name}/trials")
+        metric = self.api(f"/api/studies/{name}")["objective"]["metric"]
         completed = [t for t in trials if t["state"] == "COMPLETED" and finite(t["value"])]
+        with_curves = [t for t in trials
+                       if any(finite(m["metrics"].get(metric)) for m in t["measurements"])]
         self.assertEqual(len(trials), max_trials)
-        # The plots followed the events to the end.
+        self.assertEqual(len(completed), max_trials)
+        # The plots followed the events to the end, and importance was computed again.
         self.browser.wait_for(
             f"document.getElementById('history').dataset.points === '{len(completed)}' && "
-            f"document.getElementById('curves').dataset.points === '{len(trials)}' && "
+            f"document.getElementById('curves').dataset.points === '{len(with_curves)}' && "
             f"document.getElementById('parallel').dataset.points === '{len(completed)}' && "
+            f"document.getElementById('slices').dataset.points === '{len(completed)}' && "
+            "document.getElementById('importance').dataset.state === 'chart' && "
             "document.getElementById('live').hidden",
             "the plots to show every live trial")
         # The conditional parameter y exists only where kind == b; its slice plots only those.

@@ -78,12 +78,9 @@ function isFiniteNumber(value) {
 /** Short, exact-enough text for a number (6 significant digits), or the value as it is. */
 function fmt(value) {
   if (value === null || value === undefined || value === '') return '—';
-  if (typeof value === 'boolean') return String(value);
-  if (typeof value !== 'number') {
-    const n = toNumber(value);
-    if (n === null) return String(value);
-    value = n;
-  }
+  // Strings stay as they are: a categorical "007" is not the number 7, and the API's "NaN",
+  // "Infinity" and "-Infinity" read as they should.
+  if (typeof value !== 'number') return String(value);
   if (!Number.isFinite(value)) return String(value);
   if (Number.isInteger(value) && Math.abs(value) < 1e15) return String(value);
   const abs = Math.abs(value);
@@ -584,7 +581,7 @@ function renderParallel(trials) {
     raw: (t) => (t.params || {})[p.name],
   }));
   axes.push({
-    label: [metric, `${fmt(lo)} … ${fmt(hi)}`],
+    label: values.length ? [metric, `${fmt(lo)} … ${fmt(hi)}`] : metric,
     name: metric,
     position: (t) => (hi > lo ? (toNumber(t.value) - lo) / (hi - lo) : 0.5),
     raw: (t) => t.value,
@@ -1013,12 +1010,18 @@ function scheduleRender() {
       view.renderTimer = null;
       renderAll();
     }
+    // Events that came while the curves were fetched: their turn now.
+    if (view.dirtyCurves.size) scheduleRender();
     const completed = (view.study.counts || {}).completed || 0;
     const ended = view.study.state !== 'RUNNING';
     if (completed !== view.importanceAt && (ended || completed - view.importanceAt >= IMPORTANCE_EVERY)) {
       refreshImportance();
     }
   }, RENDER_DELAY_MS);
+}
+
+function progressKey(study) {
+  return JSON.stringify([study.state, study.finished_trials, study.counts]);
 }
 
 function onStudyEvent(message) {
@@ -1030,12 +1033,17 @@ function onStudyEvent(message) {
   } catch (e) {
     return;
   }
+  const before = view.study;
   if (event.study) view.study = event.study;
   switch (event.kind || message.type) {
     case 'SNAPSHOT':
-      // Whatever changed between the page's first fetch and the stream's start.
-      loadTrials().then(scheduleRender, (e) => showError(`Cannot load trials: ${e.message}`));
-      return;
+      // The stream starts (or restarts after a dropped connection): reload the trials if any
+      // changed state since they were fetched. (A running trial's new reports come as events.)
+      if (!before || progressKey(before) !== progressKey(view.study)) {
+        loadTrials().then(scheduleRender, (e) => showError(`Cannot load trials: ${e.message}`));
+        return;
+      }
+      break;
     case 'TRIAL_UPDATED':
       if (event.trial) {
         const {old, merged} = mergeTrial(event.trial, false);
