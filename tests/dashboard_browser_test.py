@@ -52,7 +52,7 @@ budget: {max_trials: 30, max_parallel: 4, max_retries: 1, trial_timeout_s: 60}
 space:
   x1: {type: float, low: -5, high: 10}
   x2: {type: float, low: 0, high: 15}
-task: {builtin: branin, args: {steps: 10, step_ms: 5}}
+task: {builtin: branin, args: {steps: 10, step_ms: 40}}
 """
 
 # The live one: int, log, categorical and conditional parameters; slow enough to watch.
@@ -237,7 +237,7 @@ class DashboardBrowserTest(unittest.TestCase):
         self.browser = None
         self.db = os.path.join(self.tmp, "hpo.db")
         study_file = self.write("finished.yaml", FINISHED_STUDY)
-        run = subprocess.run([HPO, "run", study_file, "--workers", "2", "--db", self.db],
+        run = subprocess.run([HPO, "run", study_file, "--workers", "4", "--db", self.db],
                              capture_output=True, text=True, timeout=60, cwd=self.tmp)
         self.assertEqual(run.returncode, 0, run.stderr)
 
@@ -312,7 +312,11 @@ class DashboardBrowserTest(unittest.TestCase):
         name = "dash-finished"
         trials = self.api(f"/api/studies/{name}/trials")
         study = self.api(f"/api/studies/{name}")
-        importance = self.api(f"/api/studies/{name}/importance")
+        try:
+            importance = self.api(f"/api/studies/{name}/importance")
+        except urllib.error.HTTPError as e:  # fewer than 10 completed: the page says why
+            self.assertEqual(e.code, 422)
+            importance = None
         metric = study["objective"]["metric"]
         completed = [t for t in trials if t["state"] == "COMPLETED" and finite(t["value"])]
         with_curves = [t for t in trials
@@ -333,9 +337,12 @@ class DashboardBrowserTest(unittest.TestCase):
         slices = self.js("Object.fromEntries([...document.querySelectorAll('#slices .slice')]"
                          ".map((s) => [s.dataset.param, s.dataset.points]))")
         self.assertEqual(slices, {"x1": str(len(completed)), "x2": str(len(completed))})
-        self.assertEqual(self.data("importance", "state"), "chart")
-        self.assertEqual(self.data("importance", "points"), str(importance["trials"]))
-        self.assertEqual(self.data("importance", "params"), "2")
+        if importance:
+            self.assertEqual(self.data("importance", "state"), "chart")
+            self.assertEqual(self.data("importance", "points"), str(importance["trials"]))
+            self.assertEqual(self.data("importance", "params"), str(len(importance["importance"])))
+        else:
+            self.assertEqual(self.data("importance", "state"), "message")
         self.assertEqual(self.data("trials", "rows"), str(len(trials)))
         self.assertEqual(self.js("document.querySelectorAll('#trials tbody tr').length"), len(trials))
         # Each chart holds what the attributes claim.
@@ -370,14 +377,16 @@ class DashboardBrowserTest(unittest.TestCase):
 
     def check_table(self, trials, study):
         first_number = "(document.querySelector('#trials tbody tr td') || {}).textContent"
-        # Sort by the objective: the best trial comes first; again: the worst.
-        self.js("document.querySelector('#trials th[data-key=\"value\"]').click()")
-        best = study["best_trial"]
-        self.assertEqual(self.js(first_number), str(best["number"]))
-        self.js("document.querySelector('#trials th[data-key=\"value\"]').click()")
+        # Sort by the objective (every trial with a value, pruned ones too): the lowest first;
+        # again: the highest.
         valued = [t for t in trials if finite(t["value"])]
-        worst = max(valued, key=lambda t: t["value"])
-        self.assertEqual(self.js(first_number), str(worst["number"]))
+        lowest = min(valued, key=lambda t: (t["value"], t["number"]))
+        highest = max(valued, key=lambda t: (t["value"], t["number"]))
+        self.js("document.querySelector('#trials th[data-key=\"value\"]').click()")
+        self.assertEqual(self.js(first_number), str(lowest["number"]))
+        self.assertLessEqual(lowest["value"], study["best_trial"]["value"])
+        self.js("document.querySelector('#trials th[data-key=\"value\"]').click()")
+        self.assertEqual(self.js(first_number), str(highest["number"]))
         self.js("document.querySelector('#trials th[data-key=\"number\"]').click()")
         self.assertEqual(self.js(first_number), "0")
 
