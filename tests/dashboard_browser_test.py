@@ -27,6 +27,7 @@ import threading
 import time
 import unittest
 import urllib.error
+import urllib.parse
 import urllib.request
 
 try:
@@ -187,8 +188,10 @@ class Browser:
     def open(self, url):
         """Navigates and waits for the dashboard's first full render (body data-ready)."""
         self.call("Page.navigate", url=url)
-        self.wait_for(f"location.href === {json.dumps(url)} && document.readyState === 'complete' "
-                      "&& document.body && document.body.dataset.ready === '1'",
+        path = urllib.parse.urlsplit(url).path  # a ?token= is dropped by a redirect
+        self.wait_for(f"location.pathname === {json.dumps(path)} && "
+                      "document.readyState === 'complete' && document.body && "
+                      "document.body.dataset.ready === '1'",
                       f"{url} to render")
 
     def close(self):
@@ -240,13 +243,13 @@ class DashboardBrowserTest(unittest.TestCase):
         run = subprocess.run([HPO, "run", study_file, "--workers", "4", "--db", self.db],
                              capture_output=True, text=True, timeout=60, cwd=self.tmp)
         self.assertEqual(run.returncode, 0, run.stderr)
+        # A copy for a second coordinator, one with tokens (one owner per db file).
+        self.token_db = os.path.join(self.tmp, "tokens.db")
+        for suffix in ("", "-wal"):
+            if os.path.exists(self.db + suffix):
+                shutil.copyfile(self.db + suffix, self.token_db + suffix)
 
-        self.coordinator = self.spawn(
-            [COORDINATOR, "--db", self.db, "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"],
-            stdout=subprocess.PIPE)
-        lines = LineReader(self.coordinator.stdout)
-        self.grpc_port = int(lines.wait_for(r"listening on port (\d+)", 20).group(1))
-        self.base = lines.wait_for(r"dashboard on (http://\S+?)/?$", 20).group(1)
+        self.grpc_port, self.base = self.start_coordinator(self.db)
         self.browser = Browser(os.path.join(self.tmp, "chromium"))
         self.browser.call("Emulation.setDeviceMetricsOverride", width=1400, height=2000,
                           deviceScaleFactor=1, mobile=False)
@@ -264,6 +267,15 @@ class DashboardBrowserTest(unittest.TestCase):
         with open(path, "w") as f:
             f.write(text)
         return path
+
+    def start_coordinator(self, db, *flags):
+        """Starts hpo-coordinator on db with the dashboard; returns (gRPC port, dashboard URL)."""
+        process = self.spawn([COORDINATOR, "--db", db, "--listen", "127.0.0.1:0",
+                              "--http", "127.0.0.1:0", *flags], stdout=subprocess.PIPE)
+        lines = LineReader(process.stdout)
+        port = int(lines.wait_for(r"listening on port (\d+)", 20).group(1))
+        base = lines.wait_for(r"dashboard on (http://\S+?)/?$", 20).group(1)
+        return port, base
 
     def spawn(self, argv, **kwargs):
         kwargs.setdefault("stdout", subprocess.DEVNULL)
@@ -292,6 +304,7 @@ class DashboardBrowserTest(unittest.TestCase):
         self.check_finished_study()
         if SCREENSHOT:
             self.take_screenshot(SCREENSHOT)
+        self.check_tokens()
         self.check_live_study()
         self.assertNoPageErrors()
 
@@ -436,6 +449,22 @@ class DashboardBrowserTest(unittest.TestCase):
                 self.assertEqual(len(json.loads(body)), 30)
             else:
                 self.assertEqual(len(body.strip().splitlines()), 31)  # header + 30 trials
+
+    def check_tokens(self):
+        """With --token-file: ?token= on a page opens it (a cookie carries it on); no token, 401."""
+        token = "dashboard-test-client-token"
+        token_file = self.write("tokens", f"client {token}\n")
+        os.chmod(token_file, 0o600)
+        _, base = self.start_coordinator(self.token_db, "--token-file", token_file)
+        with self.assertRaises(urllib.error.HTTPError) as refused:
+            get_json(base + "/api/studies")
+        self.assertEqual(refused.exception.code, 401)
+        self.assertIn("error", json.loads(refused.exception.read()))
+        self.browser.open(f"{base}/?token={token}")
+        self.assertNotIn("token", self.js("location.href"))
+        self.assertEqual(self.data("studies", "rows"), "1")
+        self.browser.open(f"{base}/study/dash-finished")  # the cookie, no ?token=
+        self.assertEqual(self.data("trials", "rows"), "30")
 
     def check_live_study(self):
         name = "dash-live"
