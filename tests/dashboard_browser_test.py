@@ -37,9 +37,10 @@ except ImportError:  # pragma: no cover - reported as a skip
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(REPO, "build", "bin")
-HPO = os.environ.get("HPO_BIN", os.path.join(BIN, "hpo"))
-COORDINATOR = os.environ.get("HPO_COORDINATOR_BIN", os.path.join(BIN, "hpo-coordinator"))
-WORKER = os.environ.get("HPO_WORKER_BIN", os.path.join(BIN, "hpo-worker"))
+# Absolute: the processes run in a temporary directory.
+HPO = os.path.abspath(os.environ.get("HPO_BIN", os.path.join(BIN, "hpo")))
+COORDINATOR = os.path.abspath(os.environ.get("HPO_COORDINATOR_BIN", os.path.join(BIN, "hpo-coordinator")))
+WORKER = os.path.abspath(os.environ.get("HPO_WORKER_BIN", os.path.join(BIN, "hpo-worker")))
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOT = None  # set by --screenshot
 
@@ -516,7 +517,7 @@ class DashboardBrowserTest(unittest.TestCase):
                                  ".options.scales.x.type"), "category")
 
     def take_screenshot(self, path):
-        self.js("window.scrollTo(0, 0)")
+        self.browser.open(f"{self.base}/study/dash-finished")  # as a visitor first sees it
         shot = self.browser.call("Page.captureScreenshot", format="png",
                                  clip={"x": 0, "y": 0, "width": 1400, "height": 2000, "scale": 1},
                                  captureBeyondViewport=True)
