@@ -30,10 +30,15 @@ thread-safety: deps
 	cmake --build $(BUILD)-clang -j$(JOBS) --target hpo hpo-coordinator hpo-worker hpo-task \
 	  worker_daemon_test server_test
 
-# 60 Branin trials, 4 in parallel, on 4 local workers; the history stays in $(BUILD)/demo.db.
-demo: build
-	rm -f $(BUILD)/demo.db $(BUILD)/demo.db-wal $(BUILD)/demo.db-shm
-	$(BUILD)/bin/hpo run examples/branin.yaml --workers 4 --db $(BUILD)/demo.db
+# 60 Branin trials, 4 in parallel, on 4 local workers; the history stays in $(BUILD)-demo/demo.db.
+# Installs and builds only what that needs: the four binaries, without LibTorch or the tests.
+demo:
+	bash deploy/install-deps.sh --demo
+	cmake -S . -B $(BUILD)-demo -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DHPO_BUILD_TESTS=OFF \
+	  -DCMAKE_DISABLE_FIND_PACKAGE_Torch=ON
+	cmake --build $(BUILD)-demo -j$(JOBS) --target hpo hpo-coordinator hpo-worker hpo-task
+	rm -f $(BUILD)-demo/demo.db $(BUILD)-demo/demo.db-wal $(BUILD)-demo/demo.db-shm
+	$(BUILD)-demo/bin/hpo run examples/branin.yaml --workers 4 --db $(BUILD)-demo/demo.db
 
 install: build
 	cmake --install $(BUILD)

@@ -42,6 +42,8 @@ class CallAuthenticator {
   // OK when the call's `authorization: Bearer TOKEN` names a token whose role may call
   // `service`; UNAUTHENTICATED without a known token, PERMISSION_DENIED for the wrong role.
   grpc::Status Check(const grpc::ServerContext& context, Service service) const;
+  // The same check of a bare token (the dashboard's HTTP requests).
+  absl::Status CheckToken(absl::string_view token, Service service) const;
   bool requires_token() const { return tokens_.has_value(); }
 
  private:

@@ -13,6 +13,9 @@
 #include "absl/time/time.h"
 #include "auth/grpc_security.h"
 #include "hpo/v1/hpo.pb.h"
+#include "server/coordinator.h"
+#include "storage/db_lock.h"
+#include "storage/storage.h"
 
 namespace hpo::backend {
 
@@ -60,6 +63,18 @@ absl::Status CheckHealth(const std::string& address, const auth::ClientSecurity&
 // An embedded coordinator over a SQLite file, no server needed. NOT_FOUND when the file does not
 // exist and `create` is false.
 absl::StatusOr<std::unique_ptr<Backend>> OpenLocal(const std::string& db_path, bool create);
+
+// What OpenLocal runs on: a Coordinator over the file (no reaper, curves read from the file),
+// holding the file's owner lock when it is free. Thread-safe (the coordinator is).
+struct LocalCoordinator {
+  ~LocalCoordinator();                    // the coordinator goes first
+  std::unique_ptr<storage::DbLock> lock;  // null when another process owns the file
+  absl::Status read_only;                 // OK when writes are allowed
+  std::unique_ptr<storage::Storage> storage;
+  std::unique_ptr<server::Coordinator> coordinator;
+};
+absl::StatusOr<std::unique_ptr<LocalCoordinator>> OpenLocalCoordinator(const std::string& db_path,
+                                                                       bool create);
 
 }  // namespace hpo::backend
 

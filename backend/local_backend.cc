@@ -20,14 +20,10 @@ namespace {
 // hand out the same trial numbers).
 class LocalBackend final : public Backend {
  public:
-  LocalBackend(std::unique_ptr<storage::DbLock> lock, absl::Status read_only,
-               std::unique_ptr<storage::Storage> storage,
-               std::unique_ptr<server::Coordinator> coordinator)
-      : lock_(std::move(lock)),
-        read_only_(std::move(read_only)),
-        storage_(std::move(storage)),
-        coordinator_(std::move(coordinator)) {}
-  ~LocalBackend() override { coordinator_.reset(); }
+  explicit LocalBackend(std::unique_ptr<LocalCoordinator> local)
+      : local_(std::move(local)),
+        read_only_(local_->read_only),
+        coordinator_(local_->coordinator.get()) {}
 
   absl::StatusOr<hpo::v1::Study> CreateStudy(const hpo::v1::StudySpec& spec) override {
     HPO_RETURN_IF_ERROR(read_only_);
@@ -103,23 +99,27 @@ class LocalBackend final : public Backend {
   }
 
  private:
-  std::unique_ptr<storage::DbLock> lock_;  // null when read-only
-  const absl::Status read_only_;           // OK when writes are allowed
-  std::unique_ptr<storage::Storage> storage_;
-  std::unique_ptr<server::Coordinator> coordinator_;
+  std::unique_ptr<LocalCoordinator> local_;
+  const absl::Status read_only_;  // OK when writes are allowed
+  server::Coordinator* const coordinator_;
 };
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Backend>> OpenLocal(const std::string& db_path, bool create) {
+LocalCoordinator::~LocalCoordinator() { coordinator.reset(); }
+
+absl::StatusOr<std::unique_ptr<LocalCoordinator>> OpenLocalCoordinator(const std::string& db_path,
+                                                                       bool create) {
   struct stat st;
   if (!create && ::stat(db_path.c_str(), &st) != 0) {
     return absl::NotFoundError(absl::StrCat("no database file at ", db_path));
   }
+  auto local = std::make_unique<LocalCoordinator>();
   auto lock = storage::DbLock::Acquire(db_path);
-  absl::Status read_only;
-  if (!lock.ok()) {
-    read_only = absl::FailedPreconditionError(
+  if (lock.ok()) {
+    local->lock = std::move(lock).value();
+  } else {
+    local->read_only = absl::FailedPreconditionError(
         absl::StrCat(lock.status().message(),
                      ": change it through that coordinator (--coordinator ADDR), not --db"));
   }
@@ -127,15 +127,19 @@ absl::StatusOr<std::unique_ptr<Backend>> OpenLocal(const std::string& db_path, b
   options.path = db_path;
   auto storage = storage::SqliteStorage::Create(options);
   if (!storage.ok()) return core::Annotate(storage.status(), absl::StrCat("opening ", db_path));
-  std::unique_ptr<storage::Storage> owned = std::move(storage).value();
-  HPO_ASSIGN_OR_RETURN(auto coordinator, server::Coordinator::Create(owned.get(), [] {
+  local->storage = std::move(storage).value();
+  HPO_ASSIGN_OR_RETURN(local->coordinator, server::Coordinator::Create(local->storage.get(), [] {
                          server::CoordinatorOptions options;
                          options.keep_curves = false;  // no worker reports to it
                          return options;
                        }()));
-  return std::unique_ptr<Backend>(new LocalBackend(lock.ok() ? std::move(lock).value() : nullptr,
-                                                   read_only, std::move(owned),
-                                                   std::move(coordinator)));
+  return local;
+}
+
+absl::StatusOr<std::unique_ptr<Backend>> OpenLocal(const std::string& db_path, bool create) {
+  HPO_ASSIGN_OR_RETURN(std::unique_ptr<LocalCoordinator> local,
+                       OpenLocalCoordinator(db_path, create));
+  return std::unique_ptr<Backend>(new LocalBackend(std::move(local)));
 }
 
 }  // namespace hpo::backend

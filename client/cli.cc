@@ -1,5 +1,7 @@
 #include "client/cli.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -22,6 +24,8 @@
 #include "core/search_space.h"
 #include "core/status_macros.h"
 #include "core/trial_states.h"
+#include "dashboard/dashboard_server.h"
+#include "server/coordinator_server.h"
 
 namespace hpo::client {
 namespace {
@@ -54,6 +58,39 @@ absl::StatusOr<std::unique_ptr<backend::Backend>> Open(const Target& target,
 int Fail(std::ostream& err, const absl::Status& status) {
   err << "hpo: " << status.message() << "\n";
   return 1;
+}
+
+// `hpo dashboard --db FILE`: the dashboard over an embedded coordinator on the file, until
+// SIGINT or SIGTERM. A file that a running coordinator owns is shown as it was when opened.
+int ServeDashboard(const std::string& db, const std::string& listen, std::ostream& out,
+                   std::ostream& err) {
+  if (db.empty()) {
+    return Fail(err, absl::InvalidArgumentError(
+                         "dashboard: give --db FILE (a coordinator serves its own with --http)"));
+  }
+  if (!server::IsLoopbackAddress(listen)) {
+    return Fail(err, absl::FailedPreconditionError(absl::StrCat(
+                         "--http ", listen,
+                         ": the dashboard is plain HTTP, so `hpo dashboard` serves loopback only; "
+                         "reach it from elsewhere through an SSH tunnel")));
+  }
+  // Blocked before any thread starts, so that only sigwait below takes them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  auto local = backend::OpenLocalCoordinator(db, /*create=*/false);
+  if (!local.ok()) return Fail(err, local.status());
+  dashboard::DashboardOptions options;
+  options.listen = listen;
+  auto server = dashboard::DashboardServer::Start((*local)->coordinator.get(), options);
+  if (!server.ok()) return Fail(err, server.status());
+  out << "dashboard of " << db << " on http://" << listen.substr(0, listen.rfind(':')) << ":"
+      << (*server)->port() << "/ (Ctrl-C stops it)" << std::endl;
+  int sig = 0;
+  sigwait(&signals, &sig);
+  return 0;
 }
 
 // --param name=value arguments, typed by the study's space.
@@ -178,6 +215,11 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
   add_trial->add_option("--value", added_value, "the objective's value")->required();
   add_trial->add_option("--metric", metrics, "name=number: another final metric (repeatable)");
   add_format(add_trial);
+  std::string dashboard_http = "127.0.0.1:8080";
+  auto* dashboard = app.add_subcommand(
+      "dashboard", "serve the web dashboard of a db file (--db FILE) until interrupted");
+  dashboard->add_option("--http", dashboard_http, "where to serve it (loopback host:port)")
+      ->capture_default_str();
   auto* watch = app.add_subcommand("watch", "follow a study's progress until it ends");
   watch->add_option("name", study_name)->required();
   auto* trial = app.add_subcommand("trial", "show one trial");
@@ -240,6 +282,8 @@ int RunCli(int argc, char** argv, std::ostream& out, std::ostream& err) {
     }
     return 0;
   }
+
+  if (*dashboard) return ServeDashboard(target.db, dashboard_http, out, err);
 
   auto backend = Open(target);
   if (!backend.ok()) return Fail(err, backend.status());

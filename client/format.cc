@@ -105,67 +105,6 @@ nlohmann::json StopJson(const hpo::v1::StopJudgement& s) {
   return j;
 }
 
-nlohmann::json ToJson(const hpo::v1::Trial& t) {
-  nlohmann::json j;
-  j["id"] = t.id();
-  j["study"] = t.study_name();
-  j["number"] = t.number();
-  j["attempt"] = t.attempt();
-  j["state"] = core::TrialStateName(t.state());
-  j["value"] = t.has_value() ? NumberJson(t.value()) : nlohmann::json(nullptr);
-  nlohmann::json params = nlohmann::json::object();
-  for (const auto& [k, v] : t.params().values()) params[k] = ValueJson(v);
-  j["params"] = params;
-  nlohmann::json metrics = nlohmann::json::object();
-  for (const auto& [k, v] : t.final_metrics()) metrics[k] = NumberJson(v);
-  j["metrics"] = metrics;
-  j["last_step"] = t.last_step();
-  j["worker"] = t.worker_id();
-  j["failure_reason"] = t.failure_reason();
-  j["stop"] = t.has_stop() ? StopJson(t.stop()) : nlohmann::json(nullptr);
-  j["prediction"] = t.has_prediction() ? PredictionJson(t.prediction()) : nlohmann::json(nullptr);
-  j["enqueued"] = t.enqueued();
-  j["start_time_ms"] = t.start_time_ms();
-  j["end_time_ms"] = t.end_time_ms();
-  return j;
-}
-
-nlohmann::json StudyToJson(const hpo::v1::Study& s) {
-  nlohmann::json j;
-  j["id"] = s.id();
-  j["name"] = s.spec().name();
-  j["state"] = core::StudyStateName(s.state());
-  j["optimizer"] = s.spec().optimizer().name();
-  j["optimizer_revision"] = s.optimizer_revision();
-  j["objective"] = {
-      {"metric", s.spec().objective().metric()},
-      {"direction",
-       s.spec().objective().direction() == hpo::v1::MAXIMIZE ? "maximize" : "minimize"}};
-  j["finished_trials"] = s.finished_trials();
-  j["max_trials"] = s.spec().budget().max_trials();
-  const hpo::v1::TrialCounts& c = s.counts();
-  j["counts"] = {{"pending", c.pending()}, {"running", c.running()}, {"completed", c.completed()},
-                 {"pruned", c.pruned()},   {"failed", c.failed()},   {"lost", c.lost()}};
-  j["best_trial"] = s.has_best_trial() ? ToJson(s.best_trial()) : nlohmann::json(nullptr);
-  j["create_time_ms"] = s.create_time_ms();
-  j["end_time_ms"] = s.end_time_ms();
-  j["live_workers"] = s.live_workers();
-  j["accepting_workers"] = s.accepting_workers();
-  j["not_accepted"] = s.not_accepted();
-  j["warm_start_studies"] =
-      std::vector<std::string>(s.warm_start_studies().begin(), s.warm_start_studies().end());
-  j["warm_start_curves"] = s.warm_start_curves();
-  j["warm_start_trials"] = s.warm_start_trials();
-  // The spec as protobuf's JSON mapping (field names as in the .proto).
-  std::string spec_json;
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  if (google::protobuf::util::MessageToJsonString(s.spec(), &spec_json, options).ok()) {
-    j["spec"] = nlohmann::json::parse(spec_json, nullptr, /*allow_exceptions=*/false);
-  }
-  return j;
-}
-
 std::string Dump(const nlohmann::json& j) {
   return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
@@ -251,6 +190,76 @@ std::string Duration(const hpo::v1::Trial& t) {
 
 }  // namespace
 
+nlohmann::json TrialToJson(const hpo::v1::Trial& t) {
+  nlohmann::json j;
+  j["id"] = t.id();
+  j["study"] = t.study_name();
+  j["number"] = t.number();
+  j["attempt"] = t.attempt();
+  j["state"] = core::TrialStateName(t.state());
+  j["value"] = t.has_value() ? NumberJson(t.value()) : nlohmann::json(nullptr);
+  nlohmann::json params = nlohmann::json::object();
+  for (const auto& [k, v] : t.params().values()) params[k] = ValueJson(v);
+  j["params"] = params;
+  nlohmann::json metrics = nlohmann::json::object();
+  for (const auto& [k, v] : t.final_metrics()) metrics[k] = NumberJson(v);
+  j["metrics"] = metrics;
+  j["last_step"] = t.last_step();
+  j["worker"] = t.worker_id();
+  j["failure_reason"] = t.failure_reason();
+  j["stop"] = t.has_stop() ? StopJson(t.stop()) : nlohmann::json(nullptr);
+  j["prediction"] = t.has_prediction() ? PredictionJson(t.prediction()) : nlohmann::json(nullptr);
+  j["enqueued"] = t.enqueued();
+  j["start_time_ms"] = t.start_time_ms();
+  j["end_time_ms"] = t.end_time_ms();
+  if (t.measurements_size() > 0) {
+    nlohmann::json curve = nlohmann::json::array();
+    for (const hpo::v1::Measurement& m : t.measurements()) {
+      nlohmann::json metrics = nlohmann::json::object();
+      for (const auto& [k, v] : m.metrics()) metrics[k] = NumberJson(v);
+      curve.push_back({{"step", m.step()}, {"time_ms", m.time_ms()}, {"metrics", metrics}});
+    }
+    j["measurements"] = curve;
+  }
+  return j;
+}
+
+nlohmann::json StudyToJson(const hpo::v1::Study& s) {
+  nlohmann::json j;
+  j["id"] = s.id();
+  j["name"] = s.spec().name();
+  j["state"] = core::StudyStateName(s.state());
+  j["optimizer"] = s.spec().optimizer().name();
+  j["optimizer_revision"] = s.optimizer_revision();
+  j["objective"] = {
+      {"metric", s.spec().objective().metric()},
+      {"direction",
+       s.spec().objective().direction() == hpo::v1::MAXIMIZE ? "maximize" : "minimize"}};
+  j["finished_trials"] = s.finished_trials();
+  j["max_trials"] = s.spec().budget().max_trials();
+  const hpo::v1::TrialCounts& c = s.counts();
+  j["counts"] = {{"pending", c.pending()}, {"running", c.running()}, {"completed", c.completed()},
+                 {"pruned", c.pruned()},   {"failed", c.failed()},   {"lost", c.lost()}};
+  j["best_trial"] = s.has_best_trial() ? TrialToJson(s.best_trial()) : nlohmann::json(nullptr);
+  j["create_time_ms"] = s.create_time_ms();
+  j["end_time_ms"] = s.end_time_ms();
+  j["live_workers"] = s.live_workers();
+  j["accepting_workers"] = s.accepting_workers();
+  j["not_accepted"] = s.not_accepted();
+  j["warm_start_studies"] =
+      std::vector<std::string>(s.warm_start_studies().begin(), s.warm_start_studies().end());
+  j["warm_start_curves"] = s.warm_start_curves();
+  j["warm_start_trials"] = s.warm_start_trials();
+  // The spec as protobuf's JSON mapping (field names as in the .proto).
+  std::string spec_json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  if (google::protobuf::util::MessageToJsonString(s.spec(), &spec_json, options).ok()) {
+    j["spec"] = nlohmann::json::parse(spec_json, nullptr, /*allow_exceptions=*/false);
+  }
+  return j;
+}
+
 std::string FormatNumber(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
@@ -279,11 +288,11 @@ std::string TrialsTable(const hpo::v1::StudySpec& spec, const std::vector<hpo::v
   return RenderTable(header, rows);
 }
 
-std::string TrialJson(const hpo::v1::Trial& trial) { return Dump(ToJson(trial)); }
+std::string TrialJson(const hpo::v1::Trial& trial) { return Dump(TrialToJson(trial)); }
 
 std::string TrialsJson(const std::vector<hpo::v1::Trial>& trials) {
   nlohmann::json arr = nlohmann::json::array();
-  for (const auto& t : trials) arr.push_back(ToJson(t));
+  for (const auto& t : trials) arr.push_back(TrialToJson(t));
   return Dump(arr);
 }
 
@@ -462,7 +471,7 @@ std::string RenderTrials(absl::string_view format, const hpo::v1::StudySpec& spe
   if (format == "csv") return TrialsCsv(spec, trials);
   if (format == "json") return TrialsJson(trials);
   nlohmann::json arr = nlohmann::json::array();
-  for (const hpo::v1::Trial& t : trials) arr.push_back(ToJson(t));
+  for (const hpo::v1::Trial& t : trials) arr.push_back(TrialToJson(t));
   return Yaml(arr);
 }
 
@@ -470,11 +479,39 @@ std::string RenderTrial(absl::string_view format, const hpo::v1::StudySpec& spec
                         const hpo::v1::Trial& trial) {
   if (format == "table") return TrialDetails(spec, trial);
   if (format == "csv") return TrialsCsv(spec, {trial});
-  return format == "yaml" ? Yaml(ToJson(trial)) : TrialJson(trial);
+  return format == "yaml" ? Yaml(TrialToJson(trial)) : TrialJson(trial);
 }
 
 std::string JsonToYaml(const std::string& json) {
   return Yaml(nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false));
+}
+
+std::string ImportanceTable(const std::string& study, importance::Method method, int trials,
+                            const std::vector<importance::ParamImportance>& importance) {
+  std::string out =
+      absl::StrCat("parameter importance in study ", study, " (", importance::MethodName(method),
+                   ", ", trials, " completed trials)\n");
+  size_t width = 5;  // "PARAM"
+  for (const auto& p : importance) width = std::max(width, p.name.size());
+  absl::StrAppend(&out, absl::StrFormat("%-*s  %10s\n", width, "PARAM", "IMPORTANCE"));
+  for (const auto& p : importance) {
+    const int bar = static_cast<int>(std::lround(std::clamp(p.importance, 0.0, 1.0) * 40));
+    absl::StrAppend(&out, absl::StrFormat("%-*s  %9.1f%%  %s\n", width, p.name, 100 * p.importance,
+                                          std::string(bar, '#')));
+  }
+  return out;
+}
+
+std::string ImportanceJson(const std::string& study, importance::Method method, int trials,
+                           const std::vector<importance::ParamImportance>& importance) {
+  nlohmann::ordered_json params = nlohmann::ordered_json::array();
+  for (const auto& p : importance)
+    params.push_back({{"param", p.name}, {"importance", p.importance}});
+  const nlohmann::ordered_json doc = {{"study", study},
+                                      {"method", importance::MethodName(method)},
+                                      {"trials", trials},
+                                      {"importance", params}};
+  return doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace hpo::client

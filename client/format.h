@@ -7,12 +7,23 @@
 
 #include "absl/strings/string_view.h"
 #include "hpo/v1/hpo.pb.h"
+#include "importance/importance.h"
+#include "nlohmann/json.hpp"
 
 namespace hpo::client {
 
 // For tables, people's reading: the shortest text that reads back the same, at most 10
 // significant digits. CSV, JSON and YAML carry every number at full precision (round-trip text).
 std::string FormatNumber(double v);
+
+// A trial and a study as JSON objects (what --format json prints, and the dashboard's API). A
+// trial's fields: id, study, number, attempt, state, value (null when none), params, metrics,
+// last_step, worker, failure_reason, stop (null, or the stopper's judgement: rule, step, value,
+// summary and its evidence), prediction (null, or mean, spread, p_better, ...), enqueued,
+// start_time_ms, end_time_ms, and measurements [{step, time_ms, metrics}] when it carries any.
+// Non-finite numbers are the strings "NaN", "Infinity", "-Infinity".
+nlohmann::json TrialToJson(const hpo::v1::Trial& trial);
+nlohmann::json StudyToJson(const hpo::v1::Study& study);
 
 // The formats every command that prints a record takes with --format.
 inline constexpr const char* kFormats[] = {"table", "json", "csv", "yaml"};
@@ -60,6 +71,15 @@ std::string StudyDetails(const hpo::v1::Study& study);
 std::string ProgressLine(const hpo::v1::Study& study);
 // "best trial #17 (id 42): value 0.3991\n  x1 = 3.14\n  x2 = 2.27\n"
 std::string BestTrialText(const hpo::v1::StudySpec& spec, const hpo::v1::Trial& trial);
+
+// What `hpo importance` prints (and the dashboard's API serves). The table: a heading line, then
+// one row per parameter with its importance as a percentage and a bar of '#' (40 for 100%). The
+// JSON: {"study", "method", "trials" (how many were used), "importance": [{"param", "importance"},
+// ...]} with numbers in the shortest text that reads back the same. Pure; thread-safe.
+std::string ImportanceTable(const std::string& study, importance::Method method, int trials,
+                            const std::vector<importance::ParamImportance>& importance);
+std::string ImportanceJson(const std::string& study, importance::Method method, int trials,
+                           const std::vector<importance::ParamImportance>& importance);
 
 }  // namespace hpo::client
 

@@ -68,32 +68,4 @@ int RunImportanceCommand(const ImportanceFlags& flags, backend::Backend& backend
   return 0;
 }
 
-std::string ImportanceTable(const std::string& study, importance::Method method, int trials,
-                            const std::vector<importance::ParamImportance>& importance) {
-  std::string out =
-      absl::StrCat("parameter importance in study ", study, " (", importance::MethodName(method),
-                   ", ", trials, " completed trials)\n");
-  size_t width = 5;  // "PARAM"
-  for (const auto& p : importance) width = std::max(width, p.name.size());
-  absl::StrAppend(&out, absl::StrFormat("%-*s  %10s\n", width, "PARAM", "IMPORTANCE"));
-  for (const auto& p : importance) {
-    const int bar = static_cast<int>(std::lround(std::clamp(p.importance, 0.0, 1.0) * 40));
-    absl::StrAppend(&out, absl::StrFormat("%-*s  %9.1f%%  %s\n", width, p.name, 100 * p.importance,
-                                          std::string(bar, '#')));
-  }
-  return out;
-}
-
-std::string ImportanceJson(const std::string& study, importance::Method method, int trials,
-                           const std::vector<importance::ParamImportance>& importance) {
-  nlohmann::ordered_json params = nlohmann::ordered_json::array();
-  for (const auto& p : importance)
-    params.push_back({{"param", p.name}, {"importance", p.importance}});
-  const nlohmann::ordered_json doc = {{"study", study},
-                                      {"method", importance::MethodName(method)},
-                                      {"trials", trials},
-                                      {"importance", params}};
-  return doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-}
-
 }  // namespace hpo::client

@@ -30,15 +30,6 @@ CLI::App* AddImportanceCommand(CLI::App& app, ImportanceFlags* flags);
 int RunImportanceCommand(const ImportanceFlags& flags, backend::Backend& backend, std::ostream& out,
                          std::ostream& err);
 
-// What RunImportanceCommand prints. The table: a heading line, then one row per parameter with
-// its importance as a percentage and a bar of '#' (40 for 100%). The JSON: {"study", "method",
-// "trials" (how many were used), "importance": [{"param", "importance"}, ...]} with numbers in
-// the shortest text that reads back the same. Pure; thread-safe.
-std::string ImportanceTable(const std::string& study, importance::Method method, int trials,
-                            const std::vector<importance::ParamImportance>& importance);
-std::string ImportanceJson(const std::string& study, importance::Method method, int trials,
-                           const std::vector<importance::ParamImportance>& importance);
-
 }  // namespace hpo::client
 
 #endif  // HPO_CLIENT_IMPORTANCE_COMMAND_H_

@@ -14,7 +14,20 @@ PACKAGES=(
   openssl  # the security tests make a throwaway CA with it
   clang    # make thread-safety: clang checks the lock annotations
   libfuzzer-14-dev  # make fuzz-smoke: the libFuzzer targets
+  libjs-chart.js    # the dashboard's plots, served from /usr/share/javascript/chart.js
+  chromium python3-websocket  # the dashboard's test in a real browser (DevTools protocol)
 )
+
+# Only what `make demo` builds (hpo, hpo-coordinator, hpo-worker, hpo-task: no LibTorch, no
+# tests, no benchmarks, no Python package): `install-deps.sh --demo`.
+if [ "${1:-}" = "--demo" ]; then
+  PACKAGES=(
+    build-essential cmake pkg-config ccache
+    libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+    libabsl-dev libsqlite3-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
+    libeigen3-dev libnlopt-cxx-dev libsvm-dev libcpp-httplib-dev
+  )
+fi
 
 # Peers for the benchmarks (not needed to build or test): `install-deps.sh --bench`.
 if [ "${1:-}" = "--bench" ]; then
@@ -28,6 +41,7 @@ if [ "${1:-}" = "--runtime" ]; then
   PACKAGES=(
     libgrpc++1.51 libgrpc29 libprotobuf32 libabsl20220623 libre2-9 libc-ares2 libssl3
     libsqlite3-0 libyaml-cpp0.7 libcpp-httplib0.11 libbrotli1 zlib1g libsvm3 libnlopt0
+    libjs-chart.js
   )
 fi
 

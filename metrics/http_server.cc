@@ -10,20 +10,29 @@
 
 namespace hpo::metrics {
 
+absl::StatusOr<HostPort> ParseHostPort(absl::string_view flag, const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  HostPort out;
+  out.port = -1;
+  if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &out.port) ||
+      out.port < 0 || out.port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, " ", listen, ": expected HOST:PORT, e.g. 127.0.0.1:9464"));
+  }
+  out.host = listen.substr(0, colon);
+  if (out.host.size() >= 2 && out.host.front() == '[' && out.host.back() == ']') {
+    out.host = out.host.substr(1, out.host.size() - 2);
+  }
+  if (out.host.empty()) out.host = "0.0.0.0";
+  return out;
+}
+
 absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
     const std::string& listen, Registry* registry, std::function<absl::Status()> health) {
-  const size_t colon = listen.rfind(':');
-  int port = -1;
-  if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &port) ||
-      port < 0 || port > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--metrics-listen ", listen, ": expected HOST:PORT, e.g. 127.0.0.1:9464"));
-  }
-  std::string host = listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  if (host.empty()) host = "0.0.0.0";
+  absl::StatusOr<HostPort> address = ParseHostPort("--metrics-listen", listen);
+  if (!address.ok()) return address.status();
+  const std::string& host = address->host;
+  const int port = address->port;
 
   std::unique_ptr<MetricsServer> s(new MetricsServer());
   s->server_ = std::make_unique<httplib::Server>();

@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "metrics/registry.h"
 
 namespace httplib {
@@ -16,6 +17,14 @@ class Server;
 }  // namespace httplib
 
 namespace hpo::metrics {
+
+// An HTTP listen address as the daemons' flags take it: host:port or [v6]:port, port 0 picking
+// one, an empty host meaning every interface. INVALID_ARGUMENT naming `flag` otherwise.
+struct HostPort {
+  std::string host;
+  int port = 0;
+};
+absl::StatusOr<HostPort> ParseHostPort(absl::string_view flag, const std::string& listen);
 
 // Thread-safe.
 class MetricsServer {

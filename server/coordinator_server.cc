@@ -96,6 +96,13 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   security.client_certs = !options.tls.ca.empty();
   security.insecure = options.insecure;
   HPO_RETURN_IF_ERROR(CheckListenAddress(options.listen, security));
+  if (!options.http_listen.empty() && !options.insecure &&
+      !IsLoopbackAddress(options.http_listen)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--http ", options.http_listen,
+        ": the dashboard is plain HTTP, so it listens on loopback only (127.0.0.1:PORT); reach "
+        "it through an SSH tunnel or a TLS proxy, or pass --insecure to open it anyway"));
+  }
   security.insecure = false;
   if (options.insecure && !CheckListenAddress(options.listen, security).ok()) {
     HPO_LOG(WARNING) << "INSECURE: serving " << options.listen << " with"
@@ -158,6 +165,20 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     HPO_LOG(INFO) << "metrics on http://"
                   << options.metrics_listen.substr(0, options.metrics_listen.rfind(':')) << ":"
                   << s->metrics_server_->port() << "/metrics";
+  }
+  if (!options.http_listen.empty()) {
+    dashboard::DashboardOptions dashboard;
+    dashboard.listen = options.http_listen;
+    if (s->authenticator_->requires_token()) {
+      dashboard.authorize = [auth = s->authenticator_.get()](absl::string_view token) {
+        return auth->CheckToken(token, auth::Service::kStudy);
+      };
+    }
+    HPO_ASSIGN_OR_RETURN(s->dashboard_,
+                         dashboard::DashboardServer::Start(s->coordinator_.get(), dashboard));
+    HPO_LOG(INFO) << "dashboard on http://"
+                  << options.http_listen.substr(0, options.http_listen.rfind(':')) << ":"
+                  << s->dashboard_->port() << "/";
   }
   if (options.reap_interval > absl::ZeroDuration()) {
     s->reaper_ =
@@ -225,6 +246,7 @@ void CoordinatorServer::Shutdown(absl::Duration grace) {
   // Wake long polls and watches first, so the server's drain does not wait on them. A server
   // whose Start failed half-way has some of these missing.
   if (coordinator_ != nullptr) coordinator_->Shutdown();
+  dashboard_.reset();  // its live streams ended with the watches
   if (server_ != nullptr) {
     if (server_->GetHealthCheckService() != nullptr) server_->GetHealthCheckService()->Shutdown();
     server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));

@@ -12,6 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/notification.h"
 #include "auth/grpc_security.h"
+#include "dashboard/dashboard_server.h"
 #include "grpcpp/server.h"
 #include "metrics/http_server.h"
 #include "metrics/registry.h"
@@ -51,6 +52,9 @@ struct CoordinatorServerOptions {
   auth::TlsFiles tls;
   // Serve GET /metrics (Prometheus) and GET /healthz over HTTP here (host:port); empty: not.
   std::string metrics_listen;
+  // Serve the web dashboard here (host:port; dashboard/dashboard_server.h); empty: not. Plain
+  // HTTP, behind the same tokens: loopback only unless `insecure`.
+  std::string http_listen;
   std::string db_path;  // SQLite file (":memory:" for tests)
   // fsync every commit (survives power loss); the default survives a crash of the process.
   bool synchronous_full = false;
@@ -70,6 +74,7 @@ class CoordinatorServer {
   // The bound port (useful with port 0) and "127.0.0.1:port" for local clients.
   int port() const { return port_; }
   int metrics_port() const { return metrics_server_ ? metrics_server_->port() : 0; }
+  int http_port() const { return dashboard_ ? dashboard_->port() : 0; }
   std::string local_address() const;
   Coordinator* coordinator() { return coordinator_.get(); }
 
@@ -95,6 +100,7 @@ class CoordinatorServer {
   metrics::Registry registry_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<metrics::MetricsServer> metrics_server_;
+  std::unique_ptr<dashboard::DashboardServer> dashboard_;
   int port_ = 0;
   std::thread reaper_;
   absl::Notification stopping_;

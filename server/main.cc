@@ -47,6 +47,10 @@ int main(int argc, char** argv) {
   app.add_option("--metrics-listen", metrics_listen,
                  "serve GET /metrics (Prometheus) and GET /healthz over HTTP on this host:port "
                  "(e.g. 127.0.0.1:9464; default: not served)");
+  std::string http_listen;
+  app.add_option("--http", http_listen,
+                 "serve the web dashboard on this host:port (e.g. 127.0.0.1:8080; loopback only "
+                 "unless --insecure; behind --token-file's tokens: open it with ?token=TOKEN)");
   app.add_flag("--insecure", insecure,
                "serve a non-loopback --listen address without TLS and credentials (anyone who "
                "reaches the port can run commands on every worker)");
@@ -55,7 +59,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("hpo-coordinator ") + HPO_VERSION);
   CLI11_PARSE(app, argc, argv);
   // Abseil's deadlock detection (on in Debian's build of it) records every lock order in a
-  // graph: about 3% of a loaded coordinator's time here. The tests keep it on.
+  // global graph: turning it off took coordinator_capacity_bench at K = 64 from about 2,500 to
+  // 3,040 trials/s here (docs/capacity.md). The tests keep it on.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   hpo::server::CoordinatorServerOptions options;
@@ -64,6 +69,7 @@ int main(int argc, char** argv) {
   options.token_file = token_file;
   options.tls = tls;
   options.metrics_listen = metrics_listen;
+  options.http_listen = http_listen;
   options.db_path = db;
   options.synchronous_full = sync_full;
   options.coordinator.lease_timeout = absl::Seconds(lease_s);
@@ -85,6 +91,10 @@ int main(int argc, char** argv) {
   }
   // Tells scripts which port was bound when --listen ended in :0.
   std::cout << "listening on port " << (*server)->port() << std::endl;
+  if ((*server)->http_port() > 0) {
+    std::cout << "dashboard on http://" << http_listen.substr(0, http_listen.rfind(':')) << ":"
+              << (*server)->http_port() << "/" << std::endl;
+  }
   std::thread([&signals, srv = server->get()] {
     int sig = 0;
     sigwait(&signals, &sig);
