@@ -212,6 +212,20 @@ function configureChartDefaults() {
   Chart.defaults.plugins.tooltip.displayColors = false;
 }
 
+/** Shows `text` over a chart's container (an empty plot says why), or removes it. */
+function setEmptyNote(container, text) {
+  let note = container.querySelector(':scope > .empty');
+  if (!text) {
+    if (note) note.remove();
+    return;
+  }
+  if (!note) {
+    note = el('p', {className: 'muted empty'});
+    container.append(note);
+  }
+  note.textContent = text;
+}
+
 function axisTitle(text) {
   return {display: true, text};
 }
@@ -231,10 +245,13 @@ function studyRow(study) {
   const bar = el('progress', {max: study.max_trials || 1, value: study.finished_trials || 0});
   const state = el('span');
   stateBadge(state, study.state);
+  const waiting = study.state === 'RUNNING' && study.not_accepted ?
+      el('span', {className: 'waiting', title: study.not_accepted}, ' waiting: ', study.not_accepted) :
+      null;
   const num = (v) => el('td', {className: 'num'}, fmt(v || 0));
   return el('tr', {dataset: {study: study.name}},
       el('td', {}, el('a', {href: studyPath(study.name)}, study.name)),
-      el('td', {}, state),
+      el('td', {}, state, waiting),
       el('td', {}, study.optimizer || ''),
       el('td', {}, objective),
       el('td', {className: 'progress-cell'}, bar, ' ', progress),
@@ -422,15 +439,22 @@ function renderSummary() {
     ['Created', fmtTime(s.create_time_ms)],
     ['Ended', s.end_time_ms ? fmtTime(s.end_time_ms) : '—'],
   ];
-  if (s.warm_start_studies && s.warm_start_studies.length) {
-    facts.push(['Warm start', `${[].concat(s.warm_start_studies).join(', ')} ` +
-        `(${s.warm_start_trials || 0} trials, ${s.warm_start_curves || 0} curves)`]);
-  } else if (s.warm_start_curves) {
-    facts.push(['Stopper learns from', `${s.warm_start_curves} earlier curves`]);
+  // Two warm starts: the optimizer's (optimizer.warm_start_from: earlier trials seed it) and
+  // the stopper's (earlier studies' complete curves, e.g. learning_curve's warm_start: auto).
+  const seededFrom = (spec.optimizer && spec.optimizer.warm_start_from) || [];
+  if (s.warm_start_trials) {
+    facts.push(['Optimizer seeded with', `${s.warm_start_trials} trials` +
+        (seededFrom.length ? ` of ${[].concat(seededFrom).join(', ')}` : '')]);
+  }
+  const curvesFrom = s.warm_start_studies || [];
+  if (s.warm_start_curves || curvesFrom.length) {
+    facts.push(['Stopper learns from', `${s.warm_start_curves || 0} curves` +
+        (curvesFrom.length ? ` of ${[].concat(curvesFrom).join(', ')}` : '')]);
   }
   $('facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
+  // Live workers exist but none takes this study's trials: say why, as `hpo watch` does.
   const warning = $('not-accepted');
-  warning.textContent = s.not_accepted ? `No live worker accepts this study: ${s.not_accepted}` : '';
+  warning.textContent = s.not_accepted ? `Waiting: ${s.not_accepted}` : '';
   warning.hidden = !(s.not_accepted && s.state === 'RUNNING');
   $('live').hidden = !view.source;
 }
@@ -450,6 +474,7 @@ function renderHistory(trials) {
   }
   const container = $('history');
   container.dataset.points = String(points.length);
+  setEmptyNote(container, points.length ? '' : 'No completed trial yet.');
   upsertChart('history', container.querySelector('canvas'), {
     type: 'scatter',
     data: {
@@ -537,6 +562,7 @@ function renderCurves(trials) {
 
   const container = $('curves');
   container.dataset.points = String(withCurves.length);
+  setEmptyNote(container, withCurves.length ? '' : `No trial has reported ${metric} yet.`);
   container.dataset.stopped = String(stops.length);
   upsertChart('curves', container.querySelector('canvas'), {
     type: 'line',
@@ -595,6 +621,7 @@ function renderParallel(trials) {
 
   const container = $('parallel');
   container.dataset.points = String(done.length);
+  setEmptyNote(container, done.length ? '' : 'No completed trial yet.');
   upsertChart('parallel', container.querySelector('canvas'), {
     type: 'line',
     data: {labels: axes.map((a) => a.label), datasets},
@@ -649,6 +676,8 @@ function renderSlices(trials) {
       return {x: p.kind === 'categorical' ? String(v) : toNumber(v), y: toNumber(t.value), trial: t};
     });
     box.dataset.points = String(points.length);
+    setEmptyNote(box.querySelector('.chart'), points.length ? '' :
+        (done.length ? `No completed trial has ${p.name}.` : 'No completed trial yet.'));
     const colors = has.map((t) => rampColor(maxNumber ? 0.15 + 0.85 * t.number / maxNumber : 1, 0.75));
     let xScale;
     if (p.kind === 'categorical') {
@@ -828,6 +857,9 @@ function renderTable(trials) {
     return el('td', {className: `${c.num ? 'num' : ''} ${c.className || ''}`, title: content}, content);
   }))));
   table.dataset.rows = String(shown.length);
+  const empty = $('trials-empty');
+  empty.hidden = shown.length > 0;
+  empty.textContent = trials.length ? 'No trial matches the filter.' : 'No trial yet.';
   table.dataset.matching = String(matching);
   $('rows-shown').textContent = matching === trials.length ? `${trials.length} trials` :
                                                               `${matching} of ${trials.length} trials`;
