@@ -188,9 +188,10 @@ class Browser:
 
     def open(self, url):
         """Navigates and waits for the dashboard's first full render (body data-ready)."""
+        self.evaluate("window.dashboardTestOldPage = true")  # tells the old page from the new
         self.call("Page.navigate", url=url)
         path = urllib.parse.urlsplit(url).path  # a ?token= is dropped by a redirect
-        self.wait_for(f"location.pathname === {json.dumps(path)} && "
+        self.wait_for(f"!window.dashboardTestOldPage && location.pathname === {json.dumps(path)} && "
                       "document.readyState === 'complete' && document.body && "
                       "document.body.dataset.ready === '1'",
                       f"{url} to render")
@@ -438,6 +439,15 @@ class DashboardBrowserTest(unittest.TestCase):
         self.assertIn(trial["worker"], self.js("document.getElementById('detail-facts').textContent"))
         self.assertEqual(self.js("document.querySelectorAll('#detail-metrics tr').length"),
                          len(trial["metrics"]))
+        # The address links to the trial: opened anew, the page shows its detail.
+        self.assertEqual(self.js("location.hash"), f"#trial-{trial['id']}")
+        linked = self.js("location.href")
+        self.browser.call("Page.navigate", url="about:blank")  # else only the fragment moves
+        self.browser.open(linked)
+        self.browser.wait_for(
+            f"document.getElementById('detail').dataset.trialId === '{trial['id']}' && "
+            f"document.getElementById('detail-curve').dataset.points === '{expected_points}'",
+            "the linked trial's detail")
 
     def check_downloads(self, name):
         for kind, link in (("csv", "download-csv"), ("json", "download-json")):

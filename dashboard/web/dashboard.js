@@ -810,14 +810,19 @@ function renderTable(trials) {
   const headerRow = table.querySelector('thead tr');
   headerRow.replaceChildren(...columns.map((c) => {
     const sorted = c.key === key;
+    const sortBy = () => {
+      view.sort = {key: c.key, descending: view.sort.key === c.key ? !view.sort.descending : false};
+      renderTable(sortedTrials());
+    };
     return el('th', {
       className: `${c.num ? 'num ' : ''}${sorted ? 'sorted' : ''}`,
       title: 'sort by this column',
       dataset: {key: c.key},
+      tabIndex: 0,
       'aria-sort': sorted ? (descending ? 'descending' : 'ascending') : 'none',
-      onclick: () => {
-        view.sort = {key: c.key, descending: view.sort.key === c.key ? !view.sort.descending : false};
-        renderTable(sortedTrials());
+      onclick: sortBy,
+      onkeydown: (e) => {
+        if (e.key === 'Enter') sortBy();
       },
     }, c.title, sorted ? (descending ? ' ▼' : ' ▲') : '');
   }));
@@ -846,7 +851,11 @@ function renderTable(trials) {
   table.querySelector('tbody').replaceChildren(...shown.map((t) => el('tr', {
     className: `state-row-${t.state.toLowerCase()}${t.id === view.detailId ? ' selected' : ''}`,
     dataset: {trialId: String(t.id)},
+    tabIndex: 0,
     onclick: () => openDetail(t.id),
+    onkeydown: (e) => {
+      if (e.key === 'Enter') openDetail(t.id);
+    },
   }, ...columns.map((c) => {
     if (c.key === 'state') {
       const badge = el('span');
@@ -870,8 +879,10 @@ function renderTable(trials) {
 
 // --- Trial detail ------------------------------------------------------------------------------
 
+/** Opens a trial's detail below the table; the address (#trial-ID) links to it. */
 async function openDetail(id) {
   view.detailId = id;
+  history.replaceState(null, '', `#trial-${id}`);
   for (const row of document.querySelectorAll('#trials tbody tr')) {
     row.classList.toggle('selected', row.dataset.trialId === String(id));
   }
@@ -893,6 +904,7 @@ async function openDetail(id) {
 
 function closeDetail() {
   view.detailId = null;
+  history.replaceState(null, '', location.pathname + location.search);
   $('detail').hidden = true;
   delete $('detail').dataset.trialId;
   destroyChart('detail');
@@ -1153,6 +1165,8 @@ async function initStudy() {
     return;
   }
   renderAll();
+  const linked = location.hash.match(/^#trial-(\d+)$/);
+  if (linked) openDetail(Number(linked[1]));
   await refreshImportance();
   document.body.dataset.ready = '1';
   if (view.study.state === 'RUNNING') startLive();
