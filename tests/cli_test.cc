@@ -15,6 +15,7 @@
 #include "harness/bench.h"
 #include "harness/digest.h"
 #include "harness/results_db.h"
+#include "httplib.h"
 #include "server/coordinator_server.h"
 #include "server/optimizers/optimizer.h"
 #include "tasks/task.h"
@@ -551,6 +552,39 @@ TEST(CliRunTest, RunsAStudyToItsBudgetAndKeepsTheHistory) {
   r = Cli({"run", file, "--db", db, "--hpo-task", HPO_TASK_BIN});
   EXPECT_EQ(r.code, 1);
   EXPECT_THAT(r.err, HasSubstr("study 'small' already ended in"));
+}
+
+// `hpo dashboard --db FILE` serves the file's studies on loopback until SIGTERM.
+TEST(CliDashboardTest, ServesAFileOnLoopbackUntilTerminated) {
+  TempDir dir;
+  const std::string db = dir.File("d.db");
+  auto r = Cli({"run", Write(dir, "small.yaml", kSmallStudy), "--workers", "2", "--db", db,
+                "--hpo-task", HPO_TASK_BIN});
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = Cli({"dashboard"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("give --db FILE"));
+  r = Cli({"--db", db, "dashboard", "--http", "0.0.0.0:0"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("loopback only"));
+
+  auto child = testing::StartProcess({HPO_BIN, "--db", db, "dashboard", "--http", "127.0.0.1:0"},
+                                     dir.File("dashboard.log"));
+  ASSERT_NE(child, nullptr);
+  auto line = child->ReadLine(absl::Now() + absl::Seconds(30));
+  ASSERT_TRUE(line.ok() && line->has_value()) << "no address printed";
+  const std::string prefix = absl::StrCat("dashboard of ", db, " on http://127.0.0.1:");
+  ASSERT_THAT(**line, StartsWith(prefix));
+  int port = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(
+      (**line).substr(prefix.size(), (**line).find('/', prefix.size()) - prefix.size()), &port))
+      << **line;
+  httplib::Client http("127.0.0.1", port);
+  auto res = http.Get("/api/studies/small/trials");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_THAT(res->body, HasSubstr("\"measurements\":[{\"metrics\""));
+  EXPECT_EQ(testing::TerminateAndWait(*child, absl::Seconds(30)), 0);
 }
 
 // Issue 17: a trial that prints a 10 MB line, 20,000 metric lines and a final one. Every trial's
