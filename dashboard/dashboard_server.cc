@@ -172,6 +172,11 @@ void DashboardServer::Route() {
   srv.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (!options_.authorize) return httplib::Server::HandlerResponse::Unhandled;
     const std::string token = RequestToken(req);
+    // The pages, their script and style hold no data: they load without a token, so that a
+    // refused one is explained on the page. Everything under /api/ needs one.
+    if (!absl::StartsWith(req.path, "/api/") && !req.has_param("token")) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
     if (absl::Status s = options_.authorize(token); !s.ok()) {
       Error(res, s.code() == absl::StatusCode::kPermissionDenied ? 403 : 401,
             absl::StrCat(s.message(), token.empty() ? " (open the page with ?token=TOKEN)" : ""));

@@ -16,7 +16,8 @@
 //                                     STUDY_UPDATED, STUDY_ENDED (then the stream ends); each
 //                                     data line {kind, study, trial (no curve, or null)}
 //   /api/trials/ID                    one trial with its curve
-// Errors are JSON {"error": MESSAGE} with 400, 401, 404 or 422.
+// Errors are JSON {"error": MESSAGE} with 400, 401, 403, 404 or 422. With tokens, every /api/
+// route needs one; the pages and static files (no data in them) do not.
 #ifndef HPO_DASHBOARD_DASHBOARD_SERVER_H_
 #define HPO_DASHBOARD_DASHBOARD_SERVER_H_
 

@@ -158,11 +158,22 @@ TEST_F(DashboardTest, TokensGuardEveryRouteAndAPageSetsTheCookie) {
   auto server = Serve(options);
   ASSERT_NE(server, nullptr);
   httplib::Client http("127.0.0.1", server->port());
-  for (const char* path : {"/", "/api/studies", "/api/studies/dash/events", "/static/chart.js"}) {
+  for (const char* path : {"/api/studies", "/api/studies/dash", "/api/studies/dash/trials.csv",
+                           "/api/studies/dash/events", "/api/trials/1"}) {
     auto res = http.Get(path);
     ASSERT_TRUE(res) << path;
     EXPECT_EQ(res->status, 401) << path;
+    EXPECT_THAT(res->body, HasSubstr("?token=TOKEN")) << path;
   }
+  // The pages hold no data: they load, and say why the API refused.
+  for (const char* path : {"/", "/study/dash", "/static/dashboard.js"}) {
+    auto res = http.Get(path);
+    ASSERT_TRUE(res) << path;
+    EXPECT_EQ(res->status, 200) << path;
+  }
+  auto wrong = http.Get("/study/dash?token=wrong");
+  ASSERT_TRUE(wrong);
+  EXPECT_EQ(wrong->status, 401);
   auto res = http.Get("/api/studies", {{"Authorization", "Bearer s3cret"}});
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200);
