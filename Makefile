@@ -31,11 +31,13 @@ thread-safety: deps
 	  worker_daemon_test server_test
 
 # 60 Branin trials, 4 in parallel, on 4 local workers; the history stays in $(BUILD)-demo/demo.db.
-# Installs and builds only what that needs: the four binaries, without LibTorch or the tests.
+# Installs and builds only what that needs: the four binaries, without LibTorch or the tests, at
+# -O1 without debug info (3m33s to build on a fresh 2-core machine; -O3 took 4m31s, the default
+# -O2 -g about 5m20s). `make` and `make install` build the optimized ones.
 demo:
 	bash deploy/install-deps.sh --demo
-	cmake -S . -B $(BUILD)-demo -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DHPO_BUILD_TESTS=OFF \
-	  -DCMAKE_DISABLE_FIND_PACKAGE_Torch=ON
+	cmake -S . -B $(BUILD)-demo -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O1 -DNDEBUG" \
+	  -DHPO_BUILD_TESTS=OFF -DCMAKE_DISABLE_FIND_PACKAGE_Torch=ON
 	cmake --build $(BUILD)-demo -j$(JOBS) --target hpo hpo-coordinator hpo-worker hpo-task
 	rm -f $(BUILD)-demo/demo.db $(BUILD)-demo/demo.db-wal $(BUILD)-demo/demo.db-shm
 	$(BUILD)-demo/bin/hpo run examples/branin.yaml --workers 4 --db $(BUILD)-demo/demo.db

@@ -206,6 +206,7 @@ nlohmann::json TrialToJson(const hpo::v1::Trial& t) {
   j["metrics"] = metrics;
   j["last_step"] = t.last_step();
   j["worker"] = t.worker_id();
+  j["log_path"] = t.log_path();
   j["failure_reason"] = t.failure_reason();
   j["stop"] = t.has_stop() ? StopJson(t.stop()) : nlohmann::json(nullptr);
   j["prediction"] = t.has_prediction() ? PredictionJson(t.prediction()) : nlohmann::json(nullptr);
@@ -402,6 +403,7 @@ std::string TrialDetails(const hpo::v1::StudySpec& spec, const hpo::v1::Trial& t
     if (!text.empty()) absl::StrAppend(&out, "  ", p.name(), " = ", text, "\n");
   }
   if (!t.worker_id().empty()) absl::StrAppend(&out, "worker: ", t.worker_id(), "\n");
+  if (!t.log_path().empty()) absl::StrAppend(&out, "log: ", t.log_path(), "\n");
   if (const std::string d = Duration(t); !d.empty()) absl::StrAppend(&out, "ran: ", d, "\n");
   if (t.measurements_size() > 0) {
     const hpo::v1::Measurement& last = *t.measurements().rbegin();

@@ -18,10 +18,10 @@ std::string FormatNumber(double v);
 
 // A trial and a study as JSON objects (what --format json prints, and the dashboard's API). A
 // trial's fields: id, study, number, attempt, state, value (null when none), params, metrics,
-// last_step, worker, failure_reason, stop (null, or the stopper's judgement: rule, step, value,
-// summary and its evidence), prediction (null, or mean, spread, p_better, ...), enqueued,
-// start_time_ms, end_time_ms, and measurements [{step, time_ms, metrics}] when it carries any.
-// Non-finite numbers are the strings "NaN", "Infinity", "-Infinity".
+// last_step, worker, log_path ("HOST:PATH" of its output), failure_reason, stop (null, or the
+// stopper's judgement: rule, step, value, summary and its evidence), prediction (null, or mean,
+// spread, p_better, ...), enqueued, start_time_ms, end_time_ms, and measurements [{step, time_ms,
+// metrics}] when it carries any. Non-finite numbers are the strings "NaN", "Infinity", "-Infinity".
 nlohmann::json TrialToJson(const hpo::v1::Trial& trial);
 nlohmann::json StudyToJson(const hpo::v1::Study& study);
 

@@ -93,6 +93,14 @@ absl::Status CheckMeasurements(const std::vector<hpo::v1::Measurement>& batch) {
   return absl::OkStatus();
 }
 
+absl::Status CheckLogPath(const std::string& log_path) {
+  if (log_path.size() > core::kMaxPathBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("log_path: longer than ", core::kMaxPathBytes, " bytes"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 StudyState::StudyState(const Study& study, std::unique_ptr<Optimizer> optimizer,
@@ -694,6 +702,13 @@ absl::StatusOr<hpo::v1::ReportProgressResponse> StudyState::Report(
   absl::MutexLock lock(&mu_);
   HPO_ASSIGN_OR_RETURN(Trial * trial, LeasedLocked(request.trial_id(), request.worker_id()));
   HPO_RETURN_IF_ERROR(CheckMeasurements(batch));
+  HPO_RETURN_IF_ERROR(CheckLogPath(request.log_path()));
+  if (!request.log_path().empty() && request.log_path() != trial->log_path()) {
+    Trial updated = Summary(*trial);
+    updated.set_log_path(request.log_path());
+    HPO_RETURN_IF_ERROR(context_->storage->UpdateTrial(updated));
+    trial->set_log_path(request.log_path());
+  }
   if (trial->measurements_size() + static_cast<int>(batch.size()) >
       core::kMaxMeasurementsPerTrial) {
     return absl::ResourceExhaustedError(
@@ -745,11 +760,13 @@ absl::StatusOr<Trial> StudyState::Complete(const hpo::v1::CompleteTrialRequest& 
     return *t;
   }
   HPO_ASSIGN_OR_RETURN(Trial * trial, LeasedLocked(request.trial_id(), request.worker_id()));
+  HPO_RETURN_IF_ERROR(CheckLogPath(request.log_path()));
   const std::string& metric = spec_.objective().metric();
   const int64_t now = context_->clock->NowMs();
 
   Trial updated = Summary(*trial);
   updated.set_state(to);
+  if (!request.log_path().empty()) updated.set_log_path(request.log_path());
   updated.mutable_final_metrics()->insert(request.final_metrics().begin(),
                                           request.final_metrics().end());
   updated.set_failure_reason(request.failure_reason());

@@ -21,7 +21,7 @@ namespace hpo::storage {
 
 // The schema version this code writes; Create() migrates older databases up to it and refuses
 // newer ones.
-inline constexpr int kSqliteSchemaVersion = 3;
+inline constexpr int kSqliteSchemaVersion = 4;
 
 // Storage on SQLite.
 //

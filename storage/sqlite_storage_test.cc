@@ -145,6 +145,7 @@ TEST_F(SqliteStorageTest, Version1DatabaseGainsOptimizerRevisions) {
     raw.Exec("ALTER TABLE studies DROP COLUMN optimizer_revision");
     raw.Exec("ALTER TABLE trials DROP COLUMN stop");
     raw.Exec("ALTER TABLE trials DROP COLUMN prediction");
+    raw.Exec("ALTER TABLE trials DROP COLUMN log_path");
     raw.Exec("DELETE FROM schema_version WHERE version > 1");
   }
   auto storage = Open();
@@ -174,15 +175,16 @@ TEST_F(SqliteStorageTest, Version2DatabaseGainsStopJudgements) {
     trial_id = inserted->id();
   }
   {
-    // Back to what version 2 wrote: no stop or prediction columns.
+    // Back to what version 2 wrote: no stop, prediction or log_path columns.
     RawDb raw(path_);
     raw.Exec("ALTER TABLE trials DROP COLUMN stop");
     raw.Exec("ALTER TABLE trials DROP COLUMN prediction");
+    raw.Exec("ALTER TABLE trials DROP COLUMN log_path");
     raw.Exec("DELETE FROM schema_version WHERE version > 2");
   }
   auto storage = Open();
   ASSERT_NE(storage, nullptr);
-  EXPECT_EQ(*storage->SchemaVersion(), 3);
+  EXPECT_EQ(*storage->SchemaVersion(), kSqliteSchemaVersion);
   auto old = storage->GetTrial(trial_id, false);
   ASSERT_TRUE(old.ok()) << old.status();
   EXPECT_EQ(old->state(), hpo::v1::PRUNED);
@@ -192,6 +194,37 @@ TEST_F(SqliteStorageTest, Version2DatabaseGainsStopJudgements) {
   judged.mutable_stop()->set_rule("median");
   ASSERT_TRUE(storage->UpdateTrial(judged).ok());
   EXPECT_EQ(storage->GetTrial(trial_id, false)->stop().rule(), "median");
+}
+
+TEST_F(SqliteStorageTest, Version3DatabaseGainsLogPaths) {
+  int64_t trial_id = 0;
+  {
+    auto storage = Open();
+    ASSERT_NE(storage, nullptr);
+    auto study = storage->CreateStudy(Spec("old"), 5, 9);
+    ASSERT_TRUE(study.ok());
+    Trial t;
+    t.set_study_id(study->id());
+    t.set_state(hpo::v1::COMPLETED);
+    auto inserted = storage->InsertTrial(t);
+    ASSERT_TRUE(inserted.ok());
+    trial_id = inserted->id();
+  }
+  {
+    RawDb raw(path_);  // what version 3 wrote: no log_path column
+    raw.Exec("ALTER TABLE trials DROP COLUMN log_path");
+    raw.Exec("DELETE FROM schema_version WHERE version > 3");
+  }
+  auto storage = Open();
+  ASSERT_NE(storage, nullptr);
+  EXPECT_EQ(*storage->SchemaVersion(), 4);
+  auto old = storage->GetTrial(trial_id, false);
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_EQ(old->log_path(), "");
+  Trial logged = *old;
+  logged.set_log_path("gpu-7:/var/log/hpo/old-0-0-1.log");
+  ASSERT_TRUE(storage->UpdateTrial(logged).ok());
+  EXPECT_EQ(storage->GetTrial(trial_id, false)->log_path(), "gpu-7:/var/log/hpo/old-0-0-1.log");
 }
 
 TEST_F(SqliteStorageTest, NewerSchemaVersionIsRefused) {

@@ -308,6 +308,7 @@ TEST_P(StorageConformanceTest, TrialRoundTripsEveryField) {
   t.mutable_prediction()->set_step(4);
   t.mutable_prediction()->set_mean(0.75);
   t.mutable_prediction()->set_spread(0.125);
+  t.set_log_path("host-1:/var/log/hpo/rt-3-1-9.log");
 
   auto inserted = storage_->InsertTrial(t);
   ASSERT_TRUE(inserted.ok()) << inserted.status();
@@ -339,6 +340,7 @@ TEST_P(StorageConformanceTest, TrialRoundTripsEveryField) {
   changed.set_create_time_ms(111);
   changed.set_start_time_ms(222);
   changed.set_end_time_ms(333);
+  changed.set_log_path("host-2:/tmp/rt.log");
   changed.set_enqueued(false);
   changed.set_complete_request_id("req-43");
   changed.clear_prediction();

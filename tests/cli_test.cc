@@ -548,6 +548,16 @@ TEST(CliRunTest, RunsAStudyToItsBudgetAndKeepsTheHistory) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("\"state\": \"COMPLETED\""));
 
+  // trial show says where the worker wrote the trial's output, and the file is there.
+  r = Cli({"--db", db, "trial", "show", "1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const size_t log = r.out.find("\nlog: ");
+  ASSERT_NE(log, std::string::npos) << r.out;
+  const std::string where = r.out.substr(log + 6, r.out.find('\n', log + 1) - log - 6);
+  const std::string path = where.substr(where.find(':') + 1);
+  EXPECT_THAT(path, StartsWith(db + ".logs/small-0-0-1.log"));
+  EXPECT_TRUE(std::filesystem::exists(path)) << path;
+
   // Running it again on the same db refuses: the study has ended there.
   r = Cli({"run", file, "--db", db, "--hpo-task", HPO_TASK_BIN});
   EXPECT_EQ(r.code, 1);

@@ -118,7 +118,8 @@ std::vector<std::vector<std::string>> AssignGpus(const std::vector<std::string>&
 // Streams one trial's measurements to the coordinator. Used by the trial's slot thread only.
 class Worker::Sink final : public ProgressSink {
  public:
-  Sink(Worker* worker, int64_t trial_id) : worker_(worker), trial_id_(trial_id) {}
+  Sink(Worker* worker, int64_t trial_id, std::string log_path)
+      : worker_(worker), trial_id_(trial_id), log_path_(std::move(log_path)) {}
 
   hpo::v1::Decision Report(const std::vector<hpo::v1::Measurement>& batch) override {
     if (full_) return hpo::v1::CONTINUE;  // the coordinator keeps no more of this trial's steps
@@ -126,6 +127,7 @@ class Worker::Sink final : public ProgressSink {
     request.set_worker_id(worker_->options_.worker_id);
     request.set_trial_id(trial_id_);
     request.mutable_measurements()->Assign(batch.begin(), batch.end());
+    if (!log_path_sent_) request.set_log_path(log_path_);
     const std::string steps = batch.size() == 1
                                   ? absl::StrCat("step ", batch[0].step())
                                   : absl::StrCat(batch.size(), " steps (", batch.front().step(),
@@ -138,7 +140,10 @@ class Worker::Sink final : public ProgressSink {
       const absl::Status status =
           rpc::FromGrpcStatus(worker_->stub_->ReportProgress(context.get(), request, &response),
                               worker_->options_.coordinator);
-      if (status.ok()) return response.decision();
+      if (status.ok()) {
+        log_path_sent_ = true;
+        return response.decision();
+      }
       if (status.code() == absl::StatusCode::kFailedPrecondition ||
           status.code() == absl::StatusCode::kNotFound) {
         HPO_LOG(WARNING) << "trial " << trial_id_ << ": lease lost (" << status.message()
@@ -174,6 +179,8 @@ class Worker::Sink final : public ProgressSink {
   Worker* const worker_;
   const int64_t trial_id_;
   bool lease_lost_ = false;
+  const std::string log_path_;  // Trial.log_path, sent with the first report that gets through
+  bool log_path_sent_ = false;
 };
 
 absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(Options options) {
@@ -433,9 +440,14 @@ void Worker::RunTrial(int slot, const hpo::v1::AcquireTrialResponse& acquired) {
   runner_options.kill_grace = options_.kill_grace;
   runner_options.report_interval = options_.report_interval;
   runner_options.trial_dir_root = options_.trial_dir_root;
+  std::string log_path;  // what the coordinator shows: HOST:ABSOLUTE_PATH
   if (!options_.log_dir.empty()) {
     runner_options.log_path = absl::StrCat(options_.log_dir, "/", spec.name(), "-", trial.number(),
                                            "-", trial.attempt(), "-", trial.id(), ".log");
+    std::error_code ec;
+    const std::filesystem::path absolute = std::filesystem::absolute(runner_options.log_path, ec);
+    log_path = absl::StrCat(Hostname(), ":",
+                            ec ? runner_options.log_path : absolute.lexically_normal().string());
   }
   if (absl::Status accepted = CheckAccepted(policy_, spec); !accepted.ok()) {
     // The coordinator could not tell (a bare program name, a symlink): give it back, refused,
@@ -467,7 +479,7 @@ void Worker::RunTrial(int slot, const hpo::v1::AcquireTrialResponse& acquired) {
   }
   HPO_LOG(INFO) << "slot " << slot << ": trial " << trial.id() << " (study " << spec.name() << " #"
                 << trial.number() << ", attempt " << trial.attempt() << ")";
-  Sink sink(this, trial.id());
+  Sink sink(this, trial.id(), log_path);
   const TrialOutcome outcome = runner.Run(sink);
   if (outcome.cancelled) {
     // Only Stop cancels: the trial did not fail, another worker can run it.
@@ -487,6 +499,7 @@ void Worker::RunTrial(int slot, const hpo::v1::AcquireTrialResponse& acquired) {
   request.mutable_final_metrics()->insert(outcome.final_metrics.begin(),
                                           outcome.final_metrics.end());
   request.set_failure_reason(outcome.failure_reason);
+  request.set_log_path(log_path);
   registry_.Add("hpo_worker_trials_total", {{"state", core::TrialStateName(outcome.state)}});
   CompleteTrial(request);
 }
