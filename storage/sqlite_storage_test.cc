@@ -68,6 +68,21 @@ class SqliteStorageTest : public ::testing::Test {
     return storage.ok() ? *std::move(storage) : nullptr;
   }
 
+  // A study "old" with one trial in `state`, written and closed: the trial's id (0 on failure).
+  int64_t OneTrialInAStudy(hpo::v1::TrialState state) {
+    auto storage = Open();
+    if (storage == nullptr) return 0;
+    auto study = storage->CreateStudy(Spec("old"), 5, 9);
+    EXPECT_TRUE(study.ok()) << study.status();
+    if (!study.ok()) return 0;
+    Trial t;
+    t.set_study_id(study->id());
+    t.set_state(state);
+    auto inserted = storage->InsertTrial(t);
+    EXPECT_TRUE(inserted.ok()) << inserted.status();
+    return inserted.ok() ? inserted->id() : 0;
+  }
+
   static hpo::v1::StudySpec Spec(const std::string& name) {
     hpo::v1::StudySpec spec;
     spec.set_name(name);
@@ -161,19 +176,8 @@ TEST_F(SqliteStorageTest, Version1DatabaseGainsOptimizerRevisions) {
 }
 
 TEST_F(SqliteStorageTest, Version2DatabaseGainsStopJudgements) {
-  int64_t trial_id = 0;
-  {
-    auto storage = Open();
-    ASSERT_NE(storage, nullptr);
-    auto study = storage->CreateStudy(Spec("old"), 5, 9);
-    ASSERT_TRUE(study.ok());
-    Trial t;
-    t.set_study_id(study->id());
-    t.set_state(hpo::v1::PRUNED);
-    auto inserted = storage->InsertTrial(t);
-    ASSERT_TRUE(inserted.ok());
-    trial_id = inserted->id();
-  }
+  const int64_t trial_id = OneTrialInAStudy(hpo::v1::PRUNED);
+  ASSERT_GT(trial_id, 0);
   {
     // Back to what version 2 wrote: no stop, prediction or log_path columns.
     RawDb raw(path_);
@@ -197,19 +201,8 @@ TEST_F(SqliteStorageTest, Version2DatabaseGainsStopJudgements) {
 }
 
 TEST_F(SqliteStorageTest, Version3DatabaseGainsLogPaths) {
-  int64_t trial_id = 0;
-  {
-    auto storage = Open();
-    ASSERT_NE(storage, nullptr);
-    auto study = storage->CreateStudy(Spec("old"), 5, 9);
-    ASSERT_TRUE(study.ok());
-    Trial t;
-    t.set_study_id(study->id());
-    t.set_state(hpo::v1::COMPLETED);
-    auto inserted = storage->InsertTrial(t);
-    ASSERT_TRUE(inserted.ok());
-    trial_id = inserted->id();
-  }
+  const int64_t trial_id = OneTrialInAStudy(hpo::v1::COMPLETED);
+  ASSERT_GT(trial_id, 0);
   {
     RawDb raw(path_);  // what version 3 wrote: no log_path column
     raw.Exec("ALTER TABLE trials DROP COLUMN log_path");
