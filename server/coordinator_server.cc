@@ -53,7 +53,7 @@ absl::Status CheckListenAddress(const std::string& listen, const ListenSecurity&
   const std::string prefix =
       absl::StrCat("--listen ", listen, ": refusing to serve beyond this machine ");
   const char kWayOut[] =
-      " (README, \"Run on a cluster\"), or serve a loopback address (127.0.0.1:50051, the default) "
+      " (docs/cluster.md, \"From nothing to a first study\"), or serve a loopback address (127.0.0.1:50051, the default) "
       "and reach it through an SSH tunnel, or pass --insecure on a network where you trust "
       "everyone "
       "who can reach the port";
