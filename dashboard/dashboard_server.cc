@@ -91,22 +91,35 @@ std::string RequestToken(const httplib::Request& req) {
   return req.has_param("token") ? req.get_param_value("token") : "";
 }
 
-// Every trial of a study, each with its curve.
-absl::StatusOr<std::vector<hpo::v1::Trial>> TrialsWithCurves(server::Coordinator& c,
-                                                             const std::string& study) {
+// Every trial of a study in `state` (UNSPECIFIED: all), in id order.
+absl::StatusOr<std::vector<hpo::v1::Trial>> AllTrials(server::Coordinator& c,
+                                                      const std::string& study,
+                                                      hpo::v1::TrialState state) {
   std::vector<hpo::v1::Trial> out;
   std::string token;
   do {
-    absl::StatusOr<server::Coordinator::TrialPage> page =
-        c.ListTrials(study, hpo::v1::TRIAL_STATE_UNSPECIFIED, 1000, token);
+    absl::StatusOr<server::Coordinator::TrialPage> page = c.ListTrials(study, state, 1000, token);
     if (!page.ok()) return page.status();
-    for (const hpo::v1::Trial& t : page->trials) {
-      absl::StatusOr<hpo::v1::Trial> full = c.GetTrial(t.id());
-      out.push_back(full.ok() ? *std::move(full) : t);  // deleted meanwhile: without its curve
-    }
+    for (hpo::v1::Trial& t : page->trials) out.push_back(std::move(t));
     token = page->next_page_token;
   } while (!token.empty());
   return out;
+}
+
+// Every trial of a study with its curve: the curves in one read of storage, not one per trial.
+absl::StatusOr<std::vector<hpo::v1::Trial>> TrialsWithCurves(server::Coordinator& c,
+                                                             const std::string& study) {
+  absl::StatusOr<std::vector<hpo::v1::Trial>> trials =
+      AllTrials(c, study, hpo::v1::TRIAL_STATE_UNSPECIFIED);
+  if (!trials.ok()) return trials.status();
+  auto curves = c.StudyCurves(study);
+  if (!curves.ok()) return curves.status();
+  for (hpo::v1::Trial& t : *trials) {
+    auto m = curves->find(t.id());
+    if (m == curves->end()) continue;
+    for (hpo::v1::Measurement& one : m->second) *t.add_measurements() = std::move(one);
+  }
+  return trials;
 }
 
 nlohmann::json TrialWithCurve(const hpo::v1::Trial& t) {
@@ -252,31 +265,25 @@ void DashboardServer::Route() {
             }
             Json(res, out);
           });
-  srv.Get(R"(/api/studies/([^/]+)/importance)",
-          [&c](const httplib::Request& req, httplib::Response& res) {
-            const std::string name = req.matches[1].str();
-            absl::StatusOr<hpo::v1::Study> study = c.GetStudy(name);
-            if (!study.ok()) return Error(res, study.status());
-            std::vector<hpo::v1::Trial> completed;
-            std::string token;
-            do {
-              absl::StatusOr<server::Coordinator::TrialPage> page =
-                  c.ListTrials(name, hpo::v1::COMPLETED, 1000, token);
-              if (!page.ok()) return Error(res, page.status());
-              for (hpo::v1::Trial& t : page->trials) completed.push_back(std::move(t));
-              token = page->next_page_token;
-            } while (!token.empty());
-            importance::ImportanceOptions options;
-            absl::StatusOr<std::vector<importance::ParamImportance>> result =
-                importance::ComputeImportance(study->spec(), completed, options);
-            if (!result.ok()) return Error(res, 422, result.status().message());
-            const int used = static_cast<int>(std::count_if(
-                completed.begin(), completed.end(),
-                [](const hpo::v1::Trial& t) { return t.has_value() && std::isfinite(t.value()); }));
-            res.set_header("Cache-Control", "no-store");
-            res.set_content(client::ImportanceJson(name, options.method, used, *result),
-                            "application/json");
-          });
+  srv.Get(R"(/api/studies/([^/]+)/importance)", [&c](const httplib::Request& req,
+                                                     httplib::Response& res) {
+    const std::string name = req.matches[1].str();
+    absl::StatusOr<hpo::v1::Study> study = c.GetStudy(name);
+    if (!study.ok()) return Error(res, study.status());
+    absl::StatusOr<std::vector<hpo::v1::Trial>> all = AllTrials(c, name, hpo::v1::COMPLETED);
+    if (!all.ok()) return Error(res, all.status());
+    const std::vector<hpo::v1::Trial>& completed = *all;
+    importance::ImportanceOptions options;
+    absl::StatusOr<std::vector<importance::ParamImportance>> result =
+        importance::ComputeImportance(study->spec(), completed, options);
+    if (!result.ok()) return Error(res, 422, result.status().message());
+    const int used = static_cast<int>(std::count_if(
+        completed.begin(), completed.end(),
+        [](const hpo::v1::Trial& t) { return t.has_value() && std::isfinite(t.value()); }));
+    res.set_header("Cache-Control", "no-store");
+    res.set_content(client::ImportanceJson(name, options.method, used, *result),
+                    "application/json");
+  });
   srv.Get(R"(/api/trials/(\d+))", [&c](const httplib::Request& req, httplib::Response& res) {
     int64_t id = 0;
     if (!absl::SimpleAtoi(req.matches[1].str(), &id)) return Error(res, 400, "bad trial id");

@@ -299,6 +299,13 @@ absl::StatusOr<Coordinator::TrialPage> Coordinator::ListTrials(absl::string_view
   return found->ListTrials(state, page_size, after_id);
 }
 
+absl::StatusOr<std::map<int64_t, std::vector<hpo::v1::Measurement>>> Coordinator::StudyCurves(
+    absl::string_view study) {
+  HPO_ASSIGN_OR_RETURN(std::shared_ptr<StudyState> found, StudyOrError(study));
+  // Every measurement is stored before memory has it, so the file holds every curve.
+  return storage_->ListStudyMeasurements(found->id());
+}
+
 absl::StatusOr<Trial> Coordinator::GetTrial(int64_t trial_id) {
   HPO_ASSIGN_OR_RETURN(std::shared_ptr<StudyState> study, StudyOfTrial(trial_id));
   return study->GetTrial(trial_id);

@@ -84,6 +84,9 @@ class Coordinator {
                                        int page_size, absl::string_view page_token);
   // With measurements.
   absl::StatusOr<hpo::v1::Trial> GetTrial(int64_t trial_id);
+  // Every curve of a study, by trial id, in one read of storage (the dashboard's trials).
+  absl::StatusOr<std::map<int64_t, std::vector<hpo::v1::Measurement>>> StudyCurves(
+      absl::string_view study);
   // Adds a PENDING trial with the user's parameters; it counts towards max_trials.
   absl::StatusOr<hpo::v1::Trial> EnqueueTrial(absl::string_view study,
                                               const hpo::v1::ParamMap& params);
