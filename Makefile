@@ -32,8 +32,8 @@ thread-safety: deps
 
 # 60 Branin trials, 4 in parallel, on 4 local workers; the history stays in $(BUILD)-demo/demo.db.
 # Installs and builds only what that needs: the four binaries, without LibTorch or the tests, at
-# -O1 without debug info (3m33s to build on a fresh 2-core machine; -O3 took 4m31s, the default
-# -O2 -g about 5m20s). `make` and `make install` build the optimized ones.
+# -O1 without debug info (3m33s to build on a fresh 2-core machine, 4m31s at -O3; docs/bench.md).
+# `make` and `make install` build the optimized ones.
 demo:
 	bash deploy/install-deps.sh --demo
 	cmake -S . -B $(BUILD)-demo -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O1 -DNDEBUG" \
