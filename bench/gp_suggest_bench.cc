@@ -4,10 +4,12 @@
 // parallel workers asking between two completions).
 #include <cmath>
 #include <memory>
+#include <random>
 #include <vector>
 
 #include "benchmark/benchmark.h"
 #include "core/search_space.h"
+#include "server/optimizers/gp/gaussian_process.h"
 #include "server/optimizers/gp/gp_optimizer.h"
 
 namespace {
@@ -65,7 +67,13 @@ void BM_GpSuggestFit(benchmark::State& state) {
     benchmark::DoNotOptimize(got);
   }
 }
-BENCHMARK(BM_GpSuggestFit)->Arg(100)->Arg(500)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_GpSuggestFit)
+    ->Arg(100)
+    ->Arg(500)
+    ->Arg(1000)
+    ->Arg(2000)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 void BM_GpSuggestCached(benchmark::State& state) {
   const Fixture f = MakeFixture(static_cast<int>(state.range(0)));
@@ -79,6 +87,29 @@ void BM_GpSuggestCached(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_GpSuggestCached)->Arg(100)->Arg(500)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// One evaluation of the log marginal likelihood with its gradient (what a hyperparameter fit
+// repeats a few dozen times) on N random points of 10 features, one group each.
+void BM_LikelihoodEvaluate(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  hpo::core::Rng rng(5);
+  std::uniform_real_distribution<double> u(0, 1);
+  Eigen::MatrixXd x(10, n);
+  Eigen::VectorXd y(n);
+  for (int j = 0; j < n; ++j) {
+    for (int c = 0; c < 10; ++c) x(c, j) = u(rng);
+    y(j) = std::sin(6 * x(0, j)) + x(1, j);
+  }
+  hpo::server::gp::FeatureGroups groups;
+  for (int c = 0; c < 10; ++c) groups.group.push_back(c);
+  groups.num_groups = 10;
+  hpo::server::gp::MarginalLikelihood likelihood(x, groups, y);
+  Eigen::VectorXd theta = Eigen::VectorXd::Constant(12, -1.0);
+  theta(11) = -6;
+  Eigen::VectorXd grad;
+  for (auto _ : state) benchmark::DoNotOptimize(likelihood.Evaluate(theta, &grad));
+}
+BENCHMARK(BM_LikelihoodEvaluate)->Arg(100)->Arg(200)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

@@ -14,6 +14,46 @@ namespace {
 constexpr double kSqrt5 = 2.23606797749978969641;
 constexpr double kLog2Pi = 1.83787706640934548356;
 
+// Below this size the recursive routines fall back on Eigen's dense kernels.
+constexpr int kRecursionBlock = 48;
+
+// Replaces the lower-triangular matrix `l` (upper part ignored) by its inverse, recursively:
+// for l = [a 0; b c], the inverse is [a^-1 0; -c^-1 b a^-1, c^-1]. About n^3/6 multiply-adds,
+// a third of what solving against the identity costs.
+void InvertLowerInPlace(Eigen::Ref<Eigen::MatrixXd> l) {
+  const Eigen::Index n = l.rows();
+  if (n <= kRecursionBlock) {
+    Eigen::MatrixXd inverse = Eigen::MatrixXd::Identity(n, n);
+    l.triangularView<Eigen::Lower>().solveInPlace(inverse);
+    l.triangularView<Eigen::Lower>() = inverse;
+    return;
+  }
+  const Eigen::Index h = n / 2;
+  InvertLowerInPlace(l.topLeftCorner(h, h));
+  InvertLowerInPlace(l.bottomRightCorner(n - h, n - h));
+  auto b = l.bottomLeftCorner(n - h, h);
+  const Eigen::MatrixXd cb = l.bottomRightCorner(n - h, n - h).triangularView<Eigen::Lower>() * b;
+  b.noalias() = -(cb * l.topLeftCorner(h, h).triangularView<Eigen::Lower>());
+}
+
+// The lower triangle of l^T l for a lower-triangular `l` (upper part ignored), into the lower
+// triangle of `out`, recursively: for l = [p 0; q r], l^T l = [p^T p + q^T q, q^T r; r^T q, r^T r].
+void LowerGram(const Eigen::Ref<const Eigen::MatrixXd>& l, Eigen::Ref<Eigen::MatrixXd> out) {
+  const Eigen::Index n = l.rows();
+  if (n <= kRecursionBlock) {
+    const Eigen::MatrixXd t = l.triangularView<Eigen::Lower>();
+    out.triangularView<Eigen::Lower>() = t.transpose() * t;
+    return;
+  }
+  const Eigen::Index h = n / 2;
+  const auto q = l.bottomLeftCorner(n - h, h);
+  const auto r = l.bottomRightCorner(n - h, n - h);
+  LowerGram(l.topLeftCorner(h, h), out.topLeftCorner(h, h));
+  out.topLeftCorner(h, h).selfadjointView<Eigen::Lower>().rankUpdate(q.transpose());
+  out.bottomLeftCorner(n - h, h).noalias() = r.triangularView<Eigen::Lower>().transpose() * q;
+  LowerGram(r, out.bottomRightCorner(n - h, n - h));
+}
+
 }  // namespace
 
 double Matern52(double r2) {
@@ -43,49 +83,83 @@ MarginalLikelihood::MarginalLikelihood(const Eigen::MatrixXd& features, const Fe
       }
     }
   }
-  for (Eigen::MatrixXd& d : sqdist_) {
-    d.triangularView<Eigen::StrictlyUpper>() = d.transpose();
-  }
+  r2_.resize(n, n);
+  k_.resize(n, n);
+  kf_.resize(n, n);
+  dk_.resize(n, n);
 }
 
-double MarginalLikelihood::Evaluate(const Eigen::VectorXd& theta, Eigen::VectorXd* grad) const {
+double MarginalLikelihood::Evaluate(const Eigen::VectorXd& theta, Eigen::VectorXd* grad) {
   const int n = num_points();
   const double s2 = std::exp(theta(num_groups_));
   const double noise = std::exp(theta(num_groups_ + 1));
-  Eigen::MatrixXd r2 = Eigen::MatrixXd::Zero(n, n);
-  for (int g = 0; g < num_groups_; ++g) r2 += std::exp(-2.0 * theta(g)) * sqdist_[g];
-  // kf = s2 * matern(r2); dk = d kf / d r2.
-  Eigen::MatrixXd kf(n, n);
-  Eigen::MatrixXd dk(n, n);
+  // Only the strictly lower triangles are computed: every matrix here is symmetric, and the
+  // distances vanish on the diagonal.
+  std::vector<double> scale(num_groups_);
+  for (int g = 0; g < num_groups_; ++g) scale[g] = std::exp(-2.0 * theta(g));
   for (int j = 0; j < n; ++j) {
-    for (int i = 0; i < n; ++i) {
-      const double rr = std::max(r2(i, j), 0.0);
-      const double r = std::sqrt(rr);
-      const double e = std::exp(-kSqrt5 * r);
-      kf(i, j) = s2 * (1.0 + kSqrt5 * r + (5.0 / 3.0) * rr) * e;
-      dk(i, j) = s2 * (-5.0 / 6.0) * (1.0 + kSqrt5 * r) * e;
+    double* r2 = r2_.col(j).data();
+    for (int i = j + 1; i < n; ++i) r2[i] = 0;
+    for (int g = 0; g < num_groups_; ++g) {
+      const double* d = sqdist_[g].col(j).data();
+      const double sg = scale[g];
+      for (int i = j + 1; i < n; ++i) r2[i] += sg * d[i];
     }
   }
-  Eigen::MatrixXd k = kf;
-  k.diagonal().array() += noise;
-  Eigen::LLT<Eigen::MatrixXd> llt(k);
+  // kf = s2 * matern(r2); dk = d kf / d r2.
+  for (int j = 0; j < n; ++j) {
+    kf_(j, j) = s2;
+    k_(j, j) = s2 + noise;
+    for (int i = j + 1; i < n; ++i) {
+      const double rr = std::max(r2_(i, j), 0.0);
+      const double r = std::sqrt(rr);
+      const double e = std::exp(-kSqrt5 * r);
+      kf_(i, j) = s2 * (1.0 + kSqrt5 * r + (5.0 / 3.0) * rr) * e;
+      k_(i, j) = kf_(i, j);
+      dk_(i, j) = s2 * (-5.0 / 6.0) * (1.0 + kSqrt5 * r) * e;
+    }
+  }
+  Eigen::LLT<Eigen::Ref<Eigen::MatrixXd>, Eigen::Lower> llt(k_);  // in place: k_ holds L
   if (llt.info() != Eigen::Success) return -std::numeric_limits<double>::infinity();
   const Eigen::VectorXd alpha = llt.solve(y_);
   double log_det_half = 0;
-  for (int i = 0; i < n; ++i) log_det_half += std::log(llt.matrixLLT()(i, i));
+  for (int i = 0; i < n; ++i) log_det_half += std::log(k_(i, i));
   const double value = -0.5 * y_.dot(alpha) - log_det_half - 0.5 * n * kLog2Pi;
   if (grad != nullptr) {
     grad->resize(num_groups_ + 2);
-    // d lml / d theta = 1/2 tr((alpha alpha^T - K^-1) dK/dtheta).
-    Eigen::MatrixXd w = llt.solve(Eigen::MatrixXd::Identity(n, n));
-    w = alpha * alpha.transpose() - w;
-    const Eigen::MatrixXd wdk = w.cwiseProduct(dk);
-    for (int g = 0; g < num_groups_; ++g) {
-      // d r2 / d log l_g = -2 sqdist_g / l_g^2.
-      (*grad)(g) = -std::exp(-2.0 * theta(g)) * wdk.cwiseProduct(sqdist_[g]).sum();
+    // d lml / d theta = 1/2 tr((alpha alpha^T - K^-1) dK/dtheta); with W = alpha alpha^T - K^-1
+    // symmetric, each trace is twice its strictly lower sum plus its diagonal.
+    // K^-1 = L^-T L^-1, lower triangle only: k_ becomes L^-1, inverse_ its Gram matrix.
+    InvertLowerInPlace(k_);
+    inverse_.resize(n, n);
+    LowerGram(k_, inverse_);
+    double trace_w = 0, diag_wkf = 0;
+    for (int i = 0; i < n; ++i) {
+      const double w = alpha(i) * alpha(i) - inverse_(i, i);
+      trace_w += w;
+      diag_wkf += w * s2;
     }
-    (*grad)(num_groups_) = 0.5 * w.cwiseProduct(kf).sum();
-    (*grad)(num_groups_ + 1) = 0.5 * noise * w.trace();
+    // Reuse r2_ for W * dk (lower), accumulating W * kf on the way.
+    double lower_wkf = 0;
+    for (int j = 0; j < n; ++j) {
+      for (int i = j + 1; i < n; ++i) {
+        const double w = alpha(i) * alpha(j) - inverse_(i, j);
+        lower_wkf += w * kf_(i, j);
+        r2_(i, j) = w * dk_(i, j);
+      }
+    }
+    for (int g = 0; g < num_groups_; ++g) {
+      double sum = 0;
+      for (int j = 0; j < n; ++j) {
+        const double* wdk = r2_.col(j).data();
+        const double* d = sqdist_[g].col(j).data();
+        for (int i = j + 1; i < n; ++i) sum += wdk[i] * d[i];
+      }
+      // d r2 / d log l_g = -2 sqdist_g / l_g^2; the full sum is twice the lower one.
+      (*grad)(g) = -scale[g] * 2.0 * sum;
+    }
+    (*grad)(num_groups_) = 0.5 * (2.0 * lower_wkf + diag_wkf);
+    (*grad)(num_groups_ + 1) = 0.5 * noise * trace_w;
   }
   return value;
 }
@@ -118,7 +192,7 @@ Eigen::VectorXd HyperPrior::Mode(int num_groups) const {
 namespace {
 
 struct FitState {
-  const MarginalLikelihood* likelihood;
+  MarginalLikelihood* likelihood;
   const HyperPrior* prior;
   Eigen::VectorXd best_theta;
   double best_value = -std::numeric_limits<double>::infinity();
@@ -151,7 +225,7 @@ double FitObjective(const std::vector<double>& x, std::vector<double>& grad, voi
 
 }  // namespace
 
-Eigen::VectorXd FitHyperparameters(const MarginalLikelihood& likelihood, const HyperPrior& prior,
+Eigen::VectorXd FitHyperparameters(MarginalLikelihood& likelihood, const HyperPrior& prior,
                                    const std::vector<Eigen::VectorXd>& starts, int max_evals,
                                    int* evaluations) {
   const int dim = likelihood.num_hyperparameters();

@@ -93,24 +93,45 @@ TEST(GaussianProcessTest, PredictWithGradientMatchesPredictAndFiniteDifferences)
 }
 
 TEST(GaussianProcessTest, LogMarginalLikelihoodGradientMatchesFiniteDifferences) {
-  std::mt19937_64 rng(3);
-  const Eigen::MatrixXd x = MixedPoints(20, rng);
-  MarginalLikelihood lml(x, MixedGroups(), Targets(x));
-  const Eigen::VectorXd theta = Theta(0.3, 0.8, 1e-3);
-  Eigen::VectorXd grad;
-  const double value = lml.Evaluate(theta, &grad);
-  ASSERT_TRUE(std::isfinite(value));
-  ASSERT_EQ(grad.size(), 6);
-  for (int i = 0; i < 6; ++i) {
-    const double h = 1e-6;
-    Eigen::VectorXd up = theta, down = theta;
-    up(i) += h;
-    down(i) -= h;
-    const double fd = (lml.Evaluate(up, nullptr) - lml.Evaluate(down, nullptr)) / (2 * h);
-    EXPECT_NEAR(grad(i), fd, 1e-4 * std::max(1.0, std::abs(fd))) << i;
+  // 130 points take the recursive inverse (blocks of 48 and below) through two levels.
+  for (int n : {20, 130}) {
+    std::mt19937_64 rng(3);
+    const Eigen::MatrixXd x = MixedPoints(n, rng);
+    MarginalLikelihood lml(x, MixedGroups(), Targets(x));
+    const Eigen::VectorXd theta = Theta(0.3, 0.8, 1e-3);
+    Eigen::VectorXd grad;
+    const double value = lml.Evaluate(theta, &grad);
+    ASSERT_TRUE(std::isfinite(value));
+    ASSERT_EQ(grad.size(), 6);
+    ASSERT_EQ(lml.num_hyperparameters(), 6);
+    for (int i = 0; i < 6; ++i) {
+      const double h = 1e-6;
+      Eigen::VectorXd up = theta, down = theta;
+      up(i) += h;
+      down(i) -= h;
+      const double fd = (lml.Evaluate(up, nullptr) - lml.Evaluate(down, nullptr)) / (2 * h);
+      EXPECT_NEAR(grad(i), fd, 1e-4 * std::max(1.0, std::abs(fd))) << n << " points, " << i;
+    }
+    // The value from a dense factorization of the same kernel matrix.
+    Eigen::MatrixXd k(n, n);
+    for (int j = 0; j < n; ++j) {
+      for (int i = 0; i < n; ++i) {
+        Eigen::VectorXd d = x.col(i) - x.col(j);
+        double r2 = 0;
+        for (int c = 0; c < d.size(); ++c) {
+          const double l = std::exp(theta(MixedGroups().group[c]));
+          r2 += d(c) * d(c) / (l * l);
+        }
+        k(i, j) = std::exp(theta(4)) * Matern52(r2) + (i == j ? std::exp(theta(5)) : 0.0);
+      }
+    }
+    const Eigen::LLT<Eigen::MatrixXd> llt(k);
+    const Eigen::VectorXd y = Targets(x);
+    const double expected = -0.5 * y.dot(llt.solve(y)) -
+                            llt.matrixL().toDenseMatrix().diagonal().array().log().sum() -
+                            0.5 * n * std::log(2 * M_PI);
+    EXPECT_NEAR(value, expected, 1e-8 * std::abs(expected)) << n << " points";
   }
-  // The same value GaussianProcess would give through its own factorization.
-  EXPECT_EQ(lml.num_hyperparameters(), 6);
 }
 
 TEST(GaussianProcessTest, MapFitImprovesOnThePriorModeAndRecoversARelevantDimension) {
