@@ -71,7 +71,7 @@ BENCHMARK(BM_GpSuggestFit)
     ->Arg(100)
     ->Arg(500)
     ->Arg(1000)
-    ->Arg(2000)
+    ->Arg(5000)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
@@ -86,7 +86,13 @@ void BM_GpSuggestCached(benchmark::State& state) {
     benchmark::DoNotOptimize(got);
   }
 }
-BENCHMARK(BM_GpSuggestCached)->Arg(100)->Arg(500)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_GpSuggestCached)
+    ->Arg(100)
+    ->Arg(500)
+    ->Arg(1000)
+    ->Arg(5000)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // One evaluation of the log marginal likelihood with its gradient (what a hyperparameter fit
 // repeats a few dozen times) on N random points of 10 features, one group each.

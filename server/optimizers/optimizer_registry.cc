@@ -22,7 +22,7 @@ struct Entry {
 
 const std::map<std::string, Entry>& Registry() {
   static const auto* registry = new std::map<std::string, Entry>{
-      {"gp", {&GpOptimizer::Create, 3}},
+      {"gp", {&GpOptimizer::Create, 4}},
       {"random", {&RandomOptimizer::Create, 1}},
       {"tpe", {&TpeOptimizer::Create, 4}},
   };

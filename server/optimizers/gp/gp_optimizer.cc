@@ -24,6 +24,11 @@ using gp::SpaceEncoder;
 // Salts that keep the random streams of one (seed, number) apart.
 constexpr uint32_t kAcquisitionSalt = 0x61637175;  // "acqu"
 constexpr uint32_t kSubsetSalt = 0x73756273;       // "subs"
+constexpr uint32_t kModelSalt = 0x6d6f646c;        // "modl"
+
+// Past fit_max_points observations, hyperparameters are refit when the history has grown by
+// this factor since the last refit (on the history as it was then), not on every call.
+constexpr double kRefitGrowth = 1.05;
 
 // Variance floor (relative to the signal variance) for the acquisition's standard deviation.
 constexpr double kMinRelativeVariance = 1e-12;
@@ -45,7 +50,34 @@ core::Rng MakeRng(int64_t seed, int64_t number, uint32_t salt) {
 
 double SdOf(double var, double floor_var) { return std::sqrt(std::max(var, floor_var)); }
 
+// Replaces the NaNs (observations without a usable value) among `values` by the worst (largest)
+// other value.
+void ImputeWorst(std::vector<double>* values) {
+  double worst = -std::numeric_limits<double>::infinity();
+  for (double v : *values) {
+    if (!std::isnan(v)) worst = std::max(worst, v);
+  }
+  if (worst == -std::numeric_limits<double>::infinity()) worst = 0;  // no usable value at all
+  for (double& v : *values) {
+    if (std::isnan(v)) v = worst;
+  }
+}
+
 }  // namespace
+
+int GpFitHistorySize(int n, int fit_max_points) {
+  if (n <= fit_max_points) return n;
+  double size = fit_max_points;
+  int fit = fit_max_points;
+  while (true) {
+    size *= kRefitGrowth;
+    const int next = static_cast<int>(std::ceil(size));
+    if (next > n) return fit;
+    fit = next;
+  }
+}
+
+namespace {}  // namespace
 
 absl::StatusOr<std::unique_ptr<Optimizer>> GpOptimizer::Create(const hpo::v1::OptimizerSpec& spec,
                                                                const hpo::v1::SearchSpace& space) {
@@ -61,6 +93,8 @@ absl::StatusOr<std::unique_ptr<Optimizer>> GpOptimizer::Create(const hpo::v1::Op
       s = ParseIntOption(key, value, 1, &options.n_restarts);
     } else if (key == "fit_max_points") {
       s = ParseIntOption(key, value, 10, &options.fit_max_points);
+    } else if (key == "model_max_points") {
+      s = ParseIntOption(key, value, 10, &options.model_max_points);
     } else if (key == "fit_max_evals") {
       s = ParseIntOption(key, value, 1, &options.fit_max_evals);
     } else if (key == "trust_regions") {
@@ -77,9 +111,9 @@ absl::StatusOr<std::unique_ptr<Optimizer>> GpOptimizer::Create(const hpo::v1::Op
           key, value, {{"worst", P::kWorst}, {"last", P::kLast}, {"predicted", P::kPredicted}},
           &options.pruned);
     } else {
-      s = UnknownOptionError(
-          key, {"fit_max_evals", "fit_max_points", "n_candidates", "n_restarts", "n_startup_trials",
-                "pending", "power_transform", "pruned", "stall_trials", "trust_regions"});
+      s = UnknownOptionError(key, {"fit_max_evals", "fit_max_points", "model_max_points",
+                                   "n_candidates", "n_restarts", "n_startup_trials", "pending",
+                                   "power_transform", "pruned", "stall_trials", "trust_regions"});
     }
     if (!s.ok()) return s;
   }
@@ -176,44 +210,52 @@ absl::StatusOr<std::vector<hpo::v1::ParamMap>> GpOptimizer::Suggest(
     for (int number : numbers) out.push_back(RandomProposal(number));
     return out;
   }
-  double worst = -std::numeric_limits<double>::infinity();
-  for (double v : values) {
-    if (!std::isnan(v)) worst = std::max(worst, v);
-  }
-  for (double& v : values) {
-    if (std::isnan(v)) v = worst;
-  }
   const int n = static_cast<int>(completed.size());
 
-  // Standardized (and power-transformed) values.
+  // Hyperparameters from the history as it was at the last refit (every call up to
+  // fit_max_points observations; then each time it has grown by kRefitGrowth), on a
+  // deterministic subset of fit_max_points of those observations beyond that. A function of
+  // the history alone, so the memo serves every call between two refits.
+  Eigen::VectorXd theta;
+  {
+    const int fit_n = GpFitHistorySize(n, options_.fit_max_points);
+    std::vector<double> prefix(values.begin(), values.begin() + fit_n);
+    ImputeWorst(&prefix);
+    const Eigen::VectorXd fit_y = gp::TransformOutputs(
+        Eigen::Map<const Eigen::VectorXd>(prefix.data(), fit_n), options_.power_transform);
+    std::vector<int> index(fit_n);
+    std::iota(index.begin(), index.end(), 0);
+    if (fit_n > options_.fit_max_points) {
+      core::Rng rng = MakeRng(seed_, fit_n, kSubsetSalt);
+      std::shuffle(index.begin(), index.end(), rng);
+      index.resize(options_.fit_max_points);
+      std::sort(index.begin(), index.end());
+    }
+    Eigen::MatrixXd f(encoder_.num_features(), index.size());
+    Eigen::VectorXd v(index.size());
+    for (size_t k = 0; k < index.size(); ++k) {
+      f.col(k) = completed[index[k]].features;
+      v(k) = fit_y(index[k]);
+    }
+    theta = FitTheta(f, v);
+  }
+
+  // Standardized (and power-transformed) values of the whole history.
+  ImputeWorst(&values);
   const Eigen::VectorXd y = gp::TransformOutputs(
       Eigen::Map<const Eigen::VectorXd>(values.data(), n), options_.power_transform);
 
-  Eigen::MatrixXd features(encoder_.num_features(), n);
-  for (int i = 0; i < n; ++i) features.col(i) = completed[i].features;
-
-  // Hyperparameters from (a deterministic subset of) the completed trials.
-  Eigen::VectorXd theta;
-  if (n > options_.fit_max_points) {
-    std::vector<int> index(n);
-    std::iota(index.begin(), index.end(), 0);
-    core::Rng rng = MakeRng(seed_, n, kSubsetSalt);
-    std::shuffle(index.begin(), index.end(), rng);
-    index.resize(options_.fit_max_points);
-    std::sort(index.begin(), index.end());
-    Eigen::MatrixXd f(features.rows(), index.size());
-    Eigen::VectorXd v(index.size());
-    for (size_t k = 0; k < index.size(); ++k) {
-      f.col(k) = features.col(index[k]);
-      v(k) = y(index[k]);
-    }
-    theta = FitTheta(f, v);
-  } else {
-    theta = FitTheta(features, y);
+  // The model conditions on at most model_max_points observations: beyond that, the half
+  // nearest the best one (in lengthscale units) and a deterministic draw from the rest.
+  const std::vector<int> model_points = ModelPoints(completed, y, theta);
+  Eigen::MatrixXd features(encoder_.num_features(), model_points.size());
+  Eigen::VectorXd model_y(model_points.size());
+  for (size_t k = 0; k < model_points.size(); ++k) {
+    features.col(k) = completed[model_points[k]].features;
+    model_y(k) = y(model_points[k]);
   }
-
   absl::StatusOr<gp::GaussianProcess> model =
-      gp::GaussianProcess::Create(features, encoder_.groups(), y, theta);
+      gp::GaussianProcess::Create(features, encoder_.groups(), model_y, theta);
   if (!model.ok()) return model.status();
   // Kriging believer: a pending point enters the model as an observation of its posterior mean,
   // and, like any observation, can be the incumbent that later proposals must improve on
@@ -266,6 +308,38 @@ absl::StatusOr<std::vector<hpo::v1::ParamMap>> GpOptimizer::Suggest(
     if (options_.believer && k + 1 < numbers.size()) believe(chosen);
   }
   return out;
+}
+
+std::vector<int> GpOptimizer::ModelPoints(const std::vector<Point>& completed,
+                                          const Eigen::VectorXd& y,
+                                          const Eigen::VectorXd& theta) const {
+  const int n = static_cast<int>(completed.size());
+  std::vector<int> chosen(n);
+  std::iota(chosen.begin(), chosen.end(), 0);
+  if (n <= options_.model_max_points) return chosen;
+  int best = 0;
+  for (int i = 1; i < n; ++i) {
+    if (y(i) < y(best)) best = i;
+  }
+  Eigen::VectorXd inv_lengthscale(encoder_.num_features());
+  for (int c = 0; c < inv_lengthscale.size(); ++c) {
+    inv_lengthscale(c) = std::exp(-theta(encoder_.groups().group[c]));
+  }
+  std::vector<double> distance(n);
+  for (int i = 0; i < n; ++i) {
+    distance[i] = (completed[i].features - completed[best].features)
+                      .cwiseProduct(inv_lengthscale)
+                      .squaredNorm();
+  }
+  const int near = options_.model_max_points / 2;
+  std::partial_sort(chosen.begin(), chosen.begin() + near, chosen.end(), [&](int a, int b) {
+    return distance[a] < distance[b] || (distance[a] == distance[b] && a < b);
+  });
+  core::Rng rng = MakeRng(seed_, n, kModelSalt);
+  std::shuffle(chosen.begin() + near, chosen.end(), rng);
+  chosen.resize(options_.model_max_points);
+  std::sort(chosen.begin(), chosen.end());
+  return chosen;
 }
 
 std::optional<GpOptimizer::Region> GpOptimizer::PickRegion(const std::vector<Point>& completed,

@@ -15,6 +15,11 @@
 
 namespace hpo::server {
 
+// How many of the first observations the hyperparameters are fit on when there are n of them:
+// n up to fit_max_points; past it, the largest of ceil(fit_max_points 1.05^k), k = 1, 2, ...,
+// that is at most n (and fit_max_points itself until the first of those).
+int GpFitHistorySize(int n, int fit_max_points);
+
 // GP-BO. Until `n_startup_trials` trials have a usable value (COMPLETED with a finite one, or
 // PRUNED with one of their own under option pruned) it proposes exactly what RandomOptimizer
 // would (one stream per (seed, trial number)). Then, for each call:
@@ -27,11 +32,20 @@ namespace hpo::server {
 //      again; LOST trials are ignored (the coordinator retries them).
 //   2. Kernel hyperparameters are fit by MAP (gp::FitHyperparameters: L-BFGS from the prior
 //      mode; priors: log lengthscale ~ N(sqrt2 + log(d)/2 - 3, 3) after Hvarfner et al. 2024,
-//      log signal variance ~ N(0, 1), log noise variance ~ N(log 1e-4, 4) bounded below by 1e-6)
-//      on at most `fit_max_points` of them (a subset drawn from (seed, count) beyond that).
-//      The fit is a function of the history alone; the object memoizes the last fit and reuses
-//      it when the fitted data are identical (e.g. several calls between completions), which
-//      changes speed, never results.
+//      log signal variance ~ N(0, 1), log noise variance ~ N(log 1e-4, 4) bounded below by 1e-6).
+//      Up to `fit_max_points` observations they are refit on every call, on all of them. Past
+//      that, they are refit on a schedule: on the first GpFitHistorySize(n) observations (the
+//      history as it was when it last grew 5% past the previous refit), on a subset of
+//      `fit_max_points` of them drawn from (seed, that size), with values standardized over
+//      those observations alone. The fit is a function of the history alone; the object
+//      memoizes the last fit and reuses it when the fitted data are identical (several calls
+//      between completions, and every call between two scheduled refits), which changes
+//      speed, never results.
+//   The model then conditions on every observation, or, past `model_max_points` of them, on
+//   the half of that many nearest the best one (squared distance in lengthscale units over the
+//   encoded features, ties to the older) and as many more drawn from the rest by (seed, n):
+//   local detail where the search converges, and enough of the rest to know the landscape.
+//   Its cost then no longer grows with the history (gp_suggest_bench; docs/optimizers.md).
 //   3. RUNNING and PENDING trials, and the proposals made earlier in the same call, enter the
 //      GP as "Kriging believer" points (their value is the posterior mean, which also counts
 //      as an observed value when LogEI picks the value to improve on), so parallel workers get
@@ -59,14 +73,14 @@ namespace hpo::server {
 // Suggest is deterministic for (options, seed, history, numbers).
 // Options (strings): n_startup_trials (int >= 1, default max(10, 3 d + 2)), n_candidates
 // (int >= 1, default 1024), n_restarts (int >= 1, default 10), pending (believer | ignore),
-// fit_max_points (int >= 10, default 200), fit_max_evals (int >= 1, default 200),
-// power_transform (true | false, default true), trust_regions (int >= 0, default 1; 0 and 1:
-// every proposal global), stall_trials (int >= 1, default 20), pruned (worst | last |
-// predicted, default predicted: what a PRUNED trial counts as — the worst completed value, its last
-// reported value, or its learning-curve forecast of the final value when it has one, else its
-// last value). Others: INVALID_ARGUMENT
-// "optimizer.options.<key>: ...".
-// Thread-compatible: Suggest mutates the fit memo, so one thread at a time.
+// fit_max_points (int >= 10, default 200), model_max_points (int >= 10, default 300), fit_max_evals
+// (int >= 1, default 200), power_transform (true | false, default true), trust_regions (int >= 0,
+// default 1; 0 and 1: every proposal global), stall_trials (int >= 1, default 20), pruned (worst |
+// last | predicted, default predicted: what a PRUNED trial counts as — the worst completed value,
+// its last reported value, or its learning-curve forecast of the final value when it has one, else
+// its last value). Others: INVALID_ARGUMENT "optimizer.options.<key>: ...". Thread-compatible:
+// Suggest mutates the fit memo, so one thread at a time.
+
 class GpOptimizer final : public Optimizer {
  public:
   struct Options {
@@ -75,6 +89,7 @@ class GpOptimizer final : public Optimizer {
     int n_restarts = 10;
     bool believer = true;
     int fit_max_points = 200;
+    int model_max_points = 300;
     int fit_max_evals = 200;
     bool power_transform = true;
     int trust_regions = 1;
@@ -100,6 +115,9 @@ class GpOptimizer final : public Optimizer {
 
   hpo::v1::ParamMap RandomProposal(int number) const;
   Eigen::VectorXd FitTheta(const Eigen::MatrixXd& features, const Eigen::VectorXd& y);
+  // Indices (ascending) of the completed trials the model conditions on (step 3 above).
+  std::vector<int> ModelPoints(const std::vector<Point>& completed, const Eigen::VectorXd& y,
+                               const Eigen::VectorXd& theta) const;
   // Bounds on the raw [0, 1] values of the continuous parameters (all parameters indexed).
   struct Box {
     std::vector<double> lo, hi;
