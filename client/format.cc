@@ -232,6 +232,7 @@ nlohmann::json StudyToJson(const hpo::v1::Study& s) {
   j["state"] = core::StudyStateName(s.state());
   j["optimizer"] = s.spec().optimizer().name();
   j["optimizer_revision"] = s.optimizer_revision();
+  if (!s.optimizer_plan().empty()) j["optimizer_plan"] = s.optimizer_plan();
   j["objective"] = {
       {"metric", s.spec().objective().metric()},
       {"direction",
@@ -373,6 +374,9 @@ std::string StudyDetails(const hpo::v1::Study& study) {
                       ? absl::StrCat(" revision ", study.optimizer_revision())
                       : std::string(" (revision not recorded)"),
                   "\n");
+  if (!study.optimizer_plan().empty()) {
+    absl::StrAppend(&out, "  ", study.optimizer_plan(), "\n");
+  }
   if (study.state() == hpo::v1::STUDY_RUNNING) {
     absl::StrAppend(&out, "workers: ", study.live_workers(), " live, ", study.accepting_workers(),
                     " accept its trials\n");

@@ -371,7 +371,7 @@ absl::StatusOr<StudySpec> ParseRoot(const YAML::Node& root) {
                absl::StrCat("must be minimize or maximize, got '", direction, "'"));
   }
 
-  spec.mutable_optimizer()->set_name("random");
+  spec.mutable_optimizer()->set_name("auto");
   const YAML::Node optimizer = root["optimizer"];
   if (Present(optimizer)) {
     HPO_RETURN_IF_ERROR(

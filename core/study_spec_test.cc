@@ -87,7 +87,7 @@ TEST(ParseStudyYamlTest, MinimalWithDefaults) {
   EXPECT_EQ(spec.name(), "branin-random");
   EXPECT_EQ(spec.objective().metric(), "value");
   EXPECT_EQ(spec.objective().direction(), hpo::v1::MINIMIZE);
-  EXPECT_EQ(spec.optimizer().name(), "random");
+  EXPECT_EQ(spec.optimizer().name(), "auto");
   EXPECT_EQ(spec.optimizer().seed(), 0);
   EXPECT_TRUE(spec.optimizer().options().empty());
   EXPECT_EQ(spec.early_stopping().name(), "none");
@@ -216,7 +216,7 @@ TEST(ParseStudyYamlTest, YamlOfMinimal) {
   EXPECT_EQ(StudySpecToYaml(MustParse(kMinimal)),
             "name: branin-random\n"
             "objective: {metric: value, direction: minimize}\n"
-            "optimizer: {name: random, seed: 0}\n"
+            "optimizer: {name: auto, seed: 0}\n"
             "early_stopping: {name: none}\n"
             "budget: {max_trials: 60, max_parallel: 1, max_retries: 0, trial_timeout_s: 0}\n"
             "space:\n"

@@ -121,7 +121,7 @@ TEST_F(CoordinatorTest, UnknownOptimizerAndStopperAreRejectedByName) {
   auto s = coordinator_->CreateStudy(spec);
   EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(s.status().message(),
-            "optimizer.name: unknown optimizer 'bogus' (known: gp, random, tpe)");
+            "optimizer.name: unknown optimizer 'bogus' (known: auto, gp, random, tpe)");
   spec = Spec("s1", 5, 2);
   spec.mutable_early_stopping()->set_name("hyperband9");
   s = coordinator_->CreateStudy(spec);

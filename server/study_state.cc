@@ -342,6 +342,7 @@ Study StudyState::SnapshotLocked() {
   s.set_warm_start_curves(warm_start_curves_);
   s.set_finished_trials(finished_numbers_);
   s.set_warm_start_trials(static_cast<int>(prior_.size()));
+  s.set_optimizer_plan(optimizer_->Describe(ViewLocked()));
   if (context_->describe_workers) context_->describe_workers(&s);
   if (best_ >= 0) *s.mutable_best_trial() = Summary(trials_[best_]);
   return s;
@@ -349,7 +350,8 @@ Study StudyState::SnapshotLocked() {
 
 StudyView StudyState::ViewLocked() const {
   StudyView view;
-  view.spec = &spec_;
+  // study_'s spec, not spec_: it carries the budget as extended since creation (auto reads it).
+  view.spec = &study_.spec();
   view.trials = &trials_;
   if (!prior_.empty()) view.prior = &prior_;
   return view;

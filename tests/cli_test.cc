@@ -107,6 +107,31 @@ TEST_F(CliTest, CreateListShowEnqueueTrialsAndStop) {
   EXPECT_THAT(r.out, HasSubstr("stopped study small"));
 }
 
+// A study file without an optimizer block gets auto, and study show says its rule and what it
+// picks next, as text and as JSON.
+TEST_F(CliTest, AStudyWithoutAnOptimizerRunsAutoAndShowSaysItsRule) {
+  std::string text = kSmallStudy;
+  const std::string line = "optimizer: {name: random, seed: 1}\n";
+  text.erase(text.find(line), line.size());
+  auto r =
+      Cli({"--coordinator", address_, "study", "create", "-f", Write(dir_, "plain.yaml", text)});
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = Cli({"--coordinator", address_, "study", "show", "small"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr(absl::StrCat("optimizer: auto revision ",
+                                            server::OptimizerRevision("auto"), "\n")));
+  // A budget of 6 leaves nothing after gp's 10 startup trials: tpe for the whole study.
+  EXPECT_THAT(r.out, HasSubstr("  auto: tpe for the whole study (a budget of 6 trials leaves fewer "
+                               "than 10 after gp's 10 random startup trials)\n"));
+  r = Cli({"--coordinator", address_, "study", "extend", "small", "--max-trials", "100"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = Cli({"--coordinator", address_, "study", "show", "small", "--format", "json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("\"optimizer_plan\": \"auto: gp until the history holds 2000 "
+                               "trials, then tpe; tpe while 32 or more trials run at once; the "
+                               "first 10 trials are random (gp's startup) (next: gp)\""));
+}
+
 // add-trial, study extend, study create --warm-start-from and study delete, over gRPC, with
 // no worker at all: results known from elsewhere complete a study.
 TEST_F(CliTest, AddTrialsExtendWarmStartAndDelete) {
@@ -247,7 +272,7 @@ task: {command: ["true"]}
       {"log with low <= 0", "random", "{type: float, low: 0, high: 1, log: true}", "x2",
        "space.x1: low must be > 0 on a log scale"},
       {"unknown optimizer", "bogus", ok_x1, "x1",
-       "optimizer.name: unknown optimizer 'bogus' (known: gp, random, tpe)"},
+       "optimizer.name: unknown optimizer 'bogus' (known: auto, gp, random, tpe)"},
       {"condition on an unknown parameter", "random", ok_x1, "optim",
        "space.child: condition names unknown parameter 'optim'"},
   };

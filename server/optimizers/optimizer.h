@@ -29,6 +29,14 @@ class Optimizer {
   // then calls it on the RPC's own thread. Otherwise it runs on the coordinator's suggestion
   // threads, at a lower CPU priority than the threads serving RPCs.
   virtual bool cheap() const { return false; }
+
+  // How the optimizer decides, in one line, for `hpo study show` ("" when there is nothing to
+  // say beyond its name): e.g. auto's rule and what it picks for the next trial. A function of
+  // the options and the view; reads nothing that Suggest writes.
+  virtual std::string Describe(const StudyView& view) const {
+    (void)view;
+    return "";
+  }
 };
 
 using OptimizerFactory = std::function<absl::StatusOr<std::unique_ptr<Optimizer>>(

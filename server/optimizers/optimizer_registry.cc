@@ -3,6 +3,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "server/optimizers/auto_optimizer.h"
 #include "server/optimizers/gp/gp_optimizer.h"
 #include "server/optimizers/optimizer.h"
 #include "server/optimizers/random_optimizer.h"
@@ -20,11 +21,18 @@ struct Entry {
   int revision;
 };
 
+constexpr int kGpRevision = 4;
+constexpr int kTpeRevision = 4;
+// auto's own rule; its revision below folds in gp's and tpe's, whose proposals it hands on.
+constexpr int kAutoRuleRevision = 1;
+
 const std::map<std::string, Entry>& Registry() {
   static const auto* registry = new std::map<std::string, Entry>{
-      {"gp", {&GpOptimizer::Create, 4}},
+      {"auto",
+       {&AutoOptimizer::Create, kAutoRuleRevision * 10000 + kGpRevision * 100 + kTpeRevision}},
+      {"gp", {&GpOptimizer::Create, kGpRevision}},
       {"random", {&RandomOptimizer::Create, 1}},
-      {"tpe", {&TpeOptimizer::Create, 4}},
+      {"tpe", {&TpeOptimizer::Create, kTpeRevision}},
   };
   return *registry;
 }
