@@ -70,6 +70,16 @@ std::unique_ptr<Optimizer> Make(const hpo::v1::StudySpec& spec) {
   return std::move(*made);
 }
 
+std::string Proposals(Optimizer& opt, const StudyView& view, const std::vector<int>& numbers) {
+  auto got = opt.Suggest(view, numbers);
+  EXPECT_TRUE(got.ok()) << got.status();
+  std::string out;
+  for (const auto& p : got.value_or(std::vector<hpo::v1::ParamMap>())) {
+    out += p.DebugString() + "|";
+  }
+  return out;
+}
+
 // What gp or tpe alone, with the study's seed, proposes for the same view.
 std::string Alone(const std::string& name, const hpo::v1::StudySpec& spec, const StudyView& view,
                   const std::vector<int>& numbers) {
@@ -78,19 +88,7 @@ std::string Alone(const std::string& name, const hpo::v1::StudySpec& spec, const
   o.set_seed(spec.optimizer().seed());
   auto opt = MakeOptimizer(o, spec.space());
   EXPECT_TRUE(opt.ok());
-  auto got = (*opt)->Suggest(view, numbers);
-  EXPECT_TRUE(got.ok()) << got.status();
-  std::string out;
-  for (const auto& p : *got) out += p.DebugString() + "|";
-  return out;
-}
-
-std::string Proposals(Optimizer& opt, const StudyView& view, const std::vector<int>& numbers) {
-  auto got = opt.Suggest(view, numbers);
-  EXPECT_TRUE(got.ok()) << got.status();
-  std::string out;
-  for (const auto& p : *got) out += p.DebugString() + "|";
-  return out;
+  return Proposals(**opt, view, numbers);
 }
 
 TEST(AutoOptimizerTest, ANumericSpaceGetsGpUntilTheHistoryLimitThenTpeWithEveryEarlierTrial) {
