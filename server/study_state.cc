@@ -353,6 +353,7 @@ StudyView StudyState::ViewLocked() const {
   // study_'s spec, not spec_: it carries the budget as extended since creation (auto reads it).
   view.spec = &study_.spec();
   view.trials = &trials_;
+  view.counts = &counts_;
   if (!prior_.empty()) view.prior = &prior_;
   return view;
 }

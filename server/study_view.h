@@ -18,6 +18,9 @@ struct StudyView {
   // with a finite value and parameters that fit the space, no measurements, numbers of their
   // own study. History before `trials`; not this study's trials.
   const std::vector<hpo::v1::Trial>* prior = nullptr;
+  // How many entries of `trials` are in each state, when the caller keeps that count (the
+  // coordinator does); null otherwise, and an optimizer that needs it counts `trials` itself.
+  const hpo::v1::TrialCounts* counts = nullptr;
 };
 
 }  // namespace hpo::server

@@ -45,7 +45,10 @@ int HistorySize(const StudyView& view) {
          (view.prior != nullptr ? static_cast<int>(view.prior->size()) : 0);
 }
 
+// RUNNING and PENDING trials: from the caller's counts when it keeps them (a snapshot of a watched
+// study asks on every event, and a scan would cost the whole history each time).
 int RunningCount(const StudyView& view) {
+  if (view.counts != nullptr) return view.counts->running() + view.counts->pending();
   if (view.trials == nullptr) return 0;
   return static_cast<int>(
       std::count_if(view.trials->begin(), view.trials->end(), [](const auto& t) {

@@ -174,6 +174,12 @@ TEST(AutoOptimizerTest, ManyRunningTrialsGiveTpeAndOneCallCanUseBoth) {
             Alone("tpe", spec, after, {33, 34}));
   trials.push_back(MakeTrial(32, hpo::v1::RUNNING, (*got)[0]));
   EXPECT_THAT(opt->Describe(view), HasSubstr("(next: tpe, 3 trials are running, gp's limit is 3)"));
+  // Counts kept by the caller (the coordinator's) are read instead of scanning the trials.
+  hpo::v1::TrialCounts counts;
+  counts.set_running(1);
+  counts.set_pending(1);
+  view.counts = &counts;
+  EXPECT_THAT(opt->Describe(view), HasSubstr("(next: gp)"));
 }
 
 TEST(AutoOptimizerTest, TheSameSeedAndHistoryGiveTheSameProposals) {
