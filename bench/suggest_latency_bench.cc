@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/str_split.h"
 #include "core/search_space.h"
+#include "harness/run_spec.h"
 #include "server/optimizers/optimizer.h"
 #include "tasks/task.h"
 
@@ -63,17 +63,18 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "usage: suggest_latency_bench OPTIMIZER TRIALS [RUNNING=0] [TASK]\n");
     return 2;
   }
-  const std::vector<std::string> parts = absl::StrSplit(argv[1], absl::MaxSplits(':', 1));
+  const absl::StatusOr<harness::OptimizerVariant> variant = harness::ParseOptimizerVariant(argv[1]);
+  if (!variant.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(variant.status().message()).c_str());
+    return 2;
+  }
   hpo::v1::StudySpec spec;
   spec.set_name("latency");
   spec.mutable_objective()->set_metric("value");
-  spec.mutable_optimizer()->set_name(parts[0]);
+  spec.mutable_optimizer()->set_name(variant->name);
   spec.mutable_optimizer()->set_seed(1);
-  if (parts.size() > 1) {
-    for (absl::string_view kv : absl::StrSplit(parts[1], ';', absl::SkipEmpty())) {
-      const std::vector<std::string> pair = absl::StrSplit(kv, absl::MaxSplits('=', 1));
-      (*spec.mutable_optimizer()->mutable_options())[pair[0]] = pair.size() > 1 ? pair[1] : "";
-    }
+  for (const auto& [key, value] : variant->options) {
+    (*spec.mutable_optimizer()->mutable_options())[key] = value;
   }
   const int trials = std::atoi(argv[2]);
   const int running = argc > 3 ? std::atoi(argv[3]) : 0;

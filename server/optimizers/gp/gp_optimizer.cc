@@ -215,14 +215,26 @@ absl::StatusOr<std::vector<hpo::v1::ParamMap>> GpOptimizer::Suggest(
   // Hyperparameters from the history as it was at the last refit (every call up to
   // fit_max_points observations; then each time it has grown by kRefitGrowth), on a
   // deterministic subset of fit_max_points of those observations beyond that. A function of
-  // the history alone, so the memo serves every call between two refits.
+  // the history alone, so the memo serves every call between two refits. Past the last refit
+  // the fitted values are imputed and standardized over the refit's observations alone.
+  const int fit_n = GpFitHistorySize(n, options_.fit_max_points);
+  std::vector<double> prefix;
+  if (fit_n < n) prefix.assign(values.begin(), values.begin() + fit_n);
+
+  // Standardized (and power-transformed) values of the whole history.
+  ImputeWorst(&values);
+  const Eigen::VectorXd y = gp::TransformOutputs(
+      Eigen::Map<const Eigen::VectorXd>(values.data(), n), options_.power_transform);
+
   Eigen::VectorXd theta;
   {
-    const int fit_n = GpFitHistorySize(n, options_.fit_max_points);
-    std::vector<double> prefix(values.begin(), values.begin() + fit_n);
-    ImputeWorst(&prefix);
-    const Eigen::VectorXd fit_y = gp::TransformOutputs(
-        Eigen::Map<const Eigen::VectorXd>(prefix.data(), fit_n), options_.power_transform);
+    Eigen::VectorXd fit_y;
+    if (fit_n < n) {
+      ImputeWorst(&prefix);
+      fit_y = gp::TransformOutputs(Eigen::Map<const Eigen::VectorXd>(prefix.data(), fit_n),
+                                   options_.power_transform);
+    }
+    const Eigen::VectorXd& fitted = fit_n < n ? fit_y : y;
     std::vector<int> index(fit_n);
     std::iota(index.begin(), index.end(), 0);
     if (fit_n > options_.fit_max_points) {
@@ -235,15 +247,10 @@ absl::StatusOr<std::vector<hpo::v1::ParamMap>> GpOptimizer::Suggest(
     Eigen::VectorXd v(index.size());
     for (size_t k = 0; k < index.size(); ++k) {
       f.col(k) = completed[index[k]].features;
-      v(k) = fit_y(index[k]);
+      v(k) = fitted(index[k]);
     }
     theta = FitTheta(f, v);
   }
-
-  // Standardized (and power-transformed) values of the whole history.
-  ImputeWorst(&values);
-  const Eigen::VectorXd y = gp::TransformOutputs(
-      Eigen::Map<const Eigen::VectorXd>(values.data(), n), options_.power_transform);
 
   // The model conditions on at most model_max_points observations: beyond that, the half
   // nearest the best one (in lengthscale units) and a deterministic draw from the rest.
