@@ -16,6 +16,7 @@ PACKAGES=(
   libfuzzer-14-dev  # make fuzz-smoke: the libFuzzer targets
   libjs-chart.js    # the dashboard's plots, served from /usr/share/javascript/chart.js
   chromium python3-websocket  # the dashboard's test in a real browser (DevTools protocol)
+  dataset-fashion-mnist zlib1g-dev  # the fmnist-* trainers: IDX files (gzip) and their reader
 )
 
 # Only what `make demo` builds (hpo, hpo-coordinator, hpo-worker, hpo-task: no LibTorch, no

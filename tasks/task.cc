@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "core/search_space.h"
 #include "core/status_macros.h"
+#include "tasks/fmnist_data.h"
 #include "tasks/lcbench_data.h"
 #include "tasks/synthetic_tasks.h"
 
@@ -146,12 +147,16 @@ absl::Status CheckBuiltinStudy(absl::string_view name, const hpo::v1::SearchSpac
     }
     return core::CheckSpaceWithin(space, LcbenchSpace(), label);
   }
+  if (absl::StartsWith(name, kFmnistPrefix)) {
+    HPO_ASSIGN_OR_RETURN(const hpo::v1::SearchSpace trainer, FmnistSpace(name));
+    return core::CheckSpaceWithin(space, trainer, label);
+  }
   for (const Entry& e : kTasks) {
     if (name == e.name) return core::CheckSpaceWithin(space, e.make()->space(), label);
   }
-  return absl::NotFoundError(absl::StrCat("unknown task '", name,
-                                          "'; known tasks: ", absl::StrJoin(TaskNames(), ", "),
-                                          ", ", kLcbenchPrefix, "<OpenML task id>"));
+  return absl::NotFoundError(absl::StrCat(
+      "unknown task '", name, "'; known tasks: ", absl::StrJoin(TaskNames(), ", "), ", ",
+      absl::StrJoin(FmnistTaskNames(), ", "), ", ", kLcbenchPrefix, "<OpenML task id>"));
 }
 
 }  // namespace hpo::tasks

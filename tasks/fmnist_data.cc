@@ -1,0 +1,173 @@
+#include "tasks/fmnist_data.h"
+
+#include <zlib.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <system_error>
+
+#include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
+
+namespace hpo::tasks {
+namespace {
+
+using hpo::v1::ParamSpec;
+using hpo::v1::SearchSpace;
+
+constexpr uint8_t kUnsignedByte = 0x08;
+constexpr int64_t kImageSide = 28;
+constexpr int kClasses = 10;
+
+absl::Status Malformed(const std::string& path, absl::string_view why) {
+  return absl::FailedPreconditionError(absl::StrCat(path, ": not an IDX file of bytes: ", why));
+}
+
+// The whole (decompressed) content of `path`.
+absl::StatusOr<std::vector<uint8_t>> ReadAll(const std::string& path) {
+  gzFile file = gzopen(path.c_str(), "rb");
+  if (file == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat("cannot open ", path));
+  }
+  std::vector<uint8_t> bytes;
+  uint8_t buffer[1 << 16];
+  int n = 0;
+  while ((n = gzread(file, buffer, sizeof(buffer))) > 0)
+    bytes.insert(bytes.end(), buffer, buffer + n);
+  int code = Z_OK;
+  const std::string error = n < 0 ? gzerror(file, &code) : "";
+  gzclose(file);
+  if (n < 0) return Malformed(path, absl::StrCat("decompression failed (", error, ")"));
+  return bytes;
+}
+
+// <dir>/<base>, or <dir>/<base>.gz when only that exists; empty when neither does.
+std::string FindFile(const std::string& dir, const std::string& base) {
+  std::error_code ec;
+  for (const std::string& name : {base + ".gz", base}) {
+    const std::filesystem::path path = std::filesystem::path(dir) / name;
+    if (std::filesystem::is_regular_file(path, ec)) return path.string();
+  }
+  return "";
+}
+
+ParamSpec* AddFloat(SearchSpace& s, const std::string& name, double low, double high, bool log) {
+  ParamSpec* p = s.add_params();
+  p->set_name(name);
+  p->mutable_float_domain()->set_low(low);
+  p->mutable_float_domain()->set_high(high);
+  p->mutable_float_domain()->set_log(log);
+  return p;
+}
+
+void AddInt(SearchSpace& s, const std::string& name, int64_t low, int64_t high, bool log) {
+  ParamSpec* p = s.add_params();
+  p->set_name(name);
+  p->mutable_int_domain()->set_low(low);
+  p->mutable_int_domain()->set_high(high);
+  p->mutable_int_domain()->set_log(log);
+}
+
+}  // namespace
+
+std::vector<std::string> FmnistTaskNames() {
+  return {std::string(kFmnistCnn), std::string(kFmnistMlp)};
+}
+
+std::string DefaultFmnistDir() {
+  const char* env = std::getenv("HPO_FMNIST_DIR");
+  if (env != nullptr && *env != '\0') return env;
+  return "/usr/share/datasets/fashion-mnist";
+}
+
+absl::StatusOr<IdxArray> ReadIdxFile(const std::string& path) {
+  HPO_ASSIGN_OR_RETURN(const std::vector<uint8_t> bytes, ReadAll(path));
+  if (bytes.size() < 4) return Malformed(path, "shorter than its 4-byte magic number");
+  if (bytes[0] != 0 || bytes[1] != 0) return Malformed(path, "bad magic number");
+  if (bytes[2] != kUnsignedByte) {
+    return Malformed(path, absl::StrCat("element type 0x", absl::Hex(bytes[2]),
+                                        " (only 0x08, unsigned byte, is read)"));
+  }
+  const int rank = bytes[3];
+  if (rank < 1) return Malformed(path, "no dimensions");
+  const size_t header = 4 + 4 * static_cast<size_t>(rank);
+  if (bytes.size() < header) return Malformed(path, "truncated header");
+  IdxArray array;
+  uint64_t count = 1;
+  for (int d = 0; d < rank; ++d) {
+    const uint8_t* p = &bytes[4 + 4 * d];
+    const uint32_t dim =
+        (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
+    array.dims.push_back(dim);
+    count *= dim;
+    if (count > (uint64_t{1} << 34)) return Malformed(path, "dimensions too large");
+  }
+  if (bytes.size() - header != count) {
+    return Malformed(path, absl::StrCat("its dimensions need ", count, " bytes of data, it has ",
+                                        bytes.size() - header));
+  }
+  array.data.assign(bytes.begin() + header, bytes.end());
+  return array;
+}
+
+absl::StatusOr<FmnistSplit> ReadFmnistSplit(absl::string_view split, const std::string& dir) {
+  if (split != "train" && split != "t10k") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown Fashion-MNIST split '", split, "' (train or t10k)"));
+  }
+  const std::string root = dir.empty() ? DefaultFmnistDir() : dir;
+  FmnistSplit out;
+  std::string paths[2];
+  int i = 0;
+  for (const char* kind : {"images-idx3-ubyte", "labels-idx1-ubyte"}) {
+    const std::string base = absl::StrCat(split, "-", kind);
+    paths[i] = FindFile(root, base);
+    if (paths[i].empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("Fashion-MNIST not found at ", (std::filesystem::path(root) / base).string(),
+                       "[.gz]: install dataset-fashion-mnist or set HPO_FMNIST_DIR"));
+    }
+    HPO_ASSIGN_OR_RETURN(IdxArray array, ReadIdxFile(paths[i]));
+    (i == 0 ? out.images : out.labels) = std::move(array);
+    ++i;
+  }
+  const std::vector<int64_t>& d = out.images.dims;
+  if (d.size() != 3 || d[1] != kImageSide || d[2] != kImageSide) {
+    return absl::FailedPreconditionError(absl::StrCat(paths[0], ": expected N x 28 x 28 images"));
+  }
+  if (out.labels.dims.size() != 1 || out.labels.dims[0] != d[0]) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(paths[1], ": expected ", d[0], " labels, one per image of ", paths[0]));
+  }
+  for (size_t k = 0; k < out.labels.data.size(); ++k) {
+    if (out.labels.data[k] >= kClasses) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          paths[1], ": label ", int{out.labels.data[k]}, " of item ", k, " is not in [0, 9]"));
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<SearchSpace> FmnistSpace(absl::string_view name) {
+  if (name != kFmnistMlp && name != kFmnistCnn) {
+    return absl::NotFoundError(absl::StrCat("unknown Fashion-MNIST trainer '", name, "' (",
+                                            kFmnistMlp, " or ", kFmnistCnn, ")"));
+  }
+  SearchSpace s;
+  AddFloat(s, "lr", 1e-4, 0.3, /*log=*/true);
+  AddInt(s, "batch_size", 16, 512, /*log=*/true);
+  AddInt(s, "width", 32, 1024, /*log=*/true);
+  if (name == kFmnistMlp) AddInt(s, "depth", 1, 4, /*log=*/false);
+  AddFloat(s, "dropout", 0, 0.6, /*log=*/false);
+  AddFloat(s, "weight_decay", 1e-6, 1e-2, /*log=*/true);
+  ParamSpec* optimizer = s.add_params();
+  optimizer->set_name("optimizer");
+  optimizer->mutable_categorical()->add_choices()->set_string_value("sgd");
+  optimizer->mutable_categorical()->add_choices()->set_string_value("adam");
+  ParamSpec* momentum = AddFloat(s, "momentum", 0, 0.99, /*log=*/false);
+  momentum->mutable_condition()->set_parent("optimizer");
+  momentum->mutable_condition()->add_values()->set_string_value("sgd");
+  return s;
+}
+
+}  // namespace hpo::tasks
