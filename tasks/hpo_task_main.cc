@@ -2,6 +2,8 @@
 // as metric lines.
 //
 //   hpo-task NAME --x1=0.5 --x2=3 [--steps=N] [--step_ms=M]
+//   hpo-task fmnist-cnn --lr=0.01 ... [--epochs=N] [--seed=S] [--max-train-samples=N]
+//            [--bf16=1] [--cuda-graph=0]     (the trainers' options, TaskOptions)
 //   hpo-task NAME --param x1=0.5 --param=x2=3
 //   HPO_PARAMS='{"x1": 0.5, "x2": 3}' hpo-task NAME
 //   hpo-task --list
@@ -20,9 +22,9 @@
 // blank lines are ignored, and it exits 0 at end of input. The bench harness
 // uses it to evaluate lcbench-<id> tasks without linking LibTorch itself.
 //
-// The lcbench-<id> tasks need LibTorch, which costs ~0.6 s of startup: they live in
-// hpo-task-lcbench, and hpo-task hands such names over to it (exec, same arguments), so the
-// synthetic tasks stay fast.
+// The lcbench-<id> tasks and the fmnist-* trainers need LibTorch, which costs ~0.6 s of startup:
+// they live in hpo-task-lcbench and hpo-task-train, and hpo-task hands such names over to them
+// (exec, same arguments), so the synthetic tasks stay fast.
 //
 // Exit status: 0 when the task ran, 2 on bad input (message on stderr), 1
 // otherwise.
@@ -73,6 +75,18 @@ absl::Status ParseIntFlag(absl::string_view name, absl::string_view text, int mi
   return absl::OkStatus();
 }
 
+absl::Status ParseBoolFlag(absl::string_view name, absl::string_view text, bool* out) {
+  if (text == "1" || text == "true") {
+    *out = true;
+  } else if (text == "0" || text == "false") {
+    *out = false;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", name, ": expected true, false, 1 or 0, got '", text, "'"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Invocation> ParseArgs(int argc, char** argv) {
   Invocation inv;
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -84,7 +98,8 @@ absl::StatusOr<Invocation> ParseArgs(int argc, char** argv) {
     }
     if (arg == "--help" || arg == "-h") {
       return absl::InvalidArgumentError(
-          "usage: hpo-task NAME --PARAM=VALUE... [--steps=N] [--step_ms=M] | "
+          "usage: hpo-task NAME --PARAM=VALUE... [--steps=N] [--step_ms=M] [--epochs=N] [--seed=S] "
+          "[--max-train-samples=N] [--bf16=0|1] [--cuda-graph=0|1] | "
           "hpo-task --serve NAME | hpo-task --list");
     }
     if (!absl::ConsumePrefix(&arg, "--")) {
@@ -115,8 +130,18 @@ absl::StatusOr<Invocation> ParseArgs(int argc, char** argv) {
       }
       inv.serve = true;
       inv.task = value;
-    } else if (name == "steps") {
+    } else if (name == "steps" || name == "epochs") {
       HPO_RETURN_IF_ERROR(ParseIntFlag(name, value, 1, &inv.options.steps));
+    } else if (name == "seed") {
+      int seed = 0;
+      HPO_RETURN_IF_ERROR(ParseIntFlag(name, value, 0, &seed));
+      inv.options.seed = seed;
+    } else if (name == "max-train-samples" || name == "max_train_samples") {
+      HPO_RETURN_IF_ERROR(ParseIntFlag(name, value, 0, &inv.options.max_train_samples));
+    } else if (name == "bf16") {
+      HPO_RETURN_IF_ERROR(ParseBoolFlag(name, value, &inv.options.bf16));
+    } else if (name == "cuda-graph" || name == "cuda_graph") {
+      HPO_RETURN_IF_ERROR(ParseBoolFlag(name, value, &inv.options.cuda_graph));
     } else if (name == "step_ms" || name == "step-ms") {
       HPO_RETURN_IF_ERROR(ParseIntFlag(name, value, 0, &inv.options.step_ms));
     } else if (name == "param") {
@@ -302,12 +327,16 @@ int Run(int argc, char** argv) {
   }
   absl::StatusOr<std::unique_ptr<Task>> task = MakeTask(inv->task);
 #ifdef HPO_TASK_DISPATCH_LCBENCH
-  if (!task.ok() && absl::StartsWith(inv->task, "lcbench-")) {
+  // The tasks that need LibTorch live in helper programs beside this one.
+  const char* helper = nullptr;
+  if (absl::StartsWith(inv->task, "lcbench-")) helper = "hpo-task-lcbench";
+  if (absl::StartsWith(inv->task, "fmnist-")) helper = "hpo-task-train";
+  if (!task.ok() && helper != nullptr) {
     char self[4096];
     const ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
     if (n > 0) {
       std::string path(self, n);
-      path = path.substr(0, path.rfind('/') + 1) + "hpo-task-lcbench";
+      path = path.substr(0, path.rfind('/') + 1) + helper;
       ::execv(path.c_str(), argv);
       std::cerr << "hpo-task: " << inv->task << " needs " << path << ": " << std::strerror(errno)
                 << "\n";

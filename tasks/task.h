@@ -4,6 +4,7 @@
 #ifndef HPO_TASKS_TASK_H_
 #define HPO_TASKS_TASK_H_
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -36,8 +37,13 @@ class CallbackReporter final : public Reporter {
 };
 
 struct TaskOptions {
-  int steps = 1;    // length of the learning curve (fidelity), >= 1
+  int steps = 1;    // length of the learning curve (fidelity), >= 1; a trainer's epochs
   int step_ms = 0;  // sleep between steps, to imitate training time
+  // For the trainers (fmnist_task.h); other tasks ignore them.
+  int64_t seed = 0;           // weights, dropout and batch order
+  int max_train_samples = 0;  // > 0: train on the first N training images only (short CPU runs)
+  bool bf16 = false;          // bf16 autocast on a GPU (ignored on the CPU)
+  bool cuda_graph = true;     // replay each training step as a captured CUDA graph on a GPU
 };
 
 // A function to minimize. Implementations are immutable after construction:

@@ -1,6 +1,7 @@
 // Every study file in examples/ loads, names a known optimizer, stopper and task.
 #include <dirent.h>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -39,10 +40,14 @@ TEST(ExamplesTest, EveryExampleIsAValidStudy) {
     EXPECT_TRUE(server::MakeOptimizer(spec->optimizer(), spec->space()).ok());
     EXPECT_TRUE(server::MakeEarlyStopper(spec->early_stopping()).ok());
     if (spec->task().has_builtin()) {
+      // The study's space must be one the task accepts (checked without LibTorch, as `hpo` does).
+      const absl::Status checked = tasks::CheckBuiltinStudy(spec->task().builtin(), spec->space());
+      EXPECT_TRUE(checked.ok()) << checked;
+      // A closed-form task's optimum validates against the study's space.
       auto task = tasks::MakeTask(spec->task().builtin());
-      ASSERT_TRUE(task.ok()) << task.status();
-      // The study's space must be one the task accepts: its optimum params validate against it.
-      EXPECT_TRUE(core::ValidateParams(spec->space(), (*task)->optimum_params()).ok());
+      if (task.ok() && !std::isnan((*task)->optimum())) {
+        EXPECT_TRUE(core::ValidateParams(spec->space(), (*task)->optimum_params()).ok());
+      }
     }
   }
 }
