@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <utility>
 
@@ -19,9 +20,24 @@
 #include "core/metric_line.h"
 #include "core/search_space.h"
 #include "core/study_spec.h"
+#include "worker/gpu_stats.h"
 
 namespace hpo::worker {
 namespace {
+
+// The last 16 KiB of the file at `path` (empty when it cannot be read or path is empty).
+std::string LogTail(const std::string& path) {
+  if (path.empty()) return "";
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return "";
+  constexpr std::streamoff kTail = 16 << 10;
+  const std::streamoff size = in.tellg();
+  in.seekg(std::max<std::streamoff>(0, size - kTail));
+  std::string text(static_cast<size_t>(std::min(size, kTail)), '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  return text;
+}
 
 std::string DescribeNonFinite(double v) {
   if (std::isnan(v)) return "NaN";
@@ -353,6 +369,10 @@ TrialOutcome TrialRunner::Run(ProgressSink& sink) {
         outcome.failure_reason = std::string(exit.status().message());
       } else if (*exit != 0) {
         outcome.failure_reason = DescribeExit(*exit);
+        // A process that ran out of GPU memory says so in its log: that is the reason to give.
+        if (const std::string oom = OutOfMemoryLine(LogTail(options_.log_path)); !oom.empty()) {
+          absl::StrAppend(&outcome.failure_reason, ": ", oom);
+        }
       } else if (auto it = latest.find(objective); it == latest.end()) {
         outcome.failure_reason = absl::StrCat("no metric '", objective, "' reported");
         if (bad_lines > 0) {

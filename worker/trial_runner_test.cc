@@ -326,6 +326,24 @@ TEST(TrialRunnerTest, FailureReasons) {
   }
 }
 
+TEST(TrialRunnerTest, AnOutOfMemoryMessageBecomesTheFailureReason) {
+  const std::string log = MakeTempDir() + "/trial.log";
+  RecordingSink sink;
+  // What PyTorch prints when a CUDA allocation fails, then a traceback's last words.
+  const std::string script =
+      "echo 'hpo-metric {\"value\": 1, \"step\": 1}'; "
+      "echo 'torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; "
+      "79.11 GiB total capacity)' >&2; echo 'during handling...' >&2; exit 1";
+  TrialOutcome outcome = RunScript(script, sink, log);
+  EXPECT_EQ(outcome.state, hpo::v1::FAILED);
+  EXPECT_EQ(outcome.failure_reason,
+            "exit code 1: torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB "
+            "(GPU 0; 79.11 GiB total capacity)");
+  // Without such a line the reason is the exit alone.
+  outcome = RunScript("echo 'memory is fine' >&2; exit 1", sink, MakeTempDir() + "/t.log");
+  EXPECT_EQ(outcome.failure_reason, "exit code 1");
+}
+
 TEST(TrialRunnerTest, SpawnFailure) {
   hpo::v1::StudySpec spec = ShellStudy("");
   spec.mutable_task()->mutable_command()->clear_argv();

@@ -115,6 +115,24 @@ std::vector<std::vector<std::string>> AssignGpus(const std::vector<std::string>&
   return assigned;
 }
 
+absl::StatusOr<int> ResolveSlots(int slots, bool slots_given, int slots_per_gpu, size_t gpus) {
+  if (slots_per_gpu == 0) return slots;
+  if (slots_per_gpu < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--slots-per-gpu: expected a positive number, got ", slots_per_gpu));
+  }
+  if (slots_given) {
+    return absl::InvalidArgumentError(
+        "give --slots or --slots-per-gpu, not both (--slots-per-gpu K runs K trials on each GPU)");
+  }
+  if (gpus == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--slots-per-gpu ", slots_per_gpu,
+        ": the worker has no GPUs (--gpus found or named none); use --slots on a CPU host"));
+  }
+  return static_cast<int>(gpus) * slots_per_gpu;
+}
+
 // Streams one trial's measurements to the coordinator. Used by the trial's slot thread only.
 class Worker::Sink final : public ProgressSink {
  public:

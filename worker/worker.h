@@ -38,6 +38,12 @@ absl::StatusOr<std::vector<std::string>> ParseGpus(const std::string& flag);
 // (one or more each), gpus[i % n] when 0 < n < s (shared), and none when n == 0.
 std::vector<std::vector<std::string>> AssignGpus(const std::vector<std::string>& gpus, int slots);
 
+// The number of slots from the flags: `slots` (--slots) when slots_per_gpu (--slots-per-gpu)
+// is 0; else slots_per_gpu x the number of GPUs, each GPU shared by slots_per_gpu trials
+// (AssignGpus deals slot i GPU i % n). INVALID_ARGUMENT when slots_per_gpu < 0, when it is set
+// with no GPUs, or when both flags are given (`slots_given`): they would disagree.
+absl::StatusOr<int> ResolveSlots(int slots, bool slots_given, int slots_per_gpu, size_t gpus);
+
 // Thread-safe: Start, Drain, Stop and Wait may be called from any thread.
 class Worker {
  public:

@@ -28,9 +28,15 @@ int main(int argc, char** argv) {
   double acquire_wait_s = 5, kill_grace_s = 5;
   app.add_option("--coordinator", coordinator,
                  "coordinator address (default $HPO_COORDINATOR or localhost:50051)");
-  app.add_option("--slots", slots, "trials run at once")->check(CLI::PositiveNumber);
+  CLI::Option* slots_option =
+      app.add_option("--slots", slots, "trials run at once")->check(CLI::PositiveNumber);
   app.add_option("--gpus", gpus_flag, "auto, none, or a list like 0,1 (dealt round-robin to slots)")
       ->capture_default_str();
+  int slots_per_gpu = 0;
+  app.add_option("--slots-per-gpu", slots_per_gpu,
+                 "run K trials on each GPU at once: K x the GPUs' count slots, slot i on GPU "
+                 "i mod count (instead of --slots)")
+      ->check(CLI::PositiveNumber);
   app.add_option("--worker-id", options.worker_id, "stable worker id (default hostname-pid)");
   app.add_option("--log-dir", options.log_dir, "trial logs")->capture_default_str();
   app.add_option("--trial-dir-root", options.trial_dir_root,
@@ -91,7 +97,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.security = *std::move(security);
-  options.slots = slots;
+  absl::StatusOr<int> resolved =
+      hpo::worker::ResolveSlots(slots, slots_option->count() > 0, slots_per_gpu, gpus->size());
+  if (!resolved.ok()) {
+    std::cerr << "hpo-worker: " << resolved.status().message() << "\n";
+    return 2;
+  }
+  options.slots = *resolved;
   options.gpus = *gpus;
   options.hpo_task_path = hpo_task.empty() ? hpo::worker::SiblingExecutable("hpo-task") : hpo_task;
   options.acquire_wait = absl::Seconds(acquire_wait_s);

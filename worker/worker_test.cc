@@ -600,6 +600,58 @@ TEST_F(WorkerTest, RefusedResultIsCompletedAsFailed) {
   EXPECT_EQ(completes[5].trial_id(), 64);
 }
 
+TEST(GpuTest, SlotsPerGpu) {
+  EXPECT_EQ(ResolveSlots(3, true, 0, 2).value(), 3);  // --slots alone
+  EXPECT_EQ(ResolveSlots(1, false, 4, 2).value(), 8);
+  absl::StatusOr<int> both = ResolveSlots(3, true, 4, 2);
+  EXPECT_EQ(both.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(both.status().message(), HasSubstr("give --slots or --slots-per-gpu, not both"));
+  absl::StatusOr<int> cpu = ResolveSlots(1, false, 2, 0);
+  EXPECT_EQ(cpu.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(cpu.status().message(), HasSubstr("the worker has no GPUs"));
+  EXPECT_EQ(ResolveSlots(1, false, -1, 2).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// A fake nvidia-smi on PATH that lists GPUs 0 and 1.
+class FakeNvidiaSmi {
+ public:
+  FakeNvidiaSmi() : dir_(MakeTempDir()), old_path_(std::getenv("PATH")) {
+    const std::string script = dir_ + "/nvidia-smi";
+    std::ofstream(script) << "#!/bin/sh\nprintf '0\\n1\\n'\n";
+    ::chmod(script.c_str(), 0755);
+    ::setenv("PATH", (dir_ + ":" + old_path_).c_str(), 1);
+  }
+  ~FakeNvidiaSmi() { ::setenv("PATH", old_path_.c_str(), 1); }
+
+ private:
+  std::string dir_;
+  std::string old_path_;
+};
+
+TEST_F(WorkerTest, SlotsPerGpuPacksTrialsOnTheGpusNvidiaSmiLists) {
+  FakeNvidiaSmi fake_smi;
+  absl::StatusOr<std::vector<std::string>> gpus = ParseGpus("auto");
+  ASSERT_TRUE(gpus.ok());
+  ASSERT_THAT(*gpus, ElementsAre("0", "1"));
+  const std::string gate = log_dir_ + "/gate4";
+  const std::string script =
+      "echo \"hpo-metric {\\\"value\\\": ${CUDA_VISIBLE_DEVICES}}\"; while [ ! -f " + gate +
+      " ]; do sleep 0.01; done";
+  for (int id = 71; id <= 74; ++id) fake_.AddTrial(BraninTrial(id, 0, 0), ShellSpec(script));
+  Worker::Options options = DefaultOptions();
+  options.slots = ResolveSlots(1, false, /*slots_per_gpu=*/2, gpus->size()).value();
+  options.gpus = *gpus;
+  EXPECT_EQ(options.slots, 4);
+  StartWorker(options);
+  // All four run at once, two on each GPU.
+  ASSERT_TRUE(fake_.AwaitState([](FakeCoordinator& f) { return f.reports_.size() >= 4; }));
+  std::ofstream(gate) << "go";
+  ASSERT_TRUE(AwaitCompletes(4));
+  std::multiset<double> values;
+  for (const auto& c : fake_.completes()) values.insert(c.final_metrics().at("value"));
+  EXPECT_THAT(values, ElementsAre(0, 0, 1, 1));
+}
+
 TEST_F(WorkerTest, SlotsRunInParallelWithTheirGpus) {
   const std::string gate = log_dir_ + "/gate2";
   const std::string script =
