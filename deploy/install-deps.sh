@@ -32,7 +32,7 @@ fi
 
 # Peers for the benchmarks (not needed to build or test): `install-deps.sh --bench`.
 if [ "${1:-}" = "--bench" ]; then
-  PACKAGES+=(python3-optuna)
+  PACKAGES+=(python3-optuna python3-torch)  # python3-torch: bench/trainer_compare.sh on a CPU host
 fi
 
 # Only what the installed binaries load (hpo, hpo-coordinator, hpo-worker, hpo-task), for a
