@@ -79,7 +79,8 @@ const WebAsset* Asset(absl::string_view name) {
 
 // The token a request carries: the Authorization header, else the cookie, else ?token=.
 std::string RequestToken(const httplib::Request& req) {
-  absl::string_view header = req.get_header_value("Authorization");
+  const std::string authorization = req.get_header_value("Authorization");  // returned by value
+  absl::string_view header = authorization;
   if (absl::ConsumePrefix(&header, "Bearer ")) return std::string(header);
   const std::string cookies = req.get_header_value("Cookie");
   for (absl::string_view part : absl::StrSplit(cookies, ';')) {
