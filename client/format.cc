@@ -208,6 +208,13 @@ nlohmann::json TrialToJson(const hpo::v1::Trial& t) {
   j["worker"] = t.worker_id();
   j["log_path"] = t.log_path();
   j["failure_reason"] = t.failure_reason();
+  if (t.has_gpu_usage()) {
+    const hpo::v1::GpuUsage& g = t.gpu_usage();
+    j["gpu_usage"] = {{"devices", std::vector<std::string>(g.devices().begin(), g.devices().end())},
+                      {"peak_memory_mib", NumberJson(g.peak_memory_mib())},
+                      {"mean_utilization_pct", NumberJson(g.mean_utilization_pct())},
+                      {"polls", g.polls()}};
+  }
   j["stop"] = t.has_stop() ? StopJson(t.stop()) : nlohmann::json(nullptr);
   j["prediction"] = t.has_prediction() ? PredictionJson(t.prediction()) : nlohmann::json(nullptr);
   j["enqueued"] = t.enqueued();
@@ -396,6 +403,26 @@ std::string StudyDetails(const hpo::v1::Study& study) {
   return out;
 }
 
+namespace {
+
+// "GPU 0, peak memory 2.0 GiB, mean utilization 63% (12 polls)".
+std::string GpuUsageText(const hpo::v1::GpuUsage& g) {
+  std::string out = absl::StrCat(g.devices_size() == 1 ? "GPU " : "GPUs ",
+                                 absl::StrJoin(g.devices(), ","), ", peak memory ");
+  if (g.peak_memory_mib() >= 1024) {
+    absl::StrAppend(&out, absl::StrFormat("%.1f GiB", g.peak_memory_mib() / 1024));
+  } else {
+    absl::StrAppend(&out, absl::StrFormat("%.0f MiB", g.peak_memory_mib()));
+  }
+  if (!std::isnan(g.mean_utilization_pct())) {
+    absl::StrAppend(&out, absl::StrFormat(", mean utilization %.0f%%", g.mean_utilization_pct()));
+  }
+  absl::StrAppend(&out, " (", g.polls(), g.polls() == 1 ? " poll)" : " polls)");
+  return out;
+}
+
+}  // namespace
+
 std::string TrialDetails(const hpo::v1::StudySpec& spec, const hpo::v1::Trial& t) {
   std::string out =
       absl::StrCat("trial #", t.number(), " (id ", t.id(), ", attempt ", t.attempt(), ") of study ",
@@ -409,6 +436,7 @@ std::string TrialDetails(const hpo::v1::StudySpec& spec, const hpo::v1::Trial& t
   if (!t.worker_id().empty()) absl::StrAppend(&out, "worker: ", t.worker_id(), "\n");
   if (!t.log_path().empty()) absl::StrAppend(&out, "log: ", t.log_path(), "\n");
   if (const std::string d = Duration(t); !d.empty()) absl::StrAppend(&out, "ran: ", d, "\n");
+  if (t.has_gpu_usage()) absl::StrAppend(&out, "gpu: ", GpuUsageText(t.gpu_usage()), "\n");
   if (t.measurements_size() > 0) {
     const hpo::v1::Measurement& last = *t.measurements().rbegin();
     absl::StrAppend(&out, "measurements: ", t.measurements_size(), ", last at step ", last.step());

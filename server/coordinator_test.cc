@@ -19,6 +19,7 @@ namespace {
 
 using hpo::v1::StudySpec;
 using hpo::v1::Trial;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 StudySpec Spec(const std::string& name, int max_trials, int max_parallel, int max_retries = 0,
@@ -294,6 +295,34 @@ TEST_F(CoordinatorTest, CompletionWithoutObjectiveOrWithNaNFails) {
   ASSERT_TRUE(missing.ok());
   EXPECT_EQ(missing->state(), hpo::v1::FAILED);
   EXPECT_EQ(missing->failure_reason(), "no metric 'value' in the final metrics");
+}
+
+TEST_F(CoordinatorTest, AResultKeepsItsGpuUseAndABadOneIsRefusedByField) {
+  ASSERT_TRUE(coordinator_->CreateStudy(Spec("s1", 2, 2)).ok());
+  Trial a = Acquire();
+  hpo::v1::CompleteTrialRequest req;
+  req.set_worker_id("w1");
+  req.set_trial_id(a.id());
+  req.set_request_id("gpu");
+  req.set_state(hpo::v1::COMPLETED);
+  (*req.mutable_final_metrics())["value"] = 0.5;
+  hpo::v1::GpuUsage* usage = req.mutable_gpu_usage();
+  usage->add_devices("0");
+  usage->set_peak_memory_mib(1536);
+  usage->set_mean_utilization_pct(101);
+  usage->set_polls(4);
+  absl::StatusOr<Trial> refused = coordinator_->CompleteTrial(req);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(), HasSubstr("gpu_usage.mean_utilization_pct"));
+  usage->set_mean_utilization_pct(62.5);
+  ASSERT_TRUE(coordinator_->CompleteTrial(req).ok());
+  absl::StatusOr<Trial> stored = coordinator_->GetTrial(a.id());
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->state(), hpo::v1::COMPLETED);
+  EXPECT_THAT(stored->gpu_usage().devices(), ElementsAre("0"));
+  EXPECT_EQ(stored->gpu_usage().peak_memory_mib(), 1536);
+  EXPECT_EQ(stored->gpu_usage().mean_utilization_pct(), 62.5);
+  EXPECT_EQ(stored->gpu_usage().polls(), 4);
 }
 
 TEST_F(CoordinatorTest, StudiesAreServedFairly) {

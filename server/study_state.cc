@@ -93,6 +93,36 @@ absl::Status CheckMeasurements(const std::vector<hpo::v1::Measurement>& batch) {
   return absl::OkStatus();
 }
 
+// A worker's measure of a trial's GPU use: a few short device names, figures in range.
+absl::Status CheckGpuUsage(const hpo::v1::GpuUsage& usage) {
+  constexpr int kMaxDevices = 64;
+  constexpr size_t kMaxDeviceBytes = 128;
+  if (usage.devices_size() > kMaxDevices) {
+    return absl::InvalidArgumentError(absl::StrCat("gpu_usage.devices: ", usage.devices_size(),
+                                                   " devices; at most ", kMaxDevices));
+  }
+  for (const std::string& d : usage.devices()) {
+    if (d.empty() || d.size() > kMaxDeviceBytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "gpu_usage.devices: a device name must have 1 to ", kMaxDeviceBytes, " bytes"));
+    }
+  }
+  if (!std::isfinite(usage.peak_memory_mib()) || usage.peak_memory_mib() < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "gpu_usage.peak_memory_mib: expected a finite value >= 0, got ", usage.peak_memory_mib()));
+  }
+  const double u = usage.mean_utilization_pct();
+  if (!std::isnan(u) && (u < 0 || u > 100)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("gpu_usage.mean_utilization_pct: expected NaN or [0, 100], got ", u));
+  }
+  if (usage.polls() < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("gpu_usage.polls: expected >= 1, got ", usage.polls()));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckLogPath(const std::string& log_path) {
   if (log_path.size() > core::kMaxPathBytes) {
     return absl::InvalidArgumentError(
@@ -764,12 +794,14 @@ absl::StatusOr<Trial> StudyState::Complete(const hpo::v1::CompleteTrialRequest& 
   }
   HPO_ASSIGN_OR_RETURN(Trial * trial, LeasedLocked(request.trial_id(), request.worker_id()));
   HPO_RETURN_IF_ERROR(CheckLogPath(request.log_path()));
+  if (request.has_gpu_usage()) HPO_RETURN_IF_ERROR(CheckGpuUsage(request.gpu_usage()));
   const std::string& metric = spec_.objective().metric();
   const int64_t now = context_->clock->NowMs();
 
   Trial updated = Summary(*trial);
   updated.set_state(to);
   if (!request.log_path().empty()) updated.set_log_path(request.log_path());
+  if (request.has_gpu_usage()) *updated.mutable_gpu_usage() = request.gpu_usage();
   updated.mutable_final_metrics()->insert(request.final_metrics().begin(),
                                           request.final_metrics().end());
   updated.set_failure_reason(request.failure_reason());

@@ -102,11 +102,13 @@ constexpr char kMigration4[] = R"sql(
 ALTER TABLE trials ADD COLUMN log_path TEXT NOT NULL DEFAULT '';
 )sql";
 
+// What a trial used of its GPUs (Trial.gpu_usage).
+constexpr char kMigration5[] = R"sql(
+ALTER TABLE trials ADD COLUMN gpu_usage BLOB NOT NULL DEFAULT x'';  -- hpo.v1.GpuUsage
+)sql";
+
 constexpr Migration kMigrations[] = {
-    {1, kMigration1},
-    {2, kMigration2},
-    {3, kMigration3},
-    {4, kMigration4},
+    {1, kMigration1}, {2, kMigration2}, {3, kMigration3}, {4, kMigration4}, {5, kMigration5},
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSqliteSchemaVersion,
               "kSqliteSchemaVersion must be the last migration's version");
@@ -120,21 +122,22 @@ constexpr char kStudyColumns[] = "id, spec, state, create_time_ms, end_time_ms, 
   "t.id, t.study_id, t.number, t.attempt, t.state, t.params, t.has_value, t.value, "         \
   "t.final_metrics, t.worker_id, t.lease_expire_ms, t.failure_reason, t.create_time_ms, "    \
   "t.start_time_ms, t.end_time_ms, t.enqueued, t.complete_request_id, t.last_step, t.stop, " \
-  "t.prediction, t.log_path"
-constexpr int kTrialColumnCount = 21;
+  "t.prediction, t.log_path, t.gpu_usage"
+constexpr int kTrialColumnCount = 22;
 
 constexpr char kInsertTrial[] =
     "INSERT INTO trials (study_id, number, attempt, state, params, params_json, has_value, value, "
     "final_metrics, worker_id, lease_expire_ms, failure_reason, create_time_ms, start_time_ms, "
-    "end_time_ms, enqueued, complete_request_id, stop, prediction, log_path, last_step) "
+    "end_time_ms, enqueued, complete_request_id, stop, prediction, log_path, gpu_usage, "
+    "last_step) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, "
-    "?20, -1)";
+    "?20, ?21, -1)";
 constexpr char kUpdateTrial[] =
     "UPDATE trials SET number = ?2, attempt = ?3, state = ?4, params = ?5, params_json = ?6, "
     "has_value = ?7, value = ?8, final_metrics = ?9, worker_id = ?10, lease_expire_ms = ?11, "
     "failure_reason = ?12, create_time_ms = ?13, start_time_ms = ?14, end_time_ms = ?15, "
-    "enqueued = ?16, complete_request_id = ?17, stop = ?18, prediction = ?19, log_path = ?20 "
-    "WHERE id = ?1";
+    "enqueued = ?16, complete_request_id = ?17, stop = ?18, prediction = ?19, log_path = ?20, "
+    "gpu_usage = ?21 WHERE id = ?1";
 
 // ---------------------------------------------------------------- encoding
 
@@ -153,7 +156,7 @@ absl::Status ParseMetricsBlob(const std::string& blob, absl::string_view what,
   return absl::OkStatus();
 }
 
-// Binds ?1..?20 of kInsertTrial / kUpdateTrial (?1 is study_id for inserts, id for updates).
+// Binds ?1..?21 of kInsertTrial / kUpdateTrial (?1 is study_id for inserts, id for updates).
 void BindTrial(const Trial& trial, int64_t first, Statement& stmt) {
   stmt.BindInt64(1, first);
   stmt.BindInt64(2, trial.number());
@@ -176,6 +179,7 @@ void BindTrial(const Trial& trial, int64_t first, Statement& stmt) {
   stmt.BindBlob(19,
                 trial.has_prediction() ? trial.prediction().SerializeAsString() : std::string());
   stmt.BindText(20, trial.log_path());
+  stmt.BindBlob(21, trial.has_gpu_usage() ? trial.gpu_usage().SerializeAsString() : std::string());
 }
 
 // Reads the HPO_TRIAL_COLUMNS of the current row (study_name and measurements are not set).
@@ -215,6 +219,11 @@ absl::StatusOr<Trial> ReadTrial(const Statement& stmt) {
     }
   }
   trial.set_log_path(stmt.ColumnText(20));
+  if (const std::string gpu = stmt.ColumnBlob(21); !gpu.empty()) {
+    if (!trial.mutable_gpu_usage()->ParseFromString(gpu)) {
+      return absl::InternalError(absl::StrCat("corrupt GPU usage of trial ", trial.id()));
+    }
+  }
   return trial;
 }
 

@@ -21,7 +21,7 @@ namespace hpo::storage {
 
 // The schema version this code writes; Create() migrates older databases up to it and refuses
 // newer ones.
-inline constexpr int kSqliteSchemaVersion = 4;
+inline constexpr int kSqliteSchemaVersion = 5;
 
 // Storage on SQLite.
 //

@@ -162,6 +162,7 @@ TEST_F(SqliteStorageTest, Version1DatabaseGainsOptimizerRevisions) {
     raw.Exec("ALTER TABLE trials DROP COLUMN prediction");
     raw.Exec("ALTER TABLE trials DROP COLUMN log_path");
     raw.Exec("DELETE FROM schema_version WHERE version > 1");
+    raw.Exec("ALTER TABLE trials DROP COLUMN gpu_usage");  // version 5's
   }
   auto storage = Open();
   ASSERT_NE(storage, nullptr);
@@ -185,6 +186,7 @@ TEST_F(SqliteStorageTest, Version2DatabaseGainsStopJudgements) {
     raw.Exec("ALTER TABLE trials DROP COLUMN prediction");
     raw.Exec("ALTER TABLE trials DROP COLUMN log_path");
     raw.Exec("DELETE FROM schema_version WHERE version > 2");
+    raw.Exec("ALTER TABLE trials DROP COLUMN gpu_usage");  // version 5's
   }
   auto storage = Open();
   ASSERT_NE(storage, nullptr);
@@ -207,10 +209,11 @@ TEST_F(SqliteStorageTest, Version3DatabaseGainsLogPaths) {
     RawDb raw(path_);  // what version 3 wrote: no log_path column
     raw.Exec("ALTER TABLE trials DROP COLUMN log_path");
     raw.Exec("DELETE FROM schema_version WHERE version > 3");
+    raw.Exec("ALTER TABLE trials DROP COLUMN gpu_usage");  // version 5's
   }
   auto storage = Open();
   ASSERT_NE(storage, nullptr);
-  EXPECT_EQ(*storage->SchemaVersion(), 4);
+  EXPECT_EQ(*storage->SchemaVersion(), kSqliteSchemaVersion);
   auto old = storage->GetTrial(trial_id, false);
   ASSERT_TRUE(old.ok()) << old.status();
   EXPECT_EQ(old->log_path(), "");
@@ -218,6 +221,28 @@ TEST_F(SqliteStorageTest, Version3DatabaseGainsLogPaths) {
   logged.set_log_path("gpu-7:/var/log/hpo/old-0-0-1.log");
   ASSERT_TRUE(storage->UpdateTrial(logged).ok());
   EXPECT_EQ(storage->GetTrial(trial_id, false)->log_path(), "gpu-7:/var/log/hpo/old-0-0-1.log");
+}
+
+TEST_F(SqliteStorageTest, Version4DatabaseGainsGpuUsage) {
+  const int64_t trial_id = OneTrialInAStudy(hpo::v1::COMPLETED);
+  ASSERT_GT(trial_id, 0);
+  {
+    RawDb raw(path_);  // what version 4 wrote: no gpu_usage column
+    raw.Exec("ALTER TABLE trials DROP COLUMN gpu_usage");
+    raw.Exec("DELETE FROM schema_version WHERE version > 4");
+  }
+  auto storage = Open();
+  ASSERT_NE(storage, nullptr);
+  EXPECT_EQ(*storage->SchemaVersion(), 5);
+  auto old = storage->GetTrial(trial_id, false);
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_FALSE(old->has_gpu_usage());
+  Trial measured = *old;
+  measured.mutable_gpu_usage()->add_devices("0");
+  measured.mutable_gpu_usage()->set_peak_memory_mib(2048);
+  measured.mutable_gpu_usage()->set_polls(3);
+  ASSERT_TRUE(storage->UpdateTrial(measured).ok());
+  EXPECT_EQ(storage->GetTrial(trial_id, false)->gpu_usage().peak_memory_mib(), 2048);
 }
 
 TEST_F(SqliteStorageTest, NewerSchemaVersionIsRefused) {

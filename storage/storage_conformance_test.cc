@@ -309,6 +309,10 @@ TEST_P(StorageConformanceTest, TrialRoundTripsEveryField) {
   t.mutable_prediction()->set_mean(0.75);
   t.mutable_prediction()->set_spread(0.125);
   t.set_log_path("host-1:/var/log/hpo/rt-3-1-9.log");
+  t.mutable_gpu_usage()->add_devices("1");
+  t.mutable_gpu_usage()->set_peak_memory_mib(3100.5);
+  t.mutable_gpu_usage()->set_mean_utilization_pct(64.25);
+  t.mutable_gpu_usage()->set_polls(7);
 
   auto inserted = storage_->InsertTrial(t);
   ASSERT_TRUE(inserted.ok()) << inserted.status();
@@ -341,6 +345,7 @@ TEST_P(StorageConformanceTest, TrialRoundTripsEveryField) {
   changed.set_start_time_ms(222);
   changed.set_end_time_ms(333);
   changed.set_log_path("host-2:/tmp/rt.log");
+  changed.clear_gpu_usage();
   changed.set_enqueued(false);
   changed.set_complete_request_id("req-43");
   changed.clear_prediction();

@@ -256,6 +256,7 @@ TrialOutcome TrialRunner::Run(ProgressSink& sink) {
   }
   HPO_LOG(DEBUG) << "trial " << trial_.id() << ": started pid " << child->pid() << ": "
                  << absl::StrJoin(spawn.argv, " ");
+  if (options_.on_spawn) options_.on_spawn(child->pid());
 
   const double timeout_s = spec_.budget().trial_timeout_s();
   const absl::Time deadline =

@@ -4,6 +4,7 @@
 #ifndef HPO_WORKER_TRIAL_RUNNER_H_
 #define HPO_WORKER_TRIAL_RUNNER_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -62,6 +63,9 @@ struct TrialRunnerOptions {
   // measurement is still reported. Zero reports each line on its own.
   absl::Duration report_interval = absl::Milliseconds(200);
   core::Clock* clock = core::Clock::Real();  // for Measurement.time_ms
+  // Called from Run once the process runs, with its pid (its process group's id); e.g. to
+  // measure its GPU use. Unset: nothing is called.
+  std::function<void(int64_t pid)> on_spawn;
 };
 
 // Runs a single trial once.

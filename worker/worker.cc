@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <random>
 #include <system_error>
 #include <utility>
@@ -54,28 +55,16 @@ std::string NewRequestId(const std::string& worker_id, int64_t trial_id) {
 }
 
 std::vector<std::string> DetectGpus() {
-  SpawnOptions options;
-  options.argv = {"nvidia-smi", "--query-gpu=index", "--format=csv,noheader"};
-  absl::StatusOr<std::unique_ptr<ChildProcess>> child = ChildProcess::Spawn(options);
-  if (!child.ok()) {
-    HPO_LOG(INFO) << "no GPUs: " << child.status().message();
+  absl::StatusOr<std::string> out =
+      RunNvidiaSmi("nvidia-smi", {"--query-gpu=index", "--format=csv,noheader"});
+  if (!out.ok()) {
+    HPO_LOG(INFO) << "no GPUs: " << out.status().message();
     return {};
   }
   std::vector<std::string> gpus;
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (true) {
-    absl::StatusOr<std::optional<std::string>> line = (*child)->ReadLine(deadline);
-    if (!line.ok() || !line->has_value()) break;
-    const std::string index(absl::StripAsciiWhitespace(**line));
-    if (!index.empty()) gpus.push_back(index);
-  }
-  (*child)->Terminate(absl::Seconds(1));
-  absl::StatusOr<int> exit = (*child)->Wait();
-  if (!exit.ok() || *exit != 0) {
-    HPO_LOG(WARNING) << "nvidia-smi failed ("
-                     << (exit.ok() ? DescribeExit(*exit) : std::string(exit.status().message()))
-                     << "); running without GPUs";
-    return {};
+  for (absl::string_view line : absl::StrSplit(*out, '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    if (!line.empty()) gpus.emplace_back(line);
   }
   return gpus;
 }
@@ -265,6 +254,7 @@ Worker::~Worker() {
   metrics_server_.reset();  // its collector reads state destroyed below
   Stop();
   Wait();
+  gpu_monitor_.reset();  // its thread may still call into this worker
 }
 
 absl::Status Worker::Start() {
@@ -278,6 +268,18 @@ absl::Status Worker::Start() {
   }
   HPO_LOG(INFO) << "worker " << options_.worker_id << ": " << options_.slots << " slot(s), GPUs ["
                 << absl::StrJoin(options_.gpus, ",") << "], coordinator " << options_.coordinator;
+  if (!options_.gpus.empty() && options_.gpu_poll_interval > absl::ZeroDuration()) {
+    GpuMonitor::Options monitor;
+    monitor.gpus = options_.gpus;
+    monitor.interval = options_.gpu_poll_interval;
+    monitor.nvidia_smi = options_.nvidia_smi;
+    monitor.on_unhealthy = [this](const std::string& why) {
+      HPO_LOG(ERROR) << "GPUs unhealthy: " << why;
+      absl::MutexLock lock(&mu_);
+      DrainLocked(absl::StrCat(why, ": draining, no new trials; running ones finish"));
+    };
+    gpu_monitor_ = std::make_unique<GpuMonitor>(std::move(monitor));
+  }
   for (int slot = 0; slot < options_.slots; ++slot) {
     threads_.emplace_back([this, slot] { SlotLoop(slot); });
   }
@@ -458,6 +460,11 @@ void Worker::RunTrial(int slot, const hpo::v1::AcquireTrialResponse& acquired) {
   runner_options.kill_grace = options_.kill_grace;
   runner_options.report_interval = options_.report_interval;
   runner_options.trial_dir_root = options_.trial_dir_root;
+  if (gpu_monitor_ != nullptr && !slot_gpus_[slot].empty()) {
+    runner_options.on_spawn = [this, id = trial.id(), gpus = slot_gpus_[slot]](int64_t pid) {
+      gpu_monitor_->Track(id, pid, gpus);
+    };
+  }
   std::string log_path;  // what the coordinator shows: HOST:ABSOLUTE_PATH
   if (!options_.log_dir.empty()) {
     runner_options.log_path = absl::StrCat(options_.log_dir, "/", spec.name(), "-", trial.number(),
@@ -499,6 +506,8 @@ void Worker::RunTrial(int slot, const hpo::v1::AcquireTrialResponse& acquired) {
                 << trial.number() << ", attempt " << trial.attempt() << ")";
   Sink sink(this, trial.id(), log_path);
   const TrialOutcome outcome = runner.Run(sink);
+  std::optional<hpo::v1::GpuUsage> gpu_usage;
+  if (gpu_monitor_ != nullptr) gpu_usage = gpu_monitor_->Finish(trial.id());
   if (outcome.cancelled) {
     // Only Stop cancels: the trial did not fail, another worker can run it.
     ReleaseTrial(trial.id(), kStopReason);
@@ -518,6 +527,7 @@ void Worker::RunTrial(int slot, const hpo::v1::AcquireTrialResponse& acquired) {
                                           outcome.final_metrics.end());
   request.set_failure_reason(outcome.failure_reason);
   request.set_log_path(log_path);
+  if (gpu_usage.has_value()) *request.mutable_gpu_usage() = *std::move(gpu_usage);
   registry_.Add("hpo_worker_trials_total", {{"state", core::TrialStateName(outcome.state)}});
   CompleteTrial(request);
 }

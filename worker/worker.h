@@ -21,6 +21,7 @@
 #include "hpo/v1/hpo.pb.h"
 #include "metrics/http_server.h"
 #include "metrics/registry.h"
+#include "worker/gpu_monitor.h"
 #include "worker/trial_runner.h"
 
 namespace grpc {
@@ -78,6 +79,11 @@ class Worker {
     // At most one ReportProgress per trial per this interval; see
     // TrialRunnerOptions::report_interval.
     absl::Duration report_interval = absl::Milliseconds(200);
+    // With GPUs: how often nvidia-smi is polled for the running trials' GPU use (sent with
+    // each result as Trial.gpu_usage) and the GPUs' health (GpuMonitor: a GPU gone, or
+    // nvidia-smi failing, twice in a row drains the worker, saying why). Zero: not polled.
+    absl::Duration gpu_poll_interval = absl::Seconds(2);
+    std::string nvidia_smi = "nvidia-smi";
     // Timeout of each short RPC (an AcquireTrial gets acquire_wait on top).
     absl::Duration rpc_timeout = absl::Seconds(10);
     // Retry backoff on UNAVAILABLE: initial, doubled up to max.
@@ -110,6 +116,9 @@ class Worker {
   const std::string& worker_id() const { return options_.worker_id; }
   // The port /metrics is served on (0 when not).
   int metrics_port() const { return metrics_server_ ? metrics_server_->port() : 0; }
+  // Why the worker's GPUs were found unhealthy (and it drained); empty while they are fine or
+  // not polled.
+  std::string gpu_problem() const { return gpu_monitor_ ? gpu_monitor_->unhealthy() : ""; }
 
  private:
   class Sink;
@@ -148,6 +157,7 @@ class Worker {
   // options_'s policy as RegisterWorker sends it (canonical prefixes).
   hpo::v1::RegisterWorkerRequest policy_;
   std::vector<std::vector<std::string>> slot_gpus_;
+  std::unique_ptr<GpuMonitor> gpu_monitor_;  // set by Start when there are GPUs to poll
   std::unique_ptr<hpo::v1::WorkerService::Stub> stub_;
   std::atomic<bool> registered_{false};
   // One registration at a time: slots that find the worker unregistered wait for the one that

@@ -37,6 +37,12 @@ int main(int argc, char** argv) {
                  "run K trials on each GPU at once: K x the GPUs' count slots, slot i on GPU "
                  "i mod count (instead of --slots)")
       ->check(CLI::PositiveNumber);
+  double gpu_poll_s = 2;
+  app.add_option("--gpu-poll-interval", gpu_poll_s,
+                 "seconds between nvidia-smi polls for each trial's GPU use and the GPUs' health "
+                 "(0: no polls)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--worker-id", options.worker_id, "stable worker id (default hostname-pid)");
   app.add_option("--log-dir", options.log_dir, "trial logs")->capture_default_str();
   app.add_option("--trial-dir-root", options.trial_dir_root,
@@ -108,6 +114,7 @@ int main(int argc, char** argv) {
   options.hpo_task_path = hpo_task.empty() ? hpo::worker::SiblingExecutable("hpo-task") : hpo_task;
   options.acquire_wait = absl::Seconds(acquire_wait_s);
   options.kill_grace = absl::Seconds(kill_grace_s);
+  options.gpu_poll_interval = absl::Seconds(gpu_poll_s);
 
   // Block the signals before any thread starts, so only the signal thread receives them (the
   // trial processes get a clean mask from ChildProcess).

@@ -275,7 +275,8 @@ class WorkerTest : public ::testing::Test {
     options.initial_backoff = absl::Milliseconds(10);
     options.max_backoff = absl::Milliseconds(100);
     options.complete_deadline = absl::Seconds(5);
-    options.allow_any_command = true;  // the shell studies below
+    options.allow_any_command = true;                  // the shell studies below
+    options.gpu_poll_interval = absl::ZeroDuration();  // the GPU tests turn it on
     return options;
   }
 
@@ -650,6 +651,121 @@ TEST_F(WorkerTest, SlotsPerGpuPacksTrialsOnTheGpusNvidiaSmiLists) {
   std::multiset<double> values;
   for (const auto& c : fake_.completes()) values.insert(c.final_metrics().at("value"));
   EXPECT_THAT(values, ElementsAre(0, 0, 1, 1));
+}
+
+// A fake nvidia-smi on PATH that answers each query from a file in its folder: gpus.csv for
+// --query-gpu=index,uuid,..., and a line "<pid in trial.pid>, GPU-a, 1500" for
+// --query-compute-apps (appending a line to polls.txt each time). `exit.txt`, when present,
+// holds an exit status to fail with.
+class ScriptedNvidiaSmi {
+ public:
+  ScriptedNvidiaSmi() : dir_(MakeTempDir()), old_path_(std::getenv("PATH")) {
+    const std::string script = dir_ + "/nvidia-smi";
+    std::ofstream(script)
+        << "#!/bin/sh\n"
+        << "d=" << dir_ << "\n"
+        << "[ -f $d/exit.txt ] && exit $(cat $d/exit.txt)\n"
+        << "case \"$1\" in\n"
+        << "  --query-gpu=index) cut -d, -f1 $d/gpus.csv ;;\n"
+        << "  --query-gpu=*) cat $d/gpus.csv ;;\n"
+        << "  --query-compute-apps=*) echo poll >> $d/polls.txt;"
+        << " [ -f $d/trial.pid ] && echo \"$(cat $d/trial.pid), GPU-a, 1500\" ;;\n"
+        << "esac\n";
+    ::chmod(script.c_str(), 0755);
+    SetGpus("0, GPU-a, 40, 2000, 80000\n1, GPU-b, 0, 1, 80000\n");
+    ::setenv("PATH", (dir_ + ":" + old_path_).c_str(), 1);
+  }
+  ~ScriptedNvidiaSmi() { ::setenv("PATH", old_path_.c_str(), 1); }
+
+  void SetGpus(const std::string& csv) {
+    std::ofstream(dir_ + "/gpus.csv.tmp") << csv;
+    std::rename((dir_ + "/gpus.csv.tmp").c_str(), (dir_ + "/gpus.csv").c_str());
+  }
+  int Polls() const {
+    std::ifstream in(dir_ + "/polls.txt");
+    int n = 0;
+    for (std::string line; std::getline(in, line);) ++n;
+    return n;
+  }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string dir_;
+  std::string old_path_;
+};
+
+TEST_F(WorkerTest, ATrialsGpuUseIsMeasuredAndSentWithItsResult) {
+  ScriptedNvidiaSmi smi;
+  const std::string gate = log_dir_ + "/gate5";
+  // The trial writes its pid (its process group) where the fake reports its GPU memory.
+  const std::string script = "echo $$ > " + smi.dir() + "/trial.pid; while [ ! -f " + gate +
+                             " ]; do sleep 0.01; done; echo 'hpo-metric {\"value\": 1}'";
+  fake_.AddTrial(BraninTrial(81, 0, 0), ShellSpec(script));
+  Worker::Options options = DefaultOptions();
+  options.gpus = {"0"};
+  options.gpu_poll_interval = absl::Milliseconds(20);
+  StartWorker(options);
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (smi.Polls() < 3 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
+  ASSERT_GE(smi.Polls(), 3);
+  std::ofstream(gate) << "go";
+  ASSERT_TRUE(AwaitCompletes(1));
+  const hpo::v1::CompleteTrialRequest done = fake_.completes()[0];
+  EXPECT_EQ(done.state(), hpo::v1::COMPLETED);
+  ASSERT_TRUE(done.has_gpu_usage());
+  EXPECT_THAT(done.gpu_usage().devices(), ElementsAre("0"));
+  EXPECT_EQ(done.gpu_usage().peak_memory_mib(), 1500);
+  EXPECT_EQ(done.gpu_usage().mean_utilization_pct(), 40);
+  EXPECT_GE(done.gpu_usage().polls(), 2);
+  EXPECT_EQ(worker_->gpu_problem(), "");
+}
+
+TEST_F(WorkerTest, AWorkerWhoseGpuDisappearsStopsTakingTrialsAndSaysWhy) {
+  ScriptedNvidiaSmi smi;
+  Worker::Options options = DefaultOptions();
+  options.gpus = {"0", "1"};
+  options.slots = 2;
+  options.gpu_poll_interval = absl::Milliseconds(20);
+  StartWorker(options);
+  smi.SetGpus("0, GPU-a, 40, 2000, 80000\n");  // GPU 1 fell off the bus
+  // It drains: with no trial running, Wait returns.
+  absl::Notification drained;
+  std::thread waiter([&] {
+    worker_->Wait();
+    drained.Notify();
+  });
+  const bool ended = drained.WaitForNotificationWithTimeout(absl::Seconds(30));
+  if (!ended) worker_->Stop();
+  waiter.join();
+  ASSERT_TRUE(ended);
+  EXPECT_EQ(worker_->gpu_problem(), "GPU 1 is gone: nvidia-smi lists 0");
+}
+
+TEST(GpuMonitorTest, AFailingNvidiaSmiIsReportedOnTheSecondPollInARow) {
+  ScriptedNvidiaSmi smi;
+  std::ofstream(smi.dir() + "/exit.txt") << "9";
+  std::vector<std::string> reports;
+  absl::Mutex mu;
+  GpuMonitor::Options options;
+  options.gpus = {"0"};
+  options.interval = absl::Hours(1);  // polls only when told to
+  options.on_unhealthy = [&](const std::string& why) {
+    absl::MutexLock lock(&mu);
+    reports.push_back(why);
+  };
+  GpuMonitor monitor(options);
+  monitor.PollOnce();
+  EXPECT_EQ(monitor.unhealthy(), "");  // one bad poll is a hiccup
+  std::remove((smi.dir() + "/exit.txt").c_str());
+  monitor.PollOnce();  // a good one resets the count
+  std::ofstream(smi.dir() + "/exit.txt") << "9";
+  monitor.PollOnce();
+  EXPECT_EQ(monitor.unhealthy(), "");
+  monitor.PollOnce();
+  EXPECT_EQ(monitor.unhealthy(), "nvidia-smi: exit code 9");
+  monitor.PollOnce();
+  absl::MutexLock lock(&mu);
+  EXPECT_THAT(reports, ElementsAre("nvidia-smi: exit code 9"));  // once
 }
 
 TEST_F(WorkerTest, SlotsRunInParallelWithTheirGpus) {
