@@ -1,7 +1,10 @@
 #include "tasks/fmnist_data.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <system_error>
@@ -68,6 +71,55 @@ void AddInt(SearchSpace& s, const std::string& name, int64_t low, int64_t high, 
   p->mutable_int_domain()->set_log(log);
 }
 
+// Where decoded copies of gzip-compressed IDX files are kept: $HPO_FMNIST_CACHE ("off": none),
+// else $XDG_CACHE_HOME/hpo, else $HOME/.cache/hpo; empty when none applies.
+std::string CacheDir() {
+  if (const char* dir = std::getenv("HPO_FMNIST_CACHE"); dir != nullptr && *dir != '\0') {
+    return std::string(dir) == "off" ? "" : dir;
+  }
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg != '\0') {
+    return (std::filesystem::path(xdg) / "hpo").string();
+  }
+  if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
+    return (std::filesystem::path(home) / ".cache" / "hpo").string();
+  }
+  return "";
+}
+
+// Reads `path`; a .gz file is read from its decoded copy in the cache when one exists for the
+// file's size and modification time, and leaves one there otherwise (best effort: a cache that
+// cannot be written only costs the next reader the decompression).
+absl::StatusOr<IdxArray> ReadCachedIdxFile(const std::string& path) {
+  const std::filesystem::path source(path);
+  const std::string dir = CacheDir();
+  std::error_code ec;
+  if (dir.empty() || source.extension() != ".gz") return ReadIdxFile(path);
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return ReadIdxFile(path);
+  const std::filesystem::path cached =
+      std::filesystem::path(dir) / absl::StrCat(source.stem().string(), ".", st.st_size, "-",
+                                                st.st_mtim.tv_sec, ".", st.st_mtim.tv_nsec, ".idx");
+  if (std::filesystem::is_regular_file(cached, ec)) {
+    absl::StatusOr<IdxArray> array = ReadIdxFile(cached.string());
+    if (array.ok()) return array;
+  }
+  HPO_ASSIGN_OR_RETURN(IdxArray array, ReadIdxFile(path));
+  std::filesystem::create_directories(dir, ec);
+  const std::string tmp = absl::StrCat(cached.string(), ".tmp.", ::getpid());
+  if (FILE* out = std::fopen(tmp.c_str(), "wb"); out != nullptr) {
+    std::vector<uint8_t> header = {0, 0, kUnsignedByte, static_cast<uint8_t>(array.dims.size())};
+    for (int64_t d : array.dims) {
+      for (int shift : {24, 16, 8, 0}) header.push_back(static_cast<uint8_t>(d >> shift));
+    }
+    const bool written =
+        std::fwrite(header.data(), 1, header.size(), out) == header.size() &&
+        std::fwrite(array.data.data(), 1, array.data.size(), out) == array.data.size();
+    if (std::fclose(out) == 0 && written) std::filesystem::rename(tmp, cached, ec);
+    std::filesystem::remove(tmp, ec);
+  }
+  return array;
+}
+
 }  // namespace
 
 std::vector<std::string> FmnistTaskNames() {
@@ -127,7 +179,7 @@ absl::StatusOr<FmnistSplit> ReadFmnistSplit(absl::string_view split, const std::
           absl::StrCat("Fashion-MNIST not found at ", (std::filesystem::path(root) / base).string(),
                        "[.gz]: install dataset-fashion-mnist or set HPO_FMNIST_DIR"));
     }
-    HPO_ASSIGN_OR_RETURN(IdxArray array, ReadIdxFile(paths[i]));
+    HPO_ASSIGN_OR_RETURN(IdxArray array, ReadCachedIdxFile(paths[i]));
     (i == 0 ? out.images : out.labels) = std::move(array);
     ++i;
   }

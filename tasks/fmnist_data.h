@@ -49,7 +49,10 @@ struct FmnistSplit {
 // FAILED_PRECONDITION "Fashion-MNIST not found at <path>: install dataset-fashion-mnist or set
 // HPO_FMNIST_DIR" when a file is absent; FAILED_PRECONDITION naming the file when the two files
 // disagree (counts, image size, a label outside [0, 9]) or one is malformed (ReadIdxFile);
-// INVALID_ARGUMENT for another split name.
+// INVALID_ARGUMENT for another split name. A .gz file's decoded copy is kept in a cache folder
+// ($HPO_FMNIST_CACHE, "off" for none; else $XDG_CACHE_HOME/hpo or ~/.cache/hpo), named by the
+// file's size and modification time, so that later trials on the host skip the decompression.
+// Thread-safe; several processes may fill the cache at once (each renames a whole file in).
 absl::StatusOr<FmnistSplit> ReadFmnistSplit(absl::string_view split, const std::string& dir = "");
 
 // The search space of fmnist-mlp or fmnist-cnn (NOT_FOUND for another name):

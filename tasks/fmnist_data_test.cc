@@ -40,8 +40,21 @@ class FmnistDataTest : public ::testing::Test {
             std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
+    cache_ = dir_ / "cache";
+    ::setenv("HPO_FMNIST_CACHE", cache_.c_str(), 1);  // not the user's ~/.cache
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override {
+    ::unsetenv("HPO_FMNIST_CACHE");
+    fs::remove_all(dir_);
+  }
+
+  // The files in the cache folder.
+  std::vector<fs::path> Cached() const {
+    std::vector<fs::path> files;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(cache_, ec)) files.push_back(e.path());
+    return files;
+  }
 
   std::string WriteRaw(const std::string& name, const std::vector<uint8_t>& bytes) {
     const std::string path = (dir_ / name).string();
@@ -70,6 +83,7 @@ class FmnistDataTest : public ::testing::Test {
   }
 
   fs::path dir_;
+  fs::path cache_;
 };
 
 TEST_F(FmnistDataTest, ReadsRawAndGzipFilesAlike) {
@@ -117,6 +131,39 @@ TEST_F(FmnistDataTest, ASplitPairsImagesWithLabels) {
   EXPECT_THAT(s->labels.data, ElementsAre(3, 0, 9));
 }
 
+TEST_F(FmnistDataTest, AGzipFileIsDecodedOnceAndReadFromTheCacheAfter) {
+  WriteSplit("t10k", {3, 0}, 2);
+  ASSERT_TRUE(ReadFmnistSplit("t10k", dir_.string()).ok());
+  // The images (gzip) got a decoded copy; the labels (raw) did not need one.
+  std::vector<fs::path> cached = Cached();
+  ASSERT_EQ(cached.size(), 1u);
+  EXPECT_EQ(cached[0].filename().string().rfind("t10k-images-idx3-ubyte.", 0), 0u);
+  // Later reads take the copy: one with other pixels shows through.
+  {
+    std::vector<uint8_t> pixels(2 * 784, 77);
+    const std::vector<uint8_t> bytes = Idx({2, 28, 28}, pixels);
+    std::ofstream(cached[0], std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()),
+               static_cast<std::streamsize>(bytes.size()));
+  }
+  absl::StatusOr<FmnistSplit> s = ReadFmnistSplit("t10k", dir_.string());
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->images.data[0], 77);
+  // A changed source file is read afresh (the copy is named by its size and time).
+  fs::remove(dir_ / "t10k-images-idx3-ubyte.gz");
+  WriteSplit("t10k", {3, 0, 1}, 3);
+  s = ReadFmnistSplit("t10k", dir_.string());
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->images.dims[0], 3);
+  EXPECT_EQ(s->images.data[2 * 784], 2);
+  // HPO_FMNIST_CACHE=off keeps no copies.
+  fs::remove_all(cache_);
+  ::setenv("HPO_FMNIST_CACHE", "off", 1);
+  ASSERT_TRUE(ReadFmnistSplit("t10k", dir_.string()).ok());
+  EXPECT_FALSE(fs::exists(cache_));
+  EXPECT_FALSE(fs::exists("off"));
+}
+
 TEST_F(FmnistDataTest, AnAbsentOrInconsistentSplitSaysWhatToDo) {
   absl::StatusOr<FmnistSplit> s = ReadFmnistSplit("train", dir_.string());
   EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
@@ -140,6 +187,7 @@ TEST_F(FmnistDataTest, AnAbsentOrInconsistentSplitSaysWhatToDo) {
 
 // The real files of Debian's dataset-fashion-mnist.
 TEST(FmnistRealDataTest, TheInstalledDatasetHasItsPublishedShape) {
+  ::setenv("HPO_FMNIST_CACHE", (fs::path(::testing::TempDir()) / "fmnist-real-cache").c_str(), 1);
   const std::string dir = DefaultFmnistDir();
   if (!fs::exists(fs::path(dir) / "train-images-idx3-ubyte.gz") &&
       !fs::exists(fs::path(dir) / "train-images-idx3-ubyte")) {

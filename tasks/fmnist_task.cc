@@ -25,9 +25,11 @@
 
 #if HPO_TORCH_CUDA
 #include <ATen/autocast_mode.h>
+#include <ATen/cuda/CUDAEvent.h>
 #include <ATen/cuda/CUDAGraph.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
+#include <torch/version.h>
 #endif
 
 namespace hpo::tasks {
@@ -130,15 +132,24 @@ class AutocastScope {
   explicit AutocastScope(bool enabled) : enabled_(enabled) {
 #if HPO_TORCH_CUDA
     if (enabled_) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
       at::autocast::set_autocast_enabled(at::kCUDA, true);
       at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+#else
+      at::autocast::set_enabled(true);
+      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+#endif
       at::autocast::set_autocast_cache_enabled(false);  // graph capture needs fresh casts
     }
 #endif
   }
   ~AutocastScope() {
 #if HPO_TORCH_CUDA
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
     if (enabled_) at::autocast::set_autocast_enabled(at::kCUDA, false);
+#else
+    if (enabled_) at::autocast::set_enabled(false);
+#endif
 #endif
   }
   AutocastScope(const AutocastScope&) = delete;
@@ -335,8 +346,11 @@ class FmnistTask final : public Task {
         graph_.replay();
         return true;
       }
-      c10::cuda::CUDAStream side = c10::cuda::getStreamFromPool();
-      side.wait_stream(c10::cuda::getCurrentCUDAStream());
+      const c10::cuda::CUDAStream main = c10::cuda::getCurrentCUDAStream();
+      const c10::cuda::CUDAStream side = c10::cuda::getStreamFromPool();
+      at::cuda::CUDAEvent main_done;  // the side stream starts after the main one's work
+      main_done.record(main);
+      main_done.block(side);
       {
         c10::cuda::CUDAStreamGuard guard(side);
         if (warmed_ < kWarmupSteps) {
@@ -352,7 +366,9 @@ class FmnistTask final : public Task {
           captured_ = true;
         }
       }
-      c10::cuda::getCurrentCUDAStream().wait_stream(side);
+      at::cuda::CUDAEvent side_done;  // and the main stream goes on after the side one's
+      side_done.record(side);
+      side_done.block(main);
       if (captured_) graph_.replay();  // capture records the step without running it
       return true;
 #else

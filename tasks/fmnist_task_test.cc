@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -23,6 +24,11 @@ namespace {
 using ::testing::HasSubstr;
 
 namespace fs = std::filesystem;
+
+// Decoded copies of the data go to the test's temporary folder, not the user's ~/.cache.
+[[maybe_unused]] const bool kCacheInTemp =
+    ::setenv("HPO_FMNIST_CACHE", (fs::path(::testing::TempDir()) / "fmnist-cache").c_str(), 1) ==
+    0;
 
 bool HaveData() {
   const fs::path dir = DefaultFmnistDir();
