@@ -14,7 +14,8 @@
 #   4. runs a short fmnist-cnn study with ASHA (examples/fmnist_cnn.yaml on all 50,000 images,
 #      16 trials, 4 per GPU) and prints how it ended.
 # Everything it prints also lands in OUT_DIR/gpu-check.txt. For a dry run on a CPU host (no
-# nvidia-smi needed), GPU_CHECK_SAMPLES=2000 GPU_CHECK_EPOCHS=4 GPU_CHECK_TRIALS=4 shrink it.
+# nvidia-smi needed), GPU_CHECK_SAMPLES=2000 GPU_CHECK_EPOCHS=4 GPU_CHECK_TRIALS=4 shrink it,
+# and GPU_CHECK_COMPARE=0 skips step 2.
 set -euo pipefail
 root=$(pwd)
 kit=$(realpath "${1:-gpu-kit}")
@@ -27,7 +28,8 @@ epochs=${GPU_CHECK_EPOCHS:-12}   # epochs of each packed trial
 asha_trials=${GPU_CHECK_TRIALS:-16}
 work=$(mktemp -d)
 start=$(date +%s)
-trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
+coordinator=""
+trap 'kill $coordinator 2>/dev/null || true' EXIT
 say() { echo "[$(($(date +%s) - start)) s] $*"; }
 
 say "GPU: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | head -1)"
@@ -47,20 +49,27 @@ export HPO_LIB_PATH="$kit/lib"
 hpo() { LD_LIBRARY_PATH="$kit/lib" "$bin/hpo" "$@"; }
 
 # 2. Ours against PyTorch eager, all 50,000 training images.
-say "trainer vs PyTorch eager (CUDA graph on):"
-bench/trainer_compare.sh "$bin" "$PY" "$samples"
-say "trainer vs PyTorch eager, ours without the CUDA graph:"
-OURS_FLAGS="--cuda-graph=0" bench/trainer_compare.sh "$bin" "$PY" "$samples"
-say "trainer vs PyTorch eager, ours with bf16 autocast:"
-OURS_FLAGS="--bf16=1" bench/trainer_compare.sh "$bin" "$PY" "$samples"
+if [ "${GPU_CHECK_COMPARE:-1}" != 0 ]; then
+  say "trainer vs PyTorch eager (CUDA graph on):"
+  bench/trainer_compare.sh "$bin" "$PY" "$samples"
+  say "trainer vs PyTorch eager, ours without the CUDA graph:"
+  OURS_FLAGS="--cuda-graph=0" bench/trainer_compare.sh "$bin" "$PY" "$samples"
+  say "trainer vs PyTorch eager, ours with bf16 autocast:"
+  OURS_FLAGS="--bf16=1" bench/trainer_compare.sh "$bin" "$PY" "$samples"
+fi
 
 # A coordinator on a free loopback port, its db in $work.
 start_coordinator() {
   LD_LIBRARY_PATH="$kit/lib" "$bin/hpo-coordinator" --listen 127.0.0.1:0 --db "$work/$1.db" \
     > "$work/$1.port" 2> "$out/$1-coordinator.log" &
+  coordinator=$!
   for _ in $(seq 200); do grep -q "listening on port" "$work/$1.port" 2>/dev/null && break; sleep 0.1; done
   export HPO_COORDINATOR="127.0.0.1:$(sed -n 's/listening on port //p' "$work/$1.port")"
 }
+
+# Without nvidia-smi (a dry run on a CPU host) the worker must not poll it: it would drain.
+poll=()
+command -v nvidia-smi > /dev/null || poll=(--gpu-poll-interval 0)
 
 # 3. K trials per GPU.
 base=""
@@ -82,7 +91,7 @@ task: {builtin: fmnist-cnn, args: {epochs: "$epochs", max-train-samples: "$sampl
 YAML
   hpo study create -f "$work/pack$k.yaml" > /dev/null
   LD_LIBRARY_PATH="$kit/lib" "$bin/hpo-worker" --slots-per-gpu "$k" --gpus 0 --max-trials "$k" \
-    --log-dir "$work/pack$k-logs" 2> "$out/pack$k-worker.log" &
+    "${poll[@]}" --log-dir "$work/pack$k-logs" 2> "$out/pack$k-worker.log" &
   worker=$!
   timeout 600 env LD_LIBRARY_PATH="$kit/lib" "$bin/hpo" watch "pack-$k" > /dev/null 2>&1 || true
   wait "$worker" || true
@@ -109,8 +118,8 @@ PY
 )
   [ "$k" = 1 ] && base=${line%% *}
   say "K=$k: ${line#* }"
-  kill $(jobs -p) 2>/dev/null || true
-  wait 2>/dev/null || true
+  kill "$coordinator" 2>/dev/null || true
+  wait "$coordinator" 2>/dev/null || true
 done
 
 # 4. A short study with early stopping.
@@ -121,9 +130,12 @@ sed -e "s/max_trials: 24, max_parallel: 2/max_trials: $asha_trials, max_parallel
 grep -q "max_trials: $asha_trials, max_parallel: 4" "$work/fmnist_cnn.yaml"
 hpo study create -f "$work/fmnist_cnn.yaml" > /dev/null
 LD_LIBRARY_PATH="$kit/lib" "$bin/hpo-worker" --slots-per-gpu 4 --gpus 0 --max-trials "$asha_trials" \
-  --log-dir "$work/asha-logs" 2> "$out/asha-worker.log" &
+  "${poll[@]}" --log-dir "$work/asha-logs" 2> "$out/asha-worker.log" &
 timeout 900 env LD_LIBRARY_PATH="$kit/lib" "$bin/hpo" watch fmnist-cnn > /dev/null 2>&1 || true
 hpo study show fmnist-cnn
 hpo trials fmnist-cnn
 hpo best fmnist-cnn
+# One trial in full: its GPU use among the rest.
+first=$(hpo trials fmnist-cnn --format json | $PY -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+hpo trial show "$first"
 say "done in $(($(date +%s) - start)) s"
