@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
+#include "tasks/space_builder.h"
 
 namespace hpo::tasks {
 namespace {
@@ -52,23 +53,6 @@ std::string FindFile(const std::string& dir, const std::string& base) {
     if (std::filesystem::is_regular_file(path, ec)) return path.string();
   }
   return "";
-}
-
-ParamSpec* AddFloat(SearchSpace& s, const std::string& name, double low, double high, bool log) {
-  ParamSpec* p = s.add_params();
-  p->set_name(name);
-  p->mutable_float_domain()->set_low(low);
-  p->mutable_float_domain()->set_high(high);
-  p->mutable_float_domain()->set_log(log);
-  return p;
-}
-
-void AddInt(SearchSpace& s, const std::string& name, int64_t low, int64_t high, bool log) {
-  ParamSpec* p = s.add_params();
-  p->set_name(name);
-  p->mutable_int_domain()->set_low(low);
-  p->mutable_int_domain()->set_high(high);
-  p->mutable_int_domain()->set_log(log);
 }
 
 // Where decoded copies of gzip-compressed IDX files are kept: $HPO_FMNIST_CACHE ("off": none),

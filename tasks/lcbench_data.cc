@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
 #include "nlohmann/json.hpp"
+#include "tasks/space_builder.h"
 
 namespace hpo::tasks {
 namespace {
@@ -63,22 +64,6 @@ absl::StatusOr<std::vector<std::string>> ReadConfigSpaceIds(const std::string& d
   }
   return absl::FailedPreconditionError(
       absl::StrCat(path, ": no categorical hyperparameter ", kTaskIdParam, " with string choices"));
-}
-
-void AddFloat(SearchSpace& space, const std::string& name, double low, double high, bool log) {
-  ParamSpec* p = space.add_params();
-  p->set_name(name);
-  p->mutable_float_domain()->set_low(low);
-  p->mutable_float_domain()->set_high(high);
-  p->mutable_float_domain()->set_log(log);
-}
-
-void AddInt(SearchSpace& space, const std::string& name, int64_t low, int64_t high, bool log) {
-  ParamSpec* p = space.add_params();
-  p->set_name(name);
-  p->mutable_int_domain()->set_low(low);
-  p->mutable_int_domain()->set_high(high);
-  p->mutable_int_domain()->set_log(log);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "tasks/space_builder.h"
 
 namespace hpo::tasks {
 namespace {
@@ -17,24 +18,6 @@ using hpo::v1::ParamValue;
 using hpo::v1::SearchSpace;
 
 constexpr double kPi = 3.14159265358979323846;
-
-ParamSpec* AddFloat(SearchSpace& space, const std::string& name, double low, double high) {
-  ParamSpec* p = space.add_params();
-  p->set_name(name);
-  p->mutable_float_domain()->set_low(low);
-  p->mutable_float_domain()->set_high(high);
-  return p;
-}
-
-ParamSpec* AddInt(SearchSpace& space, const std::string& name, int64_t low, int64_t high,
-                  bool log = false) {
-  ParamSpec* p = space.add_params();
-  p->set_name(name);
-  p->mutable_int_domain()->set_low(low);
-  p->mutable_int_domain()->set_high(high);
-  p->mutable_int_domain()->set_log(log);
-  return p;
-}
 
 // x1..xd, each in [low, high].
 SearchSpace Box(int d, double low, double high) {
