@@ -385,6 +385,8 @@ StudyView StudyState::ViewLocked() const {
   view.trials = &trials_;
   view.counts = &counts_;
   if (!prior_.empty()) view.prior = &prior_;
+  view.ended =
+      study_.state() == hpo::v1::STUDY_COMPLETED || study_.state() == hpo::v1::STUDY_STOPPED;
   return view;
 }
 

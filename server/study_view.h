@@ -21,6 +21,9 @@ struct StudyView {
   // How many entries of `trials` are in each state, when the caller keeps that count (the
   // coordinator does); null otherwise, and an optimizer that needs it counts `trials` itself.
   const hpo::v1::TrialCounts* counts = nullptr;
+  // The study has ended (completed or stopped): it takes no new trials, so a description of the
+  // optimizer (Optimizer::Describe) has no "next" to tell.
+  bool ended = false;
 };
 
 }  // namespace hpo::server

@@ -173,11 +173,12 @@ std::string AutoOptimizer::Describe(const StudyView& view) const {
     return absl::StrCat("auto: tpe for the whole study (", why, ")");
   }
   const int history = HistorySize(view);
-  const int running = RunningCount(view);
-  const Choice now = Choose(view, history, running);
   std::string rule = absl::StrCat("auto: gp until the history holds ", options_.gp_max_trials,
                                   " trials, then tpe; tpe while ", options_.gp_max_running,
                                   " or more trials run at once");
+  if (view.ended) return absl::StrCat(rule, " (the study has ended)");
+  const int running = RunningCount(view);
+  const Choice now = Choose(view, history, running);
   if (history < gp_startup_) {
     absl::StrAppend(&rule, "; the first ", gp_startup_, " trials are random (gp's startup)");
   }

@@ -104,6 +104,12 @@ TEST(AutoOptimizerTest, ANumericSpaceGetsGpUntilTheHistoryLimitThenTpeWithEveryE
   EXPECT_EQ(opt->Describe(view),
             "auto: gp until the history holds 40 trials, then tpe; tpe while 32 or more trials "
             "run at once (next: gp)");
+  // An ended study has no next proposal to tell of.
+  StudyView ended = view;
+  ended.ended = true;
+  EXPECT_EQ(opt->Describe(ended),
+            "auto: gp until the history holds 40 trials, then tpe; tpe while 32 or more trials "
+            "run at once (the study has ended)");
   // At 40, tpe's, from the same 40 trials (gp's and random's alike are its history): the same
   // as tpe given the whole history, and not what tpe proposes from the last 10 alone.
   trials = History(spec, 40);
