@@ -2,7 +2,7 @@
 # The GPU check (a benchmark, not a test), for a CUDA host with PyTorch but without gRPC, Abseil or
 # SQLite development files. Prepare on Debian after `make`: deploy/gpu-kit.sh (it packs gpu-kit/,
 # see there). Then on the GPU host, from the repository root with gpu-kit/ beside it:
-#   bash deploy/gpu-check.sh [KIT_DIR] [OUT_DIR]     (defaults: gpu-kit, $OUT or a temp dir)
+#   bash deploy/gpu-check.sh [KIT_DIR|KIT.tar.xz] [OUT_DIR]   (defaults: gpu-kit, $OUT or a temp dir)
 # It
 #   1. builds hpo-task-train against the wheel's LibTorch (deploy/gpu-check/CMakeLists.txt);
 #   2. trains fmnist-mlp and fmnist-cnn with ours and with the same loop in PyTorch eager
@@ -18,11 +18,22 @@
 # and GPU_CHECK_COMPARE=0 skips step 2.
 set -euo pipefail
 root=$(pwd)
-kit=$(realpath "${1:-gpu-kit}")
 out=${2:-${OUT:-$(mktemp -d)}}
 mkdir -p "$out"
 exec > >(tee "$out/gpu-check.txt") 2>&1
 PY=${PYTHON:-python3}
+kit_arg=${1:-gpu-kit}
+if [ -f "$kit_arg" ]; then  # gpu-kit.tar.xz: unpacked beside the repository's copy
+  unpacked=$(mktemp -d)
+  tar -xJf "$kit_arg" -C "$unpacked"
+  kit=$(realpath "$unpacked"/*)
+else
+  kit=$(realpath "$kit_arg")
+fi
+# The kit's images unless the host has its own.
+if [ -z "${HPO_FMNIST_DIR:-}" ] && [ ! -e /usr/share/datasets/fashion-mnist ]; then
+  export HPO_FMNIST_DIR="$kit/data/fashion-mnist"
+fi
 samples=${GPU_CHECK_SAMPLES:-0}  # training images per trial; 0 = all 50,000
 epochs=${GPU_CHECK_EPOCHS:-12}   # epochs of each packed trial
 asha_trials=${GPU_CHECK_TRIALS:-16}

@@ -8,7 +8,10 @@
 #            hpo-task-train is linked against there
 #   include/ Abseil's, Protobuf's, nlohmann's and zlib's headers and the generated hpo.pb.h, so
 #            that the trainer compiles there against these libraries, not the host's
-# Run after `make`, from the repository root; KIT_DIR must be git-ignored (gpu-kit is):
+#   data/fashion-mnist/  the training split (the host has no dataset-fashion-mnist)
+# and packs all of it into KIT_DIR.tar.xz (about 36 MB, most of it the images), which
+# deploy/gpu-check.sh takes as well as the folder. Run after `make`, from the repository root;
+# both must be git-ignored (gpu-kit and gpu-kit.tar.xz are):
 #   deploy/gpu-kit.sh [BUILD_DIR] [KIT_DIR]        (defaults: build, gpu-kit)
 set -euo pipefail
 build=${1:-build}
@@ -28,4 +31,8 @@ cp -r /usr/include/absl /usr/include/nlohmann "$kit/include/"
 mkdir -p "$kit/include/google" && cp -r /usr/include/google/protobuf "$kit/include/google/"
 cp /usr/include/zlib.h /usr/include/zconf.h "$kit/include/"
 cp "$build"/proto/hpo/v1/hpo.pb.h "$kit/include/hpo/v1/"
-du -sh "$kit"
+data=${HPO_FMNIST_DIR:-/usr/share/datasets/fashion-mnist}
+mkdir -p "$kit/data/fashion-mnist"
+cp "$data"/train-images-idx3-ubyte* "$data"/train-labels-idx1-ubyte* "$kit/data/fashion-mnist/"
+tar -cJf "$kit.tar.xz" -C "$(dirname "$kit")" "$(basename "$kit")"
+du -sh "$kit" "$kit.tar.xz"
