@@ -127,6 +127,7 @@ DeviceData ToDevice(const FmnistSplit& split, int64_t max_train, torch::Device d
 }
 
 // bf16 autocast on CUDA while alive (a no-op when disabled or without CUDA support).
+// Thread-compatible: LibTorch's autocast state is the calling thread's.
 class AutocastScope {
  public:
   explicit AutocastScope(bool enabled) : enabled_(enabled) {
