@@ -28,6 +28,8 @@ inline constexpr int kMaxMeasurementsPerTrial = 100000;
 inline constexpr size_t kMaxOutputLineBytes = 1 << 20;
 // What a worker may list when it registers (command prefixes, studies).
 inline constexpr int kMaxPolicyEntries = 1000;
+// GPUs named in one trial's GPU use (each name at most kMaxNameLength).
+inline constexpr int kMaxGpuDevices = 64;
 
 }  // namespace hpo::core
 

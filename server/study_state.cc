@@ -95,16 +95,14 @@ absl::Status CheckMeasurements(const std::vector<hpo::v1::Measurement>& batch) {
 
 // A worker's measure of a trial's GPU use: a few short device names, figures in range.
 absl::Status CheckGpuUsage(const hpo::v1::GpuUsage& usage) {
-  constexpr int kMaxDevices = 64;
-  constexpr size_t kMaxDeviceBytes = 128;
-  if (usage.devices_size() > kMaxDevices) {
+  if (usage.devices_size() > core::kMaxGpuDevices) {
     return absl::InvalidArgumentError(absl::StrCat("gpu_usage.devices: ", usage.devices_size(),
-                                                   " devices; at most ", kMaxDevices));
+                                                   " devices; at most ", core::kMaxGpuDevices));
   }
   for (const std::string& d : usage.devices()) {
-    if (d.empty() || d.size() > kMaxDeviceBytes) {
+    if (d.empty() || d.size() > core::kMaxNameLength) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "gpu_usage.devices: a device name must have 1 to ", kMaxDeviceBytes, " bytes"));
+          "gpu_usage.devices: a device name must have 1 to ", core::kMaxNameLength, " bytes"));
     }
   }
   if (!std::isfinite(usage.peak_memory_mib()) || usage.peak_memory_mib() < 0) {
