@@ -87,17 +87,13 @@ absl::StatusOr<IdxArray> ReadCachedIdxFile(const std::string& path) {
     absl::StatusOr<IdxArray> array = ReadIdxFile(cached.string());
     if (array.ok()) return array;
   }
-  HPO_ASSIGN_OR_RETURN(IdxArray array, ReadIdxFile(path));
+  HPO_ASSIGN_OR_RETURN(const std::vector<uint8_t> bytes, ReadAll(path));
+  HPO_ASSIGN_OR_RETURN(IdxArray array, ParseIdx(path, bytes));
+  // The decoded bytes as they are: a raw IDX file.
   std::filesystem::create_directories(dir, ec);
   const std::string tmp = absl::StrCat(cached.string(), ".tmp.", ::getpid());
   if (FILE* out = std::fopen(tmp.c_str(), "wb"); out != nullptr) {
-    std::vector<uint8_t> header = {0, 0, kUnsignedByte, static_cast<uint8_t>(array.dims.size())};
-    for (int64_t d : array.dims) {
-      for (int shift : {24, 16, 8, 0}) header.push_back(static_cast<uint8_t>(d >> shift));
-    }
-    const bool written =
-        std::fwrite(header.data(), 1, header.size(), out) == header.size() &&
-        std::fwrite(array.data.data(), 1, array.data.size(), out) == array.data.size();
+    const bool written = std::fwrite(bytes.data(), 1, bytes.size(), out) == bytes.size();
     if (std::fclose(out) == 0 && written) std::filesystem::rename(tmp, cached, ec);
     std::filesystem::remove(tmp, ec);
   }
@@ -118,6 +114,10 @@ std::string DefaultFmnistDir() {
 
 absl::StatusOr<IdxArray> ReadIdxFile(const std::string& path) {
   HPO_ASSIGN_OR_RETURN(const std::vector<uint8_t> bytes, ReadAll(path));
+  return ParseIdx(path, bytes);
+}
+
+absl::StatusOr<IdxArray> ParseIdx(const std::string& path, const std::vector<uint8_t>& bytes) {
   if (bytes.size() < 4) return Malformed(path, "shorter than its 4-byte magic number");
   if (bytes[0] != 0 || bytes[1] != 0) return Malformed(path, "bad magic number");
   if (bytes[2] != kUnsignedByte) {

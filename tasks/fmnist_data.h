@@ -37,6 +37,8 @@ struct IdxArray {
 // the path when it cannot be opened, is truncated, has a bad magic number, holds another type
 // than unsigned bytes, or has more or fewer bytes than its dimensions say.
 absl::StatusOr<IdxArray> ReadIdxFile(const std::string& path);
+// The same checks on an IDX file's (decompressed) bytes; `path` names it in errors.
+absl::StatusOr<IdxArray> ParseIdx(const std::string& path, const std::vector<uint8_t>& bytes);
 
 // One split of Fashion-MNIST: `images` is N x 28 x 28, `labels` N values in [0, 9].
 struct FmnistSplit {

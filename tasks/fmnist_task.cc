@@ -47,14 +47,11 @@ constexpr int64_t kEvalBatch = 2000;
 constexpr int kWarmupSteps = 3;  // eager steps before a CUDA graph is captured
 
 struct Hyper {
-  double lr = 0;
+  OptimizerRule optimizer;
   int64_t batch_size = 0;
   int64_t width = 0;
   int64_t depth = 1;
   double dropout = 0;
-  double weight_decay = 0;
-  bool adam = false;
-  double momentum = 0;
 };
 
 double Num(const ParamMap& params, const std::string& name) {
@@ -66,14 +63,14 @@ double Num(const ParamMap& params, const std::string& name) {
 // Reads params that ValidateParams and NormalizeParams accepted.
 Hyper ReadHyper(const ParamMap& p, bool cnn) {
   Hyper h;
-  h.lr = Num(p, "lr");
+  h.optimizer.adam = p.values().at("optimizer").string_value() == "adam";
+  h.optimizer.lr = Num(p, "lr");
+  if (!h.optimizer.adam) h.optimizer.momentum = Num(p, "momentum");
+  h.optimizer.weight_decay = Num(p, "weight_decay");
   h.batch_size = static_cast<int64_t>(Num(p, "batch_size"));
   h.width = static_cast<int64_t>(Num(p, "width"));
   if (!cnn) h.depth = static_cast<int64_t>(Num(p, "depth"));
   h.dropout = Num(p, "dropout");
-  h.weight_decay = Num(p, "weight_decay");
-  h.adam = p.values().at("optimizer").string_value() == "adam";
-  if (!h.adam) h.momentum = Num(p, "momentum");
   return h;
 }
 
@@ -211,9 +208,7 @@ class FmnistTask final : public Task {
     absl::MutexLock lock(&EvaluateMutex());
     try {
       return Train(*split, hyper, options, reporter);
-    } catch (const c10::Error& e) {
-      return TorchError(e.what());
-    } catch (const std::exception& e) {
+    } catch (const std::exception& e) {  // c10::Error is one
       return TorchError(e.what());
     }
   }
@@ -239,7 +234,7 @@ class FmnistTask final : public Task {
     std::vector<torch::Tensor> parameters = model->parameters();
     int64_t parameter_count = 0;
     for (const torch::Tensor& p : parameters) parameter_count += p.numel();
-    DeviceOptimizer optimizer(parameters, {h.adam, h.lr, h.momentum, h.weight_decay});
+    DeviceOptimizer optimizer(parameters, h.optimizer);
 
     const int64_t n = data.train_x.size(0);
     const int64_t batch = std::min(h.batch_size, n);

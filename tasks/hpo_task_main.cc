@@ -52,6 +52,8 @@
 #include "core/search_space.h"
 #include "core/status_macros.h"
 #include "nlohmann/json.hpp"
+#include "tasks/fmnist_data.h"
+#include "tasks/lcbench_data.h"
 #include "tasks/task.h"
 
 namespace hpo::tasks {
@@ -329,8 +331,8 @@ int Run(int argc, char** argv) {
 #ifdef HPO_TASK_DISPATCH_LCBENCH
   // The tasks that need LibTorch live in helper programs beside this one.
   const char* helper = nullptr;
-  if (absl::StartsWith(inv->task, "lcbench-")) helper = "hpo-task-lcbench";
-  if (absl::StartsWith(inv->task, "fmnist-")) helper = "hpo-task-train";
+  if (absl::StartsWith(inv->task, kLcbenchPrefix)) helper = "hpo-task-lcbench";
+  if (absl::StartsWith(inv->task, kFmnistPrefix)) helper = "hpo-task-train";
   if (!task.ok() && helper != nullptr) {
     char self[4096];
     const ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
