@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <memory>
 #include <set>
 #include <utility>
@@ -106,9 +107,8 @@ void GpuMonitor::PollOnce() {
     std::vector<std::string> listed;
     for (const GpuSample& g : gpus) listed.push_back(g.index);
     for (const std::string& mine : options_.gpus) {
-      bool found = false;
-      for (const GpuSample& g : gpus) found = found || g.index == mine || g.uuid == mine;
-      if (!found) {
+      if (std::none_of(gpus.begin(), gpus.end(),
+                       [&mine](const GpuSample& g) { return NamesGpu(mine, g); })) {
         problem = absl::StrCat("GPU ", mine, " is gone: nvidia-smi lists ",
                                listed.empty() ? "none" : absl::StrJoin(listed, ","));
         break;

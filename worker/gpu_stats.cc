@@ -1,5 +1,6 @@
 #include "worker/gpu_stats.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <utility>
@@ -97,9 +98,10 @@ void GpuUsage::Add(const std::vector<GpuSample>& gpus, const std::vector<GpuProc
   double utilization = 0;
   int reported = 0;
   for (const GpuSample& g : gpus) {
-    bool mine = false;
-    for (const std::string& d : devices_) mine = mine || d == g.index || d == g.uuid;
-    if (!mine) continue;
+    if (std::none_of(devices_.begin(), devices_.end(),
+                     [&g](const std::string& d) { return NamesGpu(d, g); })) {
+      continue;
+    }
     uuids.insert(g.uuid);
     if (!std::isnan(g.utilization_pct)) {
       utilization += g.utilization_pct;

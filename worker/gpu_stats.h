@@ -30,6 +30,11 @@ struct GpuSample {
   double memory_total_mib = 0;
 };
 
+// Whether `name` (as --gpus or CUDA_VISIBLE_DEVICES give it: an index or a uuid) names `gpu`.
+inline bool NamesGpu(const std::string& name, const GpuSample& gpu) {
+  return name == gpu.index || name == gpu.uuid;
+}
+
 // One process using a GPU at one poll.
 struct GpuProcess {
   int64_t pid = 0;
